@@ -1,0 +1,1 @@
+"""Headless evaluation of checkpoints in the simulator, and sim-to-real deployment."""

@@ -1,0 +1,1 @@
+"""Kinematics of the SO-101: dataset units, forward kinematics and damped-least-squares inverse kinematics."""

@@ -1,0 +1,1 @@
+"""Policy construction, configuration presets and checkpoint loading (ACT through LeRobot)."""

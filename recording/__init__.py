@@ -1,0 +1,1 @@
+"""The episode loop, LeRobot dataset writing, scene metadata, replay and dataset tools."""

@@ -1,0 +1,60 @@
+"""The ``so101`` command: one subcommand per job, each in the module that owns the job.
+
+Subcommand modules are imported only when their subcommand runs, so ``so101 --help`` stays fast and a missing
+optional part only affects the subcommand that needs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# name -> (module with main(argv) -> int, one-line description)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "view": ("sim.view_cmd", "open the scene in a window: free camera, robot cameras, re-randomize"),
+    "rollout": ("sim.rollout_cmd", "headless rollouts of randomized scenes, saved as camera images and a video"),
+    "calibrate-leader": ("teleop.calibrate_leader", "calibrate a physical SO-101 leader arm (LeRobot's procedure)"),
+    "teleop": ("teleop.teleop_cmd", "drive the sim from a leader arm in real time; --check to set the overrides"),
+    "bench": ("", "measure speed and quality (see benchmarks below)"),
+}
+
+BENCHMARKS: dict[str, tuple[str, str]] = {
+    "sim": ("sim.benchmark", "physics and environment steps/s, both render profiles"),
+    "ik": ("kinematics.benchmark", "IK success, accuracy and time per solve, side by side with mink"),
+    "leader": ("teleop.leader_benchmark", "leader arm over the emulator: servo move to sim target, loop rate"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: so101 <command> [options]   (so101 <command> --help for its options)", "", "commands:"]
+    for name, (_module, description) in COMMANDS.items():
+        lines.append(f"  {name:<18} {description}")
+    lines += ["", "benchmarks:"]
+    lines += [f"  bench {name:<12} {description}" for name, (_module, description) in BENCHMARKS.items()]
+    return "\n".join(lines)
+
+
+def _run(module_name: str, argv: list[str]) -> int:
+    module = importlib.import_module(module_name)
+    return int(module.main(argv) or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command == "bench":
+        if not rest or rest[0] not in BENCHMARKS:
+            print(f"so101 bench: choose one of {', '.join(BENCHMARKS)}", file=sys.stderr)
+            return 2
+        return _run(BENCHMARKS[rest[0]][0], rest[1:])
+    if command not in COMMANDS:
+        print(f"so101: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    return _run(COMMANDS[command][0], rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""A desktop window on a simulated scene (GLFW), with a free camera and the robot cameras.
+
+Mouse: left-drag orbits, right-drag pans, scroll zooms. Keys: the ones listed in ``BASE_KEYS`` plus whatever a
+caller adds with ``add_key`` (keyboard teleoperation adds its jog keys). The window shows a text overlay of key
+help and status lines.
+
+The window needs a display. MuJoCo must be imported with ``MUJOCO_GL=glfw`` (the default when ``DISPLAY`` is set).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import mujoco
+import numpy as np
+
+from sim.rendering import RenderProfile, configure_scene_flags, scene_option
+from sim.simulator import So101Sim
+
+KeyCallback = Callable[[], None]
+
+
+@dataclass
+class KeyBinding:
+    key: int
+    """A ``glfw.KEY_*`` code."""
+    label: str
+    """Shown in the help overlay, e.g. ``"R  new scene"``."""
+    callback: KeyCallback
+    repeat: bool = False
+    """Also fire while the key is held down (for jogging)."""
+
+
+class Viewer:
+    """A GLFW window rendering ``sim`` from a free camera or one of its scene cameras."""
+
+    def __init__(
+        self,
+        sim: So101Sim,
+        title: str = "SO-101 workbench",
+        width: int = 1280,
+        height: int = 720,
+        profile: RenderProfile = "quality",
+        visible: bool = True,
+    ) -> None:
+        import glfw
+
+        if not glfw.init():
+            raise RuntimeError(
+                "could not open a window: no display found. Run on a desktop session, or under a virtual display "
+                "(xvfb-run so101 view ...); headless jobs need no viewer"
+            )
+        glfw.window_hint(glfw.VISIBLE, glfw.TRUE if visible else glfw.FALSE)
+        glfw.window_hint(glfw.SAMPLES, 4 if profile == "quality" else 0)
+        self._window = glfw.create_window(width, height, title, None, None)
+        if not self._window:
+            glfw.terminate()
+            raise RuntimeError("GLFW could not create an OpenGL window; check the display's OpenGL support")
+        glfw.make_context_current(self._window)
+        glfw.swap_interval(1)
+        self._glfw = glfw
+        self.sim = sim
+        self._scene = mujoco.MjvScene(sim.model, maxgeom=2000)
+        configure_scene_flags(self._scene, profile)
+        self._option = scene_option(profile)
+        # Small windows get a small font, so that the overlay leaves the scene visible.
+        self._font = mujoco.mjtFontScale.mjFONTSCALE_150 if height >= 600 else mujoco.mjtFontScale.mjFONTSCALE_100
+        self._context = mujoco.MjrContext(sim.model, self._font)
+        self.show_help = True
+        self._camera = mujoco.MjvCamera()
+        self._camera.lookat[:] = (0.18, 0.0, 0.08)
+        self._camera.distance = 0.75
+        self._camera.azimuth = -140.0
+        self._camera.elevation = -28.0
+        self._camera_names = [sim.model.camera(i).name for i in range(sim.model.ncam)]
+        self._camera_index = -1
+        self._bindings: dict[int, KeyBinding] = {}
+        self.status_lines: list[str] = []
+        self._drag_button: int | None = None
+        self._cursor = (0.0, 0.0)
+        for index, _name in enumerate(self._camera_names[:9]):
+            self.add_key(glfw.KEY_1 + index, f"{index + 1}  {self._camera_names[index]}", self._camera_setter(index))
+        self.add_key(glfw.KEY_0, "0  free camera", self._camera_setter(-1))
+        self.add_key(glfw.KEY_H, "H  hide/show this help", self._toggle_help)
+        self.add_key(glfw.KEY_ESCAPE, "Esc  quit", self.close)
+        glfw.set_key_callback(self._window, self._on_key)
+        glfw.set_mouse_button_callback(self._window, self._on_mouse_button)
+        glfw.set_cursor_pos_callback(self._window, self._on_cursor)
+        glfw.set_scroll_callback(self._window, self._on_scroll)
+
+    def add_key(self, key: int, label: str, callback: KeyCallback, repeat: bool = False) -> None:
+        """Bind ``key`` (a ``glfw.KEY_*`` code) to ``callback``, listed in the help overlay as ``label``."""
+        self._bindings[key] = KeyBinding(key, label, callback, repeat)
+
+    @property
+    def camera_name(self) -> str:
+        """The camera shown: a scene camera's name, or ``"free"``."""
+        return "free" if self._camera_index < 0 else self._camera_names[self._camera_index]
+
+    @property
+    def should_close(self) -> bool:
+        return bool(self._glfw.window_should_close(self._window))
+
+    def close(self) -> None:
+        self._glfw.set_window_should_close(self._window, True)
+
+    def render(self) -> None:
+        """Draw the current state of the simulation and process window events."""
+        glfw = self._glfw
+        width, height = glfw.get_framebuffer_size(self._window)
+        viewport = mujoco.MjrRect(0, 0, width, height)
+        if self._camera_index < 0:
+            self._camera.type = mujoco.mjtCamera.mjCAMERA_FREE
+        else:
+            self._camera.type = mujoco.mjtCamera.mjCAMERA_FIXED
+            self._camera.fixedcamid = self._camera_index
+        mujoco.mjv_updateScene(
+            self.sim.model, self.sim.data, self._option, None, self._camera, mujoco.mjtCatBit.mjCAT_ALL, self._scene
+        )
+        mujoco.mjr_render(viewport, self._scene, self._context)
+        if self.show_help:
+            help_lines = "\n".join(binding.label for binding in self._bindings.values())
+            mujoco.mjr_overlay(self._font, mujoco.mjtGridPos.mjGRID_TOPLEFT, viewport, help_lines, "", self._context)
+        status = "\n".join([f"camera: {self.camera_name}", *self.status_lines])
+        mujoco.mjr_overlay(self._font, mujoco.mjtGridPos.mjGRID_BOTTOMLEFT, viewport, status, "", self._context)
+        glfw.swap_buffers(self._window)
+        glfw.poll_events()
+
+    def read_pixels(self) -> np.ndarray:
+        """The last rendered frame as (height, width, 3) uint8, top row first."""
+        width, height = self._glfw.get_framebuffer_size(self._window)
+        pixels = np.empty((height, width, 3), dtype=np.uint8)
+        mujoco.mjr_readPixels(pixels, None, mujoco.MjrRect(0, 0, width, height), self._context)
+        return np.flipud(pixels)
+
+    def save_screenshot(self, path: Path) -> None:
+        import imageio.v3 as iio
+
+        iio.imwrite(path, self.read_pixels())
+
+    def shutdown(self) -> None:
+        self._context.free()
+        self._glfw.destroy_window(self._window)
+        self._glfw.terminate()
+
+    def _toggle_help(self) -> None:
+        self.show_help = not self.show_help
+
+    def _camera_setter(self, index: int) -> KeyCallback:
+        def select() -> None:
+            self._camera_index = index
+
+        return select
+
+    def _on_key(self, _window: object, key: int, _scancode: int, action: int, _mods: int) -> None:
+        binding = self._bindings.get(key)
+        if binding is None:
+            return
+        if action == self._glfw.PRESS or (binding.repeat and action == self._glfw.REPEAT):
+            binding.callback()
+
+    def _on_mouse_button(self, _window: object, button: int, action: int, _mods: int) -> None:
+        self._drag_button = button if action == self._glfw.PRESS else None
+        self._cursor = self._glfw.get_cursor_pos(self._window)
+
+    def _on_cursor(self, _window: object, x: float, y: float) -> None:
+        if self._drag_button is None or self._camera_index >= 0:
+            self._cursor = (x, y)
+            return
+        _, height = self._glfw.get_window_size(self._window)
+        dx, dy = (x - self._cursor[0]) / height, (y - self._cursor[1]) / height
+        self._cursor = (x, y)
+        action = (
+            mujoco.mjtMouse.mjMOUSE_ROTATE_V
+            if self._drag_button == self._glfw.MOUSE_BUTTON_LEFT
+            else mujoco.mjtMouse.mjMOUSE_MOVE_V
+        )
+        mujoco.mjv_moveCamera(self.sim.model, action, dx, dy, self._scene, self._camera)
+
+    def _on_scroll(self, _window: object, _dx: float, dy: float) -> None:
+        if self._camera_index < 0:
+            mujoco.mjv_moveCamera(self.sim.model, mujoco.mjtMouse.mjMOUSE_ZOOM, 0.0, -0.05 * dy, self._scene, self._camera)

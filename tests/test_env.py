@@ -1,0 +1,44 @@
+"""The Gymnasium environment: spaces, time limit, success info, registration."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+from sim.env import ENV_ID, TASK, So101PickPlaceEnv
+from sim.scene import CameraConfig
+
+SMALL = [CameraConfig("overhead_cam", 64, 48), CameraConfig("wrist_cam", 64, 48)]
+
+
+def test_observations_match_the_spaces_and_lerobot_layout() -> None:
+    env = gym.make(ENV_ID, cameras=SMALL, episode_length=5)
+    observation, info = env.reset(seed=0)
+    assert env.observation_space.contains(observation)
+    assert set(observation) == {"agent_pos", "pixels"}
+    assert set(observation["pixels"]) == {"overhead_cam", "wrist_cam"}
+    assert observation["pixels"]["wrist_cam"].shape == (48, 64, 3)
+    assert info["is_success"] is False and "placement" in info
+    assert env.unwrapped.task == TASK
+    env.close()
+
+
+def test_episode_is_truncated_at_its_length_and_reports_signals() -> None:
+    env = So101PickPlaceEnv(cameras=SMALL, episode_length=4)
+    observation, _ = env.reset(seed=1)
+    for step in range(4):
+        observation, reward, terminated, truncated, info = env.step(observation["agent_pos"])
+        assert reward == 0.0 and not terminated
+        assert truncated == (step == 3)
+        for key in ("is_success", "grasped", "lifted", "over_bowl", "released", "success"):
+            assert key in info
+    assert env.render().shape == (48, 64, 3)
+    env.close()
+
+
+def test_action_space_is_dataset_units() -> None:
+    env = So101PickPlaceEnv(cameras=SMALL)
+    low, high = env.action_space.low, env.action_space.high
+    np.testing.assert_allclose([low[0], high[0]], [-110.0, 110.0], atol=0.01)
+    np.testing.assert_allclose([low[5], high[5]], [0.0, 100.0], atol=1e-4)
+    env.close()

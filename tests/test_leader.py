@@ -1,0 +1,221 @@
+"""LeaderArm over LeRobot's SO101Leader, talking to the Feetech bus emulator through a real pseudo-terminal."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kinematics.units import JOINT_FEATURE_NAMES, JointLimits, dataset_to_radians
+from teleop.feetech_emulator import FeetechBusEmulator
+from teleop.leader import (
+    LeaderArm,
+    LeaderCalibrationError,
+    LeaderConfig,
+    LeaderDisconnected,
+    LeaderPortError,
+    calibration_path,
+    lerobot_leader,
+)
+
+# A calibration as LeRobot writes it: homing offsets (sign-magnitude in the servo), ranges in offset ticks.
+CALIBRATION = {
+    "shoulder_pan": (120, 900, 3200),
+    "shoulder_lift": (-250, 800, 3300),
+    "elbow_flex": (40, 850, 3100),
+    "wrist_flex": (-7, 870, 3150),
+    "wrist_roll": (300, 0, 4095),
+    "gripper": (-500, 2000, 3400),
+}
+LIMITS = JointLimits(np.deg2rad([-110, -100, -100, -95, -160, -10]), np.deg2rad([110, 100, 90, 95, 160, 100]))
+
+
+def write_calibration(directory: Path, arm_id: str) -> Path:
+    path = directory / f"{arm_id}.json"
+    entries = {
+        name: {"id": i + 1, "drive_mode": 0, "homing_offset": offset, "range_min": low, "range_max": high}
+        for i, (name, (offset, low, high)) in enumerate(CALIBRATION.items())
+    }
+    path.write_text(json.dumps(entries, indent=4))
+    return path
+
+
+def store_calibration_in_servos(emulator: FeetechBusEmulator) -> None:
+    for servo_id, (offset, low, high) in zip(emulator.ids, CALIBRATION.values(), strict=True):
+        emulator.set_register(servo_id, "Homing_Offset", offset)
+        emulator.set_register(servo_id, "Min_Position_Limit", low)
+        emulator.set_register(servo_id, "Max_Position_Limit", high)
+
+
+@pytest.fixture
+def clock():
+    return [0.0]
+
+
+@pytest.fixture
+def emulator(clock):
+    with FeetechBusEmulator(clock=lambda: clock[0]) as emu:
+        store_calibration_in_servos(emu)
+        yield emu
+
+
+@pytest.fixture
+def config(emulator, tmp_path):
+    write_calibration(tmp_path, "test_leader")
+    return LeaderConfig(port=emulator.port, id="test_leader", calibration_dir=tmp_path)
+
+
+@pytest.fixture
+def leader(config):
+    with LeaderArm(config) as arm:
+        yield arm
+
+
+POSE = np.array([10.0, -20.0, 30.0, -40.0, 50.0, 25.0])
+
+
+def test_reads_the_pose_in_dataset_units(leader, emulator):
+    emulator.play(lambda t: POSE)
+    reading = leader.read()
+    assert reading.shape == (6,)
+    np.testing.assert_allclose(reading, POSE, atol=0.1)  # one tick is 0.09 deg
+    assert leader.stats.reads == 1 and leader.stats.retries == 0
+
+
+def test_scripted_trajectory_moves_the_reading(leader, emulator, clock):
+    samples = np.stack([np.linspace(-60, 60, 5)] * 5 + [np.linspace(0, 100, 5)], axis=1)
+    emulator.play(samples, rate_hz=30.0)
+    readings = []
+    for k in range(len(samples)):
+        clock[0] = k / 30.0 + 1e-6
+        readings.append(leader.read())
+    np.testing.assert_allclose(readings, samples, atol=0.1)
+
+
+def test_range_m100_100_mode(emulator, config):
+    config.norm_mode = "range_m100_100"
+    pose = np.array([-50.0, 0.0, 50.0, 99.0, -99.0, 60.0])
+    emulator.play(lambda t: pose, units=("range_m100_100",) * 5 + ("range_0_100",))
+    with LeaderArm(config) as arm:
+        np.testing.assert_allclose(arm.read(), pose, atol=0.1)
+        np.testing.assert_allclose(
+            arm.read_radians(LIMITS), dataset_to_radians(pose, LIMITS, "range_m100_100"), atol=2e-3
+        )
+
+
+def test_overrides_flip_and_shift_joints(emulator, config, tmp_path):
+    overrides = tmp_path / "overrides.json"
+    overrides.write_text(json.dumps({"shoulder_pan": {"sign": -1}, "wrist_roll": {"offset": 90.0}}))
+    config.overrides_path = overrides
+    emulator.play(lambda t: POSE)
+    with LeaderArm(config) as arm:
+        np.testing.assert_allclose(arm.read(), POSE * [-1, 1, 1, 1, 1, 1] + [0, 0, 0, 0, 90, 0], atol=0.1)
+
+
+def test_bad_overrides_name_the_entry(config, tmp_path):
+    overrides = tmp_path / "overrides.json"
+    overrides.write_text(json.dumps({"elbow": {"sign": -1}}))
+    config.overrides_path = overrides
+    with pytest.raises(ValueError, match="unknown joint 'elbow'"):
+        LeaderArm(config)
+
+
+def test_radians_are_clamped_and_reported_once(leader, emulator, caplog):
+    far = POSE.copy()
+    far[0] = 150.0  # shoulder_pan limit is 110 deg
+    emulator.play(lambda t: far)
+    with caplog.at_level(logging.WARNING, logger="teleop.leader"):
+        first, second = leader.read_radians(LIMITS), leader.read_radians(LIMITS)
+    assert first[0] == second[0] == LIMITS.upper[0]
+    np.testing.assert_allclose(first[1:], dataset_to_radians(far, LIMITS)[1:], atol=2e-3)
+    assert leader.stats.clamped.tolist() == [2, 0, 0, 0, 0, 0]
+    warnings = [r for r in caplog.records if "shoulder_pan" in r.getMessage()]
+    assert len(warnings) == 1 and "so101 calibrate-leader" in warnings[0].getMessage()
+
+
+def test_corrupted_replies_are_retried_and_counted(leader, emulator):
+    emulator.play(lambda t: POSE)
+    # Status packets: all six answers of one sync read, then the first one of the next.
+    emulator.corrupt_next_replies(7)
+    np.testing.assert_allclose(leader.read(), POSE, atol=0.1)
+    assert leader.stats.retries == 2 and leader.stats.stale_reads == 0
+    assert emulator.counters.corrupted == 7
+
+
+def test_lost_reply_beyond_the_budget_reuses_the_last_reading(leader, emulator):
+    emulator.play(lambda t: POSE)
+    previous = leader.read()
+    emulator.drop_next_replies(1)  # the SDK waits ~50 ms for it, more than one 30 Hz step
+    np.testing.assert_array_equal(leader.read(), previous)
+    assert leader.stats.stale_reads == 1
+    np.testing.assert_allclose(leader.read(), POSE, atol=0.1)
+
+
+def test_unplug_raises_leader_disconnected(leader, emulator):
+    leader.read()
+    emulator.unplug()
+    with pytest.raises(LeaderDisconnected, match="unplugged"):
+        leader.read()
+    assert not leader.is_connected
+    leader.disconnect()  # quiet once gone
+
+
+def test_missing_calibration_names_the_command(emulator, tmp_path):
+    config = LeaderConfig(port=emulator.port, id="nobody", calibration_dir=tmp_path)
+    expected = f"so101 calibrate-leader --leader.port {emulator.port} --leader.id nobody"
+    with pytest.raises(LeaderCalibrationError, match=expected):
+        LeaderArm(config).connect()
+
+
+def test_mismatched_calibration_names_the_servo_and_the_command(emulator, config):
+    emulator.set_register(3, "Homing_Offset", 41)
+    with pytest.raises(LeaderCalibrationError, match=r"elbow_flex.*so101 calibrate-leader") as error:
+        LeaderArm(config).connect()
+    assert "offset 40" in str(error.value) and "offset 41" in str(error.value)
+
+
+def test_wrong_port_lists_the_ports(tmp_path):
+    config = LeaderConfig(port="/dev/ttyNOPE0", id="x", calibration_dir=tmp_path)
+    with pytest.raises(LeaderPortError, match="no serial port /dev/ttyNOPE0. Serial ports found"):
+        LeaderArm(config).connect()
+
+
+def test_busy_port_names_the_other_process(config):
+    held = os.open(config.port, os.O_RDWR | os.O_NOCTTY)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], stdin=held)
+    os.close(held)
+    try:
+        with pytest.raises(LeaderPortError, match=rf"busy: already open in pid {other.pid}"):
+            LeaderArm(config).connect()
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_missing_servo_is_a_port_error(tmp_path):
+    write_calibration(tmp_path, "five")
+    with FeetechBusEmulator(ids=[1, 2, 3, 4, 5]) as emu:
+        with pytest.raises(LeaderPortError, match="no leader arm answered"):
+            LeaderArm(LeaderConfig(port=emu.port, id="five", calibration_dir=tmp_path)).connect()
+
+
+def test_default_calibration_location(monkeypatch, tmp_path):
+    from lerobot.utils import constants
+
+    monkeypatch.setattr(constants, "HF_LEROBOT_CALIBRATION", tmp_path)
+    config = LeaderConfig(id="arm")
+    assert calibration_path(config) == tmp_path / "teleoperators" / "so_leader" / "arm.json"
+    legacy = tmp_path / "teleoperators" / "so101_leader"
+    legacy.mkdir(parents=True)
+    write_calibration(legacy, "arm")
+    assert calibration_path(config) == legacy / "arm.json"
+
+
+def test_joint_order_matches_lerobot(config):
+    assert tuple(lerobot_leader(config).action_features) == JOINT_FEATURE_NAMES

@@ -1,0 +1,50 @@
+"""Headless camera rendering in both profiles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.rendering import CameraRenderer
+from sim.scene import CameraConfig
+from sim.simulator import So101Sim
+
+
+def _red_pixels(image: np.ndarray) -> np.ndarray:
+    r, g, b = (image[..., i].astype(int) for i in range(3))
+    return (r > 120) & (g < 60) & (b < 60)
+
+
+def test_cameras_render_the_scene_with_the_brick_where_it_is() -> None:
+    sim = So101Sim()
+    sim.reset(0)
+    cameras = [CameraConfig("overhead_cam", 160, 120), CameraConfig("wrist_cam", 96, 96)]
+    with CameraRenderer(sim.model, cameras, "fast") as renderer:
+        images = renderer.render(sim.data)
+    assert images["overhead_cam"].shape == (120, 160, 3) and images["overhead_cam"].dtype == np.uint8
+    assert images["wrist_cam"].shape == (96, 96, 3)
+    red = _red_pixels(images["overhead_cam"])
+    assert red.sum() > 20
+    # Overhead camera: image up is +x, image right is -y. The brick sits at +y, so left of centre.
+    rows, columns = np.nonzero(red)
+    brick_y = sim.placement.brick_pos[1]
+    assert (columns.mean() < 80) == (brick_y > 0)
+
+
+def test_profiles_differ_and_quality_has_shadows() -> None:
+    sim = So101Sim()
+    sim.reset(1)
+    camera = [CameraConfig("front_cam", 128, 96)]
+    with CameraRenderer(sim.model, camera, "fast") as fast:
+        fast_image = fast.render(sim.data)["front_cam"]
+    with CameraRenderer(sim.model, camera, "quality") as quality:
+        quality_image = quality.render(sim.data)["front_cam"]
+    assert not np.array_equal(fast_image, quality_image)
+
+
+def test_bad_camera_lists_are_refused() -> None:
+    sim = So101Sim()
+    with pytest.raises(ValueError, match="once"):
+        CameraRenderer(sim.model, [CameraConfig("wrist_cam"), CameraConfig("wrist_cam")])
+    with pytest.raises(ValueError, match="render profile"):
+        CameraRenderer(sim.model, [CameraConfig("wrist_cam")], "pretty")  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Training loop, dataset frame cache, in-loop evaluation and logging."""
