@@ -14,7 +14,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "view": ("sim.view_cmd", "open the scene in a window: free camera, robot cameras, re-randomize"),
     "rollout": ("sim.rollout_cmd", "headless rollouts of randomized scenes, saved as camera images and a video"),
     "calibrate-leader": ("teleop.calibrate_leader", "calibrate a physical SO-101 leader arm (LeRobot's procedure)"),
-    "teleop": ("teleop.teleop_cmd", "drive the sim from a leader arm in real time; --check to set the overrides"),
     "bench": ("", "measure speed and quality (see benchmarks below)"),
 }
 
