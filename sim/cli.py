@@ -20,7 +20,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "sim": ("sim.benchmark", "physics and environment steps/s, both render profiles"),
     "ik": ("kinematics.benchmark", "IK success, accuracy and time per solve, side by side with mink"),
-    "leader": ("teleop.leader_benchmark", "leader arm over the emulator: servo move to sim target, loop rate"),
 }
 
 
