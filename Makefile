@@ -36,7 +36,7 @@ system-deps:
 	fi
 
 demo: setup
-	$(BIN)/so101 rollout --output $(DEMO_OUTPUT)
+	$(BIN)/so101 pipeline --output $(DEMO_OUTPUT)
 
 test: setup
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(BIN)/python -m pytest

@@ -106,9 +106,15 @@ class Viewer:
     def close(self) -> None:
         self._glfw.set_window_should_close(self._window, True)
 
+    def is_pressed(self, key: int) -> bool:
+        """Whether ``key`` (a ``glfw.KEY_*`` code) is held down now: for jogging while a key is held."""
+        return self._glfw.get_key(self._window, key) == self._glfw.PRESS
+
     def render(self) -> None:
         """Draw the current state of the simulation and process window events."""
         glfw = self._glfw
+        # Offscreen camera renderers make their own GL contexts current; the window draws in its own.
+        glfw.make_context_current(self._window)
         width, height = glfw.get_framebuffer_size(self._window)
         viewport = mujoco.MjrRect(0, 0, width, height)
         if self._camera_index < 0:

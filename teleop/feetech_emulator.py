@@ -193,6 +193,8 @@ class BusCounters:
     """Status packets sent with a wrong checksum (``corrupt_next_replies``)."""
     dropped: int = 0
     """Status packets withheld (``drop_next_replies``)."""
+    delayed: int = 0
+    """Answers sent late (``delay_next_answers``); an answer is all the status packets of one request."""
 
 
 class _Servo:
@@ -289,6 +291,8 @@ class FeetechBusEmulator:
         self._trajectory_start = 0.0
         self._corrupt_next = 0
         self._drop_next = 0
+        self._delay_next = 0
+        self._delay_s = 0.0
         self.counters = BusCounters()
         self._master, slave = os.openpty()
         # Raw mode before any client opens the slave: no echo, no newline translation, 8-bit clean. The
@@ -412,6 +416,13 @@ class FeetechBusEmulator:
         with self._lock:
             self._drop_next += n
 
+    def delay_next_answers(self, n: int, seconds: float) -> None:
+        """Send the answers to the next ``n`` requests ``seconds`` late, as a stalled USB adapter does: a client
+        that timed out finds them in its input buffer later. Requests behind a late answer wait for it."""
+        with self._lock:
+            self._delay_next += n
+            self._delay_s = seconds
+
     # -- serving ---------------------------------------------------------------------------------------
 
     def _servo(self, servo_id: int) -> _Servo:
@@ -455,6 +466,11 @@ class FeetechBusEmulator:
             no_client = False
             for packet in _split_packets(buffer, self.counters):
                 reply = self._handle(packet)
+                if reply and self._delay_next:
+                    with self._lock:
+                        self._delay_next -= 1
+                        self.counters.delayed += 1
+                    time.sleep(self._delay_s)
                 if reply:
                     try:
                         os.write(self._master, reply)

@@ -293,12 +293,12 @@ class LeaderArm:
         if self._leader is None:
             raise LeaderError("the leader arm is not connected; call connect() first")
         start = time.monotonic()
-        garbled = False
         while True:
             try:
-                if garbled:
-                    # Drop what is left of the garbled answer so that the retry reads only fresh replies.
-                    self._leader.bus.port_handler.ser.reset_input_buffer()
+                # Drop whatever waits in the input buffer: the rest of a garbled answer, or a late one that came
+                # after a read gave up on it. Otherwise this read would take the previous request's replies, and
+                # every later read too. Normally the buffer is empty and this costs one system call.
+                self._leader.bus.port_handler.ser.reset_input_buffer()
                 action = self._leader.get_action()
                 break
             except (SerialException, termios.error) as error:
@@ -318,7 +318,6 @@ class LeaderArm:
                     return self._last.copy()
                 self.stats.retries += 1
                 _report(f"leader arm: bad reply from the servos ({error}); retrying", self.stats.retries)
-                garbled = True
         values = self.overrides.apply(np.array([action[name] for name in JOINT_FEATURE_NAMES], dtype=np.float64))
         self._last = values
         self._last_good_time = time.monotonic()
@@ -410,7 +409,7 @@ def _calibration_difference(leader: SO101Leader) -> str:
 def _disconnect_message(config: LeaderConfig, error: BaseException) -> str:
     return (
         f"the leader arm on {config.port} stopped answering ({error}): USB cable unplugged or servo power lost. "
-        "Plug it back in and connect again; the episode in progress cannot be completed."
+        "Plug it back in (its port may change: `lerobot-find-port` tells) and connect again."
     )
 
 

@@ -1,10 +1,35 @@
-"""Shared test set-up: headless GL, and no network or online logging."""
+"""Shared test set-up: headless GL, no network or online logging, and a tiny recorded dataset."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+import pytest
 
 import sim  # noqa: F401  (chooses MuJoCo's headless GL backend before anything imports mujoco)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "disabled")
+
+TINY_REPO_ID = "test/so101_scripted"
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """4 scripted episodes cut at 40 frames, recorded by ``so101 record``: two cameras at 96x128."""
+    from recording.dataset_writer import DatasetConfig
+    from recording.record import RecordConfig, record
+
+    root = tmp_path_factory.mktemp("datasets") / "tiny"
+    config = RecordConfig(
+        episodes=4,
+        dataset=DatasetConfig(repo_id=TINY_REPO_ID, root=root),
+        keep_failed=True,
+        episode_time_s=40 / 30,
+        camera_width=128,
+        camera_height=96,
+    )
+    summary = record(config)
+    assert summary.total_episodes == 4 and summary.frames == 160, summary
+    return root

@@ -7,12 +7,13 @@ import logging
 import os
 import subprocess
 import sys
-from pathlib import Path
+import time
 
 import numpy as np
 import pytest
 
 from kinematics.units import JOINT_FEATURE_NAMES, JointLimits, dataset_to_radians
+from teleop.emulated_leader import EXAMPLE_CALIBRATION, store_calibration, write_calibration_file
 from teleop.feetech_emulator import FeetechBusEmulator
 from teleop.leader import (
     LeaderArm,
@@ -24,33 +25,8 @@ from teleop.leader import (
     lerobot_leader,
 )
 
-# A calibration as LeRobot writes it: homing offsets (sign-magnitude in the servo), ranges in offset ticks.
-CALIBRATION = {
-    "shoulder_pan": (120, 900, 3200),
-    "shoulder_lift": (-250, 800, 3300),
-    "elbow_flex": (40, 850, 3100),
-    "wrist_flex": (-7, 870, 3150),
-    "wrist_roll": (300, 0, 4095),
-    "gripper": (-500, 2000, 3400),
-}
+CALIBRATION = EXAMPLE_CALIBRATION
 LIMITS = JointLimits(np.deg2rad([-110, -100, -100, -95, -160, -10]), np.deg2rad([110, 100, 90, 95, 160, 100]))
-
-
-def write_calibration(directory: Path, arm_id: str) -> Path:
-    path = directory / f"{arm_id}.json"
-    entries = {
-        name: {"id": i + 1, "drive_mode": 0, "homing_offset": offset, "range_min": low, "range_max": high}
-        for i, (name, (offset, low, high)) in enumerate(CALIBRATION.items())
-    }
-    path.write_text(json.dumps(entries, indent=4))
-    return path
-
-
-def store_calibration_in_servos(emulator: FeetechBusEmulator) -> None:
-    for servo_id, (offset, low, high) in zip(emulator.ids, CALIBRATION.values(), strict=True):
-        emulator.set_register(servo_id, "Homing_Offset", offset)
-        emulator.set_register(servo_id, "Min_Position_Limit", low)
-        emulator.set_register(servo_id, "Max_Position_Limit", high)
 
 
 @pytest.fixture
@@ -61,13 +37,13 @@ def clock():
 @pytest.fixture
 def emulator(clock):
     with FeetechBusEmulator(clock=lambda: clock[0]) as emu:
-        store_calibration_in_servos(emu)
+        store_calibration(emu)
         yield emu
 
 
 @pytest.fixture
 def config(emulator, tmp_path):
-    write_calibration(tmp_path, "test_leader")
+    write_calibration_file(tmp_path, "test_leader")
     return LeaderConfig(port=emulator.port, id="test_leader", calibration_dir=tmp_path)
 
 
@@ -157,6 +133,22 @@ def test_lost_reply_beyond_the_budget_reuses_the_last_reading(leader, emulator):
     np.testing.assert_allclose(leader.read(), POSE, atol=0.1)
 
 
+def test_late_reply_is_flushed_so_later_reads_are_fresh(leader, emulator):
+    emulator.play(lambda t: POSE)
+    leader.read()
+    # Later than LeRobot's reply timeout (34 ms) twice over: the read gives up and reuses the last reading, and
+    # both answers land in the input buffer afterwards.
+    emulator.delay_next_answers(1, 0.08)
+    np.testing.assert_allclose(leader.read(), POSE, atol=0.1)
+    assert leader.stats.stale_reads == 1
+    moved = POSE + 5.0
+    emulator.play(lambda t: moved)
+    time.sleep(0.1)  # the late answers arrive
+    for _ in range(2):
+        np.testing.assert_allclose(leader.read(), moved, atol=0.1)
+    assert emulator.counters.delayed == 1
+
+
 def test_unplug_raises_leader_disconnected(leader, emulator):
     leader.read()
     emulator.unplug()
@@ -199,7 +191,7 @@ def test_busy_port_names_the_other_process(config):
 
 
 def test_missing_servo_is_a_port_error(tmp_path):
-    write_calibration(tmp_path, "five")
+    write_calibration_file(tmp_path, "five")
     with FeetechBusEmulator(ids=[1, 2, 3, 4, 5]) as emu:
         with pytest.raises(LeaderPortError, match="no leader arm answered"):
             LeaderArm(LeaderConfig(port=emu.port, id="five", calibration_dir=tmp_path)).connect()
@@ -213,7 +205,7 @@ def test_default_calibration_location(monkeypatch, tmp_path):
     assert calibration_path(config) == tmp_path / "teleoperators" / "so_leader" / "arm.json"
     legacy = tmp_path / "teleoperators" / "so101_leader"
     legacy.mkdir(parents=True)
-    write_calibration(legacy, "arm")
+    write_calibration_file(legacy, "arm")
     assert calibration_path(config) == legacy / "arm.json"
 
 

@@ -1,0 +1,362 @@
+"""``so101 dataset info|validate|merge``: look into, check and combine workbench datasets.
+
+    so101 dataset info --dataset.root data/pick
+    so101 dataset validate --dataset.root data/pick
+    so101 dataset merge --roots "[data/a, data/b]" --output.root data/ab --output.repo_id me/so101_ab
+
+``validate`` re-simulates every episode from its scene and actions and checks that ``observation.state`` is the
+robot's joints, that each camera's video covers each episode, that fps, features, robot type and task agree with
+the recording's metadata, and that every episode has its scene. It prints each problem with what to do about it.
+``merge`` uses LeRobot's own ``aggregate_datasets`` and carries every episode's scene and session metadata over.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kinematics.units import JOINT_FEATURE_NAMES
+from recording.dataset_writer import ROBOT_TYPE, DatasetRef, dataset_features, feature_mismatches
+from recording.scene_metadata import EpisodeRecord, SceneMetadata
+from sim.scene import CameraConfig
+
+ACTIONS = ("info", "validate", "merge")
+
+STATE_TOLERANCE = 1e-2
+"""Largest difference (dataset units) between recorded state and re-simulated joints that still counts as equal."""
+
+
+@dataclass
+class InspectConfig:
+    """Options of ``so101 dataset info`` and ``so101 dataset validate``."""
+
+    dataset: DatasetRef = field(default_factory=DatasetRef)
+    resimulate: bool = True
+    """validate: re-simulate every episode to check ``observation.state`` (a few seconds per 100 episodes)."""
+
+
+@dataclass
+class MergeConfig:
+    """Options of ``so101 dataset merge``."""
+
+    roots: list[Path] = field(default_factory=list)
+    """Datasets to merge, in order; episode indices follow this order."""
+    output: DatasetRef = field(default_factory=lambda: DatasetRef(repo_id="local/so101_merged"))
+
+
+# ---------------------------------------------------------------------- info
+
+
+def info(root: Path) -> str:
+    """A human-readable summary of the dataset at ``root``."""
+    import json
+
+    meta_info = json.loads((root / "meta" / "info.json").read_text())
+    metadata = SceneMetadata(root)
+    features = meta_info["features"]
+    lines = [
+        f"dataset    {root}",
+        (
+            f"format     LeRobot {meta_info.get('codebase_version')}, robot_type {meta_info.get('robot_type')}, "
+            f"fps {meta_info.get('fps')}"
+        ),
+        (
+            f"episodes   {meta_info.get('total_episodes')} ({meta_info.get('total_frames')} frames, "
+            f"{meta_info.get('total_frames', 0) / max(meta_info.get('fps', 1), 1):.1f} s)"
+        ),
+    ]
+    for key, feature in features.items():
+        if key in ("timestamp", "frame_index", "episode_index", "index", "task_index"):
+            continue
+        codec = feature.get("info", {}).get("video.codec") if feature["dtype"] == "video" else None
+        lines.append(f"feature    {key}: {feature['dtype']} {tuple(feature['shape'])}" + (f" {codec}" if codec else ""))
+    tasks_path = root / "meta" / "tasks.parquet"
+    if tasks_path.is_file():
+        import pandas as pd
+
+        for task in pd.read_parquet(tasks_path).index:
+            lines.append(f"task       {task!r}")
+    if metadata.exists():
+        episodes = metadata.episodes()
+        for index, session in enumerate(metadata.sessions()):
+            count = sum(record.session == index for record in episodes)
+            lines.append(
+                f"session {index}  {session.get('started')}: source {session.get('source')}, {count} episode(s), "
+                f"render {session.get('render_profile')}, workbench {session.get('workbench_version')}"
+            )
+        outcomes: dict[str, int] = {}
+        for record in episodes:
+            outcomes[record.outcome] = outcomes.get(record.outcome, 0) + 1
+        lines.append("outcomes   " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
+    else:
+        lines.append("scenes     none (not recorded by the workbench: episodes cannot be re-simulated)")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- validate
+
+
+def validate(root: Path, repo_id: str = "local/so101_pickplace", resimulate: bool = True) -> list[str]:
+    """Problems of the dataset at ``root``, each with its fix; empty when the dataset is sound."""
+    import json
+
+    problems: list[str] = []
+    info_path = root / "meta" / "info.json"
+    if not info_path.is_file():
+        return [f"{root} is not a LeRobot dataset (no meta/info.json); check --dataset.root"]
+    meta_info = json.loads(info_path.read_text())
+    try:
+        from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
+
+        meta = LeRobotDatasetMetadata(repo_id, root=root)
+    except Exception as error:  # noqa: BLE001 - LeRobot raises many kinds here; all mean "not readable"
+        return [f"LeRobot cannot open the dataset's metadata ({type(error).__name__}: {error}); was it finalized?"]
+
+    metadata = SceneMetadata(root)
+    sessions = metadata.sessions() if metadata.exists() else []
+    records = metadata.episodes() if metadata.exists() else []
+    if not sessions:
+        problems.append(
+            f"no workbench metadata ({metadata.recording_path.relative_to(root)}): its episodes cannot be "
+            "re-simulated or checked against the simulation; record with `so101 record`"
+        )
+
+    problems += _check_features(meta_info, sessions)
+    problems += _check_episodes(root, meta, records, sessions)
+    problems += _check_videos(root, meta)
+    if sessions and resimulate and not any("scene" in p for p in problems):
+        problems += _check_states(root, records)
+    return problems
+
+
+def _check_features(meta_info: dict, sessions: list[dict]) -> list[str]:
+    problems = []
+    features = meta_info["features"]
+    for key in ("observation.state", "action"):
+        feature = features.get(key)
+        if feature is None:
+            problems.append(f"feature {key!r} is missing; the workbench's policies need it")
+        elif tuple(feature["shape"]) != (6,) or feature.get("names") != list(JOINT_FEATURE_NAMES):
+            problems.append(
+                f"feature {key!r} has shape {tuple(feature['shape'])} and names {feature.get('names')}; expected (6,) "
+                f"and {list(JOINT_FEATURE_NAMES)} (LeRobot's SO-101 joints, in order)"
+            )
+    if meta_info.get("robot_type") != ROBOT_TYPE:
+        problems.append(f"robot_type is {meta_info.get('robot_type')!r}, expected {ROBOT_TYPE!r}")
+    for index, session in enumerate(sessions):
+        if session.get("fps") != meta_info.get("fps"):
+            problems.append(
+                f"fps mismatch: the dataset says {meta_info.get('fps')}, session {index} recorded at "
+                f"{session.get('fps')}; timestamps and videos no longer match the simulation's steps"
+            )
+        cameras = [CameraConfig(c["name"], c["width"], c["height"]) for c in session.get("cameras", [])]
+        expected = dataset_features(cameras)
+        for mismatch in feature_mismatches(expected, features):
+            problems.append(f"features differ from what session {index} recorded: {mismatch}")
+    return problems
+
+
+def _check_episodes(root: Path, meta, records: list[EpisodeRecord], sessions: list[dict]) -> list[str]:
+    problems = []
+    lengths = {int(row["episode_index"]): int(row["length"]) for row in meta.episodes}
+    tasks = set(meta.tasks.index) if meta.tasks is not None else set()
+    if sessions:
+        by_index = {record.episode_index: record for record in records}
+        missing = sorted(set(lengths) - set(by_index))
+        if missing:
+            problems.append(
+                f"episodes {missing} have no scene in {SceneMetadata(root).episodes_path.relative_to(root)}; they cannot "
+                "be re-simulated (a crash between saving an episode and its scene?). Re-record them"
+            )
+        extra = sorted(set(by_index) - set(lengths))
+        if extra:
+            problems.append(f"the scene file lists episodes {extra} that the dataset does not have")
+        for index, record in by_index.items():
+            if index in lengths and record.frames != lengths[index]:
+                problems.append(
+                    f"episode {index}: the scene file says {record.frames} frames, the dataset has {lengths[index]}"
+                )
+            if not 0 <= record.session < len(sessions):
+                problems.append(f"episode {index}: session {record.session} does not exist in recording.json")
+        wanted_tasks = {session.get("task") for session in sessions}
+        if tasks and not tasks <= wanted_tasks:
+            problems.append(
+                f"task strings {sorted(tasks - wanted_tasks)} differ from the recorded {sorted(wanted_tasks)}"
+            )
+    if len(tasks) > 1:
+        problems.append(
+            f"the dataset has {len(tasks)} task strings {sorted(tasks)}; a language-conditioned policy will be given "
+            "one of them at run time, so keep exactly one"
+        )
+    return problems
+
+
+def _check_videos(root: Path, meta) -> list[str]:
+    """Every episode's span of every camera's video exists, lasts its number of frames, and lies in its file."""
+    problems = []
+    fps = meta.fps
+    for key in meta.video_keys:
+        ends: dict[Path, float] = {}
+        for row in meta.episodes:
+            index, length = int(row["episode_index"]), int(row["length"])
+            path = root / meta.video_path.format(
+                video_key=key,
+                chunk_index=int(row[f"videos/{key}/chunk_index"]),
+                file_index=int(row[f"videos/{key}/file_index"]),
+            )
+            if not path.is_file():
+                problems.append(f"episode {index}: the video of {key} ({path.relative_to(root)}) is missing")
+                continue
+            start, end = float(row[f"videos/{key}/from_timestamp"]), float(row[f"videos/{key}/to_timestamp"])
+            if round((end - start) * fps) != length:
+                problems.append(
+                    f"episode {index}: {key} covers {round((end - start) * fps)} frames at {fps} fps, the episode has "
+                    f"{length}; frames were dropped or the video's fps differs"
+                )
+            ends[path] = max(ends.get(path, 0.0), end)
+        for path, end in sorted(ends.items()):
+            duration = _video_duration(path)
+            if duration + 1.0 / fps < end:
+                problems.append(
+                    f"{path.relative_to(root)} lasts {duration:.2f} s, but episodes reach {end:.2f} s into it; the "
+                    "file is truncated"
+                )
+    return problems
+
+
+def _video_duration(path: Path) -> float:
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if stream.duration is not None and stream.time_base is not None:
+            return float(stream.duration * stream.time_base)
+        return float(container.duration or 0) / av.time_base
+
+
+def _check_states(root: Path, records: list[EpisodeRecord]) -> list[str]:
+    """Re-simulate each episode: its ``observation.state`` must be the joints the simulation reaches."""
+    from recording.replay import load_episodes, make_sim, model_changes, replay_episode
+
+    problems = []
+    episodes = load_episodes(root, [record.episode_index for record in records])
+    sims = {}
+    for episode in episodes:
+        session = episode.record.session
+        if session not in sims:
+            sims[session] = make_sim(episode.session)
+            changed = model_changes(episode.session, sims[session])
+            if changed:
+                problems.append(
+                    f"session {session}: model files changed since recording ({', '.join(changed)}); states cannot "
+                    "be checked against this model. Validate with the workbench version that recorded it"
+                )
+                continue
+        index = episode.record.episode_index
+        if np.array_equal(episode.states, episode.actions):
+            problems.append(
+                f"episode {index}: observation.state equals action at every frame: the state holds the commanded "
+                "targets (or the leader arm), not the follower's joints. Record the follower's joints as the state"
+            )
+            continue
+        result = replay_episode(sims[session], episode)
+        if result.max_state_error > STATE_TOLERANCE:
+            problems.append(
+                f"episode {index}: observation.state differs from the simulated joints by up to "
+                f"{result.max_state_error:.3g} (dataset units): it is not the robot's joints in this scene "
+                "(wrong joints, wrong order, other units, or a different scene). Re-record it"
+            )
+        elif episode.record.outcome == "success" and not result.success:
+            problems.append(f"episode {index}: recorded as a success, its replay does not succeed")
+    return problems
+
+
+# ---------------------------------------------------------------------- merge
+
+
+def merge(roots: list[Path], output_root: Path, output_repo_id: str) -> int:
+    """Merge datasets with LeRobot's ``aggregate_datasets``; returns the number of episodes written."""
+    from lerobot.datasets.aggregate import aggregate_datasets
+
+    if len(roots) < 2:
+        raise ValueError('merge needs at least two datasets: --roots "[data/a, data/b]"')
+    if output_root.exists():
+        raise FileExistsError(f"{output_root} exists already; choose a new --output.root")
+    for root in roots:
+        problems = validate(root, resimulate=False)
+        if problems:
+            raise ValueError(f"{root} is not sound, fix it before merging:\n  " + "\n  ".join(problems))
+    sessions: list[dict] = []
+    records: list[EpisodeRecord] = []
+    offset = 0
+    for root in roots:
+        metadata = SceneMetadata(root)
+        base = len(sessions)
+        sessions += [{**session, "merged_from": str(root)} for session in metadata.sessions()]
+        source_records = sorted(metadata.episodes(), key=lambda record: record.episode_index)
+        for record in source_records:
+            records.append(
+                EpisodeRecord(
+                    record.episode_index + offset,
+                    record.session + base,
+                    record.placement,
+                    record.outcome,
+                    record.frames,
+                    record.phases,
+                )
+            )
+        offset += len(source_records)
+    aggregate_datasets(
+        repo_ids=[f"local/{root.name}" for root in roots],
+        aggr_repo_id=output_repo_id,
+        roots=list(roots),
+        aggr_root=output_root,
+    )
+    SceneMetadata(output_root).write_all(sessions, records)
+    return len(records)
+
+
+# ---------------------------------------------------------------------- command
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of ``so101 dataset <info|validate|merge> [options]``."""
+    import draccus
+
+    if not argv or argv[0] not in ACTIONS:
+        print(
+            f"usage: so101 dataset {{{'|'.join(ACTIONS)}}} [options]   (so101 dataset <action> --help)", file=sys.stderr
+        )
+        return 2
+    action, rest = argv[0], argv[1:]
+    try:
+        if action == "merge":
+            merge_cfg = draccus.parse(config_class=MergeConfig, args=rest)
+            root = merge_cfg.output.resolved_root()
+            count = merge(list(merge_cfg.roots), root, merge_cfg.output.repo_id)
+            problems = validate(root, merge_cfg.output.repo_id, resimulate=False)
+            print(f"merged {len(merge_cfg.roots)} datasets into {root}: {count} episodes")
+            for problem in problems:
+                print(f"  problem: {problem}")
+            return 1 if problems else 0
+        cfg = draccus.parse(config_class=InspectConfig, args=rest)
+        root = cfg.dataset.resolved_root()
+        if not (root / "meta" / "info.json").is_file():
+            raise FileNotFoundError(f"no LeRobot dataset at {root}; check --dataset.root")
+        if action == "info":
+            print(info(root))
+            return 0
+        problems = validate(root, cfg.dataset.repo_id, cfg.resimulate)
+    except (FileNotFoundError, FileExistsError, ValueError) as error:
+        print(f"dataset {action}: {error}", file=sys.stderr)
+        return 1
+    if problems:
+        print(f"dataset validate: {root}: {len(problems)} problem(s)")
+        for problem in problems:
+            print(f"  - {problem}")
+        return 1
+    print(f"dataset validate: {root}: OK")
+    return 0

@@ -1,0 +1,286 @@
+"""Writing episodes into a LeRobot v3.0 dataset with LeRobot's own API, plus the workbench's scene files.
+
+Features (LeRobot's names, those of a real SO-101 follower recorded with ``lerobot-record``):
+
+* ``observation.state``: float32 (6,), the follower's joint positions read from the simulation, dataset units;
+* ``action``: float32 (6,), the joint targets commanded at that frame, dataset units;
+* ``observation.images.<camera>``: one video per camera, (height, width, 3) RGB;
+* the task string of every frame; ``robot_type`` is ``so101_follower``.
+
+Videos are encoded while recording (LeRobot's streaming encoder), which makes ``save_episode`` near-instant and
+skips the PNG round trip. LeRobot's encoder drops frames when its queue is full (a real camera cannot wait); a
+simulation can, so the writer swaps in an encoder that waits instead: no frame is ever lost.
+
+Episodes become part of the dataset only through ``save_episode``; ``discard_episode`` drops the one in progress.
+``finalize`` must run at the end (LeRobot writes the parquet footers then); ``recording.record`` calls it from a
+``finally`` block so that Ctrl-C or an exception leaves every saved episode in a valid dataset.
+"""
+
+from __future__ import annotations
+
+import queue
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kinematics.units import JOINT_FEATURE_NAMES
+from recording.scene_metadata import EpisodeRecord, SceneMetadata
+from sim.env import TASK
+from sim.randomization import ScenePlacement
+from sim.scene import CameraConfig
+
+if TYPE_CHECKING:
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+ROBOT_TYPE = "so101_follower"
+"""LeRobot's name of the SO-101 follower: policies trained on the dataset deploy to it unchanged."""
+
+VIDEO_CODECS: tuple[str, ...] = ("libsvtav1", "h264", "hevc")
+
+
+@dataclass
+class DatasetConfig:
+    """Where and how the dataset is written (``--dataset.repo_id``, ``--dataset.root``, ...)."""
+
+    repo_id: str = "local/so101_pickplace"
+    """Name of the dataset (``user/name``); nothing is uploaded."""
+    root: Path | None = None
+    """Folder of the dataset; default: LeRobot's cache, ``$HF_LEROBOT_HOME/<repo_id>``."""
+    task: str = TASK
+    """Task string of every frame. Language-conditioned policies must later be given exactly this string."""
+    vcodec: str = "h264"
+    """Video codec: ``h264`` (the default: a third of SVT-AV1's encoding CPU time, which keeps CPU-only recording
+    above 3x real time), ``libsvtav1`` (LeRobot's default: smaller files, slower to encode) or ``hevc``. LeRobot
+    decodes all three."""
+    encoder_threads: int | None = None
+    """Threads per video encoder; default: the codec decides."""
+
+    def __post_init__(self) -> None:
+        if "/" not in self.repo_id or self.repo_id.startswith("/") or self.repo_id.endswith("/"):
+            raise ValueError(f"--dataset.repo_id must look like 'user/name', got {self.repo_id!r}")
+        if self.vcodec not in VIDEO_CODECS:
+            raise ValueError(f"--dataset.vcodec must be one of {', '.join(VIDEO_CODECS)}, got {self.vcodec!r}")
+        if not self.task.strip():
+            raise ValueError("--dataset.task must not be empty")
+
+    def resolved_root(self) -> Path:
+        return resolve_root(self.repo_id, self.root)
+
+
+@dataclass
+class DatasetRef:
+    """An existing dataset to read (``--dataset.repo_id``, ``--dataset.root``)."""
+
+    repo_id: str = "local/so101_pickplace"
+    root: Path | None = None
+    """Folder of the dataset; default: LeRobot's cache, ``$HF_LEROBOT_HOME/<repo_id>``."""
+
+    def resolved_root(self) -> Path:
+        return resolve_root(self.repo_id, self.root)
+
+
+def resolve_root(repo_id: str, root: Path | None) -> Path:
+    """``root``, or LeRobot's default place for ``repo_id`` (``$HF_LEROBOT_HOME/<repo_id>``)."""
+    if root is not None:
+        return Path(root)
+    from lerobot.utils.constants import HF_LEROBOT_HOME
+
+    return Path(HF_LEROBOT_HOME) / repo_id
+
+
+def dataset_features(cameras: list[CameraConfig]) -> dict[str, dict[str, Any]]:
+    """The dataset's features, in the form ``LeRobotDataset.create`` takes."""
+    names = list(JOINT_FEATURE_NAMES)
+    features: dict[str, dict[str, Any]] = {
+        "observation.state": {"dtype": "float32", "shape": (6,), "names": names},
+        "action": {"dtype": "float32", "shape": (6,), "names": names},
+    }
+    for camera in cameras:
+        features[f"observation.images.{camera.name}"] = {
+            "dtype": "video",
+            "shape": (camera.height, camera.width, 3),
+            "names": ["height", "width", "channels"],
+        }
+    return features
+
+
+def feature_mismatches(expected: dict[str, dict[str, Any]], actual: dict[str, dict[str, Any]]) -> list[str]:
+    """Differences between two feature dicts in dtype, shape and names (LeRobot's default features ignored)."""
+    problems = []
+    for key, feature in expected.items():
+        other = actual.get(key)
+        if other is None:
+            problems.append(f"missing feature {key!r}")
+            continue
+        for field_name in ("dtype", "shape", "names"):
+            want, have = feature.get(field_name), other.get(field_name)
+            if field_name == "shape":
+                want, have = tuple(want or ()), tuple(have or ())
+            if want != have:
+                problems.append(f"{key}: {field_name} is {have!r}, expected {want!r}")
+    defaults = {"timestamp", "frame_index", "episode_index", "index", "task_index"}
+    for key in sorted(set(actual) - set(expected) - defaults):
+        problems.append(f"unexpected feature {key!r}")
+    return problems
+
+
+class DatasetWriter:
+    """One LeRobot dataset being recorded into, with its scene metadata."""
+
+    def __init__(self, dataset: LeRobotDataset, metadata: SceneMetadata, session: int, task: str) -> None:
+        self.dataset = dataset
+        self.metadata = metadata
+        self.session = session
+        self.task = task
+        self._frames = 0
+        self._created_here = False
+
+    @classmethod
+    def create(
+        cls, config: DatasetConfig, fps: int, cameras: list[CameraConfig], session: dict[str, Any]
+    ) -> DatasetWriter:
+        """Start a new dataset at ``config.root``; refuses to touch an existing folder."""
+        from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+        root = config.resolved_root()
+        if root.exists():
+            raise FileExistsError(
+                f"{root} exists already; pass --resume to append to it, or choose another --dataset.root"
+            )
+        dataset = LeRobotDataset.create(
+            repo_id=config.repo_id,
+            fps=fps,
+            features=dataset_features(cameras),
+            root=root,
+            robot_type=ROBOT_TYPE,
+            use_videos=True,
+            vcodec=config.vcodec,
+            streaming_encoding=True,
+            encoder_threads=config.encoder_threads,
+        )
+        _use_lossless_encoder(dataset, config)
+        metadata = SceneMetadata(root)
+        writer = cls(dataset, metadata, metadata.add_session(session), config.task)
+        writer._created_here = True
+        return writer
+
+    @classmethod
+    def resume(
+        cls, config: DatasetConfig, fps: int, cameras: list[CameraConfig], session: dict[str, Any]
+    ) -> DatasetWriter:
+        """Open an existing workbench dataset to append episodes; its fps and features must match this recording."""
+        from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+        root = config.resolved_root()
+        metadata = SceneMetadata(root)
+        if not (root / "meta" / "info.json").is_file():
+            raise FileNotFoundError(f"--resume: there is no LeRobot dataset at {root}; drop --resume to create one")
+        if not metadata.exists():
+            raise ValueError(
+                f"--resume: {root} was not recorded by the workbench (no {metadata.recording_path.name}); its "
+                "episodes could not be re-simulated. Record into a new --dataset.root and merge instead"
+            )
+        dataset = LeRobotDataset(
+            config.repo_id,
+            root=root,
+            vcodec=config.vcodec,
+            streaming_encoding=True,
+            encoder_threads=config.encoder_threads,
+        )
+        problems = feature_mismatches(dataset_features(cameras), dataset.meta.features)
+        if dataset.meta.fps != fps:
+            problems.append(f"fps is {dataset.meta.fps}, this recording runs at {fps}")
+        if dataset.meta.robot_type != ROBOT_TYPE:
+            problems.append(f"robot_type is {dataset.meta.robot_type!r}, expected {ROBOT_TYPE!r}")
+        if problems:
+            dataset.finalize()
+            raise ValueError(
+                f"--resume: {root} does not match this recording: "
+                + "; ".join(problems)
+                + ". Use the same --fps, cameras and image size as the dataset, or record into a new --dataset.root"
+            )
+        _use_lossless_encoder(dataset, config)
+        return cls(dataset, metadata, metadata.add_session(session), config.task)
+
+    @property
+    def root(self) -> Path:
+        return Path(self.dataset.root)
+
+    @property
+    def num_episodes(self) -> int:
+        return int(self.dataset.meta.total_episodes)
+
+    def used_seeds(self) -> set[int]:
+        """Scene seeds of the episodes already in the dataset (a resumed session draws new ones)."""
+        return {record.placement.seed for record in self.metadata.episodes() if record.placement.seed is not None}
+
+    def add_frame(self, state: np.ndarray, action: np.ndarray, images: dict[str, np.ndarray]) -> None:
+        """Append one frame to the episode in progress. ``state`` and ``action``: (6,) dataset units."""
+        frame: dict[str, Any] = {
+            "observation.state": np.asarray(state, dtype=np.float32),
+            "action": np.asarray(action, dtype=np.float32),
+            "task": self.task,
+        }
+        for name, image in images.items():
+            frame[f"observation.images.{name}"] = image
+        self.dataset.add_frame(frame)
+        self._frames += 1
+
+    def save_episode(self, placement: ScenePlacement, outcome: str, phases: dict[str, bool]) -> int:
+        """Write the episode in progress and its scene; returns its episode index."""
+        if self._frames == 0:
+            raise ValueError("an episode needs at least one frame")
+        index = self.num_episodes
+        # Serialize first: nothing may fail between LeRobot's save and the scene's, or the two would disagree.
+        record = EpisodeRecord(index, self.session, placement, outcome, self._frames, phases).to_json()
+        self.dataset.save_episode()
+        self.metadata.append_episode_line(record)
+        self._frames = 0
+        return index
+
+    def discard_episode(self) -> None:
+        """Drop the episode in progress (its frames and its partly encoded videos)."""
+        if self._frames:
+            self.dataset.clear_episode_buffer()
+        self._frames = 0
+
+    def finalize(self) -> None:
+        """Close LeRobot's writers so the dataset is valid; a new dataset left without episodes is removed."""
+        self.discard_episode()
+        self.dataset.finalize()
+        if self._created_here and self.num_episodes == 0:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _use_lossless_encoder(dataset: LeRobotDataset, config: DatasetConfig) -> None:
+    """Replace LeRobot's streaming encoder by one that waits for a full queue instead of dropping the frame."""
+    from lerobot.datasets.video_utils import StreamingVideoEncoder
+
+    class WaitingEncoder(StreamingVideoEncoder):
+        def feed_frame(self, video_key: str, image: np.ndarray) -> None:
+            frames = self._frame_queues[video_key]
+            while True:
+                try:
+                    frames.put(image.copy(), timeout=1.0)
+                    return
+                except queue.Full:
+                    if not self._threads[video_key].is_alive():
+                        raise RuntimeError(f"the video encoder of {video_key} stopped") from None
+
+    previous = dataset._streaming_encoder
+    if previous is not None:
+        previous.close()
+    # Same settings as LeRobot's own streaming encoder (lerobot_dataset.py, LeRobotDataset.create).
+    dataset._streaming_encoder = WaitingEncoder(
+        fps=dataset.fps,
+        vcodec=dataset.vcodec,
+        pix_fmt="yuv420p",
+        g=2,
+        crf=30,
+        preset=None,
+        queue_maxsize=30,
+        encoder_threads=config.encoder_threads,
+    )

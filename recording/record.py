@@ -1,0 +1,324 @@
+"""``so101 record``: record episodes from any action source into a LeRobot v3.0 dataset.
+
+    so101 record --teleop scripted --episodes 50 --dataset.repo_id me/so101_pick --dataset.root data/pick
+    so101 record --teleop keyboard --episodes 10 --dataset.root data/pick --resume true
+    so101 record --teleop leader --leader.port /dev/ttyACM0 --leader.id my_leader --episodes 20 --dataset.root data/pick
+
+Episodes that fail (time-out) are discarded unless ``--keep_failed true``. Ctrl-C, a crash or the stop key end the
+session with every saved episode in a valid dataset; ``--resume true`` appends to it later, with new scenes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from recording.dataset_writer import DatasetConfig, DatasetWriter
+from recording.episode_loop import EpisodeLoopConfig, EpisodeResult, Outcome, run_episode
+from sim.rendering import RENDER_PROFILES
+from sim.scene import ROBOT_CAMERA_NAMES, BrickSize, CameraConfig, SceneConfig
+from teleop.action_source import ActionSource, SourceDisconnected, SourceError
+from teleop.keyboard import KeyboardConfig
+from teleop.leader import LeaderConfig
+from teleop.scripted_expert import ExpertConfig
+from teleop.sources import SOURCES
+
+if TYPE_CHECKING:
+    from sim.simulator import So101Sim
+    from sim.task_signals import TaskSignals
+
+
+@dataclass
+class RecordConfig:
+    """Options of ``so101 record``."""
+
+    teleop: str = "scripted"
+    """Action source: ``scripted`` (the IK expert, no hardware), ``keyboard`` (in the viewer window) or ``leader``
+    (a physical leader arm, ``--leader.port`` and ``--leader.id``)."""
+    episodes: int = 10
+    """Episodes to save in this session."""
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    resume: bool = False
+    """Append to the dataset at ``--dataset.root`` instead of creating it."""
+    keep_failed: bool = False
+    """Also save episodes that timed out without success (their outcome says so in the scene file)."""
+    seed: int = 0
+    """Seed of the first scene; each new scene takes the next unused seed."""
+    fps: int = 30
+    episode_time_s: float = 30.0
+    settle_s: float = 0.5
+    """Recording continues this long after the task signals report success."""
+    cameras: list[str] = field(default_factory=lambda: ["overhead_cam", "wrist_cam"])
+    camera_width: int = 640
+    camera_height: int = 480
+    render_profile: str = "fast"
+    """``fast`` or ``quality`` (shadows, antialiasing; use it with a GPU). Evaluate policies with the same one."""
+    brick: BrickSize = "2x4"
+    robot_xml: Path | None = None
+    max_consecutive_failures: int = 10
+    """Give up after this many discarded episodes in a row (a systematic problem, not bad luck)."""
+    expert: ExpertConfig = field(default_factory=ExpertConfig)
+    keyboard: KeyboardConfig = field(default_factory=KeyboardConfig)
+    leader: LeaderConfig = field(default_factory=LeaderConfig)
+    """The leader arm of ``--teleop leader`` (``--leader.port``, ``--leader.id``, ...)."""
+
+    def __post_init__(self) -> None:
+        if self.teleop not in SOURCES:
+            raise ValueError(f"unknown --teleop {self.teleop!r}; choose from {', '.join(SOURCES)}")
+        if self.episodes < 1:
+            raise ValueError(f"--episodes must be at least 1, got {self.episodes}")
+        if self.render_profile not in RENDER_PROFILES:
+            raise ValueError(
+                f"--render_profile must be one of {', '.join(RENDER_PROFILES)}, got {self.render_profile!r}"
+            )
+        unknown = [name for name in self.cameras if name not in ROBOT_CAMERA_NAMES]
+        if unknown or not self.cameras or len(set(self.cameras)) != len(self.cameras):
+            raise ValueError(
+                f"--cameras must list distinct cameras of {', '.join(ROBOT_CAMERA_NAMES)}, got {self.cameras}"
+            )
+        if self.max_consecutive_failures < 1:
+            raise ValueError("--max_consecutive_failures must be at least 1")
+
+    def camera_configs(self) -> list[CameraConfig]:
+        return [CameraConfig(name, self.camera_width, self.camera_height) for name in self.cameras]
+
+
+@dataclass
+class RecordSummary:
+    root: Path
+    saved: int
+    """Episodes saved in this session."""
+    attempts: int
+    """Episodes run to an end (saved or discarded), re-records excluded."""
+    successes: int
+    total_episodes: int
+    """Episodes in the dataset at the end."""
+    frames: int
+    """Frames saved in this session."""
+    wall_s: float
+    stopped: str = ""
+    """Why the session ended early, if it did."""
+    error: BaseException | None = None
+    """The error that ended the session (a device that went away, a crash); saved episodes stay valid."""
+    source_lost: bool = False
+    """The device went away mid-episode (``stopped`` says what happened and how to resume)."""
+
+
+class Progress:
+    """One status line per step on a terminal (episode k of N, elapsed, success so far), one line per episode."""
+
+    def __init__(self, total: int, stream=sys.stdout) -> None:
+        self.total = total
+        self.stream = stream
+        self.live = bool(getattr(stream, "isatty", lambda: False)())
+        self.start = time.perf_counter()
+        self.saved = 0
+        self.successes = 0
+        self.attempts = 0
+
+    def elapsed(self) -> str:
+        seconds = int(time.perf_counter() - self.start)
+        return f"{seconds // 60}:{seconds % 60:02d}"
+
+    def _rate(self) -> str:
+        if not self.attempts:
+            return "success -"
+        return f"success {self.successes}/{self.attempts} ({100.0 * self.successes / self.attempts:.0f}%)"
+
+    def step(self, sim: So101Sim, frames: int, _signals: TaskSignals) -> None:
+        if self.live and frames % 10 == 0:
+            t = frames / sim.fps
+            self.stream.write(
+                f"\repisode {self.saved + 1}/{self.total}  t {t:5.1f} s  elapsed {self.elapsed()}  {self._rate()}   "
+            )
+            self.stream.flush()
+
+    def episode(self, result: EpisodeResult, kept: bool, index: int | None) -> None:
+        if result.outcome not in (Outcome.RERECORD, Outcome.STOPPED):
+            self.attempts += 1
+            self.successes += result.outcome is Outcome.SUCCESS
+        self.saved += kept
+        where = f"saved as episode {index}" if kept else "discarded"
+        line = (
+            f"episode {self.saved if kept else self.saved + 1}/{self.total}: {result.outcome.value} "
+            f"(seed {result.placement.seed}, {result.frames} frames), {where}; elapsed {self.elapsed()}, {self._rate()}"
+        )
+        self.stream.write(("\r" if self.live else "") + line + ("   \n" if self.live else "\n"))
+        self.stream.flush()
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt so that ``kill`` finalizes the dataset like Ctrl-C does."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _seeds(start: int, used: set[int]) -> Iterator[int]:
+    seed = start
+    while True:
+        if seed not in used:
+            yield seed
+        seed += 1
+
+
+def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSource | None = None) -> RecordSummary:
+    """Record ``cfg.episodes`` episodes; the dataset stays valid whatever ends the session.
+
+    Args:
+        cfg: the options; ``cfg.teleop`` names the source unless ``source`` is given.
+        progress: where progress goes; default: a ``Progress`` on stdout.
+        source: an action source to record from instead of the one ``cfg.teleop`` names.
+    """
+    import av
+    import datasets
+
+    from recording.scene_metadata import session_metadata
+    from sim.rendering import CameraRenderer
+    from sim.simulator import So101Sim
+    from teleop.sources import make_source
+
+    # Quiet the per-episode chatter of the encoders (x264's statistics, SVT-AV1's banner) and of progress bars.
+    os.environ.setdefault("SVT_LOG", "1")
+    av.logging.set_libav_level(av.logging.ERROR)
+    datasets.disable_progress_bars()
+
+    sim = So101Sim(SceneConfig(robot_xml=cfg.robot_xml, brick=cfg.brick, fps=cfg.fps))
+    cameras = cfg.camera_configs()
+    source = source if source is not None else make_source(cfg.teleop, cfg)
+    session = session_metadata(
+        sim.scene,
+        source=source.name,
+        source_config=getattr(source, "config", None),
+        randomization=sim.randomization,
+        signals=sim.monitor.config,
+        cameras=[{"name": c.name, "width": c.width, "height": c.height} for c in cameras],
+        render_profile=cfg.render_profile,
+        task=cfg.dataset.task,
+    )
+    progress = progress or Progress(cfg.episodes)
+    loop = EpisodeLoopConfig(cfg.episode_time_s, cfg.settle_s, realtime=source.realtime)
+    start = time.perf_counter()
+    saved = attempts = successes = frames = failures = 0
+    stopped = ""
+    error: BaseException | None = None
+    source_lost = False
+    renderer = None
+    writer = None
+    try:
+        with _terminate_as_interrupt():
+            renderer = CameraRenderer(sim.model, cameras, cfg.render_profile)  # type: ignore[arg-type]
+            opener = DatasetWriter.resume if cfg.resume else DatasetWriter.create
+            writer = opener(cfg.dataset, cfg.fps, cameras, session)
+            seeds = _seeds(cfg.seed, writer.used_seeds())
+            placement = sim.sample_placement(next(seeds))
+            while saved < cfg.episodes:
+                sim.reset(placement)
+                if not source.wait_for_start(sim):
+                    stopped = "stopped by the user"
+                    break
+                result = run_episode(sim, source, placement, loop, writer, renderer, progress.step)
+                if result.outcome is Outcome.RERECORD:
+                    writer.discard_episode()
+                    progress.episode(result, False, None)
+                    continue
+                if result.outcome is Outcome.STOPPED:
+                    writer.discard_episode()
+                    stopped = "stopped by the user"
+                    break
+                attempts += 1
+                successes += result.outcome is Outcome.SUCCESS
+                keep = result.outcome in (Outcome.SUCCESS, Outcome.SAVED) or cfg.keep_failed
+                index = None
+                if keep:
+                    index = writer.save_episode(result.placement, result.outcome.value, result.phases)
+                    saved += 1
+                    frames += result.frames
+                    failures = 0
+                else:
+                    writer.discard_episode()
+                    failures += 1
+                progress.episode(result, keep, index)
+                if failures >= cfg.max_consecutive_failures:
+                    stopped = f"gave up after {failures} failed episodes in a row"
+                    break
+                placement = sim.sample_placement(next(seeds))
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+    except SourceDisconnected as lost:
+        # finalize() below drops the unfinished episode; everything saved before stays a valid dataset.
+        source_lost = True
+        stopped = (
+            f"{lost} The episode in progress was discarded. To record the remaining episodes, run the same "
+            "command again with --resume true."
+        )
+    except Exception as exc:
+        # Before the dataset exists, an error is a bad setup: the caller reports it. Afterwards the session
+        # ends like an interruption: the episode in progress is dropped, the saved ones are finalized.
+        if writer is None:
+            raise
+        stopped, error = f"stopped by an error: {exc!r}", exc
+    finally:
+        if writer is not None:
+            writer.finalize()
+        if renderer is not None:
+            renderer.close()
+        source.close()
+    root = writer.root if writer is not None else cfg.dataset.resolved_root()
+    total = writer.num_episodes if writer is not None else 0
+    wall = time.perf_counter() - start
+    return RecordSummary(root, saved, attempts, successes, total, frames, wall, stopped, error, source_lost)
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of ``so101 record``; returns the exit status."""
+    import draccus
+    import draccus.utils
+
+    try:
+        cfg = draccus.parse(config_class=RecordConfig, args=argv)
+    except (ValueError, draccus.utils.DraccusException) as error:
+        # draccus wraps the config's own ValueError (which names the fix) in its parsing errors.
+        while error.__cause__ is not None:
+            error = error.__cause__
+        print(f"record: {error}", file=sys.stderr)
+        return 2
+    try:
+        summary = record(cfg)
+    except (FileExistsError, FileNotFoundError, ValueError, SourceError) as error:
+        print(f"record: {error}", file=sys.stderr)
+        return 1
+    rate = f"{summary.successes}/{summary.attempts}" if summary.attempts else "0/0"
+    print(
+        f"record: saved {summary.saved} episode(s) ({summary.frames} frames) in {summary.wall_s:.1f} s; "
+        f"success {rate}; the dataset at {summary.root} has {summary.total_episodes} episode(s)"
+        + (f"; {summary.stopped}" if summary.stopped else "")
+    )
+    if summary.error is not None:
+        traceback.print_exception(summary.error)
+        print(
+            "record: the episode in progress was discarded; the saved episodes form a valid dataset. "
+            "Fix the error, then run the same command with --resume true to continue."
+        )
+    if summary.source_lost or summary.error is not None:
+        return 1
+    return 130 if summary.stopped == "interrupted" else 0

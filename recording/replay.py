@@ -1,0 +1,243 @@
+"""``so101 replay``: re-simulate recorded episodes from their scenes and actions.
+
+    so101 replay --dataset.root data/pick --episode 3                  # headless: does it succeed again?
+    so101 replay --dataset.root data/pick --episode 3 --video ep3.mp4  # and film it
+    so101 replay --dataset.root data/pick --episode 3 --render true    # watch it in the viewer
+    so101 replay --dataset.root data/pick --all true                   # every episode; the replay success rate
+
+The scene comes from ``meta/so101/episodes.jsonl`` and the actions from the dataset. Actions were rounded to float32
+before they drove the recording, so on the same model a replay is exact: the replayed joints equal the recorded
+``observation.state`` and an episode that succeeded succeeds again.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from recording.dataset_writer import DatasetRef
+from recording.scene_metadata import EpisodeRecord, SceneMetadata, model_files
+
+if TYPE_CHECKING:
+    from sim.simulator import So101Sim
+
+
+@dataclass
+class ReplayConfig:
+    """Options of ``so101 replay``."""
+
+    dataset: DatasetRef = field(default_factory=DatasetRef)
+    episode: int = 0
+    all: bool = False
+    """Replay every episode headless and report the success rate of those recorded as successes."""
+    render: bool = False
+    """Show the replay in the viewer window, in real time."""
+    video: Path | None = None
+    """Write the replay to this MP4 file, seen by ``video_camera``."""
+    video_camera: str = "overhead_cam"
+    video_width: int = 640
+    video_height: int = 480
+    render_profile: str = "fast"
+
+
+@dataclass
+class ReplayResult:
+    episode_index: int
+    recorded_outcome: str
+    success: bool
+    """The replay reached the task's success signal."""
+    frames: int
+    max_state_error: float
+    """Largest difference between replayed joints and recorded ``observation.state`` (dataset units)."""
+
+
+@dataclass
+class EpisodeData:
+    """One recorded episode: its scene and its per-frame arrays in dataset units."""
+
+    record: EpisodeRecord
+    actions: np.ndarray
+    """(T, 6) commanded joint targets."""
+    states: np.ndarray
+    """(T, 6) recorded ``observation.state``."""
+    session: dict
+
+
+def load_episodes(root: Path, episodes: list[int] | None = None) -> list[EpisodeData]:
+    """Actions, states and scenes of ``episodes`` (all when None), read from the dataset's parquet files."""
+    import pandas as pd
+
+    metadata = SceneMetadata(root)
+    if not metadata.exists():
+        raise FileNotFoundError(
+            f"{root} has no workbench scene files ({metadata.recording_path}); only datasets recorded with "
+            "`so101 record` can be re-simulated"
+        )
+    records = {record.episode_index: record for record in metadata.episodes()}
+    sessions = metadata.sessions()
+    wanted = sorted(records) if episodes is None else episodes
+    missing = [index for index in wanted if index not in records]
+    if missing:
+        raise ValueError(f"{root} has no episode(s) {missing}; it holds episodes 0..{len(records) - 1}")
+    files = sorted((root / "data").glob("chunk-*/file-*.parquet"))
+    if not files:
+        raise FileNotFoundError(f"{root} has no data files under data/; is it a finalized LeRobot v3.0 dataset?")
+    columns = ["episode_index", "frame_index", "action", "observation.state"]
+    frame = pd.concat([pd.read_parquet(path, columns=columns) for path in files], ignore_index=True)
+    out = []
+    for index in wanted:
+        rows = frame[frame["episode_index"] == index].sort_values("frame_index")
+        record = records[index]
+        out.append(
+            EpisodeData(
+                record,
+                np.stack(rows["action"].to_numpy()).astype(np.float64),
+                np.stack(rows["observation.state"].to_numpy()).astype(np.float64),
+                sessions[record.session],
+            )
+        )
+    return out
+
+
+def make_sim(session: dict) -> So101Sim:
+    """A simulator built like the one that recorded ``session``."""
+    from sim.scene import SceneConfig
+    from sim.simulator import So101Sim
+
+    scene = session["scene"]
+    robot_xml = Path(scene["robot_xml"])
+    config = SceneConfig(
+        robot_xml=robot_xml if robot_xml.is_file() else None,
+        brick=scene["brick"],
+        fps=int(scene["fps"]),
+        physics_dt=float(scene["physics_dt"]),
+    )
+    return So101Sim(config)
+
+
+def replay_episode(sim: So101Sim, episode: EpisodeData, on_frame=None) -> ReplayResult:
+    """Reset to the episode's scene and apply its actions; compare the joints with the recorded state."""
+    sim.reset(episode.record.placement)
+    error = 0.0
+    success = False
+    for t, action in enumerate(episode.actions):
+        error = max(error, float(np.max(np.abs(sim.joint_positions() - episode.states[t]))))
+        if on_frame is not None:
+            on_frame(sim)
+        success = sim.step(action).success or success
+    return ReplayResult(episode.record.episode_index, episode.record.outcome, success, len(episode.actions), error)
+
+
+def model_changes(session: dict, sim: So101Sim) -> list[str]:
+    """Model files that differ from the recording's or are missing here: a replay on them may diverge."""
+    recorded = session.get("model_files", {})
+    current = model_files(sim.scene)
+    return sorted(path for path, digest in recorded.items() if current.get(path) != digest)
+
+
+def _replay_all(cfg: ReplayConfig) -> int:
+    episodes = load_episodes(cfg.dataset.resolved_root())
+    sims: dict[int, So101Sim] = {}
+    results = []
+    for episode in episodes:
+        sim = sims.get(episode.record.session) or sims.setdefault(episode.record.session, make_sim(episode.session))
+        results.append(replay_episode(sim, episode))
+    recorded_ok = [r for r in results if r.recorded_outcome == "success"]
+    again = sum(r.success for r in recorded_ok)
+    worst = max((r.max_state_error for r in results), default=0.0)
+    for r in results:
+        if r.recorded_outcome == "success" and not r.success:
+            print(f"episode {r.episode_index}: recorded as a success, the replay failed")
+    rate = 100.0 * again / len(recorded_ok) if recorded_ok else float("nan")
+    print(
+        f"replay: {again}/{len(recorded_ok)} successful episodes succeed again ({rate:.1f}%); "
+        f"{len(results)} episodes replayed; largest state difference {worst:.2e} (dataset units)"
+    )
+    return 0 if again == len(recorded_ok) else 1
+
+
+def _replay_one(cfg: ReplayConfig) -> int:
+    (episode,) = load_episodes(cfg.dataset.resolved_root(), [cfg.episode])
+    sim = make_sim(episode.session)
+    changed = model_changes(episode.session, sim)
+    if changed:
+        print(f"replay: warning: model files changed since recording: {', '.join(changed)}", file=sys.stderr)
+    callbacks = []
+    closers = []
+    if cfg.video is not None:
+        callbacks.append(_video_writer(cfg, sim, closers))
+    if cfg.render:
+        callbacks.append(_viewer_frame(sim, closers))
+    try:
+        result = replay_episode(sim, episode, (lambda s: [c(s) for c in callbacks]) if callbacks else None)
+    finally:
+        for close in reversed(closers):
+            close()
+    verdict = "succeeds" if result.success else "fails"
+    print(
+        f"replay: episode {result.episode_index} ({result.frames} frames, recorded {result.recorded_outcome}) "
+        f"{verdict} again; largest state difference {result.max_state_error:.2e} (dataset units)"
+        + (f"; video: {cfg.video}" if cfg.video is not None else "")
+    )
+    return 0 if result.success or result.recorded_outcome != "success" else 1
+
+
+def _video_writer(cfg: ReplayConfig, sim: So101Sim, closers: list):
+    import av
+
+    from sim.rendering import CameraRenderer
+    from sim.scene import CameraConfig
+
+    camera = CameraConfig(cfg.video_camera, cfg.video_width, cfg.video_height)
+    renderer = CameraRenderer(sim.model, [camera], cfg.render_profile)  # type: ignore[arg-type]
+    assert cfg.video is not None
+    Path(cfg.video).parent.mkdir(parents=True, exist_ok=True)
+    container = av.open(str(cfg.video), "w")
+    stream = container.add_stream("h264", rate=sim.fps)
+    stream.width, stream.height, stream.pix_fmt = camera.width, camera.height, "yuv420p"
+
+    def write(s: So101Sim) -> None:
+        image = renderer.render(s.data)[camera.name]
+        container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+
+    def close() -> None:
+        container.mux(stream.encode())
+        container.close()
+        renderer.close()
+
+    closers.append(close)
+    return write
+
+
+def _viewer_frame(sim: So101Sim, closers: list):
+    import time
+
+    from sim.viewer import Viewer
+
+    viewer = Viewer(sim, title="so101 replay")
+    closers.append(viewer.shutdown)
+    clock = {"next": time.perf_counter()}
+
+    def show(s: So101Sim) -> None:
+        viewer.status_lines = [f"replay  t {s.steps * s.control_dt:5.2f} s   success {s.signals.success}"]
+        viewer.render()
+        clock["next"] += s.control_dt
+        time.sleep(max(0.0, clock["next"] - time.perf_counter()))
+
+    return show
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of ``so101 replay``; returns 0 when the replay(s) succeed as recorded."""
+    import draccus
+
+    cfg = draccus.parse(config_class=ReplayConfig, args=argv)
+    try:
+        return _replay_all(cfg) if cfg.all else _replay_one(cfg)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"replay: {error}", file=sys.stderr)
+        return 1

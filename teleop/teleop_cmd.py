@@ -1,0 +1,193 @@
+"""``so101 teleop``: drive the simulated SO-101 from a teleoperation device in real time, without recording.
+
+    so101 teleop --teleop leader --leader.port /dev/ttyACM0 --leader.id my_leader
+    so101 teleop --teleop leader --leader.port /dev/ttyACM0 --leader.id my_leader --check
+    so101 teleop ... --leader.overrides_path my_leader_overrides.json --headless --duration_s 60
+
+The sim steps once per control period (1/fps s of sim time per 1/fps s of wall time) with the device's latest
+reading as joint targets. With a display the scene is shown in a window (keys: R new scene, 0-3 cameras,
+Esc quit); ``--headless`` or no display runs without one.
+
+``--check`` prints, every half second, what LeRobot reads from each leader joint, the sign and offset overrides,
+the resulting target and the simulated joint. Put the leader in a known pose (e.g. the sim's start pose) and
+compare: a target of the wrong sign calls for ``"sign": -1``, a constant difference for an ``offset``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TextIO
+
+import numpy as np
+
+from kinematics.units import JOINT_NAMES, radians_to_dataset
+from teleop.leader import JointOverrides, LeaderConfig, LeaderDisconnected, LeaderError
+from teleop.pacing import Pacer
+
+if TYPE_CHECKING:
+    from sim.simulator import So101Sim
+    from sim.viewer import Viewer
+    from teleop.leader_source import LeaderSource
+
+TELEOP_SOURCES: tuple[str, ...] = ("leader",)
+"""Devices ``so101 teleop`` drives the sim from."""
+
+CHECK_PERIOD_S = 0.5
+"""How often ``--check`` prints its table (s)."""
+
+
+@dataclass
+class TeleopConfig:
+    """Options of ``so101 teleop``."""
+
+    teleop: str = "leader"
+    """The device: one of ``TELEOP_SOURCES``."""
+    leader: LeaderConfig = field(default_factory=LeaderConfig)
+    check: bool = False
+    """Print leader readings and sim joints side by side every half second, to set the overrides."""
+    headless: bool = False
+    """Run without a window even when a display is available."""
+    duration_s: float | None = None
+    """Stop after this much time (s); default: run until Esc, Ctrl-C or the window is closed."""
+    fps: int = 30
+    """Control rate (Hz): leader reads and sim steps per second."""
+    seed: int = 0
+    """Scene seed (brick and bowl placement); R in the window draws the next one."""
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of ``so101 teleop``; returns the exit status (1: the device failed, 2: bad options)."""
+    import draccus
+
+    from sim.scene import SceneConfig
+    from sim.simulator import So101Sim
+    from teleop.leader_source import LeaderSource
+
+    cfg = draccus.parse(config_class=TeleopConfig, args=argv)
+    if cfg.teleop not in TELEOP_SOURCES:
+        choices = ", ".join(TELEOP_SOURCES)
+        print(f"so101 teleop: unknown --teleop {cfg.teleop!r}; choose one of {choices}", file=sys.stderr)
+        return 2
+    try:
+        source = LeaderSource(cfg.leader)
+    except (LeaderError, ValueError) as error:
+        print(f"so101 teleop: {error}", file=sys.stderr)
+        return 1
+    sim = So101Sim(SceneConfig(fps=cfg.fps))
+    sim.reset(cfg.seed)
+    viewer = None if cfg.headless else _open_viewer(sim)
+    status = 0
+    try:
+        run(source, sim, cfg, viewer)
+    except LeaderDisconnected as error:
+        print(f"\nso101 teleop: {error}", file=sys.stderr)
+        status = 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        source.close()
+        if viewer is not None:
+            viewer.shutdown()
+        print(source.report())
+    return status
+
+
+def run(source: LeaderSource, sim: So101Sim, cfg: TeleopConfig, viewer: Viewer | None = None) -> None:
+    """Step ``sim`` from ``source`` at ``cfg.fps`` until ``cfg.duration_s`` has passed or the window closes.
+
+    Raises:
+        LeaderDisconnected: the leader went away.
+    """
+    pacer = Pacer(sim.fps)
+    steps = None if cfg.duration_s is None else round(cfg.duration_s * sim.fps)
+    seed = cfg.seed
+    if viewer is not None:
+        import glfw
+
+        def new_scene() -> None:
+            nonlocal seed
+            seed += 1
+            sim.reset(seed)
+
+        viewer.add_key(glfw.KEY_R, "R  new scene", new_scene)
+    table = None
+    if cfg.check:
+        limits = sim.scene.limits
+        lower, upper = radians_to_dataset(limits.lower, limits), radians_to_dataset(limits.upper, limits)
+        table = CheckTable(sys.stdout, source.arm.overrides, lower, upper)
+    next_table = time.perf_counter()
+    step = 0
+    while (steps is None or step < steps) and not (viewer is not None and viewer.should_close):
+        target = source.next_action(sim)
+        sim.step(target)
+        step += 1
+        if viewer is not None:
+            stats = source.stats
+            viewer.status_lines = [
+                f"leader teleop   seed {seed}   t = {sim.steps * sim.control_dt:5.1f} s",
+                f"reads {stats.reads}   retried {stats.retries}   stale {stats.stale_reads}",
+            ]
+            viewer.render()
+        if table is not None and time.perf_counter() >= next_table:
+            table.show(source.last_reading, target, sim.joint_positions())
+            next_table += CHECK_PERIOD_S
+        pacer.wait()
+    if table is not None and step > 0:  # the state the run ended in, however the last period fell
+        table.show(source.last_reading, target, sim.joint_positions())
+
+
+class CheckTable:
+    """The ``--check`` table, redrawn in place on a terminal and appended otherwise (logs, tests).
+
+    Args:
+        out: where to print.
+        overrides: the leader's sign and offset overrides, shown next to each reading.
+        lower, upper: (6,) the sim's joint limits in dataset units; a target at a limit is marked clamped.
+    """
+
+    def __init__(self, out: TextIO, overrides: JointOverrides, lower: np.ndarray, upper: np.ndarray) -> None:
+        self.out = out
+        self.overrides = overrides
+        self.lower, self.upper = lower, upper
+        self._drawn_lines = 0
+
+    def show(self, reading: np.ndarray, target: np.ndarray, sim: np.ndarray) -> None:
+        """Print one table.
+
+        Args:
+            reading: (6,) the leader reading with the overrides applied (LeRobot's units: degrees or -100..100,
+                gripper 0..100).
+            target: (6,) the sim's joint targets, dataset units.
+            sim: (6,) the sim's joint positions, dataset units.
+        """
+        sign, offset = self.overrides.sign, self.overrides.offset
+        raw = sign * (reading - offset)  # what LeRobot read, before the overrides (sign is +-1)
+        at_limit = np.isclose(target, self.lower) | np.isclose(target, self.upper)
+        lines = [f"{'joint':<14}{'leader':>9}{'sign':>6}{'offset':>8}{'target':>9}{'sim':>10}"]
+        for i, name in enumerate(JOINT_NAMES):
+            mark = "*" if at_limit[i] else " "
+            lines.append(
+                f"{name:<14}{raw[i]:9.1f}{int(sign[i]):+6d}{offset[i]:8.1f}{target[i]:9.1f}{mark}{sim[i]:9.1f}"
+            )
+        lines.append("leader: LeRobot's reading; target, sim: degrees, gripper 0..100; * at a joint limit")
+        if self._drawn_lines and self.out.isatty():
+            self.out.write(f"\x1b[{self._drawn_lines}F")  # back to the first line of the previous table
+        self.out.write("\n".join(lines) + "\n")
+        self.out.flush()
+        self._drawn_lines = len(lines)
+
+
+def _open_viewer(sim: So101Sim) -> Viewer | None:
+    """A window on ``sim`` when a display is available; None (headless) otherwise."""
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return None
+    from sim.viewer import Viewer
+
+    try:
+        return Viewer(sim, title="so101 teleop", profile="fast")
+    except RuntimeError as error:
+        print(f"so101 teleop: no window ({error}); running headless", file=sys.stderr)
+        return None

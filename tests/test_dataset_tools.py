@@ -1,0 +1,123 @@
+"""``so101 dataset info|validate|merge``: validate names what is wrong; merge keeps videos, scenes and metadata."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recording.dataset_tools import main, merge, validate
+from recording.dataset_writer import DatasetConfig
+from recording.record import RecordConfig, record
+from recording.scene_metadata import SceneMetadata
+
+
+def record_small(root: Path, seed: int) -> Path:
+    cfg = RecordConfig(
+        episodes=2,
+        seed=seed,
+        dataset=DatasetConfig(repo_id="test/tools", root=root, vcodec="h264"),
+        camera_width=64,
+        camera_height=48,
+    )
+    assert record(cfg).saved == 2
+    return root
+
+
+@pytest.fixture(scope="module")
+def datasets(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("tools")
+    return record_small(base / "a", seed=0), record_small(base / "b", seed=10)
+
+
+@pytest.fixture()
+def copy_a(datasets: tuple[Path, Path], tmp_path: Path) -> Path:
+    return Path(shutil.copytree(datasets[0], tmp_path / "a"))
+
+
+def rewrite_data(root: Path, change) -> None:
+    for path in (root / "data").glob("chunk-*/file-*.parquet"):
+        frame = pd.read_parquet(path)
+        change(frame)
+        frame.to_parquet(path)
+
+
+def test_a_recorded_dataset_validates(datasets: tuple[Path, Path], capsys) -> None:
+    assert validate(datasets[0]) == []
+    assert main(["validate", "--dataset.root", str(datasets[0])]) == 0
+    assert "OK" in capsys.readouterr().out
+
+
+def test_catches_a_state_that_holds_the_actions(copy_a: Path) -> None:
+    def state_from_action(frame: pd.DataFrame) -> None:
+        frame["observation.state"] = frame["action"]
+
+    rewrite_data(copy_a, state_from_action)
+    (problem,) = [p for p in validate(copy_a) if "episode 0" in p]
+    assert "equals action" in problem and "follower's joints" in problem
+
+
+def test_catches_a_state_with_the_wrong_joints(copy_a: Path, capsys) -> None:
+    def swap_lift_and_elbow(frame: pd.DataFrame) -> None:
+        frame["observation.state"] = [np.asarray(v)[[0, 2, 1, 3, 4, 5]] for v in frame["observation.state"]]
+
+    rewrite_data(copy_a, swap_lift_and_elbow)
+    assert main(["validate", "--dataset.root", str(copy_a)]) == 1
+    out = capsys.readouterr().out
+    assert "episode 0: observation.state differs from the simulated joints" in out
+    assert "episode 1: observation.state differs" in out
+
+
+def test_catches_missing_videos_and_mismatched_fps_and_features(copy_a: Path) -> None:
+    (copy_a / "videos" / "observation.images.wrist_cam" / "chunk-000" / "file-000.mp4").unlink()
+    info_path = copy_a / "meta" / "info.json"
+    info = json.loads(info_path.read_text())
+    info["fps"] = 15
+    info["features"]["action"]["names"] = ["a", "b", "c", "d", "e", "f"]
+    info_path.write_text(json.dumps(info))
+    problems = "\n".join(validate(copy_a))
+    assert "video of observation.images.wrist_cam" in problems and "is missing" in problems
+    assert "fps mismatch: the dataset says 15, session 0 recorded at 30" in problems
+    assert "feature 'action'" in problems and "shoulder_pan.pos" in problems
+
+
+def test_catches_episodes_without_scenes(copy_a: Path) -> None:
+    metadata = SceneMetadata(copy_a)
+    lines = metadata.episodes_path.read_text().splitlines()
+    metadata.episodes_path.write_text(lines[0] + "\n")
+    (problem,) = validate(copy_a)
+    assert "episodes [1] have no scene" in problem
+
+
+def test_merge_keeps_every_episode_video_scene_and_session(datasets: tuple[Path, Path], tmp_path: Path, capsys) -> None:
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    a, b = datasets
+    out = tmp_path / "merged"
+    argv = ["merge", "--roots", f"[{a}, {b}]", "--output.root", str(out), "--output.repo_id", "test/merged"]
+    assert main(argv) == 0
+    assert "4 episodes" in capsys.readouterr().out
+    assert validate(out) == []  # re-simulates all four episodes from the carried-over scenes
+    merged = SceneMetadata(out)
+    assert [r.placement.seed for r in merged.episodes()] == [0, 1, 10, 11]
+    assert [r.session for r in merged.episodes()] == [0, 0, 1, 1]
+    assert [s["merged_from"] for s in merged.sessions()] == [str(a), str(b)]
+    dataset = LeRobotDataset("test/merged", root=out)
+    assert dataset.meta.total_episodes == 4
+    last = dataset[len(dataset) - 1]  # the second dataset's frames decode from the merged videos
+    assert last["observation.images.overhead_cam"].shape == (3, 48, 64)
+    with pytest.raises(FileExistsError):
+        merge([a, b], out, "test/merged")
+
+
+def test_info_summarizes_the_dataset(datasets: tuple[Path, Path], capsys) -> None:
+    assert main(["info", "--dataset.root", str(datasets[0])]) == 0
+    out = capsys.readouterr().out
+    assert "robot_type so101_follower, fps 30" in out
+    assert "episodes   2" in out and "source scripted" in out and "success 2" in out
+    assert main(["frobnicate"]) == 2
+    assert main(["info", "--dataset.root", str(datasets[0].parent / "nothing")]) == 1

@@ -1,0 +1,20 @@
+"""``so101 bench expert`` on a handful of scenes (the 200-scene figure is the command's job, not a test's)."""
+
+from __future__ import annotations
+
+from teleop.expert_benchmark import ExpertBenchConfig, main, run
+
+
+def test_reports_success_phase_rates_and_lengths() -> None:
+    result = run(ExpertBenchConfig(episodes=3, seed=20))
+    assert result.success_rate == 1.0 and result.failed_seeds == []
+    assert result.phase_rates == {"grasped": 1.0, "lifted": 1.0, "released_over_bowl": 1.0, "success": 1.0}
+    assert 5.0 < result.mean_success_length_s < 15.0
+    assert result.mean_attempts >= 1.0
+
+
+def test_prints_the_figures(capsys) -> None:
+    assert main(["--episodes", "2", "--seed", "40", "--expert.noise.enabled", "true"]) == 0
+    out = capsys.readouterr().out
+    assert "2 scenes (seeds 40..41), with noise" in out
+    assert "success rate" in out and "released_over_bowl" in out and "mean length" in out

@@ -1,0 +1,50 @@
+"""Tests of training.in_loop_eval: history, curve and best/ follow the success rate."""
+
+from __future__ import annotations
+
+import json
+
+from inference.report import EpisodeResult, summarize
+from training.in_loop_eval import InLoopEvalConfig, InLoopEvaluator
+
+
+class _FakePool:
+    """Returns a preset success count per checkpoint instead of running the simulator."""
+
+    def __init__(self, successes: dict[str, int]) -> None:
+        self.successes = successes
+        self.seeds_seen: list[list[int]] = []
+
+    def evaluate(self, checkpoint, seeds, settings, video_episodes=0, video_dir=None, step=None):
+        self.seeds_seen.append(list(seeds))
+        wins = self.successes[checkpoint.parent.name]
+        results = [EpisodeResult(s, i < wins, True, True, i < wins, 100, 1.0, 1, 0.1) for i, s in enumerate(seeds)]
+        return summarize(results, 30, 1.0, step=step, checkpoint=str(checkpoint)), results
+
+    def close(self) -> None:
+        pass
+
+
+def _checkpoint(run, name: str):
+    path = run / "checkpoints" / name / "pretrained_model"
+    path.mkdir(parents=True)
+    (path / "model.safetensors").write_text(name)
+    return path.parent
+
+
+def test_best_follows_strict_improvements_on_the_same_seeds(tmp_path) -> None:
+    evaluator = InLoopEvaluator(tmp_path, InLoopEvalConfig(episodes=4, workers=0, seed=7))
+    pool = _FakePool({"000010": 1, "000020": 3, "000030": 3, "000040": 2})
+    evaluator._pool = pool
+    for step in (10, 20, 30, 40):
+        evaluator.evaluate(_checkpoint(tmp_path, f"{step:06d}"), step)
+    assert all(seeds == [7, 8, 9, 10] for seeds in pool.seeds_seen)
+    best = json.loads((tmp_path / "best" / "eval.json").read_text())
+    assert best["step"] == 20  # 30 ties at 75%: the earlier checkpoint stays
+    assert (tmp_path / "best" / "pretrained_model" / "model.safetensors").read_text() == "000020"
+    history = json.loads((tmp_path / "eval_history.json").read_text())
+    assert [e["step"] for e in history["evaluations"]] == [10, 20, 30, 40]
+    assert history["best_step"] == 20
+    assert (tmp_path / "eval_curve.png").is_file()
+    # A resumed run reads the history back.
+    assert InLoopEvaluator(tmp_path, InLoopEvalConfig(episodes=4, workers=0, seed=7)).best.step == 20

@@ -1,0 +1,129 @@
+"""Keyboard teleoperation: held keys jog the gripper through the IK; Enter/Backspace/Q drive the episode.
+
+The window is replaced by a stand-in that records what would be shown and which keys are held; the real window
+is exercised by tests/test_viewer.py.
+"""
+
+from __future__ import annotations
+
+import glfw
+import numpy as np
+import pytest
+
+from sim.simulator import So101Sim
+from teleop.action_source import EpisodeCommand
+from teleop.keyboard import KeyboardConfig, KeyboardTeleop
+
+
+class FakeViewer:
+    def __init__(self) -> None:
+        self.status_lines: list[str] = []
+        self.keys: dict[int, object] = {}
+        self.labels: list[str] = []
+        self.should_close = False
+        self.frames = 0
+
+    def add_key(self, key: int, label: str, callback, repeat: bool = False) -> None:
+        self.keys[key] = callback
+        self.labels.append(label)
+
+    def press(self, key: int) -> None:
+        self.keys[key]()
+
+    def render(self) -> None:
+        self.frames += 1
+
+    def shutdown(self) -> None:
+        pass
+
+
+class KeyboardUnderTest(KeyboardTeleop):
+    def __init__(self, config: KeyboardConfig | None = None) -> None:
+        super().__init__(config)
+        self.fake = FakeViewer()
+        self.held: set[str] = set()
+        self.on_render = None
+
+    def _make_viewer(self, sim):
+        return self.fake
+
+    def _render(self) -> None:
+        self.fake.render()
+        if self.on_render is not None:
+            self.on_render()
+
+    def _held_axes(self) -> np.ndarray:
+        from teleop.keyboard import _JOG_KEYS
+
+        held = np.zeros(6)
+        for name in self.held:
+            axis, sign = _JOG_KEYS[name]
+            held[axis] += sign
+        return held
+
+
+@pytest.fixture()
+def sim() -> So101Sim:
+    sim = So101Sim()
+    sim.reset(0)
+    return sim
+
+
+def site_position(sim: So101Sim) -> np.ndarray:
+    return sim.data.site_xpos[sim.scene.gripper_site].copy()
+
+
+def drive(sim: So101Sim, keyboard: KeyboardUnderTest, held: set[str], frames: int) -> None:
+    keyboard.held = held
+    for _ in range(frames):
+        sim.step(keyboard.next_action(sim))
+
+
+def test_held_keys_jog_the_gripper_in_end_effector_space(sim: So101Sim) -> None:
+    keyboard = KeyboardUnderTest(KeyboardConfig(linear_speed=0.06))
+    keyboard.start_episode(sim)
+    drive(sim, keyboard, set(), 10)
+    start = site_position(sim)
+    drive(sim, keyboard, {"R"}, 30)  # up for one second
+    drive(sim, keyboard, set(), 15)
+    moved = site_position(sim) - start
+    assert moved[2] == pytest.approx(0.06, abs=0.012)
+    assert np.hypot(moved[0], moved[1]) < 0.01
+    start = site_position(sim)
+    drive(sim, keyboard, {"W"}, 15)  # forward for half a second
+    drive(sim, keyboard, set(), 15)
+    moved = site_position(sim) - start
+    assert moved[0] == pytest.approx(0.03, abs=0.008) and abs(moved[2]) < 0.008
+    assert "W/S" in keyboard.fake.status_lines[-1]
+
+
+def test_roll_turns_the_wrist_and_o_c_move_the_gripper(sim: So101Sim) -> None:
+    keyboard = KeyboardUnderTest(KeyboardConfig(angular_speed=0.8, gripper_speed=80.0))
+    keyboard.start_episode(sim)
+    before = keyboard.next_action(sim)
+    drive(sim, keyboard, {"L", "O"}, 15)
+    after = keyboard.next_action(sim)
+    assert after[4] - before[4] == pytest.approx(np.rad2deg(0.4), abs=3.0)  # 0.8 rad/s for 0.5 s
+    assert after[5] == pytest.approx(40.0, abs=3.0)
+    drive(sim, keyboard, {"C"}, 30)
+    assert keyboard.next_action(sim)[5] == 0.0
+
+
+def test_episode_keys(sim: So101Sim) -> None:
+    keyboard = KeyboardUnderTest()
+    keyboard.on_render = lambda: keyboard.fake.press(glfw.KEY_ENTER) if keyboard.fake.frames == 3 else None
+    assert keyboard.wait_for_start(sim) is True  # Enter on the third frame shown
+    assert "Enter: start" in keyboard.fake.status_lines[0]
+    keyboard.on_render = None
+    keyboard.start_episode(sim)
+    assert keyboard.poll_command() is EpisodeCommand.CONTINUE
+    keyboard.fake.press(glfw.KEY_ENTER)
+    assert keyboard.poll_command() is EpisodeCommand.SAVE
+    assert keyboard.poll_command() is EpisodeCommand.CONTINUE  # one command per press
+    keyboard.fake.press(glfw.KEY_BACKSPACE)
+    assert keyboard.poll_command() is EpisodeCommand.RERECORD
+    keyboard.fake.press(glfw.KEY_Q)
+    assert keyboard.poll_command() is EpisodeCommand.STOP
+    keyboard.fake.should_close = True
+    assert keyboard.poll_command() is EpisodeCommand.STOP
+    assert keyboard.wait_for_start(sim) is False

@@ -1,0 +1,63 @@
+"""``so101 replay``: re-simulating recorded episodes, headless and to a video."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import pytest
+
+from recording.dataset_writer import DatasetConfig
+from recording.record import RecordConfig, record
+from recording.replay import main
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("replay") / "dataset"
+    cfg = RecordConfig(
+        episodes=1,
+        seed=7,
+        dataset=DatasetConfig(repo_id="test/replay", root=root, vcodec="h264"),
+        camera_width=64,
+        camera_height=48,
+    )
+    assert record(cfg).saved == 1
+    return root
+
+
+def test_replays_an_episode_to_success_and_to_a_video(root: Path, tmp_path: Path, capsys) -> None:
+    video = tmp_path / "ep0.mp4"
+    argv = [
+        "--dataset.root",
+        str(root),
+        "--episode",
+        "0",
+        "--video",
+        str(video),
+        "--video_width",
+        "160",
+        "--video_height",
+        "120",
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "episode 0" in out and "succeeds again" in out
+    with av.open(str(video)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+        assert (container.streams.video[0].width, container.streams.video[0].height) == (160, 120)
+    from recording.scene_metadata import SceneMetadata
+
+    assert frames == SceneMetadata(root).episode(0).frames
+
+
+def test_replays_every_episode_and_reports_the_rate(root: Path, capsys) -> None:
+    assert main(["--dataset.root", str(root), "--all", "true"]) == 0
+    assert "1/1 successful episodes succeed again (100.0%)" in capsys.readouterr().out
+
+
+def test_names_a_missing_episode_or_dataset(root: Path, tmp_path: Path, capsys) -> None:
+    assert main(["--dataset.root", str(root), "--episode", "5"]) == 1
+    assert "no episode(s) [5]" in capsys.readouterr().err
+    assert main(["--dataset.root", str(tmp_path / "none")]) == 1
+    assert "so101 record" in capsys.readouterr().err

@@ -1,0 +1,76 @@
+"""End-to-end test of ``so101 train``: record scripted episodes, train a tiny ACT with in-loop evaluation, load the
+checkpoint with LeRobot's own ``ACTPolicy.from_pretrained``, evaluate it with ``so101 eval``, resume the run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from training.train import main, parse_config
+
+TINY_FLAGS = [
+    "--policy.dim_model=32", "--policy.n_heads=2", "--policy.dim_feedforward=64", "--policy.n_encoder_layers=1",
+    "--policy.n_vae_encoder_layers=1", "--policy.chunk_size=10", "--policy.n_action_steps=10",
+    "--policy.image_height=48", "--policy.image_width=64", "--policy.pretrained_backbone=false",
+    "--policy.device=cpu", "--batch_size=4", "--num_workers=1", "--wandb.mode=disabled", "--log_freq=8",
+]
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    from recording.record import main as record
+
+    root = tmp_path_factory.mktemp("recorded") / "pick"
+    code = record(["--teleop=scripted", "--episodes=4", "--dataset.repo_id=test/pick", f"--dataset.root={root}",
+                   "--camera_width=128", "--camera_height=96"])
+    assert code == 0
+    return root
+
+
+def test_train_evaluate_load_and_resume(recorded, tmp_path) -> None:
+    import torch
+    from lerobot.policies.act.modeling_act import ACTPolicy
+
+    from inference.evaluate import main as evaluate
+
+    run = tmp_path / "run"
+    flags = [f"--dataset.root={recorded}", f"--output_dir={run}", f"--cache_dir={tmp_path / 'cache'}", *TINY_FLAGS]
+    code = main([*flags, "--steps=24", "--save_freq=12", "--eval_freq=12", "--eval.episodes=2", "--eval.workers=1",
+                 "--eval.episode_length=30"])
+    assert code == 0
+    for step in ("000012", "000024"):
+        pretrained = run / "checkpoints" / step / "pretrained_model"
+        for name in ("config.json", "model.safetensors", "train_config.json", "policy_preprocessor.json",
+                     "policy_postprocessor.json", "so101.json"):
+            assert (pretrained / name).is_file(), name
+        assert (run / "checkpoints" / step / "training_state" / "optimizer_state.safetensors").is_file()
+    history = json.loads((run / "eval_history.json").read_text())
+    assert [e["step"] for e in history["evaluations"]] == [12, 24]
+    assert history["seeds"] == [100000, 100001]
+    assert (run / "eval_curve.png").is_file() and (run / "best" / "pretrained_model" / "model.safetensors").is_file()
+    assert json.loads((run / "best" / "eval.json").read_text())["step"] == history["best_step"]
+
+    # LeRobot's own loader takes the checkpoint as it is.
+    policy = ACTPolicy.from_pretrained(run / "checkpoints" / "last" / "pretrained_model")
+    batch = {"observation.state": torch.zeros(1, 6), "observation.images.overhead_cam": torch.rand(1, 3, 48, 64),
+             "observation.images.wrist_cam": torch.rand(1, 3, 48, 64)}
+    assert policy.select_action(batch).shape == (1, 6)
+
+    assert evaluate([str(run / "best"), "--episodes=2", "--workers=0", "--episode_length=20"]) == 0
+    assert json.loads((run / "best" / "eval" / "eval_results.json").read_text())["evaluations"][0]["episodes"] == 2
+
+    # Resume from the last checkpoint to a longer run: optimizer state and step continue.
+    assert main(["--resume=true", f"--output_dir={run}", "--steps=30", "--eval_freq=0"]) == 0
+    state = json.loads((run / "checkpoints" / "000030" / "training_state" / "training_step.json").read_text())
+    assert state["step"] == 30
+
+
+def test_bad_options_are_reported_with_the_fix(tmp_path, capsys) -> None:
+    assert main([]) == 2
+    assert "--dataset.root" in capsys.readouterr().err
+    assert main(["--resume=true", f"--output_dir={tmp_path}"]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+    assert main(["--dataset.root=x", "--policy.chunk_size=10", "--policy.n_action_steps=20"]) == 2
+    assert "n_action_steps (20) cannot exceed policy.chunk_size (10)" in capsys.readouterr().err
+    assert parse_config(["--dataset.root=x"]).eval.episodes == 30

@@ -1,0 +1,107 @@
+"""Evaluation in the simulator during training: success, not loss, is what a checkpoint is judged by.
+
+Every evaluation runs the checkpoint just saved on the same scene seeds (``eval.seed``, ``eval.seed + 1``, ...),
+in the same worker processes (started at the first evaluation, kept for the run), through exactly the code path of
+``so101 eval``. After each one, ``eval_history.json`` and ``eval_curve.png`` in the run folder are rewritten and
+``best/`` is refreshed when the success rate beats every earlier one (ties keep the earlier, cheaper checkpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from inference.evaluate import DEFAULT_SEED, EvalPool, RolloutSettings, eval_seeds
+from inference.report import EvalSummary, plot_curve, summary_from_json
+
+HISTORY_NAME = "eval_history.json"
+CURVE_NAME = "eval_curve.png"
+BEST_DIR = "best"
+
+
+@dataclass
+class InLoopEvalConfig:
+    episodes: int = 30
+    """Episodes per evaluation: 30 gives about +-16% (95%) at 70% success; 10 gives +-29%."""
+    workers: int = 2
+    """Worker processes (each with its own simulator and copy of the policy); 0 runs episodes in the trainer."""
+    seed: int = DEFAULT_SEED
+    """Scene seed of the first episode; the same list for every checkpoint."""
+    episode_length: int = 450
+    device: str | None = "cpu"
+    """Device of the policy in the workers; cpu keeps the GPU for training (None picks the best available)."""
+    render_profile: str | None = None
+    """Render profile; None: the dataset's (``fast`` when it does not say)."""
+    video: int = 0
+    """mp4s of the first K episodes of each evaluation, in the run's eval/videos."""
+
+
+class InLoopEvaluator:
+    """Evaluates checkpoints of one run and keeps its history, curve and ``best/``."""
+
+    def __init__(self, run_dir: Path, config: InLoopEvalConfig) -> None:
+        self.run_dir = Path(run_dir)
+        self.config = config
+        self.seeds = eval_seeds(config.seed, config.episodes)
+        self.settings = RolloutSettings(
+            episode_length=config.episode_length, device=config.device, render_profile=config.render_profile
+        )
+        self.history: list[EvalSummary] = self._load_history()
+        self._pool: EvalPool | None = None
+
+    @property
+    def best(self) -> EvalSummary | None:
+        best = None
+        for summary in self.history:
+            if best is None or summary.success_rate > best.success_rate:
+                best = summary
+        return best
+
+    def evaluate(self, checkpoint_dir: Path, step: int) -> EvalSummary:
+        """Evaluate ``checkpoint_dir`` (``checkpoints/NNNNNN``), record it, refresh the curve and ``best/``."""
+        if self._pool is None:
+            self._pool = EvalPool(self.config.workers)
+        previous_best = self.best
+        videos = self.run_dir / "eval" / "videos" / f"step_{step}" if self.config.video else None
+        summary, _ = self._pool.evaluate(
+            Path(checkpoint_dir) / "pretrained_model", self.seeds, self.settings, self.config.video, videos, step=step
+        )
+        # A resumed run re-evaluates steps it may already have: the newest evaluation of a step wins.
+        self.history = [s for s in self.history if s.step != step] + [summary]
+        if previous_best is None or summary.success_rate > previous_best.success_rate:
+            self._save_best(Path(checkpoint_dir), summary)
+        self._write()
+        return summary
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def _save_best(self, checkpoint_dir: Path, summary: EvalSummary) -> None:
+        best = self.run_dir / BEST_DIR
+        staging = self.run_dir / (BEST_DIR + ".tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(checkpoint_dir / "pretrained_model", staging / "pretrained_model")
+        (staging / "eval.json").write_text(json.dumps({**asdict(summary), "source": str(checkpoint_dir)}, indent=2))
+        shutil.rmtree(best, ignore_errors=True)
+        staging.rename(best)
+
+    def _load_history(self) -> list[EvalSummary]:
+        path = self.run_dir / HISTORY_NAME
+        if not path.is_file():
+            return []
+        return [summary_from_json(item) for item in json.loads(path.read_text())["evaluations"]]
+
+    def _write(self) -> None:
+        history = sorted(self.history, key=lambda s: s.step or 0)
+        best = self.best
+        payload = {
+            "seeds": self.seeds,
+            "best_step": best.step if best else None,
+            "evaluations": [asdict(s) for s in history],
+        }
+        (self.run_dir / HISTORY_NAME).write_text(json.dumps(payload, indent=2))
+        plot_curve(self.run_dir / CURVE_NAME, history)

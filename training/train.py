@@ -1,0 +1,355 @@
+"""``so101 train``: train LeRobot's ACT on a recorded dataset, judging checkpoints by success in the simulator.
+
+    so101 train --dataset.root=data/pickplace --steps=50000 --batch_size=8 --eval_freq=5000 --eval.episodes=30
+    so101 train --resume=true --output_dir=outputs/train/act_20250101_120000        # continue a run
+    accelerate launch --num_processes=4 -m training.train --dataset.root=...        # 4 GPUs, batch 4 x 8 = 32
+
+The run folder holds LeRobot's checkpoint layout (``checkpoints/NNNNNN/{pretrained_model,training_state}``,
+``checkpoints/last``), so ``ACTPolicy.from_pretrained``, ``lerobot-eval --policy.path`` and ``lerobot-record
+--policy.path`` load any checkpoint; plus ``best/`` (the checkpoint with the highest success so far),
+``eval_history.json``, ``eval_curve.png``, the config of the run and the wandb logs.
+
+Frames come from the frame cache (``training.frame_cache``), decoded once at the policy's resolution. With
+``accelerate launch``, each process draws its own ``batch_size`` samples per step, so the effective batch size is
+``batch_size x processes`` (the learning rate is not rescaled: the seeds found that hurts on small datasets);
+only the main process builds the cache, saves checkpoints, evaluates and logs.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from inference.report import EvalSummary
+from policies.act import ActPolicyConfig
+from training.in_loop_eval import InLoopEvalConfig
+from training.logger import WandbConfig
+
+CONFIG_NAME = "so101_train_config.yaml"
+"""The run's full ``TrainConfig``, written at the start; ``--resume`` reads it back."""
+
+
+@dataclass
+class DatasetOptions:
+    root: str | None = None
+    """Folder of a LeRobot v3.0 dataset (as ``so101 record --dataset.root`` wrote it)."""
+    repo_id: str = "local/so101_pickplace"
+    """Name of the dataset; used only to label it (nothing is downloaded)."""
+
+
+@dataclass
+class OptimizerOptions:
+    lr: float = 1e-5
+    """Peak learning rate (AdamW). The seeds' best runs: 1e-5 with batch 8."""
+    lr_backbone: float | None = None
+    """Learning rate of the ResNet backbone; None: same as ``lr``."""
+    weight_decay: float = 1e-4
+    grad_clip_norm: float = 10.0
+    scheduler: str = "constant"
+    """``constant`` or ``cosine`` (decays to ``min_lr`` at the last step); both after ``warmup_steps``."""
+    warmup_steps: int = 0
+    """Linear warm-up from ~0 to ``lr`` over this many steps."""
+    min_lr: float = 1e-7
+
+    def __post_init__(self) -> None:
+        if self.scheduler not in ("constant", "cosine"):
+            raise ValueError(f"optimizer.scheduler must be constant or cosine, got {self.scheduler!r}")
+
+
+@dataclass
+class TrainConfig:
+    dataset: DatasetOptions = field(default_factory=DatasetOptions)
+    policy: ActPolicyConfig = field(default_factory=ActPolicyConfig)
+    optimizer: OptimizerOptions = field(default_factory=OptimizerOptions)
+    eval: InLoopEvalConfig = field(default_factory=InLoopEvalConfig)
+    wandb: WandbConfig = field(default_factory=WandbConfig)
+    output_dir: str | None = None
+    """Run folder; default: outputs/train/act_<date>_<time>."""
+    steps: int = 50_000
+    batch_size: int = 8
+    """Samples per step and process (effective batch: batch_size x processes under accelerate)."""
+    seed: int = 1000
+    num_workers: int = 2
+    """Data-loader worker processes (they share the memory-mapped frame cache)."""
+    save_freq: int = 5_000
+    """Save a checkpoint every this many steps (and at every evaluation, and at the end)."""
+    eval_freq: int = 5_000
+    """Evaluate in the simulator every this many steps and at the end; 0 turns in-loop evaluation off."""
+    log_freq: int = 100
+    cache_dir: str | None = None
+    """Frame-cache folder; default ~/.cache/so101/frames (or $SO101_CACHE_DIR)."""
+    resume: bool = False
+    """Continue the run in ``output_dir`` from its last checkpoint (its saved config; flags given here override)."""
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "save_freq", "log_freq"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.eval_freq < 0:
+            raise ValueError(f"eval_freq must be >= 0 (0 turns evaluation off), got {self.eval_freq}")
+
+
+def parse_config(argv: list[str]) -> TrainConfig:
+    """Parse flags; with ``--resume=true --output_dir=RUN`` start from RUN's saved config."""
+    import draccus
+
+    cfg = draccus.parse(config_class=TrainConfig, args=argv)
+    if cfg.resume:
+        if not cfg.output_dir:
+            raise ValueError("--resume=true needs --output_dir=RUN (the run folder to continue)")
+        saved = Path(cfg.output_dir) / CONFIG_NAME
+        if not saved.is_file():
+            raise FileNotFoundError(f"{saved} not found: {cfg.output_dir} is not a run folder of so101 train")
+        cfg = draccus.parse(config_class=TrainConfig, config_path=str(saved), args=argv)
+    if not cfg.dataset.root:
+        raise ValueError("give the dataset: --dataset.root=PATH (a LeRobot dataset folder, e.g. from so101 record)")
+    return cfg
+
+
+def lerobot_train_config(cfg: TrainConfig, policy_config: Any, run_dir: Path) -> Any:
+    """The same run as LeRobot's ``TrainPipelineConfig``: written as ``train_config.json`` into every checkpoint,
+    and the source of the optimizer and scheduler (LeRobot's ``make_optimizer_and_scheduler``)."""
+    from lerobot.configs.default import DatasetConfig
+    from lerobot.configs.default import WandBConfig as LeRobotWandBConfig
+    from lerobot.configs.train import TrainPipelineConfig
+    from lerobot.optim.optimizers import AdamWConfig
+    from lerobot.optim.schedulers import CosineDecayWithWarmupSchedulerConfig
+
+    opt = cfg.optimizer
+    scheduler = None
+    if opt.scheduler == "cosine" or opt.warmup_steps > 0:
+        # "constant" with warm-up is the cosine schedule decaying to the peak itself.
+        scheduler = CosineDecayWithWarmupSchedulerConfig(
+            num_warmup_steps=opt.warmup_steps,
+            num_decay_steps=cfg.steps,
+            peak_lr=opt.lr,
+            decay_lr=opt.min_lr if opt.scheduler == "cosine" else opt.lr,
+        )
+    return TrainPipelineConfig(
+        dataset=DatasetConfig(repo_id=cfg.dataset.repo_id, root=cfg.dataset.root),
+        policy=policy_config,
+        output_dir=run_dir,
+        job_name=run_dir.name,
+        seed=cfg.seed,
+        num_workers=cfg.num_workers,
+        batch_size=cfg.batch_size,
+        steps=cfg.steps,
+        eval_freq=cfg.eval_freq,
+        log_freq=cfg.log_freq,
+        save_freq=cfg.save_freq,
+        use_policy_training_preset=True,
+        optimizer=AdamWConfig(lr=opt.lr, weight_decay=opt.weight_decay, grad_clip_norm=opt.grad_clip_norm),
+        scheduler=scheduler,
+        wandb=LeRobotWandBConfig(enable=cfg.wandb.mode != "disabled", project=cfg.wandb.project,
+                                 entity=cfg.wandb.entity, mode=cfg.wandb.mode),
+    )
+
+
+class StepTimer:
+    """Seconds spent waiting for data and updating the weights, since the last ``reset``."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.data_s = 0.0
+        self.update_s = 0.0
+        self.steps = 0
+        self.started = time.perf_counter()
+
+    @property
+    def data_share(self) -> float:
+        total = self.data_s + self.update_s
+        return self.data_s / total if total > 0 else 0.0
+
+    @property
+    def steps_per_s(self) -> float:
+        elapsed = time.perf_counter() - self.started
+        return self.steps / elapsed if elapsed > 0 else 0.0
+
+
+def update(
+    policy: Any, batch: dict[str, Any], optimizer: Any, scheduler: Any, accelerator: Any, grad_clip_norm: float
+) -> tuple[float, dict[str, float], float]:
+    """One optimisation step (as LeRobot's ``update_policy``); returns loss, loss terms and gradient norm."""
+    policy.train()
+    with accelerator.autocast():
+        loss, terms = policy(batch)
+    accelerator.backward(loss)
+    grad_norm = accelerator.clip_grad_norm_(policy.parameters(), grad_clip_norm)
+    optimizer.step()
+    optimizer.zero_grad()
+    if scheduler is not None:
+        scheduler.step()
+    # .item() waits for the GPU, so the caller's timing of this call is the real update time.
+    return loss.item(), terms, float(grad_norm)
+
+
+def train(cfg: TrainConfig) -> EvalSummary | None:
+    """Run the training; returns the best evaluation (None without in-loop evaluation)."""
+    import draccus
+    import torch
+    from accelerate import Accelerator
+    from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
+    from lerobot.datasets.utils import cycle
+    from lerobot.optim.factory import make_optimizer_and_scheduler
+    from lerobot.policies.factory import make_policy
+    from lerobot.utils.random_utils import set_seed
+    from lerobot.utils.train_utils import get_step_checkpoint_dir, load_training_state
+
+    from policies.act import make_act_config, make_processors, pick_device, policy_stats, select_cameras
+    from training.cached_dataset import CachedActDataset, to_policy_batch
+    from training.frame_cache import load_or_build
+    from training.in_loop_eval import InLoopEvaluator
+    from training.logger import TrainLogger
+
+    device = pick_device(cfg.policy.device)
+    accelerator = Accelerator(cpu=device == "cpu", step_scheduler_with_optimizer=False)
+    main_process = accelerator.is_main_process
+    run_dir = Path(cfg.output_dir or f"outputs/train/act_{datetime.now():%Y%m%d_%H%M%S}")
+    if main_process:
+        if not cfg.resume and (run_dir / "checkpoints").exists():
+            raise FileExistsError(f"{run_dir} already holds a run; pass --resume=true to continue it, or another --output_dir")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        cfg.output_dir = str(run_dir)
+        with open(run_dir / CONFIG_NAME, "w") as f:
+            draccus.dump(cfg, f)
+    set_seed(cfg.seed, accelerator=accelerator)
+    say = print if main_process else (lambda *_a, **_k: None)
+
+    meta = LeRobotDatasetMetadata(cfg.dataset.repo_id, root=cfg.dataset.root)
+    cameras = select_cameras(meta, cfg.policy.cameras)
+    height, width = cfg.policy.image_height, cfg.policy.image_width
+    if main_process:
+        cache = load_or_build(meta, list(cameras), height, width, cfg.cache_dir, log=say)
+    accelerator.wait_for_everyone()
+    if not main_process:
+        cache = load_or_build(meta, list(cameras), height, width, cfg.cache_dir, log=say)
+
+    policy_config = make_act_config(cfg.policy, meta, list(cameras))
+    policy_config.device = accelerator.device.type
+    policy_config.optimizer_lr = cfg.optimizer.lr
+    policy_config.optimizer_lr_backbone = cfg.optimizer.lr_backbone or cfg.optimizer.lr
+    policy_config.optimizer_weight_decay = cfg.optimizer.weight_decay
+    last_checkpoint = run_dir / "checkpoints" / "last"
+    if cfg.resume:
+        if not last_checkpoint.exists():
+            raise FileNotFoundError(f"{last_checkpoint} not found: nothing to resume in {run_dir}")
+        policy_config.pretrained_path = last_checkpoint / "pretrained_model"
+    policy = make_policy(policy_config, ds_meta=meta)
+    preprocessor, postprocessor = make_processors(policy.config, policy_stats(meta, policy.config))
+    lerobot_cfg = lerobot_train_config(cfg, policy.config, run_dir)
+    optimizer, scheduler = make_optimizer_and_scheduler(lerobot_cfg, policy)
+    step = 0
+    if cfg.resume:
+        step, optimizer, scheduler = load_training_state(last_checkpoint.resolve(), optimizer, scheduler)
+        say(f"resuming {run_dir} at step {step}")
+
+    dataset = CachedActDataset(meta, cache, policy.config.chunk_size)
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        num_workers=cfg.num_workers,
+        pin_memory=accelerator.device.type == "cuda",
+        drop_last=len(dataset) >= cfg.batch_size,
+        persistent_workers=cfg.num_workers > 0,
+    )
+    policy, optimizer, loader, scheduler = accelerator.prepare(policy, optimizer, loader, scheduler)
+    batches = cycle(loader)
+    params = sum(p.numel() for p in policy.parameters())
+    say(
+        f"run {run_dir}: {meta.total_episodes} episodes, {meta.total_frames} frames, cameras {list(cameras)} at "
+        f"{height}x{width}, {params / 1e6:.1f} M parameters, device {accelerator.device}, "
+        f"effective batch {cfg.batch_size} x {accelerator.num_processes} process(es) = "
+        f"{cfg.batch_size * accelerator.num_processes}"
+    )
+
+    evaluator = InLoopEvaluator(run_dir, cfg.eval) if cfg.eval_freq > 0 and main_process else None
+    logger = TrainLogger(run_dir, cfg.steps, step, cfg.wandb, asdict(cfg), enabled=main_process)
+    timer = StepTimer()
+    try:
+        while step < cfg.steps:
+            tick = time.perf_counter()
+            batch = preprocessor(to_policy_batch(next(batches), accelerator.device))
+            tock = time.perf_counter()
+            loss_value, terms, grad_norm = update(policy, batch, optimizer, scheduler, accelerator,
+                                                  cfg.optimizer.grad_clip_norm)
+            timer.data_s += tock - tick
+            timer.update_s += time.perf_counter() - tock
+            timer.steps += 1
+            step += 1
+            lr = optimizer.param_groups[0]["lr"]
+            logger.step(loss=loss_value, lr=lr)
+            if step % cfg.log_freq == 0 or step == cfg.steps:
+                logger.log(
+                    {
+                        "train/loss": loss_value,
+                        **{f"train/{k}": float(v) for k, v in terms.items()},
+                        "train/lr": lr,
+                        "train/grad_norm": grad_norm,
+                        "train/steps_per_s": timer.steps_per_s,
+                        "train/data_s": timer.data_s / timer.steps,
+                        "train/update_s": timer.update_s / timer.steps,
+                        "train/data_share": timer.data_share,
+                    },
+                    step,
+                )
+                timer.reset()
+            is_eval = evaluator is not None and (step % cfg.eval_freq == 0 or step == cfg.steps)
+            if step % cfg.save_freq == 0 or step == cfg.steps or (cfg.eval_freq > 0 and step % cfg.eval_freq == 0):
+                if main_process:
+                    checkpoint_dir = get_step_checkpoint_dir(run_dir, cfg.steps, step)
+                    save(checkpoint_dir, step, lerobot_cfg, accelerator.unwrap_model(policy), optimizer, scheduler,
+                         preprocessor, postprocessor, meta, cameras)
+                    if is_eval:
+                        summary = evaluator.evaluate(checkpoint_dir, step)
+                        logger.log(summary.metrics(), step)
+                        logger.write(f"step {step}: {summary.line()}")
+                accelerator.wait_for_everyone()
+    finally:
+        logger.close()
+        if evaluator is not None:
+            evaluator.close()
+    best = evaluator.best if evaluator is not None else None
+    if best is not None:
+        low, high = best.success_ci95
+        say(f"best: step {best.step}, success {best.success_rate:.1%} [{low:.1%}, {high:.1%}] -> {run_dir / 'best'}")
+    return best
+
+
+def save(
+    checkpoint_dir: Path, step: int, lerobot_cfg: Any, policy: Any, optimizer: Any, scheduler: Any,
+    preprocessor: Any, postprocessor: Any, meta: Any, cameras: dict[str, tuple[int, int]],
+) -> None:
+    """LeRobot's checkpoint (weights, config, processors, training state) plus ``so101.json``; updates ``last``."""
+    from lerobot.utils.train_utils import save_checkpoint, update_last_checkpoint
+
+    from policies.act import dataset_requirements, write_sidecar
+
+    save_checkpoint(checkpoint_dir, step, lerobot_cfg, policy, optimizer, scheduler, preprocessor, postprocessor)
+    requirements = dataset_requirements(meta, cameras)
+    write_sidecar(checkpoint_dir / "pretrained_model", requirements, {"dataset": str(meta.root), "step": step})
+    update_last_checkpoint(checkpoint_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``so101 train``; returns the process exit status."""
+    from draccus.utils import ParsingError
+
+    try:
+        cfg = parse_config(list(sys.argv[1:] if argv is None else argv))
+    except (ValueError, FileNotFoundError, ParsingError) as error:
+        # draccus wraps the config's own validation errors; their message is the useful one.
+        print(f"so101 train: {error.__cause__ or error}", file=sys.stderr)
+        return 2
+    train(cfg)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
