@@ -81,7 +81,7 @@ def run_episode(
     """Run one episode of ``loaded`` from scene ``seed``; stop on success or after ``episode_length`` steps."""
     import torch
 
-    from inference.video import EpisodeVideo
+    from sim.video import EpisodeVideo
 
     policy, pre, post = loaded.policy, loaded.preprocessor, loaded.postprocessor
     ensemble = getattr(policy.config, "temporal_ensemble_coeff", None) is not None

@@ -187,26 +187,20 @@ def _replay_one(cfg: ReplayConfig) -> int:
 
 
 def _video_writer(cfg: ReplayConfig, sim: So101Sim, closers: list):
-    import av
-
     from sim.rendering import CameraRenderer
     from sim.scene import CameraConfig
+    from sim.video import EpisodeVideo
 
     camera = CameraConfig(cfg.video_camera, cfg.video_width, cfg.video_height)
     renderer = CameraRenderer(sim.model, [camera], cfg.render_profile)  # type: ignore[arg-type]
     assert cfg.video is not None
-    Path(cfg.video).parent.mkdir(parents=True, exist_ok=True)
-    container = av.open(str(cfg.video), "w")
-    stream = container.add_stream("h264", rate=sim.fps)
-    stream.width, stream.height, stream.pix_fmt = camera.width, camera.height, "yuv420p"
+    video = EpisodeVideo(cfg.video, sim.fps, height=None)
 
     def write(s: So101Sim) -> None:
-        image = renderer.render(s.data)[camera.name]
-        container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        video.add(renderer.render(s.data), s.signals.as_dict(), s.steps)
 
     def close() -> None:
-        container.mux(stream.encode())
-        container.close()
+        video.close()
         renderer.close()
 
     closers.append(close)

@@ -2,8 +2,8 @@
 
     so101 rollout --scenes 4 --output outputs/rollout
 
-For each scene seed it writes the first frame of every robot camera as PNG, and one MP4 of all rollouts (the
-cameras side by side) in which the arm sweeps its joints. Use it to check a machine's headless rendering, to see
+For each scene seed it writes the first frame of every robot camera as PNG and the placement as JSON, and one MP4
+of all rollouts (the cameras side by side, the task signals drawn) in which the arm sweeps its joints. Use it to check a machine's headless rendering, to see
 what the randomization produces, and to look at the robot cameras before recording.
 """
 
@@ -46,12 +46,13 @@ def main(argv: list[str]) -> int:
 
     from sim.rendering import CameraRenderer
     from sim.simulator import So101Sim
+    from sim.video import EpisodeVideo
 
     cfg = draccus.parse(config_class=RolloutConfig, args=argv)
     cfg.output.mkdir(parents=True, exist_ok=True)
     sim = So101Sim(SceneConfig(robot_xml=cfg.robot_xml, brick=cfg.brick))
     cameras = [CameraConfig(name, cfg.width, cfg.height) for name in cfg.cameras]
-    frames: list[np.ndarray] = []
+    video = EpisodeVideo(cfg.output / "rollout.mp4", sim.fps, height=None)
     with CameraRenderer(sim.model, cameras, cfg.render_profile) as renderer:  # type: ignore[arg-type]
         for seed in range(cfg.first_seed, cfg.first_seed + cfg.scenes):
             rest = sim.reset(seed)
@@ -60,9 +61,8 @@ def main(argv: list[str]) -> int:
                 iio.imwrite(cfg.output / f"scene_{seed:03d}_{name}.png", image)
             (cfg.output / f"scene_{seed:03d}.json").write_text(sim.placement.to_json() + "\n")  # type: ignore[union-attr]
             for step in range(round(cfg.seconds * sim.fps)):
-                sim.step(sweep_action(rest, step / sim.fps, cfg.seconds))
-                frames.append(np.concatenate(list(renderer.render(sim.data).values()), axis=1))
-    video = cfg.output / "rollout.mp4"
-    iio.imwrite(video, np.stack(frames), fps=sim.fps, codec="libx264", plugin="pyav")
-    print(f"{cfg.scenes} scenes: images, placements and {video} in {cfg.output}")
+                signals = sim.step(sweep_action(rest, step / sim.fps, cfg.seconds))
+                video.add(renderer.render(sim.data), signals.as_dict(), sim.steps)
+    video.close()
+    print(f"{cfg.scenes} scenes: images, placements and {video.path} in {cfg.output}")
     return 0

@@ -1,0 +1,26 @@
+"""Training logs: wandb runs offline into the run folder, and a resumed run keeps its wandb id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from training.logger import TrainLogger, WandbConfig
+
+
+def test_offline_wandb_run_lands_in_the_run_folder_and_keeps_its_id(tmp_path: Path) -> None:
+    logger = TrainLogger(tmp_path, total_steps=4, start_step=0, wandb_config=WandbConfig(mode="offline"), config={"a": 1})
+    logger.step(2, loss=0.5)
+    logger.log({"train/loss": 0.5}, step=2)
+    logger.close()
+    run_id = (tmp_path / "wandb_run_id.txt").read_text().strip()
+    assert any(run_id in path.name for path in (tmp_path / "wandb").glob("offline-run-*"))
+    resumed = TrainLogger(tmp_path, total_steps=4, start_step=2, wandb_config=WandbConfig(mode="offline"), config={})
+    resumed.close()
+    assert (tmp_path / "wandb_run_id.txt").read_text().strip() == run_id
+
+
+def test_unknown_wandb_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="offline, online or disabled"):
+        WandbConfig(mode="cloud")
