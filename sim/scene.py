@@ -94,7 +94,6 @@ class SceneModel:
     robot_xml: Path
     joint_qpos_adr: np.ndarray
     """qpos addresses of the six arm joints, LeRobot order."""
-    joint_dof_adr: np.ndarray
     actuator_ids: np.ndarray
     """Position actuators of the six joints, LeRobot order."""
     limits: JointLimits
@@ -102,7 +101,6 @@ class SceneModel:
     brick_qpos_adr: int
     """Address of the brick's free joint in qpos: 3 position + 4 quaternion values."""
     bowl_body: int
-    table_geom: int
     gripper_site: int
     jaw_bodies: tuple[int, int]
     """(fixed jaw, moving jaw): the body carrying ``gripperframe`` and the body moved by the ``gripper`` joint."""
@@ -214,13 +212,11 @@ def _index_scene(model: mujoco.MjModel, config: SceneConfig, robot_xml: Path) ->
         config=config,
         robot_xml=robot_xml,
         joint_qpos_adr=model.jnt_qposadr[joints].copy(),
-        joint_dof_adr=model.jnt_dofadr[joints].copy(),
         actuator_ids=np.asarray(actuators),
         limits=JointLimits.from_model(model),
         brick_body=brick_body,
         brick_qpos_adr=int(model.jnt_qposadr[obj_id(mujoco.mjtObj.mjOBJ_JOINT, "brick_joint")]),
         bowl_body=obj_id(mujoco.mjtObj.mjOBJ_BODY, "bowl"),
-        table_geom=obj_id(mujoco.mjtObj.mjOBJ_GEOM, "table_top"),
         gripper_site=gripper_site,
         jaw_bodies=(int(model.site_bodyid[gripper_site]), moving_jaw),
         brick_half_size=model.geom_size[brick_block].copy(),

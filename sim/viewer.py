@@ -29,8 +29,6 @@ class KeyBinding:
     label: str
     """Shown in the help overlay, e.g. ``"R  new scene"``."""
     callback: KeyCallback
-    repeat: bool = False
-    """Also fire while the key is held down (for jogging)."""
 
 
 class Viewer:
@@ -90,9 +88,11 @@ class Viewer:
         glfw.set_cursor_pos_callback(self._window, self._on_cursor)
         glfw.set_scroll_callback(self._window, self._on_scroll)
 
-    def add_key(self, key: int, label: str, callback: KeyCallback, repeat: bool = False) -> None:
-        """Bind ``key`` (a ``glfw.KEY_*`` code) to ``callback``, listed in the help overlay as ``label``."""
-        self._bindings[key] = KeyBinding(key, label, callback, repeat)
+    def add_key(self, key: int, label: str, callback: KeyCallback) -> None:
+        """Bind ``key`` (a ``glfw.KEY_*`` code) to ``callback``, listed in the help overlay as ``label``.
+
+        For jogging while a key is held, poll ``is_pressed`` instead."""
+        self._bindings[key] = KeyBinding(key, label, callback)
 
     @property
     def camera_name(self) -> str:
@@ -164,7 +164,7 @@ class Viewer:
         binding = self._bindings.get(key)
         if binding is None:
             return
-        if action == self._glfw.PRESS or (binding.repeat and action == self._glfw.REPEAT):
+        if action == self._glfw.PRESS:
             binding.callback()
 
     def _on_mouse_button(self, _window: object, button: int, action: int, _mods: int) -> None:

@@ -91,7 +91,7 @@ class KeyboardTeleop(ActionSource):
             if viewer.should_close or self._command is EpisodeCommand.STOP:
                 return False
             viewer.status_lines = ["Enter: start recording this scene     Q: quit", JOG_HELP]
-            self._render()
+            viewer.render()
         self._waiting = False
         return True
 
@@ -126,7 +126,7 @@ class KeyboardTeleop(ActionSource):
             ),
             JOG_HELP,
         ]
-        self._render()
+        self._viewer.render()
         return targets.copy()
 
     def poll_command(self) -> EpisodeCommand:
@@ -165,10 +165,6 @@ class KeyboardTeleop(ActionSource):
         cfg = self.config
         profile = cfg.window_profile
         return Viewer(sim, "so101 record (keyboard)", cfg.window_width, cfg.window_height, profile)  # type: ignore[arg-type]
-
-    def _render(self) -> None:
-        assert self._viewer is not None
-        self._viewer.render()
 
     def _held_axes(self) -> np.ndarray:
         """-1, 0 or 1 per jog axis [x, y, z, pitch, roll, gripper] from the keys held now."""

@@ -1,7 +1,7 @@
 """Keyboard teleoperation: held keys jog the gripper through the IK; Enter/Backspace/Q drive the episode.
 
-The window is replaced by a stand-in that records what would be shown and which keys are held; the real window
-is exercised by tests/test_viewer.py.
+The window is replaced by a stand-in that records what would be shown and answers which keys are held; the real
+window is exercised by tests/test_viewer.py.
 """
 
 from __future__ import annotations
@@ -22,16 +22,24 @@ class FakeViewer:
         self.labels: list[str] = []
         self.should_close = False
         self.frames = 0
+        self.held: set[str] = set()
+        """Names of the keys held down, as in ``glfw.KEY_<name>``."""
+        self.on_render = None
 
-    def add_key(self, key: int, label: str, callback, repeat: bool = False) -> None:
+    def add_key(self, key: int, label: str, callback) -> None:
         self.keys[key] = callback
         self.labels.append(label)
 
     def press(self, key: int) -> None:
         self.keys[key]()
 
+    def is_pressed(self, key: int) -> bool:
+        return any(getattr(glfw, f"KEY_{name}") == key for name in self.held)
+
     def render(self) -> None:
         self.frames += 1
+        if self.on_render is not None:
+            self.on_render()
 
     def shutdown(self) -> None:
         pass
@@ -41,25 +49,9 @@ class KeyboardUnderTest(KeyboardTeleop):
     def __init__(self, config: KeyboardConfig | None = None) -> None:
         super().__init__(config)
         self.fake = FakeViewer()
-        self.held: set[str] = set()
-        self.on_render = None
 
     def _make_viewer(self, sim):
         return self.fake
-
-    def _render(self) -> None:
-        self.fake.render()
-        if self.on_render is not None:
-            self.on_render()
-
-    def _held_axes(self) -> np.ndarray:
-        from teleop.keyboard import _JOG_KEYS
-
-        held = np.zeros(6)
-        for name in self.held:
-            axis, sign = _JOG_KEYS[name]
-            held[axis] += sign
-        return held
 
 
 @pytest.fixture()
@@ -74,7 +66,7 @@ def site_position(sim: So101Sim) -> np.ndarray:
 
 
 def drive(sim: So101Sim, keyboard: KeyboardUnderTest, held: set[str], frames: int) -> None:
-    keyboard.held = held
+    keyboard.fake.held = held
     for _ in range(frames):
         sim.step(keyboard.next_action(sim))
 
@@ -111,10 +103,10 @@ def test_roll_turns_the_wrist_and_o_c_move_the_gripper(sim: So101Sim) -> None:
 
 def test_episode_keys(sim: So101Sim) -> None:
     keyboard = KeyboardUnderTest()
-    keyboard.on_render = lambda: keyboard.fake.press(glfw.KEY_ENTER) if keyboard.fake.frames == 3 else None
+    keyboard.fake.on_render = lambda: keyboard.fake.press(glfw.KEY_ENTER) if keyboard.fake.frames == 3 else None
     assert keyboard.wait_for_start(sim) is True  # Enter on the third frame shown
     assert "Enter: start" in keyboard.fake.status_lines[0]
-    keyboard.on_render = None
+    keyboard.fake.on_render = None
     keyboard.start_episode(sim)
     assert keyboard.poll_command() is EpisodeCommand.CONTINUE
     keyboard.fake.press(glfw.KEY_ENTER)
