@@ -218,7 +218,7 @@ def _viewer_frame(sim: So101Sim, closers: list):
 
     def show(s: So101Sim) -> None:
         viewer.status_lines = [f"replay  t {s.steps * s.control_dt:5.2f} s   success {s.signals.success}"]
-        viewer.render()
+        viewer.draw()
         clock["next"] += s.control_dt
         time.sleep(max(0.0, clock["next"] - time.perf_counter()))
 

@@ -23,6 +23,7 @@ from kinematics.units import JOINT_NAMES, JointLimits
 from sim.paths import ASSETS_DIR, ROBOT_XML, SCENE_XML
 
 BrickSize = Literal["2x4", "2x2"]
+BRICK_SIZES: tuple[str, ...] = ("2x4", "2x2")
 
 ROBOT_CAMERA_NAMES: tuple[str, ...] = ("overhead_cam", "wrist_cam", "front_cam")
 
@@ -65,8 +66,8 @@ class SceneConfig:
     """Nominal physics step (s); shortened so that 1/fps is a whole number of steps."""
 
     def __post_init__(self) -> None:
-        if self.brick not in ("2x4", "2x2"):
-            raise ValueError(f"unknown brick {self.brick!r}; use '2x4' or '2x2'")
+        if self.brick not in BRICK_SIZES:
+            raise ValueError(f"unknown brick {self.brick!r}; use --scene.brick 2x4 or 2x2")
         if self.fps <= 0:
             raise ValueError(f"fps must be positive, got {self.fps}")
         if self.robot_xml is not None and not Path(self.robot_xml).is_file():

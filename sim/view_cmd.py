@@ -68,7 +68,7 @@ def main(argv: list[str]) -> int:
                 f"grasped {signals.grasped}  lifted {signals.lifted}  over bowl {signals.over_bowl}  "
                 f"success {signals.success}",
             ]
-            viewer.render()
+            viewer.draw()
             frame += 1
             next_step += sim.control_dt
             time.sleep(max(0.0, next_step - time.perf_counter()))

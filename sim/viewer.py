@@ -60,6 +60,8 @@ class Viewer:
         glfw.swap_interval(1)
         self._glfw = glfw
         self.sim = sim
+        self.frame_period_s = 1.0 / 60.0
+        """Seconds between frames drawn by a ``ControlClock`` while it waits for the next control tick."""
         self._scene = mujoco.MjvScene(sim.model, maxgeom=2000)
         configure_scene_flags(self._scene, profile)
         self._option = scene_option(profile)
@@ -110,8 +112,8 @@ class Viewer:
         """Whether ``key`` (a ``glfw.KEY_*`` code) is held down now: for jogging while a key is held."""
         return self._glfw.get_key(self._window, key) == self._glfw.PRESS
 
-    def render(self) -> None:
-        """Draw the current state of the simulation and process window events."""
+    def draw(self) -> None:
+        """Draw the current state of the simulation and process window events (``sim.control_loop.View``)."""
         glfw = self._glfw
         # Offscreen camera renderers make their own GL contexts current; the window draws in its own.
         glfw.make_context_current(self._window)

@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from so101.command import UsageError
+
 if TYPE_CHECKING:
+    from sim.control_loop import View
     from sim.simulator import So101Sim
 
 
@@ -29,7 +32,7 @@ class EpisodeCommand(enum.Enum):
     """Discard the episode in progress and end the session; saved episodes stay."""
 
 
-class SourceError(RuntimeError):
+class SourceError(UsageError):
     """A source's device cannot be used (not found, busy, not calibrated); the message names the fix."""
 
 
@@ -45,6 +48,12 @@ class ActionSource(abc.ABC):
     """Short name recorded in dataset metadata (``scripted``, ``keyboard``, ``leader``, ``vr``)."""
     realtime: ClassVar[bool] = False
     """True when a person drives the source: the episode loop then keeps wall-clock pace."""
+
+    @property
+    def view(self) -> View | None:
+        """What shows the scene to the person at the controls (a window, a headset), drawn by the episode loop's
+        ``ControlClock`` between control ticks; None for sources without one."""
+        return None
 
     def wait_for_start(self, sim: So101Sim) -> bool:
         """Called with the next episode's scene shown, before it starts; False ends the session.

@@ -91,7 +91,7 @@ class KeyboardTeleop(ActionSource):
             if viewer.should_close or self._command is EpisodeCommand.STOP:
                 return False
             viewer.status_lines = ["Enter: start recording this scene     Q: quit", JOG_HELP]
-            viewer.render()
+            viewer.draw()
         self._waiting = False
         return True
 
@@ -126,7 +126,7 @@ class KeyboardTeleop(ActionSource):
             ),
             JOG_HELP,
         ]
-        self._viewer.render()
+        self._viewer.draw()
         return targets.copy()
 
     def poll_command(self) -> EpisodeCommand:

@@ -130,7 +130,7 @@ def run(source: LeaderSource, sim: So101Sim, cfg: TeleopConfig, viewer: Viewer |
                 f"leader teleop   seed {seed}   t = {sim.steps * sim.control_dt:5.1f} s",
                 f"reads {stats.reads}   retried {stats.retries}   stale {stats.stale_reads}",
             ]
-            viewer.render()
+            viewer.draw()
         if table is not None and time.perf_counter() >= next_table:
             table.show(source.last_reading, target, sim.joint_positions())
             next_table += CHECK_PERIOD_S

@@ -1,0 +1,216 @@
+"""The one command layer: every subcommand parses its dataclass options and reports its errors here.
+
+Options are draccus dataclasses in LeRobot's dotted style (``--dataset.root D``, ``--scene.brick 2x2``). On top of
+draccus, every command accepts:
+
+* ``--flag`` alone for a boolean option, the same as ``--flag true`` (``--flag false`` turns it off);
+* dashes or underscores in option names (``--n-action-steps`` = ``--n_action_steps``);
+* ``Literal`` option types (``--scene.brick 2x2``), which draccus 0.10 cannot decode by itself.
+
+Outcomes and exit statuses, the same for every subcommand:
+
+* a bad option, a bad path, bad input data or a missing device: one line ``so101 <command>: <problem and fix>``
+  on stderr, exit 2. Code raises ``UsageError`` (or ``FileNotFoundError``/``FileExistsError``) for these;
+* Ctrl-C: ``so101 <command>: interrupted``, exit 130;
+* anything else is a bug: its traceback is shown.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import sys
+import types
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(ValueError):
+    """Input the user can fix (an option, a path, a file's contents, a device): the message names the problem
+    and the fix. The command layer prints it as one line and exits 2."""
+
+
+USER_ERRORS: tuple[type[BaseException], ...] = (UsageError, FileNotFoundError, FileExistsError, NotADirectoryError)
+"""Errors that the command layer reports as one line (exit 2) instead of a traceback."""
+
+
+def _patch_draccus() -> None:
+    """Teach draccus 0.10 two things it lacks; checked against the version these patches were written for."""
+    from importlib.metadata import version
+
+    from draccus.parsers.decoding import decode
+    from draccus.utils import DecodingError
+    from draccus.wrappers import docstring
+
+    if version("draccus") != "0.10.0" or getattr(docstring, "_so101_patched", False):
+        return
+
+    def decode_literal(cls: Any, raw_value: Any, path: Sequence[str]) -> Any:
+        choices = typing.get_args(cls)
+        for choice in choices:
+            if raw_value == choice or str(raw_value) == str(choice):
+                return choice
+        raise DecodingError(path, f"{raw_value!r} is not one of {', '.join(map(str, choices))}")
+
+    decode.register(typing.Literal, decode_literal, include_subclasses=True)
+    # draccus takes a field docstring whose first line holds one colon ("Control rate (Hz): ...") for another
+    # field definition and shows no help for the option; a line that opens a string literal is never a field.
+    is_field = docstring._contains_attribute_definition
+    docstring._contains_attribute_definition = lambda line: not line.lstrip().startswith(('"', "'")) and is_field(
+        line
+    )
+    docstring._so101_patched = True
+
+
+# ------------------------------------------------------------------------------------------- option names
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
+        return args[0]
+    return annotation
+
+
+def option_types(config_class: type) -> dict[str, Any]:
+    """Every option of a config dataclass by its dotted name (nested dataclasses flattened), with its type."""
+    options: dict[str, Any] = {}
+    hints = typing.get_type_hints(config_class)
+    for field in dataclasses.fields(config_class):
+        if not field.init:
+            continue
+        annotation = _unwrap_optional(hints.get(field.name, field.type))
+        options[field.name] = annotation
+        if dataclasses.is_dataclass(annotation) and not hasattr(annotation, "get_choice_name"):
+            for name, sub in option_types(annotation).items():
+                options[f"{field.name}.{name}"] = sub
+    return options
+
+
+def normalize_args(
+    config_class: type, argv: Sequence[str], positional: str | None = None
+) -> list[str]:
+    """Rewrite ``argv`` into what draccus parses: dashes to underscores, bare boolean flags to ``=true``, the one
+    positional argument (when the command takes one) to ``--<positional>=<value>``; unknown options are refused.
+
+    Raises:
+        UsageError: an option the command does not have (the closest ones are named), or a stray argument.
+    """
+    options = option_types(config_class)
+    out: list[str] = []
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if arg in ("-h", "--help"):
+            out.append(arg)
+            continue
+        if not arg.startswith("--"):
+            if positional is not None and not any(a.startswith(f"--{positional}=") for a in out):
+                out.append(f"--{positional}={arg}")
+                continue
+            raise UsageError(f"unexpected argument {arg!r}; options are written --name value (see --help)")
+        name, eq, value = arg[2:].partition("=")
+        name = name.replace("-", "_")
+        if name != "config_path" and not _known(name, options):
+            close = difflib.get_close_matches(name, list(options), n=2)
+            hint = f"; did you mean {' or '.join('--' + c for c in close)}?" if close else "; see --help"
+            raise UsageError(f"unknown option --{name}{hint}")
+        if not eq:
+            if i < len(args) and not args[i].startswith("--"):
+                value = args[i]
+                i += 1
+            elif options.get(name) is bool:
+                value = "true"
+            else:
+                raise UsageError(f"--{name} needs a value: --{name} VALUE (see --help)")
+        out.append(f"--{name}={value}")
+    return out
+
+
+def _known(name: str, options: dict[str, Any]) -> bool:
+    if name in options:
+        return True
+    # Options inside a field that draccus decodes as a whole (a choice type, a dict): let draccus judge them.
+    prefix = name.rpartition(".")[0]
+    while prefix:
+        if prefix in options and not dataclasses.is_dataclass(options[prefix]):
+            return True
+        if prefix in options and hasattr(options[prefix], "get_choice_name"):
+            return True
+        prefix = prefix.rpartition(".")[0]
+    return False
+
+
+# ------------------------------------------------------------------------------------------- parsing
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """The innermost error: draccus wraps a config's own ValueError (whose message names the fix) in its own."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return error
+
+
+def parse(config_class: type[T], argv: Sequence[str], command: str, positional: str | None = None) -> T:
+    """Parse ``argv`` into ``config_class``.
+
+    Raises:
+        UsageError: an unknown option, a value of the wrong type, or a value the config's own checks refuse.
+        SystemExit: ``--help`` was given (status 0, after printing the help).
+    """
+    import draccus
+    from draccus.utils import DraccusException
+
+    _patch_draccus()
+    args = normalize_args(config_class, argv, positional)
+    try:
+        return draccus.parse(config_class=config_class, args=args, prog=f"so101 {command}", exit_on_error=False)
+    except (DraccusException, ValueError, TypeError) as error:
+        cause = _root_cause(error)
+        message = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        raise UsageError(message) from error
+
+
+def run_command(
+    command: str,
+    config_class: type[T],
+    body: Callable[[T], int | None],
+    argv: Sequence[str] | None = None,
+    positional: str | None = None,
+) -> int:
+    """Parse ``argv`` into ``config_class`` and run ``body`` with it; returns the exit status.
+
+    Args:
+        command: the subcommand as typed, e.g. ``"record"`` or ``"dataset info"``, for messages.
+        config_class: the command's options dataclass.
+        body: the command; returns its exit status (None means 0).
+        argv: the arguments after the subcommand; default ``sys.argv[1:]``.
+        positional: the option that a bare argument fills (``so101 eval PATH`` fills ``path``).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        cfg = parse(config_class, argv, command, positional)
+        return int(body(cfg) or 0)
+    except SystemExit as exit_:  # --help
+        return int(exit_.code or 0) if isinstance(exit_.code, int) or exit_.code is None else EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"\nso101 {command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except USER_ERRORS as error:
+        print(f"so101 {command}: {_one_line(error)}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _one_line(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        return f"{error.strerror}: {error.filename}"
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
