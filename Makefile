@@ -1,6 +1,6 @@
 # Set-up and the two everyday commands. Every target creates the virtual environment in .venv/ when missing.
 #   make demo   the main job on the embedded default (simulator + scripted expert, no hardware)
-#   make test   the test suite
+#   make test   the lint step (ruff), then the test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libglx-mesa0 libopengl0 libosmesa6 xvfb xauth ffmpeg
 DEMO_OUTPUT ?= outputs/demo
 
-.PHONY: setup system-deps demo test clean
+.PHONY: setup system-deps demo lint test clean
 
 setup: $(VENV)/.installed
 
@@ -38,7 +38,10 @@ system-deps:
 demo: setup
 	$(BIN)/so101 pipeline --output $(DEMO_OUTPUT)
 
-test: setup
+lint: setup
+	$(BIN)/ruff check .
+
+test: lint
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(BIN)/python -m pytest
 
 clean:

@@ -174,6 +174,7 @@ class DatasetWriter:
         cls, config: DatasetConfig, fps: int, cameras: list[CameraConfig], session: dict[str, Any]
     ) -> DatasetWriter:
         """Open an existing workbench dataset to append episodes; its fps and features must match this recording."""
+        import datasets
         from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
         root = config.resolved_root()
@@ -192,6 +193,9 @@ class DatasetWriter:
             streaming_encoding=True,
             encoder_threads=config.encoder_threads,
         )
+        # Loading the parquet files runs LeRobot 0.4.4's SuppressProgressBars, which re-enables the `datasets`
+        # progress bars on exit whatever they were: without this, every saved episode prints a "Map" bar.
+        datasets.disable_progress_bars()
         problems = feature_mismatches(dataset_features(cameras), dataset.meta.features)
         if dataset.meta.fps != fps:
             problems.append(f"fps is {dataset.meta.fps}, this recording runs at {fps}")
