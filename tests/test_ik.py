@@ -13,7 +13,7 @@ from arm_scenes import model_params, scene_with_arm
 from kinematics.fk import ForwardKinematics
 from kinematics.ik import FOLDED_POSE, IKConfig, IKResult, IKSolver
 from kinematics.ik_trajectory import solve_trajectory
-from kinematics.pose import quat_angle, quat_multiply
+from kinematics.pose import quat_angle, quat_from_rotvec, quat_multiply
 
 POS_TOL = 1e-4  # m: the 0.1 mm
 ROT_TOL = np.deg2rad(0.1)  # the 0.1 degree
@@ -141,7 +141,7 @@ def test_unreachable_orientation_minimises_the_weighted_error(solver: IKSolver, 
     # without moving the gripper away.
     q_true = np.array([0.0, -0.3, 0.5, 0.4, 0.3, 0.0])
     pos, quat = fk.pose(q_true)
-    turn = np.array([np.cos(np.pi / 12), 0.0, 0.0, np.sin(np.pi / 12)])
+    turn = quat_from_rotvec(np.array([0.0, 0.0, np.pi / 6]))
     target_quat = quat_multiply(quat, turn)
     _, result = solver.solve(pos, target_quat, q_true)
     assert not result.converged and result.status == "unreachable", result
