@@ -231,6 +231,11 @@ class IKSolver:
         q[:N_BODY] = q_body
         return q, IKResult(status == "converged", iterations, pos_err, rot_err, status, restarts)
 
+    def errors_at(self, q: np.ndarray) -> tuple[float, float]:
+        """Position (m) and orientation (rad) errors at joints ``q`` (6, rad) from the target of the last solve."""
+        self._evaluate(q[:N_BODY])
+        return math.sqrt(self._err_pos @ self._err_pos), math.sqrt(self._err_rot @ self._err_rot)
+
     # ------------------------------------------------------------------ internals
 
     def _set_target(self, target_pos: np.ndarray, target_quat: np.ndarray) -> None:
@@ -279,13 +284,10 @@ class IKSolver:
         data.qpos[self._qpos] = q_body
         mujoco.mj_kinematics(self.model, data)
         np.subtract(self._target_pos, data.site_xpos[self._site], out=self._err_pos)
+        # MuJoCo's own quaternion routines into preallocated buffers, not the pose layer: this runs at every
+        # iterate, where numpy's per-call overhead would dominate a tracking solve.
         mujoco.mju_mat2Quat(self._site_quat, data.site_xmat[self._site])
         mujoco.mju_subQuat(self._err_rot, self._target_quat, self._site_quat)
-
-    def errors_at(self, q: np.ndarray) -> tuple[float, float]:
-        """Position (m) and orientation (rad) errors at joints ``q`` (6, rad) from the target of the last solve."""
-        self._evaluate(q[:N_BODY])
-        return math.sqrt(self._err_pos @ self._err_pos), math.sqrt(self._err_rot @ self._err_rot)
 
     def _descend(self, seed: np.ndarray) -> tuple[np.ndarray, int, float, float, float, IKStatus]:
         """One Levenberg-Marquardt descent from ``seed`` (5 body joints, rad).

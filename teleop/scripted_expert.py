@@ -307,7 +307,7 @@ class ScriptedExpert(ActionSource):
         brick, _ = self._brick_pose()
         return bool(np.hypot(*(brick[:2] - self._bowl_base()[:2])) < BOWL_INNER_RADIUS)
 
-    def _commanded_pose(self) -> tuple[np.ndarray, np.ndarray]:
+    def _commanded_pose(self) -> Pose:
         """Pose the last commanded joints put the site at (where the arm is heading, not where it lags)."""
         assert self._planner is not None
         return self._planner.pose_of(self._radians(self._last))
