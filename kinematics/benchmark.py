@@ -3,7 +3,8 @@
 Two workloads, both built from forward kinematics of joint vectors within the limits, so every target is
 reachable exactly:
 
-* cold: random joint vectors; each pose is solved from the rest pose with no warm start;
+* cold: random joint vectors; each pose is solved from the folded pose (``kinematics.ik.FOLDED_POSE``), no warm
+  start;
 * tracking: smooth recorded-like joint trajectories (minimum-jerk moves between random waypoints at the
   recording rate); each frame is solved warm-started from the previous frame's solution.
 
@@ -23,12 +24,19 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from kinematics.fk import ForwardKinematics, quat_angle
+from kinematics.fk import ForwardKinematics
 from kinematics.ik import N_BODY, IKConfig, IKSolver
+from kinematics.pose import Pose, matrix_to_quat, quat_angle
 from kinematics.units import JointLimits
+from so101.command import UsageError, run_command
 
 Solver = Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray]
-"""(target_pos, target_quat, q_init or None for the rest pose) -> (6,) joints; frames as in ``IKSolver``."""
+"""(target_pos, target_quat, q_init or None for the cold start) -> (6,) joints; frames as in ``IKSolver``."""
+
+TARGET_SUCCESS = 0.999
+"""The workbench's solver should reach at least this share of the targets of each workload (full pose)."""
+TARGET_TRACKING_US = 1000.0
+"""Median time per tracking solve (us) should stay under this: 3 % of a control step at 30 fps."""
 
 
 @dataclass
@@ -42,9 +50,11 @@ class IkBenchConfig:
     trajectories: int = 20
     """Smooth joint trajectories tracked with warm starts."""
     trajectory_seconds: float = 10.0
+    """Length of each tracked trajectory (s)."""
     fps: int = 30
     """Recording rate of the tracked trajectories (frames per second)."""
     seed: int = 0
+    """Seed of the random targets and trajectories."""
     pos_tol_mm: float = 0.1
     """Success threshold on the position error (mm)."""
     rot_tol_deg: float = 0.1
@@ -53,6 +63,18 @@ class IkBenchConfig:
     """Also run mink on the same targets (needs ``pip install mink``)."""
     mink_max_iterations: int = 200
     """mink's iteration budget per cold solve (tracking: a tenth of it)."""
+
+    def __post_init__(self) -> None:
+        if self.targets < 1 or self.trajectories < 1:
+            raise ValueError(
+                f"--targets and --trajectories must be at least 1, got {self.targets} and {self.trajectories}"
+            )
+        if self.trajectory_seconds <= 0 or self.fps <= 0:
+            raise ValueError(
+                f"--trajectory_seconds and --fps must be positive, got {self.trajectory_seconds} and {self.fps}"
+            )
+        if self.pos_tol_mm <= 0 or self.rot_tol_deg <= 0 or self.mink_max_iterations < 1:
+            raise ValueError("--pos_tol_mm, --rot_tol_deg and --mink_max_iterations must be positive")
 
 
 @dataclass(frozen=True)
@@ -83,11 +105,10 @@ class Figures:
     time_us: np.ndarray
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``so101 bench ik``; returns the process exit status."""
-    import draccus
+def bench(cfg: IkBenchConfig) -> int:
+    """Solve both workloads with each solver; print the figures, the targets and the machine. 0 when it ran."""
+    from sim.machine import machine_line
 
-    cfg = draccus.parse(config_class=IkBenchConfig, args=argv)
     model_path = _resolve_model(cfg.model)
     model = mujoco.MjModel.from_xml_path(str(model_path))
     rng = np.random.default_rng(cfg.seed)
@@ -109,18 +130,35 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(header)
     print("-" * len(header))
+    ours: list[Figures] = []
     for workload in workloads:
         for name, solver in solvers:
             figures = run(workload, name, solver, fk, cfg.pos_tol_mm, cfg.rot_tol_deg)
             print(_row(workload.name, figures))
+            if solver is solvers[0][1]:
+                ours.append(figures)
+    success = min(figures.success for figures in ours)
+    tracking_us = float(np.median(ours[1].time_us))
+    success_verdict = "meets" if success >= TARGET_SUCCESS else "below"
+    time_verdict = "meets" if tracking_us <= TARGET_TRACKING_US else "below"
+    print(
+        f"targets (so101 DLS): success >= {100 * TARGET_SUCCESS:.1f}% in each workload: {success_verdict} "
+        f"({100 * success:.2f}%); tracking p50 <= {TARGET_TRACKING_US:.0f} us: {time_verdict} ({tracking_us:.0f} us)"
+    )
+    print(machine_line(gl=False))
     return 0
 
 
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``so101 bench ik``; returns the process exit status."""
+    return run_command("bench ik", IkBenchConfig, bench, argv)
+
+
 def cold_workload(fk: ForwardKinematics, limits: JointLimits, count: int, rng: np.random.Generator) -> Workload:
-    """``count`` poses of uniformly random joint vectors within the limits, each to be solved from rest."""
+    """``count`` poses of uniformly random joint vectors within the limits, each to be solved cold."""
     joints = np.zeros((count, 6))
     joints[:, :N_BODY] = rng.uniform(limits.lower[:N_BODY], limits.upper[:N_BODY], size=(count, N_BODY))
-    positions, quats = _poses(fk, joints)
+    positions, quats = fk.batch(joints)
     return Workload(f"cold ({count} targets)", positions, quats, joints, warm=False, run_starts=np.zeros(0, int))
 
 
@@ -132,7 +170,7 @@ def tracking_workload(
     runs = []
     lower, upper = limits.lower[:N_BODY], limits.upper[:N_BODY]
     margin = 0.1 * (upper - lower)
-    frames = max(int(round(seconds * fps)), 2)
+    frames = max(round(seconds * fps), 2)
     for _ in range(count):
         waypoint = rng.uniform(lower + margin, upper - margin)
         run: list[np.ndarray] = []
@@ -147,7 +185,7 @@ def tracking_workload(
         joints[:, :N_BODY] = np.asarray(run[:frames])
         runs.append(joints)
     joints = np.concatenate(runs)
-    positions, quats = _poses(fk, joints)
+    positions, quats = fk.batch(joints)
     starts = np.arange(count) * frames
     return Workload(f"tracking ({count}x{frames} frames)", positions, quats, joints, warm=True, run_starts=starts)
 
@@ -162,15 +200,12 @@ def run(
     starts = set(workload.run_starts.tolist())
     previous: np.ndarray | None = None
     for i in range(count):
-        if workload.warm:
-            q_init = workload.joints[i] if i in starts else previous
-        else:
-            q_init = None
+        q_init = (workload.joints[i] if i in starts else previous) if workload.warm else None
         begin = time.perf_counter()
         solutions[i] = solver(workload.positions[i], workload.quats[i], q_init)
         times[i] = time.perf_counter() - begin
         previous = solutions[i]
-    reached_pos, reached_quat = _poses(fk, solutions)
+    reached_pos, reached_quat = fk.batch(solutions)
     pos_err = 1e3 * np.linalg.norm(reached_pos - workload.positions, axis=1)
     rot_err = np.rad2deg(quat_angle(reached_quat, workload.quats))
     success = float(np.mean((pos_err <= pos_tol_mm) & (rot_err <= rot_tol_deg)))
@@ -188,7 +223,7 @@ def dls_solver(model: mujoco.MjModel) -> Solver:
 
 
 def mink_solver(model: mujoco.MjModel, cfg: IkBenchConfig) -> Solver:
-    """mink's differential IK iterated to the benchmark's thresholds, with the same weights and rest pose.
+    """mink's differential IK iterated to the benchmark's thresholds, with the same weights and cold start.
 
     Each iteration is one ``mink.solve_ik`` step (a QP with configuration limits, Levenberg-Marquardt
     damping as in mink's examples) integrated over ``dt = 1``; warm solves get a tenth of the budget.
@@ -196,7 +231,7 @@ def mink_solver(model: mujoco.MjModel, cfg: IkBenchConfig) -> Solver:
     try:
         import mink
     except ImportError as error:
-        raise SystemExit(
+        raise UsageError(
             "the IK benchmark compares against mink, which is not installed: `pip install mink`, "
             "or run with --mink false"
         ) from error
@@ -205,8 +240,7 @@ def mink_solver(model: mujoco.MjModel, cfg: IkBenchConfig) -> Solver:
     fk = ForwardKinematics(model)
     index = fk.index
     mujoco.mj_kinematics(model, fk.data)
-    base_pos = fk.data.xpos[index.base_body_id].copy()
-    base_quat = fk.data.xquat[index.base_body_id].copy()
+    base = Pose(fk.data.xpos[index.base_body_id].copy(), fk.data.xquat[index.base_body_id].copy())
     configuration = mink.Configuration(model)
     task = mink.FrameTask(
         frame_name=ik_cfg.site,
@@ -217,22 +251,20 @@ def mink_solver(model: mujoco.MjModel, cfg: IkBenchConfig) -> Solver:
     )
     limits = [mink.ConfigurationLimit(model)]
     pos_tol, rot_tol = cfg.pos_tol_mm * 1e-3, np.deg2rad(cfg.rot_tol_deg)
-    rest = np.asarray(ik_cfg.rest_pose)
+    cold_start = np.asarray(ik_cfg.cold_start)
     qpos = model.qpos0.copy()
-    site_quat = np.empty(4)
 
     def solve(pos: np.ndarray, quat: np.ndarray, q_init: np.ndarray | None) -> np.ndarray:
-        start = rest if q_init is None else q_init
+        start = cold_start if q_init is None else q_init
         budget = cfg.mink_max_iterations if q_init is None else max(cfg.mink_max_iterations // 10, 1)
         qpos[index.qpos_adr] = start
         configuration.update(qpos)
-        world_pos = base_pos + _quat_rotate(base_quat, pos)
-        world_quat = _quat_mul(base_quat, quat)
+        world_pos, world_quat = base.compose(Pose(pos, quat))
         task.set_target(mink.SE3.from_rotation_and_translation(mink.SO3(world_quat), world_pos))
         data = configuration.data
         for _ in range(budget):
             pos_err = np.linalg.norm(data.site_xpos[index.site_id] - world_pos)
-            mujoco.mju_mat2Quat(site_quat, data.site_xmat[index.site_id])
+            site_quat = matrix_to_quat(data.site_xmat[index.site_id].reshape(3, 3))
             if pos_err <= pos_tol and quat_angle(site_quat, world_quat) <= rot_tol:
                 break
             velocity = mink.solve_ik(configuration, [task], 1.0, "daqp", limits=limits)
@@ -250,27 +282,8 @@ def _resolve_model(path: str | None) -> Path:
 
         model_path = ROBOT_XML
     if not model_path.is_file():
-        raise SystemExit(f"no SO-101 model at {model_path}; pass one with --model path/to/so101.xml")
+        raise UsageError(f"no SO-101 model at {model_path}; pass one with --model path/to/so101.xml")
     return model_path
-
-
-def _poses(fk: ForwardKinematics, joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    positions, quats = np.empty((len(joints), 3)), np.empty((len(joints), 4))
-    for i, q in enumerate(joints):
-        positions[i], quats[i] = fk.pose(q)
-    return positions, quats
-
-
-def _quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    out = np.empty(4)
-    mujoco.mju_mulQuat(out, np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
-    return out
-
-
-def _quat_rotate(quat: np.ndarray, vec: np.ndarray) -> np.ndarray:
-    out = np.empty(3)
-    mujoco.mju_rotVecQuat(out, np.asarray(vec, dtype=np.float64), np.asarray(quat, dtype=np.float64))
-    return out
 
 
 def _percentiles(values: np.ndarray, digits: int) -> str:

@@ -10,7 +10,8 @@ Method: Levenberg-Marquardt on the weighted 6-D pose error. The damping grows wi
 and vanish close to a solution where the iteration converges quadratically. Joint limits hold at every
 iterate: a joint whose step would leave its range is held at the limit and the step is re-solved for the
 others. A 5-DOF arm cannot reach every orientation: the solver then stops at the minimum of the weighted
-error and reports ``status="unreachable"``.
+error and reports ``status="unreachable"``; so does a target out of reach (see ``IKResult``). Restart seeds come
+from ``kinematics.ik_seeds``.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ import mujoco
 import numpy as np
 
 from kinematics.fk import BASE_BODY_NAME, SITE_NAME, ArmIndex
+from kinematics.ik_seeds import SEED_SPREAD, RestartSeeds
+from kinematics.pose import Pose
 from kinematics.units import GRIPPER_INDEX, JointLimits
 
-REST_POSE: tuple[float, ...] = (0.0, -1.658, 1.658, 1.222, 0.0, 0.0)
-"""The folded pose the SO-101 rests in (rad, LeRobot order: 0, -95, 95, 70, 0, 0 degrees); cold solves start here."""
+FOLDED_POSE: tuple[float, ...] = (0.0, -1.658, 1.658, 1.222, 0.0, 0.0)
+"""The folded pose the SO-101 rests in (rad, LeRobot order: 0, -95, 95, 70, 0, 0 degrees); cold solves start here.
+Not the simulator's episode start pose, which is in dataset units and less folded."""
 
 N_BODY = GRIPPER_INDEX
 """Number of joints the solver moves: the five body joints that precede the gripper."""
@@ -63,8 +67,9 @@ class IKConfig:
     seed: int = 0
     """Seed of the tabulated joint vectors (fixed at construction, so solves are repeatable)."""
     max_joint_step: float = 0.1
-    """Trajectory mode: the largest change of any body joint between consecutive frames (rad)."""
-    rest_pose: tuple[float, ...] = REST_POSE
+    """Trajectory mode (``kinematics.ik_trajectory``): the largest change of any body joint between consecutive
+    frames (rad)."""
+    cold_start: tuple[float, ...] = FOLDED_POSE
     """Start of cold solves (rad, 6 values; the gripper value is what a cold solve passes through)."""
     site: str = SITE_NAME
     """The end-effector site."""
@@ -81,11 +86,11 @@ class IKResult:
         iterations: Jacobian steps taken, over all seeds.
         position_error: distance between reached and target positions (m).
         orientation_error: angle between reached and target orientations (rad).
-        status: ``"converged"``; ``"unreachable"`` (the error stopped decreasing: the target, or its
-            orientation for this 5-DOF arm, cannot be reached from any seed tried, and the joints give the
-            closest pose found);
-            ``"max_iterations"`` (still improving when the budget ran out); ``"step_limited"`` (trajectory
-            mode: the per-step joint bound held the arm back this frame).
+        status: ``"converged"``; ``"unreachable"`` (the target lies beyond the arm's reach, or the error
+            stopped decreasing: the target, or its orientation for this 5-DOF arm, cannot be reached from any
+            seed tried; the joints give the closest pose found); ``"max_iterations"`` (still improving when the
+            budget ran out); ``"step_limited"`` (trajectory mode: the per-step joint bound held the arm back this
+            frame).
         restarts: seeds tried after the first one.
     """
 
@@ -100,15 +105,14 @@ class IKResult:
 # Levenberg-Marquardt bookkeeping: the damping multiplier grows by this factor on a rejected step...
 _MU_UP = 8.0
 # ...a descent is declared stalled when the multiplier passes this, or a step changes no joint by more
-# than _STEP_FLOOR rad, or the weighted squared error falls by less than _DECREASE_FLOOR relative.
+# than _STEP_FLOOR rad, or the weighted squared error falls by less than _DECREASE_FLOOR relative. A descent
+# gaining less than 0.1 % a step would need thousands of steps to get anywhere: it creeps towards a local
+# minimum with an error left (measured: declaring it stalled leaves every benchmark target converged and
+# saves the iterations that creeping wasted before the restarts).
 _MU_MAX = 1e8
 _MU_MIN = 1.0
 _STEP_FLOOR = 1e-9
-_DECREASE_FLOOR = 1e-9
-# Restart seeds are picked among the _SEED_POOL * restarts tabulated poses nearest the target, each differing
-# from the seeds already picked by more than _SEED_SPREAD rad in at least one joint.
-_SEED_POOL = 8
-_SEED_SPREAD = 0.5
+_DECREASE_FLOOR = 1e-3
 # Only local minima closer than this to the target (m) get their other IK branches tried as seeds.
 _BRANCH_RADIUS = 0.05
 
@@ -124,9 +128,9 @@ class IKSolver:
         self.index = ArmIndex.from_model(model, cfg.site, cfg.base_body)
         limits = JointLimits.from_model(model)
         self.lower, self.upper = limits.lower[:N_BODY].copy(), limits.upper[:N_BODY].copy()
-        self.rest_pose = np.asarray(cfg.rest_pose, dtype=np.float64)
-        if self.rest_pose.shape != (6,):
-            raise ValueError(f"rest_pose needs 6 joint values, got {self.rest_pose.shape}")
+        self.cold_start = np.asarray(cfg.cold_start, dtype=np.float64)
+        if self.cold_start.shape != (6,):
+            raise ValueError(f"cold_start needs 6 joint values, got {self.cold_start.shape}")
 
         # Contiguous addresses (the usual case) allow slices, which are cheaper than index arrays.
         self._qpos = _slice_if_contiguous(self.index.qpos_adr[:N_BODY])
@@ -137,9 +141,8 @@ class IKSolver:
         # The base does not move with the arm's joints, so its world pose is read once.
         mujoco.mj_kinematics(model, self.data)
         base = self.index.base_body_id
-        self._base_pos = self.data.xpos[base].copy()
-        self._base_quat = self.data.xquat[base].copy()
-        self._base_at_origin = not self._base_pos.any() and np.array_equal(self._base_quat, [1.0, 0.0, 0.0, 0.0])
+        self._base = Pose(self.data.xpos[base].copy(), self.data.xquat[base].copy())
+        self._base_at_origin = not self._base.position.any() and np.array_equal(self._base.quat, [1.0, 0.0, 0.0, 0.0])
 
         # Work buffers reused by every iteration.
         self._jac = np.zeros((6, model.nv))
@@ -154,9 +157,20 @@ class IKSolver:
         self._target_quat = np.zeros(4)
         self._site_quat = np.zeros(4)
 
-        self._seed_joints, self._seed_features = self._tabulate_seeds(cfg.seed_table_size, cfg.seed)
-        self._joint_ids = [int(np.flatnonzero(model.jnt_qposadr == adr)[0]) for adr in self.index.qpos_adr[:N_BODY]]
-        self._mirror_sums = self._mirror_angle_sums()
+        self._seeds = RestartSeeds(
+            model,
+            self.index,
+            self.lower,
+            self.upper,
+            cfg.position_weight,
+            cfg.orientation_weight,
+            cfg.seed_table_size,
+            cfg.seed,
+        )
+        self._reach_centre_world, self.reach = self._reach_sphere()
+        self.reach_centre = self._base.inverse().transform_point(self._reach_centre_world)
+        """Centre of the sphere of radius ``reach`` (m) that holds every position the site can take (base frame, m):
+        a target farther from it is out of reach."""
 
     # ------------------------------------------------------------------ public API
 
@@ -169,7 +183,7 @@ class IKSolver:
             target_pos: (3,) target position in the base frame (m).
             target_quat: (4,) target orientation ``[w, x, y, z]`` in the base frame (normalised here).
             q_init: (6,) radians to start from (warm start, e.g. the previous solution when tracking); its
-                gripper value passes through. ``None`` solves cold from the rest pose. A descent that does
+                gripper value passes through. ``None`` solves cold from ``config.cold_start``. A descent that does
                 not converge is followed by restarts from other seeds (for warm starts only if
                 ``config.restart_warm``); the best pose found is returned.
 
@@ -179,7 +193,7 @@ class IKSolver:
         """
         self._set_target(target_pos, target_quat)
         if q_init is None:
-            q = self.rest_pose.copy()
+            q = self.cold_start.copy()
         else:
             q = np.array(q_init, dtype=np.float64)
             if q.shape != (6,) or not np.isfinite(q).all():
@@ -189,12 +203,12 @@ class IKSolver:
         restarts = 0
         if status != "converged" and (q_init is None or self.config.restart_warm):
             # The descent stalled, mostly in the wrong IK branch against a joint limit (a cold start from the
-            # folded rest pose, or a tracked target that left the branch it was followed in). Restart from
+            # folded pose, or a tracked target that left the branch it was followed in). Restart from
             # the other branches of each local minimum near the target, which tabulated seeds near the
             # limits rarely cover, in turn with tabulated seeds whose poses are near the target.
             minima = [q_body]
-            pending = self._branches(q_body) if pos_err < _BRANCH_RADIUS else []
-            table = iter(self._nearest_seeds())
+            pending = self._seeds.branches(q_body) if pos_err < _BRANCH_RADIUS else []
+            table = iter(self._seeds.nearest(self._target_pos, self._target_quat, self.config.restarts))
             while restarts < self.config.restarts:
                 # Alternate the two sources, so neither can use up the budget alone.
                 seed = pending.pop(0) if pending and restarts % 2 == 0 else next(table, None)
@@ -209,67 +223,18 @@ class IKSolver:
                     q_body, best_energy, pos_err, rot_err, status = found, energy, found_pos, found_rot, found_status
                 if found_status == "converged":
                     break
-                if found_pos < _BRANCH_RADIUS and all(np.max(np.abs(found - other)) > _SEED_SPREAD for other in minima):
+                if found_pos < _BRANCH_RADIUS and all(np.max(np.abs(found - other)) > SEED_SPREAD for other in minima):
                     minima.append(found)
-                    pending.extend(self._branches(found))
+                    pending.extend(self._seeds.branches(found))
+        if status == "max_iterations" and self._beyond_reach():
+            status = "unreachable"
         q[:N_BODY] = q_body
         return q, IKResult(status == "converged", iterations, pos_err, rot_err, status, restarts)
 
-    def solve_trajectory(
-        self,
-        target_pos: np.ndarray,
-        target_quat: np.ndarray,
-        q_init: np.ndarray | None = None,
-        gripper: np.ndarray | None = None,
-        max_joint_step: float | None = None,
-    ) -> tuple[np.ndarray, list[IKResult]]:
-        """Solve a sequence of targets, each warm-started from the previous frame's joints.
-
-        No body joint changes by more than ``max_joint_step`` between frames: when a solution lies further
-        (a jump in the target, a switch of IK branch) the whole joint step is scaled down, keeping its
-        direction, and the arm catches up over the following frames. Those frames report
-        ``status="step_limited"`` with the errors of the pose actually commanded.
-
-        Args:
-            target_pos: (T, 3) positions in the base frame (m).
-            target_quat: (T, 4) orientations ``[w, x, y, z]`` in the base frame.
-            q_init: (6,) radians of the arm before the first frame; the first frame is then step-bounded
-                too. ``None`` solves the first frame cold, without a bound.
-            gripper: optional (T,) gripper angles (rad) written into the output; otherwise the gripper of
-                ``q_init`` (or of the rest pose) passes through.
-            max_joint_step: bound per frame (rad); defaults to ``config.max_joint_step``.
-
-        Returns:
-            ``(qs, results)``: (T, 6) radians and one ``IKResult`` per frame.
-        """
-        target_pos = np.asarray(target_pos, dtype=np.float64)
-        target_quat = np.asarray(target_quat, dtype=np.float64)
-        if target_pos.ndim != 2 or target_pos.shape[1] != 3 or target_quat.shape != (len(target_pos), 4):
-            raise ValueError(f"targets need shapes (T, 3) and (T, 4), got {target_pos.shape} and {target_quat.shape}")
-        if gripper is not None and np.shape(gripper) != (len(target_pos),):
-            raise ValueError(f"gripper needs shape ({len(target_pos)},), got {np.shape(gripper)}")
-        bound = self.config.max_joint_step if max_joint_step is None else max_joint_step
-        if bound <= 0.0:
-            raise ValueError(f"max_joint_step must be positive, got {bound}")
-
-        qs = np.empty((len(target_pos), 6))
-        results: list[IKResult] = []
-        previous = None if q_init is None else np.asarray(q_init, dtype=np.float64)
-        for t in range(len(target_pos)):
-            q, result = self.solve(target_pos[t], target_quat[t], previous)
-            if previous is not None:
-                step = q[:N_BODY] - previous[:N_BODY]
-                largest = float(np.max(np.abs(step)))
-                if largest > bound:
-                    q[:N_BODY] = previous[:N_BODY] + step * (bound / largest)
-                    pos_err, rot_err = self._errors_at(q[:N_BODY])
-                    result = IKResult(False, result.iterations, pos_err, rot_err, "step_limited", result.restarts)
-            if gripper is not None:
-                q[GRIPPER_INDEX] = gripper[t]
-            qs[t] = q
-            results.append(result)
-            previous = q
-        return qs, results
+    def errors_at(self, q: np.ndarray) -> tuple[float, float]:
+        """Position (m) and orientation (rad) errors at joints ``q`` (6, rad) from the target of the last solve."""
+        self._evaluate(q[:N_BODY])
+        return math.sqrt(self._err_pos @ self._err_pos), math.sqrt(self._err_rot @ self._err_rot)
 
     # ------------------------------------------------------------------ internals
 
@@ -286,116 +251,27 @@ class IKSolver:
             self._target_pos[:] = pos
             np.divide(quat, norm, out=self._target_quat)
         else:
-            mujoco.mju_rotVecQuat(self._target_pos, pos, self._base_quat)
-            self._target_pos += self._base_pos
-            mujoco.mju_mulQuat(self._target_quat, self._base_quat, quat / norm)
+            self._target_pos[:], self._target_quat[:] = self._base.compose(Pose(pos, quat / norm))
 
-    def _pose_features(self, positions: np.ndarray, rotations: np.ndarray) -> np.ndarray:
-        """(N, 12) vectors whose squared distances approximate the weighted squared pose error.
+    def _reach_sphere(self) -> tuple[np.ndarray, float]:
+        """A sphere that holds every position the site can take: its centre (the pan joint's anchor, world frame)
+        and radius (m).
 
-        For rotation matrices, ``|R1 - R2|_F^2 = 4 (1 - cos angle)``, close to ``2 angle^2`` for small
-        angles, hence the ``1/sqrt(2)`` scale on the flattened matrices.
-        """
-        cfg = self.config
-        return np.hstack([cfg.position_weight * positions, cfg.orientation_weight / np.sqrt(2.0) * rotations])
-
-    def _tabulate_seeds(self, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """Random body-joint vectors within the limits and the pose features of their site (world frame)."""
-        rng = np.random.default_rng(seed)
-        joints = rng.uniform(self.lower, self.upper, size=(size, N_BODY))
-        positions, rotations = np.empty((size, 3)), np.empty((size, 9))
-        for i, q_body in enumerate(joints):
-            self.data.qpos[self._qpos] = q_body
-            mujoco.mj_kinematics(self.model, self.data)
-            positions[i] = self.data.site_xpos[self._site]
-            rotations[i] = self.data.site_xmat[self._site]
-        return joints, self._pose_features(positions, rotations)
-
-    def _mirror_angle_sums(self) -> np.ndarray:
-        """For shoulder_lift, elbow_flex and wrist_flex: the sum ``q + q'`` of a joint angle and its mirror image.
-
-        Turning the pan by pi and mirroring the planar lift/elbow/wrist chain about the pan axis (the arm
-        reaching back over its shoulder), then turning the roll by pi, reproduces the gripper's orientation
-        exactly and its position within the pan-to-shoulder offset (a few cm). Each planar joint then takes
-        the angle ``2 c - q``, where ``c`` is the angle at which its link lines up with the previous one (the
-        upper arm with the pan axis, the forearm with the upper arm, the roll axis with the forearm). The
-        ``c`` are read from the model at the zero pose.
-        """
-        data, index = self.data, self.index
-        data.qpos[index.qpos_adr] = 0.0
-        mujoco.mj_kinematics(self.model, data)
-        anchors = [data.xanchor[j].copy() for j in self._joint_ids]
-        axes = [data.xaxis[j].copy() for j in self._joint_ids]
-        links = [axes[0], anchors[2] - anchors[1], anchors[3] - anchors[2], axes[4]]
-        sums = np.empty(3)
-        for k in range(3):
-            axis, before, after = axes[k + 1], links[k], links[k + 1]
-            before, after = before - axis * (axis @ before), after - axis * (axis @ after)
-            sums[k] = -2.0 * np.arctan2(axis @ np.cross(before, after), before @ after)
-        return sums
-
-    def _mirror(self, q_body: np.ndarray) -> np.ndarray:
-        """The other-pan-branch seed for ``q_body`` (see ``_mirror_angle_sums``), wrapped and kept in the limits."""
-        mirrored = np.empty(N_BODY)
-        mirrored[1:4] = self._mirror_sums - q_body[1:4]
-        for k in (0, 4):
-            # Of the two ways to turn by pi, take the one that stays within (or nearest to) the range.
-            up, down = q_body[k] + np.pi, q_body[k] - np.pi
-            mirrored[k] = up if up - self.upper[k] < self.lower[k] - down else down
-        mirrored[1:4] = (mirrored[1:4] + np.pi) % (2.0 * np.pi) - np.pi
-        return np.minimum(np.maximum(mirrored, self.lower), self.upper)
-
-    def _elbow_flip(self, q_body: np.ndarray) -> np.ndarray:
-        """``q_body`` with the elbow on the other side of the shoulder-to-wrist line, the wrist in place.
-
-        The elbow is reflected about the line from the shoulder_lift axis to the wrist_flex axis, and
-        wrist_flex compensates so that the roll axis keeps its direction (the three axes are parallel).
+        Each joint's anchor keeps its distance to the previous one whatever the joint angles (both lie on the
+        rigid link between them, or on the axis the link turns about), and so does the site to the last anchor;
+        by the triangle inequality the site is never farther from the pan anchor than the sum of those distances.
         """
         data = self.data
-        data.qpos[self._qpos] = q_body
+        data.qpos[self._qpos] = 0.0
         mujoco.mj_kinematics(self.model, data)
-        lift, elbow, wrist = self._joint_ids[1:4]
-        axis = data.xaxis[lift]
-        to_elbow = data.xanchor[elbow] - data.xanchor[lift]
-        to_wrist = data.xanchor[wrist] - data.xanchor[lift]
-        to_elbow, to_wrist = to_elbow - axis * (axis @ to_elbow), to_wrist - axis * (axis @ to_wrist)
-        half = np.arctan2(axis @ np.cross(to_wrist, to_elbow), to_wrist @ to_elbow)
-        flipped = q_body.copy()
-        flipped[1] = q_body[1] - 2.0 * half
-        flipped[2] = self._mirror_sums[1] - q_body[2]
-        flipped[3] = q_body[3] - (flipped[1] - q_body[1]) - (flipped[2] - q_body[2])
-        flipped[1:4] = (flipped[1:4] + np.pi) % (2.0 * np.pi) - np.pi
-        return np.minimum(np.maximum(flipped, self.lower), self.upper)
+        joint_ids = [int(np.flatnonzero(self.model.jnt_qposadr == adr)[0]) for adr in self.index.qpos_adr[:N_BODY]]
+        points = np.array([data.xanchor[j] for j in joint_ids] + [data.site_xpos[self._site]])
+        return points[0].copy(), float(np.sum(np.linalg.norm(np.diff(points, axis=0), axis=1)))
 
-    def _branches(self, q_body: np.ndarray) -> list[np.ndarray]:
-        """Seeds in the three other IK branches of ``q_body``: elbow flipped, pan mirrored, and both."""
-        elbow = self._elbow_flip(q_body)
-        return [elbow, self._mirror(q_body), self._mirror(elbow)]
-
-    def _nearest_seeds(self) -> list[np.ndarray]:
-        """Up to ``config.restarts`` tabulated joint vectors with poses near the current target, nearest first.
-
-        Poses near the target come from several IK branches (elbow up or down, and the arm turned by pi
-        about the pan axis and folded back over the top, which lands within millimetres of the target). A
-        seed is only taken when it differs from every seed already taken by ``_SEED_SPREAD`` rad in some
-        joint, so the restarts explore distinct branches instead of one branch many times.
-        """
-        count = min(self.config.restarts, len(self._seed_joints))
-        if count == 0:
-            return []
-        target_mat = np.empty(9)
-        mujoco.mju_quat2Mat(target_mat, self._target_quat)
-        target = self._pose_features(self._target_pos[None], target_mat[None])[0]
-        distances = np.sum((self._seed_features - target) ** 2, axis=1)
-        pool = min(_SEED_POOL * count, len(distances))
-        nearest = np.argpartition(distances, pool - 1)[:pool]
-        chosen: list[np.ndarray] = []
-        for candidate in self._seed_joints[nearest[np.argsort(distances[nearest])]]:
-            if all(np.max(np.abs(candidate - other)) > _SEED_SPREAD for other in chosen):
-                chosen.append(candidate)
-                if len(chosen) == count:
-                    break
-        return chosen
+    def _beyond_reach(self) -> bool:
+        """The current target lies outside the reach sphere (by more than the position tolerance)."""
+        distance = float(np.linalg.norm(self._target_pos - self._reach_centre_world))
+        return distance > self.reach + self.config.position_tolerance
 
     def _evaluate(self, q_body: np.ndarray) -> None:
         """Run kinematics at ``q_body`` and write the error (target minus current) to ``_err``.
@@ -408,13 +284,10 @@ class IKSolver:
         data.qpos[self._qpos] = q_body
         mujoco.mj_kinematics(self.model, data)
         np.subtract(self._target_pos, data.site_xpos[self._site], out=self._err_pos)
+        # MuJoCo's own quaternion routines into preallocated buffers, not the pose layer: this runs at every
+        # iterate, where numpy's per-call overhead would dominate a tracking solve.
         mujoco.mju_mat2Quat(self._site_quat, data.site_xmat[self._site])
         mujoco.mju_subQuat(self._err_rot, self._target_quat, self._site_quat)
-
-    def _errors_at(self, q_body: np.ndarray) -> tuple[float, float]:
-        """Position (m) and orientation (rad) errors at ``q_body``."""
-        self._evaluate(q_body)
-        return math.sqrt(self._err_pos @ self._err_pos), math.sqrt(self._err_rot @ self._err_rot)
 
     def _descend(self, seed: np.ndarray) -> tuple[np.ndarray, int, float, float, float, IKStatus]:
         """One Levenberg-Marquardt descent from ``seed`` (5 body joints, rad).

@@ -19,6 +19,7 @@ from typing import Literal
 import mujoco
 import numpy as np
 
+from kinematics.pose import quat_from_xyaxes
 from kinematics.units import JOINT_NAMES, JointLimits
 from sim.paths import ASSETS_DIR, ROBOT_XML, SCENE_XML
 
@@ -140,7 +141,7 @@ def build_scene(config: SceneConfig | None = None) -> SceneModel:
     gripper_body.add_camera(
         name="wrist_cam",
         pos=_WRIST_CAM_POS,
-        quat=_quat_from_xyaxes(_WRIST_CAM_XYAXES),
+        quat=quat_from_xyaxes(np.array(_WRIST_CAM_XYAXES)),
         fovy=_WRIST_CAM_FOVY_DEG,
     )
     with unprefixed_attach():
@@ -163,19 +164,6 @@ def unprefixed_attach() -> Iterator[None]:
             yield
     finally:
         mujoco.set_mju_user_warning(previous)
-
-
-def _quat_from_xyaxes(xyaxes: tuple[float, ...]) -> np.ndarray:
-    """Quaternion [w, x, y, z] of a frame given its x and y axes, as MJCF's ``xyaxes`` attribute."""
-    x_axis = np.asarray(xyaxes[:3], dtype=np.float64)
-    y_axis = np.asarray(xyaxes[3:], dtype=np.float64)
-    x_axis /= np.linalg.norm(x_axis)
-    y_axis -= x_axis * (x_axis @ y_axis)
-    y_axis /= np.linalg.norm(y_axis)
-    rotation = np.column_stack([x_axis, y_axis, np.cross(x_axis, y_axis)])
-    quat = np.empty(4)
-    mujoco.mju_mat2Quat(quat, rotation.ravel())
-    return quat
 
 
 def _check_robot_spec(robot: mujoco.MjSpec, path: Path) -> None:

@@ -1,10 +1,14 @@
-"""Keyboard teleoperation in the viewer window: jog the gripper in end-effector space through the IK.
+"""Keyboard teleoperation in the viewer window: jog the gripper in end-effector space.
 
 Held keys move the ``gripperframe`` site at a steady speed: W/S forward/back (+-x of the arm's base), A/D left/
 right (+-y), R/F up/down (+-z), I/K pitch the fingers up/down, J/L roll the gripper; O/C open/close the gripper.
-Each frame the target is the pose of the joints commanded last frame moved by the held keys, so an orientation a
-5-joint arm cannot take is simply not taken, instead of piling up error. Episode keys: Enter starts an episode and,
-while recording, saves it; Backspace records it again from the same scene; Q (or closing the window) stops.
+The end-effector controller (``kinematics.ee_controller``) turns the motion into joint targets. Each control step
+it latches the joints commanded last and moves by what the held keys add in one step, so an orientation a 5-joint
+arm cannot take is simply not taken, instead of piling up error; a target out of reach holds the arm and says so.
+Episode keys: Enter starts an episode and, while recording, saves it; Backspace records it again from the same
+scene; Q (or closing the window) stops.
+
+The window is this source's ``view``: the episode loop's control clock draws it between control steps.
 """
 
 from __future__ import annotations
@@ -15,12 +19,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kinematics.fk import ForwardKinematics, quat_multiply
-from kinematics.units import GRIPPER_INDEX, dataset_to_radians, radians_to_dataset
+from kinematics.units import GRIPPER_INDEX
 from teleop.action_source import ActionSource, EpisodeCommand
 
 if TYPE_CHECKING:
-    from kinematics.ik import IKSolver
+    from kinematics.ee_controller import EndEffectorController
+    from sim.control_loop import View
     from sim.simulator import So101Sim
     from sim.viewer import Viewer
 
@@ -38,13 +42,17 @@ class KeyboardConfig:
     gripper_speed: float = 80.0
     """Gripper opening speed while O or C is held (dataset units per second)."""
     window_width: int = 1280
+    """Width of the window (pixels)."""
     window_height: int = 720
+    """Height of the window (pixels)."""
     window_profile: str = "fast"
     """Render profile of the window (``fast`` or ``quality``)."""
 
     def __post_init__(self) -> None:
         if min(self.linear_speed, self.angular_speed, self.gripper_speed) <= 0:
-            raise ValueError("keyboard jog speeds must be positive")
+            raise ValueError(
+                "--keyboard.linear_speed, --keyboard.angular_speed and --keyboard.gripper_speed must be positive"
+            )
 
 
 # glfw key name -> (axis index in [x, y, z, pitch, roll, gripper], sign)
@@ -74,14 +82,19 @@ class KeyboardTeleop(ActionSource):
     def __init__(self, config: KeyboardConfig | None = None) -> None:
         self.config = config or KeyboardConfig()
         self._viewer: Viewer | None = None
-        self._ik: IKSolver | None = None
-        self._fk: ForwardKinematics | None = None
+        self._controller: EndEffectorController | None = None
+        self._reachable = True
         self._command = EpisodeCommand.CONTINUE
         self._waiting = False
         self._started = False
         self._targets = np.zeros(6)
 
     # ------------------------------------------------------------------ ActionSource
+
+    @property
+    def view(self) -> View | None:
+        """The viewer window once it is open (at the first episode)."""
+        return self._viewer
 
     def wait_for_start(self, sim: So101Sim) -> bool:
         viewer = self._open(sim)
@@ -99,22 +112,27 @@ class KeyboardTeleop(ActionSource):
         self._open(sim)
         self._command = EpisodeCommand.CONTINUE
         self._targets = sim.commanded_targets()
+        self._reachable = True
 
     def next_action(self, sim: So101Sim) -> np.ndarray:
-        assert self._viewer is not None and self._ik is not None and self._fk is not None
+        """Targets moved by the keys held now; updates the window's status lines (the control clock draws it)."""
+        assert self._viewer is not None and self._controller is not None
         cfg, dt = self.config, sim.control_dt
         held = self._held_axes()
-        limits = sim.scene.limits
-        q = dataset_to_radians(self._targets, limits)
+        targets = self._targets.copy()
         if np.any(held[:5]):
-            pos, quat = self._fk.pose(q)
-            pos = pos + held[:3] * cfg.linear_speed * dt
-            quat = self._turned(quat, pos, held[3] * cfg.angular_speed * dt, held[4] * cfg.angular_speed * dt)
-            solution, _ = self._ik.solve(pos, quat, q)
-            q[:GRIPPER_INDEX] = solution[:GRIPPER_INDEX]
-        targets = radians_to_dataset(q, limits)
+            reference = self._controller.latch(targets)
+            # Pitch turns about the horizontal axis across the arm's reach, roll about the gripper's own x axis.
+            reach = math.atan2(reference.position[1], reference.position[0])
+            pitch_axis = np.array([-math.sin(reach), math.cos(reach), 0.0])
+            result = self._controller.move(
+                translation=held[:3] * cfg.linear_speed * dt,
+                rotation=pitch_axis * held[3] * cfg.angular_speed * dt,
+                tool_rotation=np.array([held[4] * cfg.angular_speed * dt, 0.0, 0.0]),
+            )
+            targets, self._reachable = result.targets, result.ok
         targets[GRIPPER_INDEX] = float(
-            np.clip(self._targets[GRIPPER_INDEX] + held[5] * cfg.gripper_speed * dt, 0.0, 100.0)
+            np.clip(targets[GRIPPER_INDEX] + held[5] * cfg.gripper_speed * dt, 0.0, 100.0)
         )
         self._targets = targets
         signals = sim.signals
@@ -122,11 +140,10 @@ class KeyboardTeleop(ActionSource):
             f"RECORDING  t {sim.steps * dt:5.1f} s   Enter: save   Backspace: re-record   Q: stop",
             (
                 f"grasped {signals.grasped}  lifted {signals.lifted}  over bowl {signals.over_bowl}  "
-                f"success {signals.success}"
+                f"success {signals.success}" + ("" if self._reachable else "   OUT OF REACH: holding")
             ),
             JOG_HELP,
         ]
-        self._viewer.draw()
         return targets.copy()
 
     def poll_command(self) -> EpisodeCommand:
@@ -146,16 +163,14 @@ class KeyboardTeleop(ActionSource):
         if self._viewer is None:
             import glfw
 
-            from kinematics.ik import IKConfig, IKSolver
+            from kinematics.ee_controller import EndEffectorController
 
             viewer = self._make_viewer(sim)
             viewer.add_key(glfw.KEY_ENTER, "Enter  start / save episode", self._on_enter)
             viewer.add_key(glfw.KEY_BACKSPACE, "Backspace  re-record", self._on_rerecord)
             viewer.add_key(glfw.KEY_Q, "Q  stop session", self._on_stop)
             self._viewer = viewer
-            # Small joint steps per frame: warm solves stay in their IK branch instead of jumping to another.
-            self._ik = IKSolver(sim.model, IKConfig(restart_warm=False))
-            self._fk = ForwardKinematics(sim.model)
+            self._controller = EndEffectorController(sim.model)
             self._keys = {getattr(glfw, f"KEY_{name}"): axis for name, axis in _JOG_KEYS.items()}
         return self._viewer
 
@@ -187,16 +202,3 @@ class KeyboardTeleop(ActionSource):
 
     def _on_stop(self) -> None:
         self._command = EpisodeCommand.STOP
-
-    @staticmethod
-    def _turned(quat: np.ndarray, pos: np.ndarray, pitch: float, roll: float) -> np.ndarray:
-        """``quat`` pitched about the horizontal axis across the arm's reach, then rolled about the gripper's x."""
-        if pitch:
-            reach = math.atan2(pos[1], pos[0])
-            axis = np.array([-math.sin(reach), math.cos(reach), 0.0])
-            turn = np.concatenate([[math.cos(pitch / 2)], math.sin(pitch / 2) * axis])
-            quat = quat_multiply(turn, quat)
-        if roll:
-            # Right-multiplying turns about the gripper's own x axis (out of the fingers).
-            quat = quat_multiply(quat, np.array([math.cos(roll / 2), math.sin(roll / 2), 0.0, 0.0]))
-        return quat / np.linalg.norm(quat)

@@ -12,7 +12,8 @@ is 0.6 mm behind the site along z. With x pointing straight down and y along the
 centre must lie ``jaw_offset`` ahead of the site along z (half the brick's 31.8 mm width, the pad offset and a
 little clearance), so that the closing moving jaw pushes the brick against the fixed one.
 
-Frames: poses in the arm's ``base`` frame (the IK's), metres; joint targets out in dataset units.
+Frames: poses in the arm's ``base`` frame (the IK's), metres; joint targets out in dataset units. The moves
+themselves are planned by ``teleop.expert_planner``.
 """
 
 from __future__ import annotations
@@ -24,13 +25,15 @@ from typing import TYPE_CHECKING
 import mujoco
 import numpy as np
 
-from kinematics.fk import BASE_BODY_NAME, quat_multiply
-from kinematics.units import GRIPPER_INDEX, dataset_to_radians, radians_to_dataset
+from kinematics.fk import BASE_BODY_NAME
+from kinematics.pose import Pose, quat_from_xyaxes, quat_multiply, quat_rotate, yaw_quat
+from kinematics.units import dataset_to_radians
 from sim.scene import BOWL_INNER_RADIUS
 from teleop.action_source import ActionSource
+from teleop.expert_planner import Move, MovePlanner, Waypoint
 
 if TYPE_CHECKING:
-    from kinematics.ik import IKResult, IKSolver
+    from kinematics.ik import IKResult
     from sim.simulator import So101Sim
 
 PHASES: tuple[str, ...] = ("approach", "descend", "close", "lift", "carry", "lower", "release", "retreat", "done")
@@ -42,6 +45,7 @@ class NoiseConfig:
     """Perturbations that make demonstrations diverse. All zero/off gives the same motion for the same scene."""
 
     enabled: bool = False
+    """Perturb the demonstrations (all the settings below); off, the same scene gives the same motion."""
     hover_jitter: float = 0.01
     """Standard deviation (m) of the hover and carry waypoints, each axis."""
     grasp_jitter_along: float = 0.006
@@ -99,6 +103,7 @@ class ExpertConfig:
     dwell_time: float = 0.25
     """Pause after arriving at the grasp and the release poses, letting the servos settle."""
     max_grasp_attempts: int = 3
+    """Grasps tried before the episode is given up."""
     max_joint_step_deg: float = 6.0
     """Largest change of any joint target per frame (deg): 180 deg/s at 30 fps."""
     noise: NoiseConfig = field(default_factory=NoiseConfig)
@@ -114,33 +119,6 @@ class ExpertConfig:
             raise ValueError(f"max_grasp_attempts must be at least 1, got {self.max_grasp_attempts}")
 
 
-@dataclass
-class _Waypoint:
-    """The end of one move. Modes: ``joint`` (joints interpolated: free moves), ``line`` (the site on a straight
-    line, its orientation tracked: moves at the brick), ``line_position`` (straight line, position first: the
-    orientation is kept only as far as the 5-joint arm allows)."""
-
-    pos: np.ndarray
-    quat: np.ndarray
-    speed: float
-    mode: str
-    seed: np.ndarray | None = None
-    """Joints (rad) to start the IK of a ``joint`` move from, instead of the current ones."""
-
-
-@dataclass
-class _Move:
-    """A planned phase: per-frame joint targets in dataset units, shape (T, 6)."""
-
-    phase: str
-    actions: np.ndarray
-    cursor: int = 0
-
-    @property
-    def finished(self) -> bool:
-        return self.cursor >= len(self.actions)
-
-
 class ScriptedExpert(ActionSource):
     """Pick-and-place by IK-planned minimum-jerk moves, re-planned at every phase from the simulation state."""
 
@@ -149,9 +127,7 @@ class ScriptedExpert(ActionSource):
     def __init__(self, config: ExpertConfig | None = None) -> None:
         self.config = config or ExpertConfig()
         self._rng = np.random.default_rng()
-        self._ik: IKSolver | None = None
-        self._ik_position: IKSolver | None = None
-        self._model: mujoco.MjModel | None = None
+        self._planner: MovePlanner | None = None
         self.phase = "done"
         self.attempts = 0
         self.phase_log: list[str] = []
@@ -160,16 +136,9 @@ class ScriptedExpert(ActionSource):
     # ------------------------------------------------------------------ ActionSource
 
     def start_episode(self, sim: So101Sim) -> None:
-        if self._model is not sim.model:
-            from kinematics.ik import IKConfig, IKSolver
-
-            self._ik = IKSolver(sim.model, IKConfig(restarts=4))
-            # Gripper straight down is out of reach above ~6 cm (wrist_flex at its limit): free moves and the
-            # moves over the bowl take the nearest orientation and hold the position.
-            self._ik_position = IKSolver(sim.model, IKConfig(restarts=4, orientation_weight=0.02))
-            self._model = sim.model
-            base = mujoco.mj_name2id(sim.model, mujoco.mjtObj.mjOBJ_BODY, BASE_BODY_NAME)
-            self._base_body = base
+        if self._planner is None or self._planner.model is not sim.model:
+            self._planner = MovePlanner(sim.model)
+            self._base_body = mujoco.mj_name2id(sim.model, mujoco.mjtObj.mjOBJ_BODY, BASE_BODY_NAME)
         noise = self.config.noise
         scene_seed = sim.placement.seed if sim.placement is not None and sim.placement.seed is not None else 0
         self._rng = np.random.default_rng([self.config.seed, scene_seed])
@@ -229,10 +198,10 @@ class ScriptedExpert(ActionSource):
             grasp_pos, grasp_quat = self._grasp_pose()
             hover = grasp_pos + cfg.hover_height * up + self._jitter(cfg.noise.hover_jitter)
             # Seeded from the grasp solution, the hover pose is in the grasp's IK branch; the descent stays in it.
-            self._plan(phase, [_Waypoint(hover, grasp_quat, cfg.speed, "joint", self._grasp_q)], cfg.gripper_open)
+            self._plan(phase, [Waypoint(hover, grasp_quat, cfg.speed, "joint", self._grasp_q)], cfg.gripper_open)
         elif phase == "descend":
             grasp_pos, grasp_quat = self._grasp_pose(refresh_yaw=False)
-            self._plan(phase, [_Waypoint(grasp_pos, grasp_quat, cfg.slow_speed, "line")], dwell=cfg.dwell_time)
+            self._plan(phase, [Waypoint(grasp_pos, grasp_quat, cfg.slow_speed, "line")], dwell=cfg.dwell_time)
         elif phase == "close":
             self._plan(phase, [], gripper_to=cfg.gripper_closed, dwell=cfg.dwell_time)
         elif phase == "lift":
@@ -241,26 +210,26 @@ class ScriptedExpert(ActionSource):
             self._plan(
                 phase,
                 [
-                    _Waypoint(pos + 0.03 * up, quat, cfg.slow_speed, "line_position"),
-                    _Waypoint(top, quat, cfg.speed, "joint"),
+                    Waypoint(pos + 0.03 * up, quat, cfg.slow_speed, "line_position"),
+                    Waypoint(top, quat, cfg.speed, "joint"),
                 ],
             )
         elif phase == "carry":
             above, release_quat = self._release_pose(quat)
             above[2] = max(cfg.carry_height, pos[2])
-            self._plan(phase, [_Waypoint(above, release_quat, cfg.speed, "joint")])
+            self._plan(phase, [Waypoint(above, release_quat, cfg.speed, "joint")])
         elif phase == "lower":
             target = pos.copy()
             target[2] = self._bowl_base()[2] + cfg.release_height
-            self._plan(phase, [_Waypoint(target, quat, cfg.slow_speed, "line_position")], dwell=cfg.dwell_time)
+            self._plan(phase, [Waypoint(target, quat, cfg.slow_speed, "line_position")], dwell=cfg.dwell_time)
         elif phase == "release":
             self._plan(phase, [], gripper_to=cfg.gripper_open, dwell=cfg.dwell_time)
         elif phase == "retreat":
-            self._plan(phase, [_Waypoint(pos + cfg.retreat_height * up, quat, cfg.speed, "line_position")])
+            self._plan(phase, [Waypoint(pos + cfg.retreat_height * up, quat, cfg.speed, "line_position")])
         elif phase == "recover":
-            self._plan(phase, [_Waypoint(pos + 0.04 * up, quat, cfg.slow_speed, "line_position")], cfg.gripper_open)
+            self._plan(phase, [Waypoint(pos + 0.04 * up, quat, cfg.slow_speed, "line_position")], cfg.gripper_open)
         elif phase == "done":
-            self._move = _Move(phase, np.empty((0, 6)))
+            self._move = Move(phase, np.empty((0, 6)))
         else:
             raise AssertionError(f"unknown phase {phase}")
 
@@ -273,8 +242,7 @@ class ScriptedExpert(ActionSource):
         ``_grasp_q`` holds the joints that reach the pose.
         """
         noise = self.config.noise
-        brick_pos, brick_rot = self._brick_pose()
-        long_axis = brick_rot[:, 0]
+        brick_pos, long_axis = self._brick_pose()
         brick_yaw = math.atan2(long_axis[1], long_axis[0])
         if refresh_yaw or self._grasp_yaw is None:
             jitter = math.radians(self._rng.normal(0.0, noise.yaw_jitter_deg)) if noise.enabled else 0.0
@@ -289,7 +257,7 @@ class ScriptedExpert(ActionSource):
 
     def _grasp_at(self, brick_pos: np.ndarray, yaw: float) -> tuple:
         """(yaw, joints, IK result, position, orientation) of the grasp at ``yaw`` (rad, wrapped to +-pi)."""
-        assert self._ik is not None
+        assert self._planner is not None
         yaw = math.atan2(math.sin(yaw), math.cos(yaw))
         y_axis = np.array([math.cos(yaw), math.sin(yaw), 0.0])
         z_axis = np.array([math.sin(yaw), -math.cos(yaw), 0.0])
@@ -297,7 +265,7 @@ class ScriptedExpert(ActionSource):
         pos = brick_pos - (self.config.jaw_offset + across) * z_axis + along * y_axis
         pos[2] += self.config.grasp_height
         quat = _down_quat(yaw)
-        q, result = self._ik.solve(pos, quat, self._radians(self._last))
+        q, result = self._planner.ik.solve(pos, quat, self._radians(self._last))
         return yaw, q, result, pos, quat
 
     def _yaw_cost(self, q: np.ndarray, result: IKResult) -> float:
@@ -318,28 +286,31 @@ class ScriptedExpert(ActionSource):
         target += self._jitter(noise.hover_jitter) * [0.0, 0.0, 1.0]
         pos, _ = self._commanded_pose()
         turn = math.atan2(target[1], target[0]) - math.atan2(pos[1], pos[0])
-        yaw_quat = np.array([math.cos(turn / 2), 0.0, 0.0, math.sin(turn / 2)])
-        return target, quat_multiply(yaw_quat, quat)
+        return target, quat_multiply(yaw_quat(turn), quat)
 
     def _brick_pose(self) -> tuple[np.ndarray, np.ndarray]:
-        data, scene = self._sim.data, self._sim.scene
-        base_pos, base_rot = data.xpos[self._base_body], data.xmat[self._base_body].reshape(3, 3)
-        pos = base_rot.T @ (data.xpos[scene.brick_body] - base_pos)
-        rot = base_rot.T @ data.xmat[scene.brick_body].reshape(3, 3)
-        return pos, rot
+        """The brick's centre (m) and long axis (unit vector), base frame."""
+        brick = self._base_from_world().compose(self._world_pose(self._sim.scene.brick_body))
+        return brick.position, quat_rotate(brick.quat, np.array([1.0, 0.0, 0.0]))
 
     def _bowl_base(self) -> np.ndarray:
-        data = self._sim.data
-        base_pos, base_rot = data.xpos[self._base_body], data.xmat[self._base_body].reshape(3, 3)
-        return base_rot.T @ (data.xpos[self._sim.scene.bowl_body] - base_pos)
+        """The centre of the bowl's underside (m), base frame."""
+        return self._base_from_world().transform_point(self._sim.data.xpos[self._sim.scene.bowl_body])
+
+    def _world_pose(self, body: int) -> Pose:
+        return Pose(self._sim.data.xpos[body], self._sim.data.xquat[body])
+
+    def _base_from_world(self) -> Pose:
+        return self._world_pose(self._base_body).inverse()
 
     def _brick_over_bowl(self) -> bool:
         brick, _ = self._brick_pose()
         return bool(np.hypot(*(brick[:2] - self._bowl_base()[:2])) < BOWL_INNER_RADIUS)
 
-    def _commanded_pose(self) -> tuple[np.ndarray, np.ndarray]:
+    def _commanded_pose(self) -> Pose:
         """Pose the last commanded joints put the site at (where the arm is heading, not where it lags)."""
-        return self._pose_of(self._radians(self._last))
+        assert self._planner is not None
+        return self._planner.pose_of(self._radians(self._last))
 
     def _jitter(self, sigma: float) -> np.ndarray:
         return self._rng.normal(0.0, sigma, 3) if self.config.noise.enabled else np.zeros(3)
@@ -347,82 +318,14 @@ class ScriptedExpert(ActionSource):
     # ------------------------------------------------------------------ planning
 
     def _plan(
-        self, phase: str, waypoints: list[_Waypoint], gripper_to: float | None = None, dwell: float = 0.0
+        self, phase: str, waypoints: list[Waypoint], gripper_to: float | None = None, dwell: float = 0.0
     ) -> None:
-        """Minimum-jerk moves through ``waypoints``, then a dwell; the gripper moves to ``gripper_to`` meanwhile.
-
-        The gripper takes ``gripper_time`` from the start of the phase; a phase without waypoints lasts that long.
-        """
-        assert self._ik is not None and self._ik_position is not None
-        cfg, fps = self.config, self._sim.fps
-        q = self._radians(self._last)
-        chunks: list[np.ndarray] = []
-        for waypoint in waypoints:
-            pos, quat = self._pose_of(q)
-            target_quat = waypoint.quat if float(np.dot(waypoint.quat, quat)) >= 0 else -waypoint.quat
-            if waypoint.mode == "joint":
-                seed = q if waypoint.seed is None else waypoint.seed
-                q_end, _ = self._ik_position.solve(waypoint.pos, target_quat, seed)
-                end_pos, end_quat = self._pose_of(q_end)
-                steps = self._steps(pos, quat, end_pos, end_quat, waypoint.speed, float(np.max(np.abs(q_end - q)[:5])))
-                s = _min_jerk(np.arange(1, steps + 1) / steps)
-                chunk = q + s[:, None] * (q_end - q)
-            else:
-                steps = self._steps(pos, quat, waypoint.pos, target_quat, waypoint.speed, 0.0)
-                s = _min_jerk(np.arange(1, steps + 1) / steps)
-                positions = pos + s[:, None] * (waypoint.pos - pos)
-                quats = np.stack([_slerp(quat, target_quat, float(t)) for t in s])
-                solver = self._ik if waypoint.mode == "line" else self._ik_position
-                chunk, _ = solver.solve_trajectory(
-                    positions, quats, q_init=q, max_joint_step=math.radians(cfg.max_joint_step_deg)
-                )
-            chunks.append(chunk)
-            q = chunk[-1]
-        move_steps = sum(len(chunk) for chunk in chunks)
-        gripper_steps = round(cfg.gripper_time * fps) if gripper_to is not None else 0
-        total = max(move_steps, gripper_steps) + round(dwell * fps / self._speed_factor) or 1
-        qs = np.concatenate([*chunks, np.repeat(q[None], total - move_steps, axis=0)])
-        actions = radians_to_dataset(qs, self._sim.scene.limits)
-        start_gripper = float(self._last[GRIPPER_INDEX])
-        if gripper_to is None:
-            actions[:, GRIPPER_INDEX] = start_gripper
-        else:
-            ramp = _min_jerk(np.minimum(np.arange(1, total + 1) / max(gripper_steps, 1), 1.0))
-            actions[:, GRIPPER_INDEX] = start_gripper + ramp * (gripper_to - start_gripper)
-        self._move = _Move(phase, actions)
-
-    def _steps(
-        self,
-        pos: np.ndarray,
-        quat: np.ndarray,
-        end_pos: np.ndarray,
-        end_quat: np.ndarray,
-        speed: float,
-        joint_turn: float,
-    ) -> int:
-        """Frames of a move: long enough for its distance, its turn and its largest joint change at the set speeds."""
-        cfg = self.config
-        angle = 2.0 * math.acos(min(1.0, abs(float(np.dot(quat, end_quat)))))
-        duration = (
-            max(float(np.linalg.norm(end_pos - pos)) / speed, angle / cfg.turn_speed, joint_turn / cfg.joint_speed, 0.3)
-            / self._speed_factor
+        """Plan this phase's move from the joints commanded last (see ``MovePlanner.plan``)."""
+        assert self._planner is not None
+        rng = self._rng if self.config.noise.enabled else None
+        self._move = self._planner.plan(
+            phase, self._last, waypoints, self.config, self._sim.fps, self._speed_factor, rng, gripper_to, dwell
         )
-        if self.config.noise.enabled:
-            duration *= float(self._rng.uniform(0.9, 1.1))
-        return max(1, round(duration * self._sim.fps))
-
-    def _pose_of(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Site pose (base frame) for joints ``q`` (rad)."""
-        assert self._ik is not None
-        data, index = self._ik.data, self._ik.index
-        data.qpos[index.qpos_adr] = q
-        mujoco.mj_kinematics(self._ik.model, data)
-        base_pos, base_rot = data.xpos[index.base_body_id], data.xmat[index.base_body_id].reshape(3, 3)
-        pos = base_rot.T @ (data.site_xpos[index.site_id] - base_pos)
-        rot = base_rot.T @ data.site_xmat[index.site_id].reshape(3, 3)
-        quat = np.empty(4)
-        mujoco.mju_mat2Quat(quat, rot.ravel())
-        return pos, quat
 
     def _radians(self, action: np.ndarray) -> np.ndarray:
         return dataset_to_radians(action, self._sim.scene.limits)
@@ -430,24 +333,4 @@ class ScriptedExpert(ActionSource):
 
 def _down_quat(yaw: float) -> np.ndarray:
     """Site orientation [w, x, y, z] with x pointing straight down and y at ``yaw`` about +z."""
-    x_axis = np.array([0.0, 0.0, -1.0])
-    y_axis = np.array([math.cos(yaw), math.sin(yaw), 0.0])
-    rotation = np.column_stack([x_axis, y_axis, np.cross(x_axis, y_axis)])
-    quat = np.empty(4)
-    mujoco.mju_mat2Quat(quat, rotation.ravel())
-    return quat
-
-
-def _min_jerk(t: np.ndarray) -> np.ndarray:
-    """Minimum-jerk progress 0..1 for normalised time ``t`` in 0..1."""
-    return t**3 * (10.0 - 15.0 * t + 6.0 * t**2)
-
-
-def _slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
-    """Spherical interpolation between unit quaternions on the same hemisphere."""
-    dot = min(1.0, float(np.dot(a, b)))
-    if dot > 0.9995:
-        out = a + t * (b - a)
-        return out / np.linalg.norm(out)
-    theta = math.acos(dot)
-    return (math.sin((1.0 - t) * theta) * a + math.sin(t * theta) * b) / math.sin(theta)
+    return quat_from_xyaxes(np.array([0.0, 0.0, -1.0, math.cos(yaw), math.sin(yaw), 0.0]))

@@ -1,4 +1,4 @@
-"""Forward kinematics of the gripper frame and quaternion continuity (kinematics/fk.py)."""
+"""Forward kinematics of the gripper frame (kinematics/fk.py)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,8 @@ import numpy as np
 import pytest
 from arm_scenes import model_params, scene_with_arm
 
-from kinematics.fk import (
-    ForwardKinematics,
-    canonical_quat,
-    make_quat_continuous,
-    quat_angle,
-    quat_conjugate,
-    quat_multiply,
-)
+from kinematics.fk import ForwardKinematics
+from kinematics.pose import Pose, quat_angle
 
 
 @pytest.fixture(params=model_params(), scope="module")
@@ -77,7 +71,9 @@ def test_batch_matches_single_poses_and_is_sign_continuous(model: mujoco.MjModel
     qs[:, :4] = [1.5, 1.2, 0.3, 1.5]
     qs[:, 0] += 0.3 * np.sin(2 * np.pi * t)
     qs[:, 4] = np.linspace(-2.7, 2.8, 200)  # the roll sweeps almost a full turn: w changes sign
-    positions, quats = fk.batch(qs)
+    poses = fk.batch(qs)
+    assert isinstance(poses, Pose)
+    positions, quats = poses
     assert positions.shape == (200, 3) and quats.shape == (200, 4)
     for i in (0, 77, 199):
         pos, quat = fk.pose(qs[i])
@@ -87,23 +83,3 @@ def test_batch_matches_single_poses_and_is_sign_continuous(model: mujoco.MjModel
     assert np.all(np.einsum("ij,ij->i", quats[1:], quats[:-1]) > 0.0)
     singles = np.array([fk.pose(q)[1] for q in qs])
     assert np.any(np.einsum("ij,ij->i", singles[1:], singles[:-1]) < 0.0), "the sweep should cross w = 0"
-
-
-def test_make_quat_continuous() -> None:
-    rng = np.random.default_rng(1)
-    angles = np.linspace(0.0, 4 * np.pi, 50)
-    quats = np.stack([np.cos(angles / 2), np.sin(angles / 2), np.zeros(50), np.zeros(50)], axis=1)
-    flipped = quats * rng.choice([-1.0, 1.0], size=(50, 1))
-    continuous = make_quat_continuous(flipped)
-    assert continuous[0, 0] >= 0.0
-    assert np.all(np.einsum("ij,ij->i", continuous[1:], continuous[:-1]) > 0.0)
-    np.testing.assert_allclose(np.abs(continuous), np.abs(quats), atol=1e-12)
-    assert make_quat_continuous(np.zeros((0, 4))).shape == (0, 4)
-
-
-def test_quaternion_helpers() -> None:
-    q = np.array([np.cos(0.2), 0.0, np.sin(0.2), 0.0])
-    assert quat_angle(q, -q) == pytest.approx(0.0, abs=1e-12)
-    assert quat_angle(q, np.array([1.0, 0, 0, 0])) == pytest.approx(0.4)
-    np.testing.assert_allclose(quat_multiply(q, quat_conjugate(q)), [1, 0, 0, 0], atol=1e-12)
-    np.testing.assert_allclose(canonical_quat(-q), q)

@@ -1,4 +1,5 @@
-"""Damped-least-squares IK: convergence, limits, unreachable targets, warm tracking, step bound (kinematics/ik.py)."""
+"""Damped-least-squares IK: convergence, limits, unreachable targets, warm tracking (kinematics/ik.py), and its
+trajectory mode's step bound (kinematics/ik_trajectory.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import numpy as np
 import pytest
 from arm_scenes import model_params, scene_with_arm
 
-from kinematics.fk import ForwardKinematics, quat_angle, quat_multiply
-from kinematics.ik import IKConfig, IKResult, IKSolver
+from kinematics.fk import ForwardKinematics
+from kinematics.ik import FOLDED_POSE, IKConfig, IKResult, IKSolver
+from kinematics.ik_trajectory import solve_trajectory
+from kinematics.pose import quat_angle, quat_from_rotvec, quat_multiply
 
 POS_TOL = 1e-4  # m: the issue's 0.1 mm
 ROT_TOL = np.deg2rad(0.1)  # the issue's 0.1 degree
@@ -48,7 +51,7 @@ def assert_reaches(fk: ForwardKinematics, q: np.ndarray, pos: np.ndarray, quat: 
     assert quat_angle(reached_quat, quat) <= ROT_TOL
 
 
-def test_round_trip_cold_from_the_rest_pose(solver: IKSolver, fk: ForwardKinematics) -> None:
+def test_round_trip_cold_from_the_folded_pose(solver: IKSolver, fk: ForwardKinematics) -> None:
     for q_true in random_joints(solver, 200, seed=1):
         pos, quat = fk.pose(q_true)
         q, result = solver.solve(pos, quat)
@@ -74,7 +77,7 @@ def test_the_gripper_passes_through(solver: IKSolver, fk: ForwardKinematics) -> 
     q, _ = solver.solve(pos, quat, np.array([0.0, 0.0, 0.0, 0.0, 0.0, 1.234]))
     assert q[5] == 1.234
     q, _ = solver.solve(pos, quat)
-    assert q[5] == solver.rest_pose[5]
+    assert q[5] == solver.cold_start[5] == FOLDED_POSE[5]
 
 
 def test_limits_hold_at_every_iterate(solver: IKSolver, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -92,7 +95,7 @@ def test_limits_hold_at_every_iterate(solver: IKSolver, monkeypatch: pytest.Monk
         (np.array([0.2, -0.1, 0.1]), np.array([0.5, 0.5, 0.5, 0.5])),
     ]
     for pos, quat in targets:
-        q, result = solver.solve(pos, quat)
+        q, _ = solver.solve(pos, quat)
         assert np.all(q[:5] >= solver.lower) and np.all(q[:5] <= solver.upper)
     visited_array = np.array(visited)
     assert len(visited_array) > 20
@@ -102,7 +105,7 @@ def test_limits_hold_at_every_iterate(solver: IKSolver, monkeypatch: pytest.Monk
 def test_unreachable_position_gives_the_closest_pose(solver: IKSolver, fk: ForwardKinematics) -> None:
     far = np.array([1.0, 0.0, 0.2])  # about 0.6 m beyond the arm's reach
     q, result = solver.solve(far, np.array([1.0, 0.0, 0.0, 0.0]))
-    assert not result.converged and result.status in ("unreachable", "max_iterations")
+    assert not result.converged and result.status == "unreachable", result
     assert np.all(np.isfinite(q)) and np.isfinite(result.position_error) and np.isfinite(result.orientation_error)
     reached, _ = fk.pose(q)
     assert result.position_error == pytest.approx(np.linalg.norm(reached - far), abs=1e-9)
@@ -111,15 +114,36 @@ def test_unreachable_position_gives_the_closest_pose(solver: IKSolver, fk: Forwa
     assert result.position_error < 0.65
 
 
+def test_every_target_out_of_reach_reports_unreachable(solver: IKSolver, fk: ForwardKinematics) -> None:
+    # The reach sphere holds every pose the arm takes, and is tight: the arm stretches to within 2 cm of it.
+    distances = np.linalg.norm(fk.batch(random_joints(solver, 2000, seed=5)).position - solver.reach_centre, axis=1)
+    assert distances.max() <= solver.reach and distances.max() > solver.reach - 0.02
+    rng = np.random.default_rng(6)
+    branch_bound = IKSolver(solver.model, IKConfig(restart_warm=False))
+    starts = random_joints(solver, 20, seed=7)
+    for start in starts:
+        direction = rng.normal(size=3)
+        target = solver.reach_centre + (solver.reach + rng.uniform(0.002, 0.3)) * direction / np.linalg.norm(direction)
+        quat = rng.normal(size=4)
+        for q_init in (None, start):
+            _, result = solver.solve(target, quat, q_init)
+            assert result.status == "unreachable", result
+        _, result = branch_bound.solve(target, quat, start)
+        assert result.status == "unreachable", result
+    # Within the sphere but blocked by the joint limits (below the base): the error stops decreasing.
+    _, result = solver.solve(np.array([0.0, 0.0, -0.3]), np.array([1.0, 0.0, 0.0, 0.0]))
+    assert result.status == "unreachable" and result.position_error > 0.05, result
+
+
 def test_unreachable_orientation_minimises_the_weighted_error(solver: IKSolver, fk: ForwardKinematics) -> None:
     # A reachable position with the orientation turned 30 degrees about the gripper frame's z axis, which
     # is neither the roll axis nor parallel to the flex axes: no joint of a 5-DOF arm supplies that turn
     # without moving the gripper away.
     q_true = np.array([0.0, -0.3, 0.5, 0.4, 0.3, 0.0])
     pos, quat = fk.pose(q_true)
-    turn = np.array([np.cos(np.pi / 12), 0.0, 0.0, np.sin(np.pi / 12)])
+    turn = quat_from_rotvec(np.array([0.0, 0.0, np.pi / 6]))
     target_quat = quat_multiply(quat, turn)
-    q, result = solver.solve(pos, target_quat, q_true)
+    _, result = solver.solve(pos, target_quat, q_true)
     assert not result.converged and result.status == "unreachable", result
     assert result.orientation_error > ROT_TOL
     # The trade-off follows the weights: position error stays a few cm, orientation improves on doing nothing.
@@ -127,7 +151,7 @@ def test_unreachable_orientation_minimises_the_weighted_error(solver: IKSolver, 
     assert result.position_error < 0.05
     # Position only (orientation weight 0): the same target position is reached exactly.
     position_only = IKSolver(solver.model, IKConfig(orientation_weight=0.0))
-    q, result = position_only.solve(pos, target_quat, q_true)
+    _, result = position_only.solve(pos, target_quat, q_true)
     assert result.converged and result.position_error <= 1e-5
 
 
@@ -154,7 +178,7 @@ def test_trajectory_tracks_smoothly(solver: IKSolver, fk: ForwardKinematics) -> 
     q_true = smooth_joint_trajectory(solver, 150, seed=3)
     positions, quats = fk.batch(q_true)
     gripper = np.linspace(0.0, 1.0, 150)
-    qs, results = solver.solve_trajectory(positions, quats, q_true[0], gripper=gripper)
+    qs, results = solve_trajectory(solver, positions, quats, q_true[0], gripper=gripper)
     assert qs.shape == (150, 6) and len(results) == 150
     assert all(result.converged for result in results)
     np.testing.assert_allclose(qs[:, 5], gripper)
@@ -170,7 +194,7 @@ def test_a_jump_in_the_target_never_jumps_the_arm(solver: IKSolver, fk: ForwardK
     positions = np.array([pos_a] * 5 + [pos_b] * 45)
     quats = np.array([quat_a] * 5 + [quat_b] * 45)
     bound = 0.05
-    qs, results = solver.solve_trajectory(positions, quats, start, max_joint_step=bound)
+    qs, results = solve_trajectory(solver, positions, quats, start, max_joint_step=bound)
     steps = np.abs(np.diff(np.vstack([start, qs])[:, :5], axis=0))
     assert np.max(steps) <= bound + 1e-12
     assert results[5].status == "step_limited" and not results[5].converged

@@ -1,4 +1,5 @@
-"""Keyboard teleoperation: held keys jog the gripper through the IK; Enter/Backspace/Q drive the episode.
+"""Keyboard teleoperation: held keys jog the gripper through the end-effector controller; Enter/Backspace/Q drive
+the episode; the window is the source's view, drawn by the episode loop's clock, not by ``next_action``.
 
 The window is replaced by a stand-in that records what would be shown and answers which keys are held; the real
 window is exercised by tests/test_viewer.py.
@@ -16,6 +17,8 @@ from teleop.keyboard import KeyboardConfig, KeyboardTeleop
 
 
 class FakeViewer:
+    frame_period_s = 1.0 / 60.0
+
     def __init__(self) -> None:
         self.status_lines: list[str] = []
         self.keys: dict[int, object] = {}
@@ -24,7 +27,7 @@ class FakeViewer:
         self.frames = 0
         self.held: set[str] = set()
         """Names of the keys held down, as in ``glfw.KEY_<name>``."""
-        self.on_render = None
+        self.on_draw = None
 
     def add_key(self, key: int, label: str, callback) -> None:
         self.keys[key] = callback
@@ -36,10 +39,10 @@ class FakeViewer:
     def is_pressed(self, key: int) -> bool:
         return any(getattr(glfw, f"KEY_{name}") == key for name in self.held)
 
-    def render(self) -> None:
+    def draw(self) -> None:
         self.frames += 1
-        if self.on_render is not None:
-            self.on_render()
+        if self.on_draw is not None:
+            self.on_draw()
 
     def shutdown(self) -> None:
         pass
@@ -87,6 +90,8 @@ def test_held_keys_jog_the_gripper_in_end_effector_space(sim: So101Sim) -> None:
     moved = site_position(sim) - start
     assert moved[0] == pytest.approx(0.03, abs=0.008) and abs(moved[2]) < 0.008
     assert "W/S" in keyboard.fake.status_lines[-1]
+    # The source shows its window as its view; drawing it is the control clock's job, not next_action's.
+    assert keyboard.view is keyboard.fake and keyboard.fake.frames == 0
 
 
 def test_roll_turns_the_wrist_and_o_c_move_the_gripper(sim: So101Sim) -> None:
@@ -101,12 +106,25 @@ def test_roll_turns_the_wrist_and_o_c_move_the_gripper(sim: So101Sim) -> None:
     assert keyboard.next_action(sim)[5] == 0.0
 
 
+def test_a_target_out_of_reach_holds_the_arm_and_says_so(sim: So101Sim) -> None:
+    keyboard = KeyboardUnderTest(KeyboardConfig(linear_speed=0.5))
+    keyboard.start_episode(sim)
+    keyboard.fake.held = {"W"}
+    actions = [keyboard.next_action(sim) for _ in range(60)]  # forward at 0.5 m/s for 2 s: far beyond reach
+    assert "OUT OF REACH" in keyboard.fake.status_lines[1]
+    np.testing.assert_array_equal(actions[-1], actions[-2])  # held still, no creeping
+    keyboard.fake.held = {"S"}
+    assert not np.array_equal(keyboard.next_action(sim), actions[-1])  # back the other way at once
+    assert "OUT OF REACH" not in keyboard.fake.status_lines[1]
+
+
 def test_episode_keys(sim: So101Sim) -> None:
     keyboard = KeyboardUnderTest()
-    keyboard.fake.on_render = lambda: keyboard.fake.press(glfw.KEY_ENTER) if keyboard.fake.frames == 3 else None
+    assert keyboard.view is None  # no window before the first episode
+    keyboard.fake.on_draw = lambda: keyboard.fake.press(glfw.KEY_ENTER) if keyboard.fake.frames == 3 else None
     assert keyboard.wait_for_start(sim) is True  # Enter on the third frame shown
     assert "Enter: start" in keyboard.fake.status_lines[0]
-    keyboard.fake.on_render = None
+    keyboard.fake.on_draw = None
     keyboard.start_episode(sim)
     assert keyboard.poll_command() is EpisodeCommand.CONTINUE
     keyboard.fake.press(glfw.KEY_ENTER)

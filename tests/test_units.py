@@ -67,7 +67,7 @@ def test_limits_from_model() -> None:
     mujoco = pytest.importorskip("mujoco")
     joints = "".join(
         f'<body><joint name="{name}" type="hinge" range="{lo} {hi}"/><geom size="0.01"/>'
-        for name, lo, hi in zip(JOINT_NAMES, LIMITS.lower, LIMITS.upper)
+        for name, lo, hi in zip(JOINT_NAMES, LIMITS.lower, LIMITS.upper, strict=True)
     )
     xml = f'<mujoco><compiler angle="radian"/><worldbody>{joints}{"</body>" * 6}</worldbody></mujoco>'
     model = mujoco.MjModel.from_xml_string(xml)
