@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from recording.record import main
-from teleop import emulated_leader
-from teleop.feetech_emulator import FeetechBusEmulator
+from teleop.feetech import emulated_arm
+from teleop.feetech.emulator import FeetechBusEmulator
 
 POSE = np.array([10.0, -20.0, 30.0, -40.0, 50.0, 25.0])
 FRAMES_PER_EPISODE = 15  # --episode_time_s 0.5 at 30 fps
@@ -36,7 +36,7 @@ def record_argv(emulator: FeetechBusEmulator, tmp_path, episodes: int, *extra: s
 
 def leader(tmp_path) -> FeetechBusEmulator:
     emulator = FeetechBusEmulator().start()
-    emulated_leader.prepare(emulator, tmp_path / "calibration", "my_leader")
+    emulated_arm.prepare(emulator, tmp_path / "calibration", "my_leader")
     emulator.play(lambda t: POSE)
     return emulator
 
@@ -102,7 +102,7 @@ def test_unplugged_mid_episode_keeps_saved_episodes_and_resumes(tmp_path, capsys
 def test_leader_problems_at_start_name_the_fix(tmp_path, capsys, port, calibrated, expected):
     with FeetechBusEmulator() as emulator:
         if calibrated:
-            emulated_leader.prepare(emulator, tmp_path / "calibration", "my_leader")
+            emulated_arm.prepare(emulator, tmp_path / "calibration", "my_leader")
         argv = record_argv(emulator, tmp_path, 1)
         if port is not None:
             argv[argv.index(emulator.port)] = port
