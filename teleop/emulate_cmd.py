@@ -83,8 +83,8 @@ def emulate(cfg: EmulateConfig) -> int:
             threading.Event().wait(cfg.duration_s)
         finally:
             requests = emulator.counters.requests
-            print(f"emulated leader: served {sum(requests.values())} requests ({requests['sync_read']} joint reads)",
-                  flush=True)
+            served = f"{sum(requests.values())} requests ({requests['sync_read']} joint reads)"
+            print(f"emulated leader: served {served}", flush=True)
     return 0
 
 

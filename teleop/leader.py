@@ -73,8 +73,8 @@ class LeaderConfig:
 
     def __post_init__(self) -> None:
         if self.norm_mode not in get_args(Normalization):
-            raise ValueError(f"--leader.norm_mode must be one of {', '.join(get_args(Normalization))}, "
-                             f"got {self.norm_mode!r}")
+            choices = ", ".join(get_args(Normalization))
+            raise ValueError(f"--leader.norm_mode must be one of {choices}, got {self.norm_mode!r}")
         if self.read_budget_s < 0:
             raise ValueError(f"--leader.read_budget_s must be at least 0, got {self.read_budget_s}")
         if self.disconnect_after_s <= 0:

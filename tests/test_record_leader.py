@@ -26,8 +26,8 @@ def record_argv(emulator: FeetechBusEmulator, tmp_path, episodes: int, *extra: s
         "--episodes", str(episodes),
         "--episode_time_s", "0.5",
         "--keep_failed", "true",  # the emulated hand holds one pose: every episode times out
-        "--camera_width", "64",
-        "--camera_height", "48",
+        "--cameras.width", "64",
+        "--cameras.height", "48",
         "--dataset.root", str(tmp_path / "dataset"),
         "--dataset.vcodec", "h264",
         *extra,
@@ -106,6 +106,7 @@ def test_leader_problems_at_start_name_the_fix(tmp_path, capsys, port, calibrate
         argv = record_argv(emulator, tmp_path, 1)
         if port is not None:
             argv[argv.index(emulator.port)] = port
-        assert main(argv) == 1
-    assert expected in capsys.readouterr().err
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("so101 record: ") and expected in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "dataset").exists()
