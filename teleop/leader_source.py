@@ -1,26 +1,35 @@
 """The physical leader arm as an action source: ``--teleop leader`` of ``so101 teleop`` and ``so101 record``.
 
-Each control step reads the six servos once through LeRobot's ``so101_leader`` (``teleop.leader.LeaderArm``),
-converts the reading to simulator radians with ``kinematics.units`` (which also maps the older -100..100 body
-normalisation), clamps it to the simulated arm's joint limits and returns it in dataset units (degrees; gripper
-0..100), the units ``So101Sim.step`` takes and datasets record.
+Each control step reads the six servos once through LeRobot's ``so101_leader`` (``teleop.leader.LeaderArm``) and
+returns the reading, overrides applied, as the joint targets in dataset units (degrees; gripper 0..100): the units
+``So101Sim.step`` takes, converts to radians and clamps to the joint limits, and that datasets record. A leader
+read in the older -100..100 body normalisation is mapped to degrees through the sim's joint ranges.
 
-A leader that goes away mid-episode raises ``LeaderDisconnected`` from ``next_action``; the episode loop
-discards the episode in progress.
+Readings beyond the sim's joint limits are counted per joint (``report``); the first one of a joint that is more
+than ``FAR_OUT_OF_RANGE`` beyond is logged as a warning, since calibration or overrides are then likely off.
+
+A leader that goes away mid-episode raises ``LeaderDisconnected`` from ``next_action``; the episode loop discards
+the episode in progress.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from kinematics.units import JOINT_NAMES, radians_to_dataset
+from kinematics.units import JOINT_NAMES, JointLimits, dataset_to_radians, radians_to_dataset
 from teleop.action_source import ActionSource
-from teleop.leader import LeaderArm, LeaderConfig, LeaderError, LeaderStats
+from teleop.leader import LeaderArm, LeaderConfig, LeaderStats, calibrate_command
 
 if TYPE_CHECKING:
     from sim.simulator import So101Sim
+
+logger = logging.getLogger(__name__)
+
+FAR_OUT_OF_RANGE = 5.0
+"""Readings this far beyond a joint limit (dataset units: degrees, gripper percent) are reported."""
 
 
 class LeaderSource(ActionSource):
@@ -30,7 +39,7 @@ class LeaderSource(ActionSource):
     anything is recorded.
 
     Raises:
-        LeaderPortError, LeaderCalibrationError: from the constructor; the message names the fix.
+        PortError, CalibrationError: from the constructor (``teleop.feetech``); the message names the fix.
         ValueError: the overrides file (``config.overrides_path``) is malformed.
     """
 
@@ -40,6 +49,11 @@ class LeaderSource(ActionSource):
     def __init__(self, config: LeaderConfig) -> None:
         self.arm = LeaderArm(config)
         self.arm.connect()
+        self.beyond_limits = np.zeros(6, dtype=np.int64)
+        """Per joint, the targets beyond the sim's joint limits (the sim clamps them)."""
+        self._warned = np.zeros(6, dtype=bool)
+        self._limits: JointLimits | None = None
+        self._bounds = (np.zeros(6), np.zeros(6))
 
     @property
     def stats(self) -> LeaderStats:
@@ -50,21 +64,25 @@ class LeaderSource(ActionSource):
         """The reading behind the latest target: (6,) LeRobot's units (``config.norm_mode``), overrides applied.
 
         Raises:
-            LeaderError: nothing has been read yet.
+            RuntimeError: nothing has been read yet.
         """
         reading = self.arm.last_reading
         if reading is None:
-            raise LeaderError("the leader has not been read yet; call next_action first")
+            raise RuntimeError("the leader has not been read yet; call next_action first")
         return reading
 
     def next_action(self, sim: So101Sim) -> np.ndarray:
-        """Read the leader: (6,) joint targets in dataset units, within the sim's joint limits.
+        """Read the leader: (6,) joint targets in dataset units, overrides applied, not clamped.
 
         Raises:
             LeaderDisconnected: the arm stopped answering (cable pulled, power lost).
         """
         limits = sim.scene.limits
-        return radians_to_dataset(self.arm.read_radians(limits), limits)
+        target = self.arm.read()
+        if self.arm.config.norm_mode == "range_m100_100":
+            target = radians_to_dataset(dataset_to_radians(target, limits, "range_m100_100"), limits)
+        self._watch_limits(target, limits)
+        return target
 
     def close(self) -> None:
         self.arm.disconnect()
@@ -73,7 +91,27 @@ class LeaderSource(ActionSource):
         """One line on the bus's health this session: reads, retries, stale readings, clamped joints."""
         stats = self.arm.stats
         line = f"leader arm: {stats.reads} reads, {stats.retries} retried, {stats.stale_reads} stale"
-        clamped = [f"{name} {count}" for name, count in zip(JOINT_NAMES, stats.clamped, strict=True) if count]
+        clamped = [f"{name} {count}" for name, count in zip(JOINT_NAMES, self.beyond_limits, strict=True) if count]
         if clamped:
             line += f"; clamped to the joint limits: {', '.join(clamped)}"
         return line
+
+    def _watch_limits(self, target: np.ndarray, limits: JointLimits) -> None:
+        """Count the joints of ``target`` beyond the limits; warn once per joint far beyond them."""
+        if limits is not self._limits:  # the sim's limits, in dataset units, once per model
+            self._limits = limits
+            self._bounds = (radians_to_dataset(limits.lower, limits), radians_to_dataset(limits.upper, limits))
+        lower, upper = self._bounds
+        self.beyond_limits += (target < lower) | (target > upper)
+        far = (target < lower - FAR_OUT_OF_RANGE) | (target > upper + FAR_OUT_OF_RANGE)
+        for index in np.flatnonzero(far & ~self._warned):
+            self._warned[index] = True
+            logger.warning(
+                "leader arm: %s reads %.1f, beyond the sim's joint limits %.1f .. %.1f (degrees; gripper 0..100); "
+                "the sim clamps it. Check the calibration (%s) or the overrides (--leader.overrides_path).",
+                JOINT_NAMES[index],
+                target[index],
+                lower[index],
+                upper[index],
+                calibrate_command(self.arm.config),
+            )

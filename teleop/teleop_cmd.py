@@ -4,9 +4,13 @@
     so101 teleop --teleop leader --leader.port /dev/ttyACM0 --leader.id my_leader --check
     so101 teleop ... --leader.overrides_path my_leader_overrides.json --headless --duration_s 60
 
-The sim steps once per control period (1/fps s of sim time per 1/fps s of wall time) with the device's latest
-reading as joint targets. With a display the scene is shown in a window (keys: R new scene, 0-3 cameras,
-Esc quit); ``--headless`` or no display runs without one.
+No arm at hand: ``so101 emulate leader`` serves an emulated one and prints the command to try.
+
+The sim steps once per control period (1/fps s of sim time per 1/fps s of wall time, paced by
+``sim.control_loop.ControlClock``) with the device's latest reading as joint targets. With a display the scene is
+shown in a window, drawn by the clock between control ticks (keys: R new scene, 0-3 cameras, Esc quit);
+``--headless`` or no display runs without one. At the end the device's health and the clock's late ticks are
+printed.
 
 ``--check`` prints, every half second, what LeRobot reads from each leader joint, the sign and offset overrides,
 the resulting target and the simulated joint. Put the leader in a known pose (e.g. the sim's start pose) and
@@ -19,21 +23,20 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
 
 import numpy as np
 
 from kinematics.units import JOINT_NAMES, radians_to_dataset
-from teleop.leader import JointOverrides, LeaderConfig, LeaderDisconnected, LeaderError
-from teleop.pacing import Pacer
+from sim.options import SceneOptions
+from so101.command import run_command
+from teleop.leader import JointOverrides, LeaderConfig
 
 if TYPE_CHECKING:
+    from sim.control_loop import ControlClock
     from sim.simulator import So101Sim
     from sim.viewer import Viewer
     from teleop.leader_source import LeaderSource
-
-TELEOP_SOURCES: tuple[str, ...] = ("leader",)
-"""Devices ``so101 teleop`` drives the sim from."""
 
 CHECK_PERIOD_S = 0.5
 """How often ``--check`` prints its table (s)."""
@@ -43,65 +46,62 @@ CHECK_PERIOD_S = 0.5
 class TeleopConfig:
     """Options of ``so101 teleop``."""
 
-    teleop: str = "leader"
-    """The device: one of ``TELEOP_SOURCES``."""
+    teleop: Literal["leader"] = "leader"
+    """The device that drives the sim: ``leader`` (a physical SO-100/SO-101 leader arm, or an emulated one)."""
     leader: LeaderConfig = field(default_factory=LeaderConfig)
+    """The leader arm (``--leader.port``, ``--leader.id``, ...)."""
+    scene: SceneOptions = field(default_factory=SceneOptions)
+    """The scene; ``--scene.fps`` is the control rate: leader reads and sim steps per second."""
     check: bool = False
     """Print leader readings and sim joints side by side every half second, to set the overrides."""
     headless: bool = False
     """Run without a window even when a display is available."""
     duration_s: float | None = None
     """Stop after this much time (s); default: run until Esc, Ctrl-C or the window is closed."""
-    fps: int = 30
-    """Control rate (Hz): leader reads and sim steps per second."""
     seed: int = 0
     """Scene seed (brick and bowl placement); R in the window draws the next one."""
 
+    def __post_init__(self) -> None:
+        if self.duration_s is not None and self.duration_s <= 0:
+            raise ValueError(f"--duration_s must be positive, got {self.duration_s}")
 
-def main(argv: list[str]) -> int:
-    """Entry point of ``so101 teleop``; returns the exit status (1: the device failed, 2: bad options)."""
-    import draccus
 
-    from sim.scene import SceneConfig
+def teleop(cfg: TeleopConfig) -> int:
+    """Body of ``so101 teleop``: connect the device, then drive the sim until the end.
+
+    Raises:
+        PortError, CalibrationError: the leader cannot be used; LeaderDisconnected: it went away mid-run.
+    """
+    from sim.control_loop import ControlClock
     from sim.simulator import So101Sim
     from teleop.leader_source import LeaderSource
 
-    cfg = draccus.parse(config_class=TeleopConfig, args=argv)
-    if cfg.teleop not in TELEOP_SOURCES:
-        choices = ", ".join(TELEOP_SOURCES)
-        print(f"so101 teleop: unknown --teleop {cfg.teleop!r}; choose one of {choices}", file=sys.stderr)
-        return 2
+    source = LeaderSource(cfg.leader)
+    clock = None
+    viewer = None
     try:
-        source = LeaderSource(cfg.leader)
-    except (LeaderError, ValueError) as error:
-        print(f"so101 teleop: {error}", file=sys.stderr)
-        return 1
-    sim = So101Sim(SceneConfig(fps=cfg.fps))
-    sim.reset(cfg.seed)
-    viewer = None if cfg.headless else _open_viewer(sim)
-    status = 0
-    try:
-        run(source, sim, cfg, viewer)
-    except LeaderDisconnected as error:
-        print(f"\nso101 teleop: {error}", file=sys.stderr)
-        status = 1
-    except KeyboardInterrupt:
-        pass
+        sim = So101Sim(cfg.scene.scene_config())
+        sim.reset(cfg.seed)
+        viewer = None if cfg.headless else _open_viewer(sim)
+        clock = ControlClock(sim.fps, view=viewer)
+        run(source, sim, cfg, clock, viewer)
     finally:
         source.close()
         if viewer is not None:
             viewer.shutdown()
         print(source.report())
-    return status
+        if clock is not None:
+            print(f"control loop: {clock.summary()}")
+    return 0
 
 
-def run(source: LeaderSource, sim: So101Sim, cfg: TeleopConfig, viewer: Viewer | None = None) -> None:
-    """Step ``sim`` from ``source`` at ``cfg.fps`` until ``cfg.duration_s`` has passed or the window closes.
+def run(source: LeaderSource, sim: So101Sim, cfg: TeleopConfig, clock: ControlClock, viewer: Viewer | None) -> None:
+    """Step ``sim`` from ``source`` once per tick of ``clock`` until ``cfg.duration_s`` has passed or the window
+    closes; ``viewer`` (the clock's view, or None) shows the scene.
 
     Raises:
         LeaderDisconnected: the leader went away.
     """
-    pacer = Pacer(sim.fps)
     steps = None if cfg.duration_s is None else round(cfg.duration_s * sim.fps)
     seed = cfg.seed
     if viewer is not None:
@@ -120,6 +120,7 @@ def run(source: LeaderSource, sim: So101Sim, cfg: TeleopConfig, viewer: Viewer |
         table = CheckTable(sys.stdout, source.arm.overrides, lower, upper)
     next_table = time.perf_counter()
     step = 0
+    clock.restart()
     while (steps is None or step < steps) and not (viewer is not None and viewer.should_close):
         target = source.next_action(sim)
         sim.step(target)
@@ -130,11 +131,10 @@ def run(source: LeaderSource, sim: So101Sim, cfg: TeleopConfig, viewer: Viewer |
                 f"leader teleop   seed {seed}   t = {sim.steps * sim.control_dt:5.1f} s",
                 f"reads {stats.reads}   retried {stats.retries}   stale {stats.stale_reads}",
             ]
-            viewer.draw()
         if table is not None and time.perf_counter() >= next_table:
             table.show(source.last_reading, target, sim.joint_positions())
             next_table += CHECK_PERIOD_S
-        pacer.wait()
+        clock.wait()
     if table is not None and step > 0:  # the state the run ended in, however the last period fell
         table.show(source.last_reading, target, sim.joint_positions())
 
@@ -145,7 +145,8 @@ class CheckTable:
     Args:
         out: where to print.
         overrides: the leader's sign and offset overrides, shown next to each reading.
-        lower, upper: (6,) the sim's joint limits in dataset units; a target at a limit is marked clamped.
+        lower, upper: (6,) the sim's joint limits in dataset units: the sim clamps targets to them, and the table
+            shows a clamped target with a ``*``.
     """
 
     def __init__(self, out: TextIO, overrides: JointOverrides, lower: np.ndarray, upper: np.ndarray) -> None:
@@ -160,19 +161,20 @@ class CheckTable:
         Args:
             reading: (6,) the leader reading with the overrides applied (LeRobot's units: degrees or -100..100,
                 gripper 0..100).
-            target: (6,) the sim's joint targets, dataset units.
+            target: (6,) the joint targets sent to the sim, dataset units (before the sim clamps them).
             sim: (6,) the sim's joint positions, dataset units.
         """
         sign, offset = self.overrides.sign, self.overrides.offset
         raw = sign * (reading - offset)  # what LeRobot read, before the overrides (sign is +-1)
-        at_limit = np.isclose(target, self.lower) | np.isclose(target, self.upper)
+        applied = np.clip(target, self.lower, self.upper)  # what the sim commands, in the table's units
+        at_limit = np.isclose(applied, self.lower) | np.isclose(applied, self.upper)
         lines = [f"{'joint':<14}{'leader':>9}{'sign':>6}{'offset':>8}{'target':>9}{'sim':>10}"]
         for i, name in enumerate(JOINT_NAMES):
             mark = "*" if at_limit[i] else " "
             lines.append(
-                f"{name:<14}{raw[i]:9.1f}{int(sign[i]):+6d}{offset[i]:8.1f}{target[i]:9.1f}{mark}{sim[i]:9.1f}"
+                f"{name:<14}{raw[i]:9.1f}{int(sign[i]):+6d}{offset[i]:8.1f}{applied[i]:9.1f}{mark}{sim[i]:9.1f}"
             )
-        lines.append("leader: LeRobot's reading; target, sim: degrees, gripper 0..100; * at a joint limit")
+        lines.append("leader: LeRobot's reading; target, sim: degrees, gripper 0..100; * clamped at a joint limit")
         if self._drawn_lines and self.out.isatty():
             self.out.write(f"\x1b[{self._drawn_lines}F")  # back to the first line of the previous table
         self.out.write("\n".join(lines) + "\n")
@@ -191,3 +193,8 @@ def _open_viewer(sim: So101Sim) -> Viewer | None:
     except RuntimeError as error:
         print(f"so101 teleop: no window ({error}); running headless", file=sys.stderr)
         return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``so101 teleop``; returns the exit status (2: bad options or an unusable device)."""
+    return run_command("teleop", TeleopConfig, teleop, argv)

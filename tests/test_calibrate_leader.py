@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from teleop.calibrate_leader import main
-from teleop.feetech_emulator import FeetechBusEmulator
-from teleop.leader import LeaderArm, LeaderCalibrationError, LeaderConfig
+from teleop.feetech.calibration import CalibrationError
+from teleop.feetech.emulator import FeetechBusEmulator
+from teleop.leader import LeaderArm, LeaderConfig
 
 MIDDLE = np.array([2100, 1900, 2000, 2200, 2048, 1500])
 SWING = 600  # ticks each joint moves away from the middle, both ways
@@ -80,7 +81,7 @@ def test_enter_writes_an_existing_file_back_to_reset_servos(human, tmp_path):
     assert main(argv) == 0
     emulator.set_register(2, "Homing_Offset", 0)  # e.g. the servo was swapped for a new one
     config = LeaderConfig(port=emulator.port, id="arm", calibration_dir=tmp_path)
-    with pytest.raises(LeaderCalibrationError, match="press ENTER"):
+    with pytest.raises(CalibrationError, match="press ENTER"):
         LeaderArm(config).connect()
     assert main(argv) == 0  # LeRobot asks whether to use the file; the answer is ENTER
     assert "Press ENTER to use provided calibration file" in prompts[-1]
@@ -90,5 +91,18 @@ def test_enter_writes_an_existing_file_back_to_reset_servos(human, tmp_path):
 
 
 def test_wrong_port_fails_with_the_port_list(tmp_path, capsys):
-    assert main(["--leader.port", "/dev/ttyNOPE0", "--leader.calibration_dir", str(tmp_path)]) == 1
-    assert "Serial ports found" in capsys.readouterr().err
+    assert main(["--leader.port", "/dev/ttyNOPE0", "--leader.calibration_dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("so101 calibrate-leader: no serial port /dev/ttyNOPE0. Serial ports found")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_joints_that_did_not_move_name_the_fix(human, tmp_path, capsys, monkeypatch):
+    emulator, _prompts = human
+    emulator.play(lambda t: MIDDLE, units=("ticks",) * 6)
+    monkeypatch.setattr(builtins, "input", lambda prompt="": "")  # ENTER at every prompt; the hand stays still
+    argv = ["--leader.port", emulator.port, "--leader.id", "lazy", "--leader.calibration_dir", str(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "same min and max" in err and "Move every joint except wrist_roll through its whole range" in err
+    assert not (tmp_path / "lazy.json").exists()

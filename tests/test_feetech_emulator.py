@@ -1,4 +1,5 @@
-"""Protocol-level tests of the Feetech STS3215 bus emulator, through pyserial, scservo_sdk and LeRobot's bus."""
+"""Protocol-level tests of the Feetech STS3215 bus emulator (``teleop.feetech.emulator``, ``protocol``, ``servo``),
+through pyserial, scservo_sdk and LeRobot's bus."""
 
 from __future__ import annotations
 
@@ -8,15 +9,9 @@ import numpy as np
 import pytest
 import serial
 
-from teleop.feetech_emulator import (
-    PING,
-    READ,
-    STS3215_REGISTERS,
-    FeetechBusEmulator,
-    decode_sign_magnitude,
-    encode_sign_magnitude,
-    instruction_packet,
-)
+from teleop.feetech.emulator import FeetechBusEmulator
+from teleop.feetech.protocol import PING, READ, decode_sign_magnitude, encode_sign_magnitude, instruction_packet
+from teleop.feetech.servo import STS3215_REGISTERS
 
 NAMES = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
 
@@ -86,7 +81,7 @@ def test_sdk_ping_and_read_model_number(emulator):
 
 
 def test_broadcast_ping_finds_every_servo(bus):
-    assert bus.broadcast_ping() == {i: 777 for i in range(1, 7)}
+    assert bus.broadcast_ping() == dict.fromkeys(range(1, 7), 777)
 
 
 def test_read_write_and_homing_offset_sign_magnitude(bus, emulator):

@@ -1,4 +1,5 @@
-"""LeaderSource: LeRobot's SO-101 leader over the Feetech bus emulator, mapped to targets that drive So101Sim."""
+"""LeaderSource: LeRobot's SO-101 leader over the Feetech bus emulator, giving dataset-unit targets that drive
+So101Sim (which converts them to radians and clamps them to the joint limits, once)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import pytest
 
 from kinematics.units import dataset_to_radians, radians_to_dataset
 from sim.simulator import So101Sim
-from teleop import emulated_leader
-from teleop.feetech_emulator import FeetechBusEmulator
-from teleop.leader import LeaderCalibrationError, LeaderConfig, LeaderDisconnected
+from teleop.feetech import emulated_arm
+from teleop.feetech.calibration import CalibrationError
+from teleop.feetech.emulator import FeetechBusEmulator
+from teleop.leader import LeaderConfig, LeaderDisconnected
 from teleop.leader_source import LeaderSource
 
 POSE = np.array([10.0, -20.0, 30.0, -40.0, 50.0, 25.0])
@@ -31,7 +33,7 @@ def emulator():
 
 @pytest.fixture
 def config(emulator, tmp_path):
-    emulated_leader.prepare(emulator, tmp_path, "test_leader")
+    emulated_arm.prepare(emulator, tmp_path, "test_leader")
     return LeaderConfig(port=emulator.port, id="test_leader", calibration_dir=tmp_path)
 
 
@@ -82,17 +84,35 @@ def test_overrides_flip_and_shift_the_targets(emulator, config, sim, tmp_path):
     np.testing.assert_allclose(target, POSE * [-1, 1, 1, 1, 1, 1] + [0, 0, 0, 0, -20, 0], atol=0.1)
 
 
-def test_far_reading_is_clamped_to_the_sim_limits_and_reported_once(source, emulator, sim, caplog):
+def test_far_reading_is_clamped_by_the_sim_and_reported_once(source, emulator, sim, caplog):
     far = POSE.copy()
     far[0] = 170.0
     emulator.play(lambda t: far)
-    upper = radians_to_dataset(sim.scene.limits.upper, sim.scene.limits)
-    with caplog.at_level(logging.WARNING, logger="teleop.leader"):
+    limits = sim.scene.limits
+    upper = radians_to_dataset(limits.upper, limits)
+    sim.reset(0)
+    with caplog.at_level(logging.WARNING, logger="teleop.leader_source"):
         targets = [source.next_action(sim) for _ in range(3)]
-    assert all(target[0] == pytest.approx(upper[0]) for target in targets)
+        sim.step(targets[-1])
+    # The source passes the reading on in dataset units; the sim clamps it to the joint limit when it steps.
+    assert all(target[0] == pytest.approx(170.0, abs=0.1) for target in targets)
+    assert sim.commanded_targets()[0] == pytest.approx(upper[0])
+    assert sim.data.ctrl[sim.scene.actuator_ids][0] == pytest.approx(limits.upper[0])
     np.testing.assert_allclose(targets[-1][1:], POSE[1:], atol=0.1)
-    assert len([r for r in caplog.records if "shoulder_pan" in r.getMessage()]) == 1
+    warnings = [r.getMessage() for r in caplog.records if "shoulder_pan" in r.getMessage()]
+    assert len(warnings) == 1 and "so101 calibrate-leader" in warnings[0]
     assert "clamped to the joint limits: shoulder_pan 3" in source.report()
+
+
+def test_reading_just_beyond_a_limit_is_counted_but_not_reported(source, emulator, sim, caplog):
+    limits = sim.scene.limits
+    near = POSE.copy()
+    near[0] = radians_to_dataset(limits.upper, limits)[0] + 2.0  # within FAR_OUT_OF_RANGE (5 deg)
+    emulator.play(lambda t: near)
+    with caplog.at_level(logging.WARNING, logger="teleop.leader_source"):
+        source.next_action(sim)
+    assert not [r for r in caplog.records if "shoulder_pan" in r.getMessage()]
+    assert "clamped to the joint limits: shoulder_pan 1" in source.report()
 
 
 def test_corrupted_replies_are_retried_counted_and_reported(source, emulator, sim):
@@ -111,5 +131,5 @@ def test_unplugged_leader_raises_leader_disconnected(source, emulator, sim):
 
 def test_missing_calibration_fails_before_any_step(emulator, tmp_path):
     config = LeaderConfig(port=emulator.port, id="uncalibrated", calibration_dir=tmp_path)
-    with pytest.raises(LeaderCalibrationError, match="so101 calibrate-leader"):
+    with pytest.raises(CalibrationError, match="so101 calibrate-leader"):
         LeaderSource(config)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from recording.record import main
-from teleop import emulated_leader
-from teleop.feetech_emulator import FeetechBusEmulator
+from teleop.feetech import emulated_arm
+from teleop.feetech.emulator import FeetechBusEmulator
 
 POSE = np.array([10.0, -20.0, 30.0, -40.0, 50.0, 25.0])
 FRAMES_PER_EPISODE = 15  # --episode_time_s 0.5 at 30 fps
@@ -26,8 +26,8 @@ def record_argv(emulator: FeetechBusEmulator, tmp_path, episodes: int, *extra: s
         "--episodes", str(episodes),
         "--episode_time_s", "0.5",
         "--keep_failed", "true",  # the emulated hand holds one pose: every episode times out
-        "--camera_width", "64",
-        "--camera_height", "48",
+        "--cameras.width", "64",
+        "--cameras.height", "48",
         "--dataset.root", str(tmp_path / "dataset"),
         "--dataset.vcodec", "h264",
         *extra,
@@ -36,7 +36,7 @@ def record_argv(emulator: FeetechBusEmulator, tmp_path, episodes: int, *extra: s
 
 def leader(tmp_path) -> FeetechBusEmulator:
     emulator = FeetechBusEmulator().start()
-    emulated_leader.prepare(emulator, tmp_path / "calibration", "my_leader")
+    emulated_arm.prepare(emulator, tmp_path / "calibration", "my_leader")
     emulator.play(lambda t: POSE)
     return emulator
 
@@ -102,10 +102,11 @@ def test_unplugged_mid_episode_keeps_saved_episodes_and_resumes(tmp_path, capsys
 def test_leader_problems_at_start_name_the_fix(tmp_path, capsys, port, calibrated, expected):
     with FeetechBusEmulator() as emulator:
         if calibrated:
-            emulated_leader.prepare(emulator, tmp_path / "calibration", "my_leader")
+            emulated_arm.prepare(emulator, tmp_path / "calibration", "my_leader")
         argv = record_argv(emulator, tmp_path, 1)
         if port is not None:
             argv[argv.index(emulator.port)] = port
-        assert main(argv) == 1
-    assert expected in capsys.readouterr().err
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("so101 record: ") and expected in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "dataset").exists()

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from teleop import emulated_leader
-from teleop.feetech_emulator import FeetechBusEmulator
+from teleop.feetech import emulated_arm
+from teleop.feetech.emulator import FeetechBusEmulator
 from teleop.teleop_cmd import main
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +24,7 @@ POSE = np.array([10.0, -20.0, 30.0, -40.0, 50.0, 25.0])
 @pytest.fixture
 def emulator(tmp_path):
     with FeetechBusEmulator() as emu:
-        emulated_leader.prepare(emu, tmp_path, "my_leader")
+        emulated_arm.prepare(emu, tmp_path, "my_leader")
         yield emu
 
 
@@ -62,6 +62,7 @@ def test_check_prints_leader_and_sim_side_by_side(emulator, tmp_path, capsys):
     np.testing.assert_allclose(target, POSE * [1, 1, 1, 1, -1, 1] + [0, 0, 0, 0, 5, 0], atol=0.15)
     np.testing.assert_allclose(sim, target, atol=0.5)  # the sim has settled on the targets after 36 steps
     assert "leader arm: 36 reads, 0 retried, 0 stale" in out
+    assert "control loop: " in out and " late tick(s) of 36" in out
 
 
 def test_reading_beyond_a_limit_is_marked_clamped(emulator, tmp_path, capsys):
@@ -93,22 +94,53 @@ def test_unplugged_leader_stops_with_a_message(emulator, tmp_path, capsys):
     timer = threading.Timer(0.3, emulator.unplug)
     timer.start()
     try:
-        assert main(argv(emulator, tmp_path, "--duration_s", "30")) == 1
+        assert main(argv(emulator, tmp_path, "--duration_s", "30")) == 2
     finally:
         timer.cancel()
     captured = capsys.readouterr()
+    assert captured.err.startswith("so101 teleop: the leader arm on")
     assert "USB cable unplugged" in captured.err and "Plug it back in" in captured.err
-    assert "leader arm:" in captured.out
+    assert "leader arm:" in captured.out and "control loop:" in captured.out
 
 
 def test_wrong_port_lists_the_ports_found(tmp_path, capsys):
-    assert main(["--leader.port", "/dev/ttyNOPE7", "--leader.id", "x", "--headless", "true"]) == 1
-    assert "no serial port /dev/ttyNOPE7. Serial ports found" in capsys.readouterr().err
+    assert main(["--leader.port", "/dev/ttyNOPE7", "--leader.id", "x", "--headless"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("so101 teleop: no serial port /dev/ttyNOPE7. Serial ports found")
+    assert len(err.strip().splitlines()) == 1
 
 
-def test_unknown_device_is_a_usage_error(capsys):
+def test_busy_port_names_the_process_holding_it(emulator, tmp_path, capsys):
+    held = os.open(emulator.port, os.O_RDWR | os.O_NOCTTY)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], stdin=held)
+    os.close(held)
+    try:
+        assert main(argv(emulator, tmp_path, "--duration_s", "0.1")) == 2
+    finally:
+        other.kill()
+        other.wait()
+    assert f"is busy: already open in pid {other.pid}" in capsys.readouterr().err
+
+
+def test_missing_calibration_names_the_command_that_fixes_it(emulator, tmp_path, capsys):
+    assert main(argv(emulator, tmp_path, "--leader.id", "stranger", "--duration_s", "0.1")) == 2
+    err = capsys.readouterr().err
+    assert f"Calibrate it with: so101 calibrate-leader --leader.port {emulator.port} --leader.id stranger" in err
+
+
+def test_unknown_device_and_bad_options_are_usage_errors(capsys):
     assert main(["--teleop", "joystick"]) == 2
-    assert "choose one of leader" in capsys.readouterr().err
+    assert "'joystick' is not one of leader" in capsys.readouterr().err
+    assert main(["--fps", "30"]) == 2
+    assert "unknown option --fps" in capsys.readouterr().err
+    assert main(["--duration_s", "-1"]) == 2
+    assert "--duration_s must be positive" in capsys.readouterr().err
+
+
+def test_scene_fps_sets_the_control_rate(emulator, tmp_path, capsys):
+    emulator.play(lambda t: POSE)
+    assert main(argv(emulator, tmp_path, "--scene.fps", "20", "--duration_s", "0.5")) == 0
+    assert "leader arm: 10 reads" in capsys.readouterr().out
 
 
 @pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run is not installed (apt-get install xvfb xauth)")

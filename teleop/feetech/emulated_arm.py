@@ -1,8 +1,7 @@
-"""A calibrated SO-101 leader arm on the Feetech bus emulator, for benchmarks and tests without hardware.
+"""A calibrated SO-101 arm on the bus emulator, as ``so101 calibrate-leader`` would have left a real one.
 
-LeRobot reads a leader only when the calibration in its file matches the one stored in the servos
-(homing offsets and position limits). ``prepare`` puts the same example calibration in both places, as
-``so101 calibrate-leader`` would have left them on a real arm.
+LeRobot reads an arm only when the calibration in its file matches the one stored in the servos (homing offsets
+and position limits). ``prepare`` puts the same example calibration in both places.
 """
 
 from __future__ import annotations
@@ -11,7 +10,8 @@ import json
 from pathlib import Path
 
 from kinematics.units import JOINT_NAMES
-from teleop.feetech_emulator import FeetechBusEmulator
+from so101.command import UsageError
+from teleop.feetech.emulator import FeetechBusEmulator
 
 EXAMPLE_CALIBRATION: dict[str, tuple[int, int, int]] = {
     "shoulder_pan": (120, 900, 3200),
@@ -24,14 +24,34 @@ EXAMPLE_CALIBRATION: dict[str, tuple[int, int, int]] = {
 """Per joint: (homing offset, range min, range max) in ticks, as LeRobot's calibration of a real arm gives."""
 
 
-def write_calibration_file(directory: Path, arm_id: str) -> Path:
-    """Write ``EXAMPLE_CALIBRATION`` as LeRobot's ``<directory>/<arm_id>.json``; returns its path."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{arm_id}.json"
-    entries = {
+def calibration_entries() -> dict[str, dict[str, int]]:
+    """``EXAMPLE_CALIBRATION`` as the entries of LeRobot's calibration file (servo ids 1..6 in joint order)."""
+    return {
         name: {"id": index + 1, "drive_mode": 0, "homing_offset": offset, "range_min": low, "range_max": high}
         for index, (name, (offset, low, high)) in enumerate(EXAMPLE_CALIBRATION.items())
     }
+
+
+def write_calibration_file(directory: Path, arm_id: str) -> Path:
+    """Write ``EXAMPLE_CALIBRATION`` as LeRobot's ``<directory>/<arm_id>.json``; returns its path.
+
+    Raises:
+        UsageError: the file exists with another calibration (a real arm's, most likely): it is left alone.
+    """
+    path = Path(directory) / f"{arm_id}.json"
+    entries = calibration_entries()
+    if path.is_file():
+        try:
+            existing = json.loads(path.read_text())
+        except ValueError:
+            existing = None
+        if existing != entries:
+            raise UsageError(
+                f"{path} holds another arm's calibration, which the emulated arm's would replace; "
+                "give the emulated arm another id or calibration directory"
+            )
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(entries, indent=4))
     return path
 
