@@ -86,24 +86,27 @@ class ControlClock:
             self.draw()
             return
         self._next += self.period
+        # A tick is late when the step before it overran the period; oversleeping and the view's frames
+        # are not the step's doing, so lateness is measured before waiting.
+        lateness = time.perf_counter() - self._next
+        if lateness > 0:
+            stats.late_ticks += 1
+            stats.worst_late_s = max(stats.worst_late_s, lateness)
+            if lateness > self.period:
+                stats.skipped_ticks += int(lateness // self.period)
+                self._next = time.perf_counter()
+            if self.view is not None and time.perf_counter() >= self._next_frame:
+                self.draw()  # a loop that is always late still shows its frames
+            return
         while True:
             now = time.perf_counter()
             remaining = self._next - now
             if remaining <= 0:
-                break
+                return
             if self.view is not None and now >= self._next_frame:
                 self.draw()
                 continue
             time.sleep(min(remaining, self._next_frame - now) if self.view is not None else remaining)
-        # sleep() overshoots by up to a few hundred microseconds; a tick is late when its step overran.
-        lateness = -remaining
-        if lateness > 1e-3:
-            stats.late_ticks += 1
-            stats.worst_late_s = max(stats.worst_late_s, lateness)
-        if lateness > self.period:
-            skipped = int(lateness // self.period)
-            stats.skipped_ticks += skipped
-            self._next = now
 
     def draw(self) -> None:
         """Draw one frame of the view now (also used while a loop is paused between episodes)."""

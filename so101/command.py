@@ -121,6 +121,8 @@ def normalize_args(
         name = name.replace("-", "_")
         if name != "config_path" and not _known(name, options):
             close = difflib.get_close_matches(name, list(options), n=2)
+            # A flag that moved into an option block (--fps -> --scene.fps) matches on its last component.
+            close += [o for o in options if o.rpartition(".")[2] == name.rpartition(".")[2] and o not in close]
             hint = f"; did you mean {' or '.join('--' + c for c in close)}?" if close else "; see --help"
             raise UsageError(f"unknown option --{name}{hint}")
         if not eq:
