@@ -45,7 +45,9 @@ def test_switching_owners_releases_the_previous_one_first() -> None:
 
 # ----------------------------------------------------------------------------------- window + cameras under Xvfb
 
-needs_xvfb = pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run is not installed (apt-get install xvfb)")
+needs_xvfb = pytest.mark.skipif(
+    shutil.which("xvfb-run") is None, reason="xvfb-run is not installed (apt-get install xvfb xauth)"
+)
 
 
 @needs_xvfb
