@@ -40,7 +40,7 @@ class So101PickPlaceEnvConfig(EnvConfig):
     fps: int = 30
     """Control rate (Hz): one action, one observation per 1/fps s of sim time."""
     episode_length: int | None = None
-    """Control steps before an episode counts as failed; default 15 s of sim time (450 steps at 30 fps)."""
+    """Control steps before an episode counts as failed; default ``EPISODE_TIME_S`` (15 s) of sim time at fps."""
     cameras: list[str] = field(default_factory=lambda: list(DEFAULT_CAMERAS))
     """Robot cameras, as ``observation.images.<name>``; they must match the policy's image inputs."""
     observation_width: int = 640
