@@ -2,20 +2,27 @@
 
 Observation: ``{"agent_pos": (6,) float32 joint positions in dataset units, "pixels": {camera: (H, W, 3) uint8}}``.
 Action: (6,) joint targets in dataset units (degrees; gripper 0..100). One step is 1/fps s of sim time.
-``info`` holds ``is_success`` and every task signal (and, from ``reset``, the placement as JSON); an episode terminates on success and is truncated at
-``episode_length`` steps. ``reset(seed=s)`` draws the scene from ``s``; ``reset(options={"placement": ...})``
-restores a recorded one.
+``info`` holds ``is_success`` and every task signal, and from ``reset`` the scene's ``placement`` (a
+``ScenePlacement``); an episode terminates on success and is truncated at ``episode_length`` steps.
+
+``reset(seed=s)`` draws the scene from ``s``; ``reset(options={"placement": p})`` restores a scene, where ``p`` is
+the ``info["placement"]`` of an earlier reset, its JSON text (``p.to_json()``, as ``so101 rollout`` saves it) or
+its dict (as datasets record it)::
+
+    observation, info = env.reset(seed=3)
+    again, _ = env.reset(options={"placement": info["placement"]})   # the same first observation
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 
 from kinematics.units import radians_to_dataset
+from sim.options import episode_steps
 from sim.randomization import RandomizationConfig, ScenePlacement
 from sim.rendering import CameraRenderer, RenderProfile
 from sim.scene import BrickSize, CameraConfig, SceneConfig, default_cameras
@@ -27,15 +34,26 @@ TASK = "Pick up the Duplo brick and place it in the bowl."
 
 
 class So101PickPlaceEnv(gym.Env):
-    """Pick up the Duplo brick and place it in the bowl, with the SO-101 in MuJoCo."""
+    """Pick up the Duplo brick and place it in the bowl, with the SO-101 in MuJoCo.
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
+    Args:
+        cameras: the robot cameras observed; default overhead_cam and wrist_cam at 640x480.
+        render_profile: ``fast`` or ``quality`` (see ``sim.rendering``).
+        episode_length: control steps before truncation; default ``sim.options.EPISODE_TIME_S`` of sim time.
+        fps: control rate (Hz).
+        brick: ``2x4`` or ``2x2`` Duplo brick.
+        robot_xml: another SO-101 MJCF; default the workbench's own model.
+        randomization: where the brick and bowl may be placed.
+        render_mode: ``rgb_array`` (the first camera's image) or None.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 30}
 
     def __init__(
         self,
         cameras: list[CameraConfig] | None = None,
         render_profile: RenderProfile = "fast",
-        episode_length: int = 450,
+        episode_length: int | None = None,
         fps: int = 30,
         brick: BrickSize = "2x4",
         robot_xml: str | Path | None = None,
@@ -44,6 +62,7 @@ class So101PickPlaceEnv(gym.Env):
     ) -> None:
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode {render_mode!r} is not supported; use 'rgb_array'")
+        episode_length = episode_steps(fps) if episode_length is None else episode_length
         if episode_length <= 0:
             raise ValueError(f"episode_length must be positive, got {episode_length}")
         self.sim = So101Sim(SceneConfig(robot_xml=robot_xml, brick=brick, fps=fps), randomization)
@@ -80,10 +99,16 @@ class So101PickPlaceEnv(gym.Env):
         if placement is None:
             scene_seed = seed if seed is not None else int(self.np_random.integers(2**31))
             placement = self.sim.sample_placement(scene_seed)
+        elif isinstance(placement, str):
+            placement = ScenePlacement.from_json(placement)
         elif isinstance(placement, dict):
             placement = ScenePlacement.from_dict(placement)
+        elif not isinstance(placement, ScenePlacement):
+            raise TypeError(
+                f"options['placement'] is a ScenePlacement, its JSON text or its dict, got {type(placement).__name__}"
+            )
         self.sim.reset(placement)
-        return self._observation(), {**self._info(), "placement": placement.to_json()}
+        return self._observation(), {**self._info(), "placement": placement}
 
     def step(self, action: np.ndarray) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
         signals = self.sim.step(np.asarray(action, dtype=np.float64))

@@ -13,35 +13,73 @@ from lerobot.configs.types import FeatureType, PolicyFeature
 from lerobot.envs.configs import EnvConfig
 
 from sim.env import ENV_ID, So101PickPlaceEnv
-from sim.scene import CameraConfig
+from sim.lerobot_options import PluginFlags, camera_options, scene_options
+from sim.options import DEFAULT_CAMERAS, CameraOptions, SceneOptions, episode_steps
+
+# LeRobot's gym env configs name the image size observation_width/height; the other names are the workbench's.
+_FLAGS = PluginFlags(
+    "env",
+    {
+        "scene.brick": "brick",
+        "scene.robot_xml": "robot_xml",
+        "scene.fps": "fps",
+        "cameras.names": "cameras",
+        "cameras.width": "observation_width",
+        "cameras.height": "observation_height",
+        "cameras.render_profile": "render_profile",
+    },
+)
 
 
 @EnvConfig.register_subclass("so101_pickplace")
 @dataclass
 class So101PickPlaceEnvConfig(EnvConfig):
+    """Options of the pick-and-place env (``--env.cameras``, ``--env.observation_width``, ...)."""
+
     task: str | None = "PickPlace-v0"
     fps: int = 30
-    episode_length: int = 450
-    cameras: list[str] = field(default_factory=lambda: ["overhead_cam", "wrist_cam"])
+    """Control rate (Hz): one action, one observation per 1/fps s of sim time."""
+    episode_length: int | None = None
+    """Control steps before an episode counts as failed; default ``EPISODE_TIME_S`` (15 s) of sim time at fps."""
+    cameras: list[str] = field(default_factory=lambda: list(DEFAULT_CAMERAS))
     """Robot cameras, as ``observation.images.<name>``; they must match the policy's image inputs."""
     observation_width: int = 640
+    """Image width (pixels) of every camera."""
     observation_height: int = 480
+    """Image height (pixels) of every camera."""
     render_profile: str = "fast"
+    """``fast`` or ``quality``: evaluate a policy in the profile its data was recorded in."""
     brick: str = "2x4"
+    """Duplo brick: ``2x4`` or ``2x2``."""
     robot_xml: str | None = None
+    """Another SO-101 MJCF with LeRobot's joint names; default: the workbench's own model."""
 
     def __post_init__(self) -> None:
+        self.scene_options()
+        images = self.camera_options()
+        if self.episode_length is None:
+            self.episode_length = episode_steps(self.fps)
+        if self.episode_length < 1:
+            raise ValueError(f"--env.episode_length must be at least 1, got {self.episode_length}")
         self.features = {
             "action": PolicyFeature(type=FeatureType.ACTION, shape=(6,)),
             "agent_pos": PolicyFeature(type=FeatureType.STATE, shape=(6,)),
         }
         self.features_map = {"action": "action", "agent_pos": "observation.state"}
-        for name in self.cameras:
-            key = f"pixels/{name}"
-            self.features[key] = PolicyFeature(
-                type=FeatureType.VISUAL, shape=(self.observation_height, self.observation_width, 3)
-            )
-            self.features_map[key] = f"observation.images.{name}"
+        for camera in images.configs():
+            key = f"pixels/{camera.name}"
+            self.features[key] = PolicyFeature(type=FeatureType.VISUAL, shape=(camera.height, camera.width, 3))
+            self.features_map[key] = f"observation.images.{camera.name}"
+
+    def scene_options(self) -> SceneOptions:
+        """The scene, validated as ``so101`` commands validate ``--scene.*``."""
+        return scene_options(self.brick, self.robot_xml, self.fps, _FLAGS)
+
+    def camera_options(self) -> CameraOptions:
+        """The robot cameras, validated as ``--cameras.*``."""
+        return camera_options(
+            self.cameras, self.observation_width, self.observation_height, self.render_profile, _FLAGS
+        )
 
     @property
     def package_name(self) -> str:
@@ -53,17 +91,16 @@ class So101PickPlaceEnvConfig(EnvConfig):
 
     @property
     def gym_kwargs(self) -> dict:
+        scene, images = self.scene_options(), self.camera_options()
         return {
-            "cameras": [
-                CameraConfig(name, self.observation_width, self.observation_height) for name in self.cameras
-            ],
-            "render_profile": self.render_profile,
+            "cameras": images.configs(),
+            "render_profile": images.render_profile,
             "episode_length": self.episode_length,
             # Consumed by gym.make's TimeLimit wrapper, whose attribute LeRobot's rollout reads.
             "max_episode_steps": self.episode_length,
-            "fps": self.fps,
-            "brick": self.brick,
-            "robot_xml": self.robot_xml,
+            "fps": scene.fps,
+            "brick": scene.brick,
+            "robot_xml": scene.robot_xml,
         }
 
 

@@ -23,10 +23,10 @@ import numpy as np
 from lerobot.robots.robot import Robot
 from lerobot.utils.decorators import check_if_already_connected, check_if_not_connected
 
-from kinematics.units import JOINT_FEATURE_NAMES, Normalization, dataset_to_radians, radians_to_dataset
+from kinematics.units import JOINT_FEATURE_NAMES, Normalization
 from sim.config_lerobot_robot import So101SimRobotConfig
 from sim.rendering import CameraRenderer
-from sim.scene import CameraConfig, SceneConfig
+from sim.scene import CameraConfig
 from sim.simulator import So101Sim
 
 
@@ -40,10 +40,9 @@ class So101SimRobot(Robot):
         super().__init__(config)
         self.config = config
         self.norm: Normalization = "degrees" if config.use_degrees else "range_m100_100"
+        images = config.camera_options()
         # LeRobot sizes its image writers by ``len(robot.cameras)``.
-        self.cameras: dict[str, CameraConfig] = {
-            name: CameraConfig(name, config.camera_width, config.camera_height) for name in config.camera_names
-        }
+        self.cameras: dict[str, CameraConfig] = {camera.name: camera for camera in images.configs()} if images else {}
         self.sim: So101Sim | None = None
         self._renderer: CameraRenderer | None = None
 
@@ -64,11 +63,11 @@ class So101SimRobot(Robot):
     def connect(self, calibrate: bool = True) -> None:
         """Build the scene, reset it to ``config.seed`` and open the camera renderers."""
         config = self.config
-        sim = So101Sim(SceneConfig(robot_xml=config.robot_xml, brick=config.brick, fps=config.fps))  # type: ignore[arg-type]
+        sim = So101Sim(config.scene_options().scene_config())
         sim.reset(config.seed)
-        if self.cameras:
-            cameras = list(self.cameras.values())
-            self._renderer = CameraRenderer(sim.model, cameras, config.render_profile)  # type: ignore[arg-type]
+        images = config.camera_options()
+        if images is not None:
+            self._renderer = CameraRenderer(sim.model, images.configs(), images.render_profile)
         self.sim = sim
 
     @property
@@ -85,8 +84,7 @@ class So101SimRobot(Robot):
     def get_observation(self) -> dict[str, Any]:
         """Joint positions (floats, follower units) and one (H, W, 3) uint8 image per camera."""
         assert self.sim is not None
-        limits = self.sim.scene.limits
-        joints = radians_to_dataset(self.sim.data.qpos[self.sim.scene.joint_qpos_adr], limits, self.norm)
+        joints = self.sim.joint_positions(self.norm)
         observation: dict[str, Any] = {key: float(v) for key, v in zip(JOINT_FEATURE_NAMES, joints, strict=True)}
         if self._renderer is not None:
             observation.update(self._renderer.render(self.sim.data))
@@ -95,16 +93,13 @@ class So101SimRobot(Robot):
     @check_if_not_connected
     def send_action(self, action: dict[str, Any]) -> dict[str, float]:
         """Step the sim by one control step towards ``action`` (follower units); returns the targets sent,
-        clamped to the joint limits."""
+        clamped to the joint limits by the sim."""
         assert self.sim is not None
         missing = [key for key in JOINT_FEATURE_NAMES if key not in action]
         if missing:
             raise ValueError(f"the action lacks {missing}; so101_sim takes {list(JOINT_FEATURE_NAMES)}")
-        limits = self.sim.scene.limits
-        radians = dataset_to_radians(np.array([float(action[key]) for key in JOINT_FEATURE_NAMES]), limits, self.norm)
-        radians = np.clip(radians, limits.lower, limits.upper)
-        self.sim.step(radians_to_dataset(radians, limits))
-        sent = radians_to_dataset(radians, limits, self.norm)
+        self.sim.step(np.array([float(action[key]) for key in JOINT_FEATURE_NAMES]), self.norm)
+        sent = self.sim.commanded_targets(self.norm)
         return {key: float(value) for key, value in zip(JOINT_FEATURE_NAMES, sent, strict=True)}
 
     @check_if_not_connected

@@ -19,6 +19,7 @@ from typing import Literal
 import mujoco
 import numpy as np
 
+from sim.gl_context import OffscreenContext, close_at_exit, forget, make_current
 from sim.scene import CameraConfig
 
 RenderProfile = Literal["fast", "quality"]
@@ -52,32 +53,42 @@ def configure_scene_flags(scene: mujoco.MjvScene, profile: RenderProfile) -> Non
 
 
 class CameraRenderer:
-    """Renders a fixed set of scene cameras into uint8 RGB arrays of shape (height, width, 3).
+    """Renders a fixed set of scene cameras into uint8 RGB arrays of shape (height, width, 3), top row first.
 
-    Cameras of the same size share one GL renderer; each size gets its own.
+    Every camera renders in one offscreen GL context (``sim.gl_context``), which takes turns with any window of the
+    process; ``close`` is idempotent and safe before or after closing windows.
     """
 
     def __init__(
         self, model: mujoco.MjModel, cameras: Sequence[CameraConfig], profile: RenderProfile = "fast"
     ) -> None:
+        self._context: mujoco.MjrContext | None = None
         apply_render_profile(model, profile)
         self._cameras = list(cameras)
         names = [camera.name for camera in self._cameras]
         if len(set(names)) != len(names):
             raise ValueError(f"each camera may be listed once, got {names}")
-        for camera in self._cameras:
-            if mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, camera.name) < 0:
-                raise ValueError(f"the scene has no camera named {camera.name!r}")
+        self._camera_ids = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, name) for name in names]
+        for name, camera_id in zip(names, self._camera_ids, strict=True):
+            if camera_id < 0:
+                raise ValueError(f"the scene has no camera named {name!r}")
         _ensure_offscreen_buffer(model, self._cameras)
-        self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
-        for camera in self._cameras:
-            size = (camera.height, camera.width)
-            if size not in self._renderers:
-                renderer = mujoco.Renderer(model, height=camera.height, width=camera.width)
-                configure_scene_flags(renderer.scene, profile)
-                self._renderers[size] = renderer
+        self._model = model
         self.profile = profile
         self._option = scene_option(profile)
+        self._scene = mujoco.MjvScene(model, maxgeom=10_000)
+        configure_scene_flags(self._scene, profile)
+        self._camera = mujoco.MjvCamera()
+        self._camera.type = mujoco.mjtCamera.mjCAMERA_FIXED
+        self._gl = OffscreenContext(model.vis.global_.offwidth, model.vis.global_.offheight)
+        make_current(self._gl)
+        try:
+            self._context = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_100)
+        except BaseException:
+            self._gl.free()
+            raise
+        mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._context)
+        close_at_exit(self.close)
 
     @property
     def cameras(self) -> list[CameraConfig]:
@@ -85,22 +96,43 @@ class CameraRenderer:
 
     def render(self, data: mujoco.MjData) -> dict[str, np.ndarray]:
         """Images of every camera for the current state of ``data`` (kinematics must be up to date)."""
+        if self._context is None:
+            raise RuntimeError("this CameraRenderer is closed")
+        make_current(self._gl)
         images: dict[str, np.ndarray] = {}
-        for camera in self._cameras:
-            renderer = self._renderers[(camera.height, camera.width)]
-            renderer.update_scene(data, camera=camera.name, scene_option=self._option)
-            images[camera.name] = renderer.render()
+        for camera, camera_id in zip(self._cameras, self._camera_ids, strict=True):
+            self._camera.fixedcamid = camera_id
+            mujoco.mjv_updateScene(
+                self._model, data, self._option, None, self._camera, mujoco.mjtCatBit.mjCAT_ALL, self._scene
+            )
+            viewport = mujoco.MjrRect(0, 0, camera.width, camera.height)
+            mujoco.mjr_render(viewport, self._scene, self._context)
+            pixels = np.empty((camera.height, camera.width, 3), dtype=np.uint8)
+            mujoco.mjr_readPixels(pixels, None, viewport, self._context)
+            # GL's rows run bottom-up; a contiguous copy, as video writers and torch.from_numpy need.
+            images[camera.name] = np.ascontiguousarray(pixels[::-1])
         return images
 
     def close(self) -> None:
-        for renderer in self._renderers.values():
-            renderer.close()
-        self._renderers.clear()
+        """Free the GL resources (idempotent; in any order with windows)."""
+        context, self._context = self._context, None
+        if context is None:
+            return
+        forget(self)
+        if self._gl.alive:
+            make_current(self._gl)
+            context.free()
+        self._gl.free()
 
     def __enter__(self) -> CameraRenderer:
         return self
 
     def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # Freed with its own context current: left to MjrContext's destructor, its GL objects would be deleted in
+        # whichever context is current then, a window's included.
         self.close()
 
 

@@ -167,18 +167,27 @@ def unprefixed_attach() -> Iterator[None]:
 
 
 def _check_robot_spec(robot: mujoco.MjSpec, path: Path) -> None:
+    """Refuse an arm model the workbench cannot drive, naming what it lacks and the fix (``--scene.robot_xml``)."""
+    from so101.command import UsageError
+
     joint_names = {joint.name for joint in robot.joints}
     missing = [name for name in JOINT_NAMES if name not in joint_names]
     if missing:
-        raise ValueError(
+        raise UsageError(
             f"{path} is not an SO-101 model the workbench can drive: it lacks the joints {missing} "
-            f"(it needs {', '.join(JOINT_NAMES)})"
+            f"(it needs {', '.join(JOINT_NAMES)}); pass an SO-101 MJCF with LeRobot's joint names as "
+            "--scene.robot_xml, or leave it out for the workbench's own model"
         )
     if robot.site("gripperframe") is None:
-        raise ValueError(f"{path} has no site named 'gripperframe' between the fingertips; add one")
+        raise UsageError(
+            f"{path} has no site named 'gripperframe'; add one between the fingertips of the fixed jaw's body "
+            "(the tool centre point), or leave --scene.robot_xml out for the workbench's own model"
+        )
 
 
 def _index_scene(model: mujoco.MjModel, config: SceneConfig, robot_xml: Path) -> SceneModel:
+    from so101.command import UsageError
+
     def obj_id(kind: mujoco.mjtObj, name: str) -> int:
         index = mujoco.mj_name2id(model, kind, name)
         if index < 0:
@@ -190,7 +199,12 @@ def _index_scene(model: mujoco.MjModel, config: SceneConfig, robot_xml: Path) ->
     for joint in joints:
         driving = np.flatnonzero((model.actuator_trnid[:, 0] == joint) & (model.actuator_trntype == 0))
         if driving.size != 1:
-            raise ValueError(f"joint {model.joint(joint).name!r} needs exactly one position actuator")
+            # The joints come from the robot MJCF (checked before): a missing actuator is the user's model's.
+            raise UsageError(
+                f"joint {model.joint(joint).name!r} of {robot_xml} has {driving.size} actuators; it needs exactly "
+                "one <position> actuator: add it to the robot MJCF, or leave --scene.robot_xml out for the "
+                "workbench's own model"
+            )
         actuators.append(int(driving[0]))
     brick_body = obj_id(mujoco.mjtObj.mjOBJ_BODY, "brick")
     gripper_site = obj_id(mujoco.mjtObj.mjOBJ_SITE, "gripperframe")

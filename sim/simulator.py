@@ -1,7 +1,8 @@
 """The simulated SO-101 follower in its scene: reset to a placement, step at the control rate, read the joints.
 
 Actions and joint readings are in dataset units (degrees; gripper 0..100, see ``kinematics.units``), exactly as
-LeRobot's SO-101 follower takes and reports them. Every control step advances exactly 1/fps s of sim time.
+LeRobot's SO-101 follower takes and reports them, or in its older -100..100 normalisation when asked. Every control
+step advances exactly 1/fps s of sim time.
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from kinematics.units import dataset_to_radians, radians_to_dataset
+from kinematics.units import Normalization, dataset_to_radians, radians_to_dataset
 from sim.randomization import RandomizationConfig, ScenePlacement, sample_placement
 from sim.scene import SceneConfig, SceneModel, build_scene
 from sim.task_signals import TaskMonitor, TaskSignalConfig, TaskSignals
 
-REST_POSE = np.array([0.0, -45.0, 25.0, 85.0, 0.0, 0.0])
-"""Start pose of every episode (dataset units): gripper closed, hovering above the workspace."""
+START_POSE = np.array([0.0, -45.0, 25.0, 85.0, 0.0, 0.0])
+"""Pose of the arm at the start of every episode (dataset units): gripper closed, hovering above the workspace.
+Not the IK's seed pose (``kinematics.ik``)."""
 
 
 class So101Sim:
@@ -58,9 +60,9 @@ class So101Sim:
         scene, model, data = self.scene, self.model, self.data
         mujoco.mj_resetData(model, data)
         model.body_pos[scene.bowl_body] = placement.bowl_pos
-        rest = dataset_to_radians(REST_POSE, scene.limits)
-        data.qpos[scene.joint_qpos_adr] = rest
-        data.ctrl[scene.actuator_ids] = rest
+        start = dataset_to_radians(START_POSE, scene.limits)
+        data.qpos[scene.joint_qpos_adr] = start
+        data.ctrl[scene.actuator_ids] = start
         adr = scene.brick_qpos_adr
         data.qpos[adr : adr + 3] = placement.brick_pos
         data.qpos[adr + 3 : adr + 7] = placement.brick_quat
@@ -70,15 +72,26 @@ class So101Sim:
         self.steps = 0
         return self.joint_positions()
 
-    def step(self, action: np.ndarray) -> TaskSignals:
-        """Apply joint targets (dataset units, shape (6,)) for one control step and return the task signals."""
+    def step(self, action: np.ndarray, norm: Normalization = "degrees") -> TaskSignals:
+        """Apply joint targets for one control step and return the task signals.
+
+        This is the one place where targets are converted to radians and clamped to the joint limits: callers pass
+        what their source produced, in dataset units, and read the clamped targets back with ``commanded_targets``.
+
+        Args:
+            action: (6,) joint targets in dataset units (``norm``: degrees, or the older -100..100 body joints);
+                gripper 0..100.
+            norm: the dataset units of ``action``.
+
+        Raises:
+            ValueError: ``action`` is not 6 finite numbers.
+        """
         action = np.asarray(action, dtype=np.float64)
         if action.shape != (6,) or not np.all(np.isfinite(action)):
             raise ValueError(f"an action is 6 finite joint targets in dataset units, got {action!r}")
-        targets = dataset_to_radians(action, self.scene.limits)
-        self.data.ctrl[self.scene.actuator_ids] = np.clip(
-            targets, self.scene.limits.lower, self.scene.limits.upper
-        )
+        limits = self.scene.limits
+        targets = dataset_to_radians(action, limits, norm)
+        self.data.ctrl[self.scene.actuator_ids] = np.clip(targets, limits.lower, limits.upper)
         mujoco.mj_step(self.model, self.data, nstep=self.scene.n_substeps)
         # mj_step leaves positions-dependent quantities (poses, contacts) one physics step behind qpos;
         # observations, signals and images must describe the state the step ended in.
@@ -86,10 +99,10 @@ class So101Sim:
         self.steps += 1
         return self.monitor.update(self.data, self.control_dt)
 
-    def joint_positions(self) -> np.ndarray:
-        """The arm's joint positions in dataset units, shape (6,): what ``observation.state`` records."""
-        return radians_to_dataset(self.data.qpos[self.scene.joint_qpos_adr], self.scene.limits)
+    def joint_positions(self, norm: Normalization = "degrees") -> np.ndarray:
+        """The arm's joint positions in dataset units (``norm``), shape (6,): what ``observation.state`` records."""
+        return radians_to_dataset(self.data.qpos[self.scene.joint_qpos_adr], self.scene.limits, norm)
 
-    def commanded_targets(self) -> np.ndarray:
-        """The joint targets currently commanded (dataset units, shape (6,))."""
-        return radians_to_dataset(self.data.ctrl[self.scene.actuator_ids], self.scene.limits)
+    def commanded_targets(self, norm: Normalization = "degrees") -> np.ndarray:
+        """The joint targets currently commanded, as clamped by ``step`` (dataset units ``norm``, shape (6,))."""
+        return radians_to_dataset(self.data.ctrl[self.scene.actuator_ids], self.scene.limits, norm)

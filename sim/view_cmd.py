@@ -1,47 +1,67 @@
 """``so101 view``: look at the scene in a window, re-randomize it, switch between the robot cameras.
 
     so101 view --seed 3
-    so101 view --robot_xml ~/so101_new_calib.xml      # the official model, if you have it on disk
-    so101 view --frames 60 --screenshot scene.png     # save a frame and exit (works under xvfb-run)
+    so101 view --scene.robot_xml ~/so101_new_calib.xml      # the official model, if you have it on disk
+    xvfb-run -a so101 view --frames 60 --screenshot scene.png   # save a frame and exit, without a desktop
+
+Physics runs at the control rate (``--scene.fps``) on the control-loop clock; the window draws at its own rate
+between control ticks.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from sim.scene import BrickSize, SceneConfig
+from sim.options import SceneOptions
+from sim.rendering import RenderProfile
+from so101.command import run_command
 
 
 @dataclass
 class ViewConfig:
+    """Options of ``so101 view``."""
+
     seed: int = 0
     """Scene seed; R draws the next one."""
-    brick: BrickSize = "2x4"
-    robot_xml: Path | None = None
-    """Another SO-101 MJCF with LeRobot's joint names, e.g. TheRobotStudio's so101_new_calib.xml."""
-    render_profile: str = "quality"
-    width: int = 1280
-    height: int = 720
+    scene: SceneOptions = field(default_factory=SceneOptions)
+    window_width: int = 1280
+    """Window width (pixels)."""
+    window_height: int = 720
+    """Window height (pixels)."""
+    window_profile: RenderProfile = "quality"
+    """Render profile of the window: ``quality`` (shadows, antialiasing) or ``fast`` (for software GL)."""
     frames: int | None = None
-    """Close after this many frames (for scripted screenshots); default: run until the window is closed."""
+    """Close after the window has drawn this many frames (for scripted screenshots); default: run until the window
+    is closed."""
     screenshot: Path | None = None
     """Save the last frame shown to this PNG file."""
 
+    def __post_init__(self) -> None:
+        if self.seed < 0:
+            raise ValueError(f"--seed must not be negative, got {self.seed}")
+        if self.window_width < 16 or self.window_height < 16:
+            raise ValueError(
+                f"--window_width and --window_height must be at least 16, got {self.window_width}x{self.window_height}"
+            )
+        if self.frames is not None and self.frames < 1:
+            raise ValueError(f"--frames must be at least 1, got {self.frames}")
+        if self.screenshot is not None and self.screenshot.suffix.lower() != ".png":
+            raise ValueError(f"--screenshot names a .png file, got {self.screenshot}")
 
-def main(argv: list[str]) -> int:
-    import draccus
+
+def view(cfg: ViewConfig) -> int:
+    """Show the scene until the window is closed (or ``cfg.frames`` frames were drawn)."""
     import glfw
 
+    from sim.control_loop import ControlClock
     from sim.simulator import So101Sim
     from sim.viewer import Viewer
 
-    cfg = draccus.parse(config_class=ViewConfig, args=argv)
-    sim = So101Sim(SceneConfig(robot_xml=cfg.robot_xml, brick=cfg.brick))
+    sim = So101Sim(cfg.scene.scene_config())
     seed = cfg.seed
     sim.reset(seed)
-    viewer = Viewer(sim, title="so101 view", width=cfg.width, height=cfg.height, profile=cfg.render_profile)  # type: ignore[arg-type]
+    viewer = Viewer(sim, "so101 view", cfg.window_width, cfg.window_height, cfg.window_profile)
     paused = False
 
     def new_scene() -> None:
@@ -56,10 +76,9 @@ def main(argv: list[str]) -> int:
     viewer.add_key(glfw.KEY_R, "R  new random scene", new_scene)
     viewer.add_key(glfw.KEY_BACKSPACE, "Backspace  reset this scene", lambda: sim.reset(seed))
     viewer.add_key(glfw.KEY_SPACE, "Space  pause physics", toggle_pause)
-    frame = 0
-    next_step = time.perf_counter()
+    clock = ControlClock(sim.fps, view=viewer)
     try:
-        while not viewer.should_close and (cfg.frames is None or frame < cfg.frames):
+        while not viewer.should_close and (cfg.frames is None or clock.stats.frames < cfg.frames):
             if not paused:
                 sim.step(sim.commanded_targets())
             signals = sim.signals
@@ -68,13 +87,16 @@ def main(argv: list[str]) -> int:
                 f"grasped {signals.grasped}  lifted {signals.lifted}  over bowl {signals.over_bowl}  "
                 f"success {signals.success}",
             ]
-            viewer.draw()
-            frame += 1
-            next_step += sim.control_dt
-            time.sleep(max(0.0, next_step - time.perf_counter()))
+            clock.wait()
+        print(f"physics at {sim.fps} Hz: {clock.summary()}")
         if cfg.screenshot is not None:
+            cfg.screenshot.parent.mkdir(parents=True, exist_ok=True)
             viewer.save_screenshot(cfg.screenshot)
             print(f"saved {cfg.screenshot}")
     finally:
         viewer.shutdown()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command("view", ViewConfig, view, argv)

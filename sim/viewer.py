@@ -1,23 +1,30 @@
 """A desktop window on a simulated scene (GLFW), with a free camera and the robot cameras.
 
-Mouse: left-drag orbits, right-drag pans, scroll zooms. Keys: the ones listed in ``BASE_KEYS`` plus whatever a
-caller adds with ``add_key`` (keyboard teleoperation adds its jog keys). The window shows a text overlay of key
-help and status lines.
+Mouse: left-drag orbits, right-drag pans, scroll zooms. Keys: the ones bound here (camera choice, help, Esc) plus
+whatever a caller adds with ``add_key`` (keyboard teleoperation adds its episode keys). The window shows a text
+overlay of key help and status lines.
 
-The window needs a display. MuJoCo must be imported with ``MUJOCO_GL=glfw`` (the default when ``DISPLAY`` is set).
+The window is a ``sim.control_loop.View``: a ``ControlClock`` draws it between control ticks. Its GL context takes
+turns with the offscreen cameras' through ``sim.gl_context``, whatever ``MUJOCO_GL`` is (egl, osmesa or glfw), so a
+window and camera rendering share one process. It needs a display: a desktop session or ``xvfb-run -a``.
 """
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import mujoco
 import numpy as np
 
+from sim.gl_context import close_at_exit, forget, make_current, release, release_current
 from sim.rendering import RenderProfile, configure_scene_flags, scene_option
 from sim.simulator import So101Sim
+from so101.command import UsageError
 
 KeyCallback = Callable[[], None]
 
@@ -45,20 +52,28 @@ class Viewer:
     ) -> None:
         import glfw
 
-        if not glfw.init():
-            raise RuntimeError(
-                "could not open a window: no display found. Run on a desktop session, or under a virtual display "
-                "(xvfb-run so101 view ...); headless jobs need no viewer"
+        self._window: Any = None
+        with warnings.catch_warnings():  # the reason is in the UsageError; GLFW's own warning would be a 2nd line
+            warnings.simplefilter("ignore")
+            if not glfw.init():
+                raise UsageError(
+                    f"cannot open a window: no display ({_glfw_error(glfw)}); run on a desktop session, or under "
+                    f"a virtual display: {_xvfb_command()}"
+                )
+            glfw.window_hint(glfw.VISIBLE, glfw.TRUE if visible else glfw.FALSE)
+            glfw.window_hint(glfw.SAMPLES, 4 if profile == "quality" else 0)
+            release_current()
+            window = glfw.create_window(width, height, title, None, None)
+        if not window:
+            raise UsageError(
+                f"cannot open an OpenGL window on this display ({_glfw_error(glfw)}); install the display's OpenGL "
+                f"drivers, or use a virtual display: {_xvfb_command()}"
             )
-        glfw.window_hint(glfw.VISIBLE, glfw.TRUE if visible else glfw.FALSE)
-        glfw.window_hint(glfw.SAMPLES, 4 if profile == "quality" else 0)
-        self._window = glfw.create_window(width, height, title, None, None)
-        if not self._window:
-            glfw.terminate()
-            raise RuntimeError("GLFW could not create an OpenGL window; check the display's OpenGL support")
-        glfw.make_context_current(self._window)
-        glfw.swap_interval(1)
+        self._window = window
         self._glfw = glfw
+        make_current(self)
+        # The ControlClock paces frames; waiting for vertical sync inside draw() would delay control ticks.
+        glfw.swap_interval(0)
         self.sim = sim
         self.frame_period_s = 1.0 / 60.0
         """Seconds between frames drawn by a ``ControlClock`` while it waits for the next control tick."""
@@ -89,6 +104,7 @@ class Viewer:
         glfw.set_mouse_button_callback(self._window, self._on_mouse_button)
         glfw.set_cursor_pos_callback(self._window, self._on_cursor)
         glfw.set_scroll_callback(self._window, self._on_scroll)
+        close_at_exit(self.shutdown)
 
     def add_key(self, key: int, label: str, callback: KeyCallback) -> None:
         """Bind ``key`` (a ``glfw.KEY_*`` code) to ``callback``, listed in the help overlay as ``label``.
@@ -103,20 +119,32 @@ class Viewer:
 
     @property
     def should_close(self) -> bool:
-        return bool(self._glfw.window_should_close(self._window))
+        """Whether the user closed the window (or Esc, or ``close``); always True after ``shutdown``."""
+        return self._window is None or bool(self._glfw.window_should_close(self._window))
 
     def close(self) -> None:
-        self._glfw.set_window_should_close(self._window, True)
+        """Ask the loop showing this window to stop (``should_close`` turns True); ``shutdown`` destroys it."""
+        if self._window is not None:
+            self._glfw.set_window_should_close(self._window, True)
 
     def is_pressed(self, key: int) -> bool:
         """Whether ``key`` (a ``glfw.KEY_*`` code) is held down now: for jogging while a key is held."""
-        return self._glfw.get_key(self._window, key) == self._glfw.PRESS
+        return self._window is not None and self._glfw.get_key(self._window, key) == self._glfw.PRESS
+
+    def acquire_gl(self) -> None:
+        self._glfw.make_context_current(self._window)
+
+    def release_gl(self) -> None:
+        self._glfw.make_context_current(None)
 
     def draw(self) -> None:
-        """Draw the current state of the simulation and process window events (``sim.control_loop.View``)."""
+        """Draw the current state of the simulation and process window events (``sim.control_loop.View``).
+
+        Does nothing after ``shutdown``."""
+        if self._window is None:
+            return
         glfw = self._glfw
-        # Offscreen camera renderers make their own GL contexts current; the window draws in its own.
-        glfw.make_context_current(self._window)
+        make_current(self)
         width, height = glfw.get_framebuffer_size(self._window)
         viewport = mujoco.MjrRect(0, 0, width, height)
         if self._camera_index < 0:
@@ -138,6 +166,9 @@ class Viewer:
 
     def read_pixels(self) -> np.ndarray:
         """The last rendered frame as (height, width, 3) uint8, top row first."""
+        if self._window is None:
+            raise RuntimeError("the viewer is shut down")
+        make_current(self)
         width, height = self._glfw.get_framebuffer_size(self._window)
         pixels = np.empty((height, width, 3), dtype=np.uint8)
         mujoco.mjr_readPixels(pixels, None, mujoco.MjrRect(0, 0, width, height), self._context)
@@ -149,9 +180,19 @@ class Viewer:
         iio.imwrite(path, self.read_pixels())
 
     def shutdown(self) -> None:
+        """Destroy the window and its GL resources (idempotent; in any order with camera renderers).
+
+        GLFW itself stays initialised: terminating it would destroy every other GLFW window of the process, the
+        hidden ones of MuJoCo's offscreen contexts under ``MUJOCO_GL=glfw`` among them."""
+        window = self._window
+        if window is None:
+            return
+        forget(self)
+        make_current(self)
         self._context.free()
-        self._glfw.destroy_window(self._window)
-        self._glfw.terminate()
+        release(self)
+        self._window = None
+        self._glfw.destroy_window(window)
 
     def _toggle_help(self) -> None:
         self.show_help = not self.show_help
@@ -189,4 +230,21 @@ class Viewer:
 
     def _on_scroll(self, _window: object, _dx: float, dy: float) -> None:
         if self._camera_index < 0:
-            mujoco.mjv_moveCamera(self.sim.model, mujoco.mjtMouse.mjMOUSE_ZOOM, 0.0, -0.05 * dy, self._scene, self._camera)
+            zoom = mujoco.mjtMouse.mjMOUSE_ZOOM
+            mujoco.mjv_moveCamera(self.sim.model, zoom, 0.0, -0.05 * dy, self._scene, self._camera)
+
+
+def _glfw_error(glfw: object) -> str:
+    """GLFW's description of its last error, or a generic one."""
+    _code, description = glfw.get_error()  # type: ignore[attr-defined]
+    if isinstance(description, bytes):
+        description = description.decode(errors="replace")
+    return description or "GLFW reported no reason"
+
+
+def _xvfb_command() -> str:
+    """The command line that was run, under ``xvfb-run -a``, e.g. ``xvfb-run -a so101 view ...``."""
+    command = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    if command == "so101" and len(sys.argv) > 1:
+        return f"xvfb-run -a so101 {sys.argv[1]} ..."
+    return "xvfb-run -a so101 <command> ..."

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import gymnasium as gym
 import numpy as np
+import pytest
 
 from sim.env import ENV_ID, TASK, So101PickPlaceEnv
+from sim.options import EPISODE_TIME_S
+from sim.randomization import ScenePlacement
 from sim.scene import CameraConfig
 
 SMALL = [CameraConfig("overhead_cam", 64, 48), CameraConfig("wrist_cam", 64, 48)]
@@ -34,6 +39,30 @@ def test_episode_is_truncated_at_its_length_and_reports_signals() -> None:
             assert key in info
     assert env.render().shape == (48, 64, 3)
     env.close()
+
+
+def test_reset_restores_the_placement_that_reset_reported() -> None:
+    env = gym.make(ENV_ID, cameras=SMALL)
+    first, info = env.reset(seed=7)
+    env.step(first["agent_pos"] + 10.0)
+    placement = info["placement"]
+    assert isinstance(placement, ScenePlacement) and placement.seed == 7
+    # The README's round trip, and the placement's saved forms: JSON text and its dict.
+    for form in (placement, placement.to_json(), json.loads(placement.to_json())):
+        again, again_info = env.reset(options={"placement": form})
+        assert again_info["placement"] == placement
+        np.testing.assert_array_equal(again["agent_pos"], first["agent_pos"])
+        np.testing.assert_array_equal(again["pixels"]["overhead_cam"], first["pixels"]["overhead_cam"])
+    with pytest.raises(TypeError, match="ScenePlacement, its JSON text or its dict"):
+        env.reset(options={"placement": 7})
+    env.close()
+
+
+def test_default_episode_length_is_the_evaluation_episode() -> None:
+    for fps, steps in ((30, 450), (50, round(EPISODE_TIME_S * 50))):
+        env = So101PickPlaceEnv(cameras=SMALL, fps=fps)
+        assert env.episode_length == steps
+        env.close()
 
 
 def test_action_space_is_dataset_units() -> None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from sim.lerobot_env import So101PickPlaceEnvConfig
+from sim.scene import CameraConfig
 
 
 def test_lerobot_make_env_and_preprocessing() -> None:
@@ -26,6 +29,23 @@ def test_lerobot_make_env_and_preprocessing() -> None:
     assert batch["observation.images.overhead_cam"].shape == (2, 3, 48, 64)
     assert not np.array_equal(observation["pixels"]["overhead_cam"][0], observation["pixels"]["overhead_cam"][1])
     vector_env.close()
+
+
+def test_config_is_validated_as_the_option_blocks_with_the_env_flags() -> None:
+    config = So101PickPlaceEnvConfig(fps=50)
+    assert config.episode_length == 750  # 15 s of sim time
+    assert config.gym_kwargs["cameras"][0] == CameraConfig("overhead_cam", 640, 480)
+    cases = {
+        "--env.observation_width and --env.observation_height": {"observation_width": -10},
+        "--env.render_profile": {"render_profile": "ultra"},
+        "--env.cameras must list": {"cameras": []},
+        "unknown camera 'side_cam'": {"cameras": ["side_cam"]},
+        "--env.brick": {"brick": "3x3"},
+        "--env.episode_length": {"episode_length": 0},
+    }
+    for message, options in cases.items():
+        with pytest.raises(ValueError, match=re.escape(message)):
+            So101PickPlaceEnvConfig(**options)
 
 
 def _save_tiny_random_act(directory: Path, config: So101PickPlaceEnvConfig) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,21 @@ def test_features_match_lerobots_so101_follower(robot, tmp_path):
         "overhead_cam": (48, 64, 3),
         "wrist_cam": (48, 64, 3),
     }
+
+
+def test_config_is_validated_as_the_option_blocks_with_the_robot_flags(tmp_path):
+    cases = {
+        "--robot.camera_width and --robot.camera_height": {"camera_width": -10},
+        "--robot.render_profile": {"render_profile": "ultra"},
+        "unknown camera 'side_cam'": {"camera_names": ["side_cam"]},
+        "--robot.brick": {"brick": "3x3"},
+    }
+    for message, options in cases.items():
+        with pytest.raises(ValueError, match=re.escape(message)):
+            So101SimRobotConfig(calibration_dir=tmp_path, **options)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        So101SimRobotConfig(calibration_dir=tmp_path, robot_xml=tmp_path / "missing.xml")
+    assert So101SimRobot(So101SimRobotConfig(calibration_dir=tmp_path, camera_names=[])).cameras == {}
 
 
 def test_send_action_steps_one_control_step(robot):

@@ -54,7 +54,7 @@ def test_same_seed_or_same_json_gives_bit_identical_first_observations() -> None
     obs_a, info_a = first.reset(seed=5)
     second = So101PickPlaceEnv(cameras=cameras)
     obs_b, _ = second.reset(seed=5)
-    obs_c, _ = second.reset(options={"placement": ScenePlacement.from_json(info_a["placement"])})
+    obs_c, _ = second.reset(options={"placement": ScenePlacement.from_json(info_a["placement"].to_json())})
     for obs in (obs_b, obs_c):
         np.testing.assert_array_equal(obs["agent_pos"], obs_a["agent_pos"])
         for name in obs_a["pixels"]:

@@ -26,7 +26,7 @@ def test_cameras_render_the_scene_with_the_brick_where_it_is() -> None:
     red = _red_pixels(images["overhead_cam"])
     assert red.sum() > 20
     # Overhead camera: image up is +x, image right is -y. The brick sits at +y, so left of centre.
-    rows, columns = np.nonzero(red)
+    _rows, columns = np.nonzero(red)
     brick_y = sim.placement.brick_pos[1]
     assert (columns.mean() < 80) == (brick_y > 0)
 
@@ -48,3 +48,20 @@ def test_bad_camera_lists_are_refused() -> None:
         CameraRenderer(sim.model, [CameraConfig("wrist_cam"), CameraConfig("wrist_cam")])
     with pytest.raises(ValueError, match="render profile"):
         CameraRenderer(sim.model, [CameraConfig("wrist_cam")], "pretty")  # type: ignore[arg-type]
+
+
+def test_renderers_take_turns_and_close_once_in_any_order() -> None:
+    sim = So101Sim()
+    sim.reset(2)
+    first = CameraRenderer(sim.model, [CameraConfig("overhead_cam", 96, 72)], "fast")
+    second = CameraRenderer(sim.model, [CameraConfig("overhead_cam", 96, 72), CameraConfig("wrist_cam", 64, 48)])
+    before = first.render(sim.data)["overhead_cam"]
+    assert np.array_equal(second.render(sim.data)["overhead_cam"], before)
+    assert np.array_equal(first.render(sim.data)["overhead_cam"], before)  # its context is current again
+    first.close()
+    first.close()
+    assert second.render(sim.data)["wrist_cam"].shape == (48, 64, 3)
+    with pytest.raises(RuntimeError, match="closed"):
+        first.render(sim.data)
+    second.close()
+    second.close()

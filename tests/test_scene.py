@@ -12,6 +12,7 @@ from arm_scenes import REFERENCE_XML, needs_reference
 from kinematics.units import JOINT_NAMES
 from sim.paths import ROBOT_XML
 from sim.scene import CameraConfig, SceneConfig, build_scene
+from so101.command import UsageError
 
 
 def _site_pose(model: mujoco.MjModel, data: mujoco.MjData, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -49,14 +50,17 @@ def test_joint_ranges_inertials_and_servo_parameters_match_reference() -> None:
         a, b = ours.joint(name), reference.joint(name)
         np.testing.assert_allclose(a.range, b.range, atol=1e-6)
         np.testing.assert_allclose(ours.jnt_axis[a.id], reference.jnt_axis[b.id], atol=1e-9)
+        dof_a, dof_b = a.dofadr[0], b.dofadr[0]
         np.testing.assert_allclose(
-            [ours.dof_damping[a.dofadr[0]], ours.dof_frictionloss[a.dofadr[0]], ours.dof_armature[a.dofadr[0]]],
-            [reference.dof_damping[b.dofadr[0]], reference.dof_frictionloss[b.dofadr[0]], reference.dof_armature[b.dofadr[0]]],
+            [ours.dof_damping[dof_a], ours.dof_frictionloss[dof_a], ours.dof_armature[dof_a]],
+            [reference.dof_damping[dof_b], reference.dof_frictionloss[dof_b], reference.dof_armature[dof_b]],
         )
         body_a, body_b = ours.jnt_bodyid[a.id], reference.jnt_bodyid[b.id]
         assert ours.body_mass[body_a] == pytest.approx(reference.body_mass[body_b], rel=1e-6)
         np.testing.assert_allclose(ours.body_ipos[body_a], reference.body_ipos[body_b], atol=1e-7)
-        np.testing.assert_allclose(np.sort(ours.body_inertia[body_a]), np.sort(reference.body_inertia[body_b]), rtol=1e-4)
+        np.testing.assert_allclose(
+            np.sort(ours.body_inertia[body_a]), np.sort(reference.body_inertia[body_b]), rtol=1e-4
+        )
         actuator_a, actuator_b = ours.actuator(name), reference.actuator(name)
         np.testing.assert_allclose(actuator_a.gainprm[:1], actuator_b.gainprm[:1])
         np.testing.assert_allclose(actuator_a.biasprm[:3], actuator_b.biasprm[:3])
@@ -100,11 +104,32 @@ def test_bad_robot_files_are_named(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         SceneConfig(robot_xml=tmp_path / "missing.xml")
     other = tmp_path / "other_arm.xml"
-    other.write_text('<mujoco><worldbody><body name="base"><joint name="j1"/><geom size="0.1"/></body></worldbody></mujoco>')
-    with pytest.raises(ValueError, match="lacks the joints"):
+    other.write_text(
+        '<mujoco><worldbody><body name="base"><joint name="j1"/><geom size="0.1"/></body></worldbody></mujoco>'
+    )
+    with pytest.raises(UsageError, match=r"lacks the joints .* --scene.robot_xml"):
         build_scene(SceneConfig(robot_xml=other))
     with pytest.raises(ValueError, match="unknown camera"):
         CameraConfig("side_cam")
+
+
+def _six_joint_arm(site: str, actuators: str) -> str:
+    bodies = "".join(
+        f'<body name="link{i}" pos="0 0 0.05"><joint name="{name}" range="-1 1"/><geom size="0.01"/>'
+        for i, name in enumerate(JOINT_NAMES)
+    )
+    return f"<mujoco><worldbody>{bodies}{site}{'</body>' * 6}</worldbody><actuator>{actuators}</actuator></mujoco>"
+
+
+def test_an_arm_without_tcp_site_or_actuators_is_refused_naming_the_fix(tmp_path: Path) -> None:
+    no_site = tmp_path / "no_site.xml"
+    no_site.write_text(_six_joint_arm("", ""))
+    with pytest.raises(UsageError, match="no site named 'gripperframe'; add one"):
+        build_scene(SceneConfig(robot_xml=no_site))
+    no_actuators = tmp_path / "no_actuators.xml"
+    no_actuators.write_text(_six_joint_arm('<site name="gripperframe"/>', ""))
+    with pytest.raises(UsageError, match="needs exactly one <position> actuator: add it to the robot MJCF"):
+        build_scene(SceneConfig(robot_xml=no_actuators))
 
 
 def test_finger_pads_hold_the_brick_through_lift_and_carry_without_sinking_in() -> None:

@@ -42,7 +42,7 @@ def test_brick_on_table_gives_no_signal(sim: So101Sim) -> None:
 
 def test_brick_in_bowl_succeeds_after_half_a_second(sim: So101Sim) -> None:
     bowl = np.array(PLACEMENT.bowl_pos)
-    _put_brick(sim, tuple(bowl + [0.01, 0.0, 0.004 + 0.0096]))
+    _put_brick(sim, tuple(bowl + np.array([0.01, 0.0, 0.004 + 0.0096])))
     steps_to_success = None
     for step in range(1, 40):
         signals = sim.step(sim.commanded_targets())
@@ -54,12 +54,12 @@ def test_brick_in_bowl_succeeds_after_half_a_second(sim: So101Sim) -> None:
 
 def test_brick_beside_bowl_or_above_rim_is_not_success(sim: So101Sim) -> None:
     bowl = np.array(PLACEMENT.bowl_pos)
-    _put_brick(sim, tuple(bowl + [0.0, 0.09, 0.0096]))
+    _put_brick(sim, tuple(bowl + np.array([0.0, 0.09, 0.0096])))
     _hold(sim, 0.8)
     assert not sim.signals.over_bowl and not sim.signals.success
     # Stacked on something above the rim: freeze the brick there by removing gravity.
     sim.model.opt.gravity[:] = 0.0
-    _put_brick(sim, tuple(bowl + [0.0, 0.0, BOWL_RIM_HEIGHT + 0.03]))
+    _put_brick(sim, tuple(bowl + np.array([0.0, 0.0, BOWL_RIM_HEIGHT + 0.03])))
     _hold(sim, 0.8)
     assert sim.signals.over_bowl and not sim.signals.success
 

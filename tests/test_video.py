@@ -11,7 +11,10 @@ from sim.video import EpisodeVideo, compose_frame
 
 
 def _images(height: int, width: int) -> dict[str, np.ndarray]:
-    return {"overhead_cam": np.full((height, width, 3), 90, np.uint8), "wrist_cam": np.full((height, width, 3), 160, np.uint8)}
+    return {
+        "overhead_cam": np.full((height, width, 3), 90, np.uint8),
+        "wrist_cam": np.full((height, width, 3), 160, np.uint8),
+    }
 
 
 def test_frame_puts_cameras_side_by_side_at_the_video_height() -> None:
