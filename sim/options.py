@@ -16,7 +16,8 @@ DEFAULT_CAMERAS: tuple[str, ...] = ("overhead_cam", "wrist_cam")
 """The robot cameras recorded and observed by default."""
 
 EPISODE_TIME_S = 15.0
-"""Length of an evaluation episode (s of sim time): 450 control steps at 30 fps. Recording allows 30 s."""
+"""Length of an evaluation episode (s of sim time); ``episode_steps`` turns it into control steps. Recording
+allows 30 s (``so101 record --episode_time_s``)."""
 
 
 def episode_steps(fps: int, seconds: float = EPISODE_TIME_S) -> int:

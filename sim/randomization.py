@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from kinematics.pose import yaw_quat
 from sim.scene import BOWL_OUTER_RADIUS
 
 
@@ -56,7 +57,7 @@ class ScenePlacement:
     @property
     def brick_quat(self) -> np.ndarray:
         """Brick orientation as quaternion [w, x, y, z]."""
-        return np.array([math.cos(self.brick_yaw / 2), 0.0, 0.0, math.sin(self.brick_yaw / 2)])
+        return yaw_quat(self.brick_yaw)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -22,6 +22,7 @@ import numpy as np
 from kinematics.pose import quat_from_xyaxes
 from kinematics.units import JOINT_NAMES, JointLimits
 from sim.paths import ASSETS_DIR, ROBOT_XML, SCENE_XML
+from so101.command import UsageError
 
 BrickSize = Literal["2x4", "2x2"]
 BRICK_SIZES: tuple[str, ...] = ("2x4", "2x2")
@@ -70,7 +71,7 @@ class SceneConfig:
         if self.brick not in BRICK_SIZES:
             raise ValueError(f"unknown brick {self.brick!r}; use --scene.brick 2x4 or 2x2")
         if self.fps <= 0:
-            raise ValueError(f"fps must be positive, got {self.fps}")
+            raise ValueError(f"--scene.fps must be positive, got {self.fps}")
         if self.robot_xml is not None and not Path(self.robot_xml).is_file():
             raise FileNotFoundError(
                 f"robot model {self.robot_xml} does not exist; pass the path of an SO-101 MJCF file"
@@ -128,7 +129,13 @@ def build_scene(config: SceneConfig | None = None) -> SceneModel:
     spec = mujoco.MjSpec.from_file(str(SCENE_XML))
     spec.option.timestep = config.timestep
 
-    robot = mujoco.MjSpec.from_file(str(robot_xml))
+    try:
+        robot = mujoco.MjSpec.from_file(str(robot_xml))
+    except ValueError as error:  # MuJoCo's parser: not an MJCF file, or a broken one
+        message = " ".join(str(error).split())
+        raise UsageError(
+            f"{robot_xml} is not a MuJoCo model MuJoCo can load ({message}); pass an SO-101 MJCF as --scene.robot_xml"
+        ) from error
     _check_robot_spec(robot, robot_xml)
     brick = mujoco.MjSpec.from_file(str(ASSETS_DIR / f"duplo_{config.brick}.xml"))
     bowl = mujoco.MjSpec.from_file(str(ASSETS_DIR / "bowl.xml"))
@@ -168,7 +175,6 @@ def unprefixed_attach() -> Iterator[None]:
 
 def _check_robot_spec(robot: mujoco.MjSpec, path: Path) -> None:
     """Refuse an arm model the workbench cannot drive, naming what it lacks and the fix (``--scene.robot_xml``)."""
-    from so101.command import UsageError
 
     joint_names = {joint.name for joint in robot.joints}
     missing = [name for name in JOINT_NAMES if name not in joint_names]
@@ -186,7 +192,6 @@ def _check_robot_spec(robot: mujoco.MjSpec, path: Path) -> None:
 
 
 def _index_scene(model: mujoco.MjModel, config: SceneConfig, robot_xml: Path) -> SceneModel:
-    from so101.command import UsageError
 
     def obj_id(kind: mujoco.mjtObj, name: str) -> int:
         index = mujoco.mj_name2id(model, kind, name)

@@ -29,7 +29,7 @@ import numpy as np
 
 from kinematics.units import JOINT_NAMES, radians_to_dataset
 from sim.options import SceneOptions
-from so101.command import run_command
+from so101.command import UsageError, run_command
 from teleop.leader import JointOverrides, LeaderConfig
 
 if TYPE_CHECKING:
@@ -190,7 +190,7 @@ def _open_viewer(sim: So101Sim) -> Viewer | None:
 
     try:
         return Viewer(sim, title="so101 teleop", profile="fast")
-    except RuntimeError as error:
+    except UsageError as error:
         print(f"so101 teleop: no window ({error}); running headless", file=sys.stderr)
         return None
 

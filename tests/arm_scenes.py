@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import mujoco
-import numpy as np
 import pytest
 
+from kinematics.pose import yaw_quat
 from sim.paths import REPO_ROOT, ROBOT_XML
 from sim.scene import unprefixed_attach
 
@@ -33,7 +33,7 @@ def scene_with_arm(path: Path, base_pos: list[float], base_yaw: float) -> mujoco
     brick = scene.worldbody.add_body(name="brick", pos=[0.3, 0.0, 0.02])
     brick.add_freejoint()
     brick.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.01, 0.01, 0.01])
-    frame = scene.worldbody.add_frame(pos=base_pos, quat=[np.cos(base_yaw / 2), 0.0, 0.0, np.sin(base_yaw / 2)])
+    frame = scene.worldbody.add_frame(pos=base_pos, quat=yaw_quat(base_yaw))
     with unprefixed_attach():
         frame.attach_body(arm.body("base"), "", "")
         return scene.compile()

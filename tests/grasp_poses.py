@@ -6,6 +6,7 @@ import mujoco
 import numpy as np
 
 from kinematics.ik import IKSolver
+from kinematics.pose import quat_from_xyaxes
 from kinematics.units import dataset_to_radians, radians_to_dataset
 from sim.simulator import So101Sim
 
@@ -23,8 +24,7 @@ def grasp_pose(sim: So101Sim, brick_pos: np.ndarray, yaw: float) -> np.ndarray:
         x_axis = np.array([0.0, 0.0, -1.0])
         y_axis = np.array([np.cos(grip_yaw), np.sin(grip_yaw), 0.0])
         z_axis = np.cross(x_axis, y_axis)
-        quat = np.empty(4)
-        mujoco.mju_mat2Quat(quat, np.column_stack([x_axis, y_axis, z_axis]).ravel())
+        quat = quat_from_xyaxes(np.r_[x_axis, y_axis])
         q, result = solver.solve(brick_pos - 0.0153 * z_axis + [0.0, 0.0, 0.003], quat)
         if result.converged:
             break

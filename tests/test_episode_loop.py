@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from recording.episode_loop import EpisodeLoopConfig, Outcome, run_episode
-from sim.simulator import REST_POSE, So101Sim
+from sim.simulator import START_POSE, So101Sim
 from teleop.action_source import ActionSource, EpisodeCommand
 
 
@@ -23,7 +23,7 @@ class Wiggle(ActionSource):
 
     def next_action(self, sim: So101Sim) -> np.ndarray:
         self.frames += 1
-        return REST_POSE + np.array([0.1 * np.sin(self.frames / 5.0) + 1e-9, 0, 0, 0, 0, 0])
+        return START_POSE + np.array([0.1 * np.sin(self.frames / 5.0) + 1e-9, 0, 0, 0, 0, 0])
 
     def poll_command(self) -> EpisodeCommand:
         return self.command if self.frames == self.at else EpisodeCommand.CONTINUE
@@ -56,7 +56,7 @@ def test_times_out_and_records_state_before_each_action(sim: So101Sim) -> None:
     placement = sim.sample_placement(0)
     result = run_episode(sim, Wiggle(), placement, EpisodeLoopConfig(episode_time_s=0.5), sink, Camera())
     assert result.outcome is Outcome.TIMEOUT and result.frames == 15 == len(sink.actions)
-    np.testing.assert_allclose(sink.states[0], REST_POSE, atol=1e-9)  # frame 0: the reset pose
+    np.testing.assert_allclose(sink.states[0], START_POSE, atol=1e-9)  # frame 0: the reset pose
     assert all(action.dtype == np.float32 for action in sink.actions)
     # The sim was driven by exactly the float32 actions the dataset stores.
     np.testing.assert_allclose(sim.commanded_targets(), sink.actions[-1].astype(np.float64), atol=1e-9)

@@ -16,8 +16,8 @@ import pytest
 from kinematics.units import JOINT_FEATURE_NAMES, radians_to_dataset
 from sim.config_lerobot_robot import So101SimRobotConfig
 from sim.lerobot_robot import So101SimRobot
-from teleop import emulated_leader
-from teleop.feetech_emulator import FeetechBusEmulator
+from teleop.feetech import emulated_arm
+from teleop.feetech.emulator import FeetechBusEmulator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 POSE = np.array([10.0, -20.0, 30.0, -40.0, 50.0, 25.0])
@@ -101,14 +101,14 @@ def test_lerobot_teleoperate_loop_follows_the_emulated_leader(robot, tmp_path, m
     calibration_dir = tmp_path / "leader"
     with FeetechBusEmulator() as emulator:
         # A prepared calibration file, servos not yet calibrated: LeRobot offers to write the file to them.
-        emulated_leader.write_calibration_file(calibration_dir, "blue")
+        emulated_arm.write_calibration_file(calibration_dir, "blue")
         prompts: list[str] = []
         monkeypatch.setattr(builtins, "input", lambda prompt="": prompts.append(prompt) or "")
         emulator.play(lambda t: POSE)
         teleop = SO101Leader(SO101LeaderConfig(port=emulator.port, id="blue", calibration_dir=calibration_dir))
         teleop.connect()
         assert "Press ENTER to use provided calibration file" in prompts[0]
-        assert emulator.register(3, "Homing_Offset") == emulated_leader.EXAMPLE_CALIBRATION["elbow_flex"][0]
+        assert emulator.register(3, "Homing_Offset") == emulated_arm.EXAMPLE_CALIBRATION["elbow_flex"][0]
         robot.connect()
         try:
             teleop_loop(teleop, robot, 30, *make_default_processors(), duration=1.5)
@@ -124,7 +124,7 @@ def test_lerobot_record_records_the_sim_teleoperated_by_the_leader(tmp_path):
 
     root = tmp_path / "dataset"
     with FeetechBusEmulator() as emulator:
-        emulated_leader.prepare(emulator, tmp_path / "leader", "blue")
+        emulated_arm.prepare(emulator, tmp_path / "leader", "blue")
         emulator.play(lambda t: POSE)
         result = subprocess.run(
             [
