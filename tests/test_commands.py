@@ -1,0 +1,107 @@
+"""Every subcommand, given bad input, prints one line naming the problem and the fix, and exits 2.
+
+Bad input: an unknown option, a nonexistent path, a negative count, a missing device. The commands run in this
+process through ``so101.cli.main``, exactly as the console script runs them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from so101.cli import COMMANDS, Command, main
+
+MISSING = "/nonexistent/so101"
+"""A path that exists on no machine."""
+
+
+def leaves() -> list[list[str]]:
+    found: list[list[str]] = []
+    for name, entry in COMMANDS.items():
+        if isinstance(entry, Command):
+            found.append([name])
+        else:
+            found += [[name, sub] for sub in entry]
+    return found
+
+
+def assert_one_line_usage_error(argv: list[str], capsys: pytest.CaptureFixture[str], *fragments: str) -> str:
+    status = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert status == 2, f"so101 {' '.join(argv)} exited {status}: {err}"
+    assert len(err.splitlines()) == 1, f"more than one line for so101 {' '.join(argv)}:\n{err}"
+    assert err.startswith(f"so101 {argv[0]}"), err
+    for fragment in fragments:
+        assert fragment in err, f"{fragment!r} not in {err!r}"
+    return err
+
+
+@pytest.mark.parametrize("command", leaves(), ids=" ".join)
+def test_an_unknown_option_is_refused_by_name(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert_one_line_usage_error([*command, "--no_such_option", "1"], capsys, "unknown option --no_such_option")
+
+
+def test_a_renamed_flag_points_to_its_new_name(capsys: pytest.CaptureFixture[str]) -> None:
+    assert_one_line_usage_error(["record", "--fps", "15"], capsys, "--scene.fps")
+    assert_one_line_usage_error(["rollout", "--width", "320"], capsys, "--cameras.width")
+
+
+BAD_INPUTS: list[tuple[list[str], tuple[str, ...]]] = [
+    # negative counts and out-of-range values
+    (["record", "--episodes", "-1"], ("--episodes", "at least 1")),
+    (["record", "--cameras.width", "-10"], ("--cameras.width", "at least 16")),
+    (["record", "--cameras.render_profile", "ultra"], ("ultra", "fast")),
+    (["record", "--cameras.names", "[periscope]"], ("periscope", "overhead_cam")),
+    (["record", "--scene.brick", "3x3"], ("3x3", "2x4")),
+    (["record", "--teleop", "joystick"], ("joystick", "scripted")),
+    (["rollout", "--scenes", "-1"], ("--scenes",)),
+    (["replay", "--episode", "-2"], ("--episode",)),
+    (["bench", "record", "--episodes", "0"], ("--episodes",)),
+    (["bench", "expert", "--episodes", "0"], ("--episodes",)),
+    (["bench", "leader", "--duration_s", "-1"], ("--duration_s",)),
+    (["emulate", "leader", "--duration_s", "-1"], ("--duration_s",)),
+    (["emulate", "follower"], ("follower", "leader")),
+    # nonexistent paths
+    (["record", "--scene.robot_xml", f"{MISSING}/arm.xml"], (f"{MISSING}/arm.xml", "MJCF")),
+    (["view", "--scene.robot_xml", f"{MISSING}/arm.xml"], (f"{MISSING}/arm.xml",)),
+    (["rollout", "--scene.robot_xml", f"{MISSING}/arm.xml"], (f"{MISSING}/arm.xml",)),
+    (["replay", "--dataset.root", MISSING], (MISSING,)),
+    (["dataset", "info", "--dataset.root", MISSING], (MISSING, "--dataset.root")),
+    (["dataset", "validate", "--dataset.root", MISSING], (MISSING, "--dataset.root")),
+    (["bench", "ik", "--model", f"{MISSING}/arm.xml"], (f"{MISSING}/arm.xml",)),
+    # missing devices
+    (["teleop", "--leader.port", f"{MISSING}/ttyACM0", "--leader.id", "arm"], (f"{MISSING}/ttyACM0",)),
+    (["calibrate-leader", "--leader.port", f"{MISSING}/ttyACM0", "--leader.id", "arm"], (f"{MISSING}/ttyACM0",)),
+    (
+        ["record", "--teleop", "leader", "--leader.port", f"{MISSING}/ttyACM0", "--leader.id", "arm"],
+        (f"{MISSING}/ttyACM0",),
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "fragments"), BAD_INPUTS, ids=lambda value: " ".join(value)[:60])
+def test_bad_input_is_one_line_naming_the_fix(
+    argv: list[str], fragments: tuple[str, ...], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert_one_line_usage_error(argv, capsys, *fragments)
+
+
+def test_merge_names_a_missing_input_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["dataset", "merge", "--roots", f"[{MISSING}/a, {MISSING}/b]", "--output.root", str(tmp_path / "out")]
+    assert_one_line_usage_error(argv, capsys, f"{MISSING}/a")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_window_without_a_display_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert_one_line_usage_error(["view", "--frames", "1"], capsys, "xvfb-run")
+
+
+def test_an_unexpected_argument_and_a_missing_value_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert_one_line_usage_error(["record", "stray"], capsys, "'stray'")
+    assert_one_line_usage_error(["record", "--episodes"], capsys, "--episodes needs a value")
+    assert_one_line_usage_error(["record", "--episodes", "many"], capsys, "many")
