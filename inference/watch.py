@@ -1,0 +1,62 @@
+"""``so101 eval PATH --render``: watch a checkpoint's episodes in the workbench's window, at real time.
+
+The episodes run in this process on a ``ControlClock`` at the checkpoint's control rate, with the window
+(``sim.viewer.Viewer``) as the clock's view: it draws between control ticks. GL is torn down in a safe order: the
+offscreen camera renderers first, then the window and GLFW.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from inference.episode import RolloutSettings, run_policy_episode
+from inference.report import EvalEpisode
+from so101.command import UsageError
+
+
+def watch(
+    checkpoint: Path | str, seeds: list[int], settings: RolloutSettings, width: int = 1280, height: int = 720
+) -> list[EvalEpisode]:
+    """Run one episode per scene seed, shown in a ``width`` x ``height`` window (pixels); stops early when the
+    window is closed. Returns the episodes run."""
+    from inference.policy_runner import PolicyRunner
+    from policies.checkpoint import load_policy
+    from sim.control_loop import ControlClock
+    from sim.rendering import CameraRenderer
+    from sim.scene import CameraConfig, SceneConfig
+    from sim.simulator import So101Sim
+    from sim.viewer import Viewer
+
+    loaded = load_policy(checkpoint, settings.device, settings.n_action_steps, settings.temporal_ensemble)
+    runner = PolicyRunner.from_loaded(loaded)
+    requirements = loaded.requirements
+    profile = settings.render_profile or requirements.render_profile
+    sim = So101Sim(SceneConfig(fps=requirements.fps, brick=requirements.brick))
+    cameras = [CameraConfig(name, w, h) for name, (h, w) in requirements.cameras.items()]
+    renderer = CameraRenderer(sim.model, cameras, profile)
+    viewer = None
+    results: list[EvalEpisode] = []
+    try:
+        try:
+            viewer = Viewer(sim, title=f"so101 eval {checkpoint}", width=width, height=height, profile=profile)
+        except RuntimeError as error:  # no display, or no OpenGL window: the fix is the user's
+            raise UsageError(f"--render needs a window: {error}") from error
+        clock = ControlClock(sim.fps, view=viewer)
+        for index, seed in enumerate(seeds):
+            if viewer.should_close:
+                break
+            viewer.status_lines = [f"episode {index + 1}/{len(seeds)}, scene seed {seed}"]
+            episode = run_policy_episode(
+                sim, renderer, runner, seed, settings.max_steps(sim.fps), clock=clock,
+                should_stop=lambda: viewer.should_close,
+            )  # fmt: skip
+            results.append(episode)
+            print(f"seed {seed}: {'success' if episode.success else 'failure'} in {episode.steps} steps "
+                  f"({runner.timing.line()})", flush=True)  # fmt: skip
+        print(f"pacing: {clock.summary()}")
+    finally:
+        # The offscreen renderers' contexts go first, while the window's GL and GLFW still exist.
+        renderer.close()
+        if viewer is not None:
+            viewer.shutdown()
+    return results
