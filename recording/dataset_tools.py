@@ -12,7 +12,6 @@ the recording's metadata, and that every episode has its scene. It prints each p
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,8 +21,7 @@ from kinematics.units import JOINT_FEATURE_NAMES
 from recording.dataset_writer import ROBOT_TYPE, DatasetRef, dataset_features, feature_mismatches
 from recording.scene_metadata import EpisodeRecord, SceneMetadata
 from sim.scene import CameraConfig
-
-ACTIONS = ("info", "validate", "merge")
+from so101.command import UsageError, run_command
 
 STATE_TOLERANCE = 1e-2
 """Largest difference (dataset units) between recorded state and re-simulated joints that still counts as equal."""
@@ -34,6 +32,7 @@ class InspectConfig:
     """Options of ``so101 dataset info`` and ``so101 dataset validate``."""
 
     dataset: DatasetRef = field(default_factory=DatasetRef)
+    """The dataset to look at (``--dataset.root``, or ``--dataset.repo_id`` in LeRobot's cache)."""
     resimulate: bool = True
     """validate: re-simulate every episode to check ``observation.state`` (a few seconds per 100 episodes)."""
 
@@ -43,8 +42,9 @@ class MergeConfig:
     """Options of ``so101 dataset merge``."""
 
     roots: list[Path] = field(default_factory=list)
-    """Datasets to merge, in order; episode indices follow this order."""
+    """Datasets to merge, in order; episode indices follow this order: ``--roots "[data/a, data/b]"``."""
     output: DatasetRef = field(default_factory=lambda: DatasetRef(repo_id="local/so101_merged"))
+    """The merged dataset to create (``--output.root``, a new folder; ``--output.repo_id``)."""
 
 
 # ---------------------------------------------------------------------- info
@@ -112,7 +112,7 @@ def validate(root: Path, repo_id: str = "local/so101_pickplace", resimulate: boo
         from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
 
         meta = LeRobotDatasetMetadata(repo_id, root=root)
-    except Exception as error:  # noqa: BLE001 - LeRobot raises many kinds here; all mean "not readable"
+    except Exception as error:
         return [f"LeRobot cannot open the dataset's metadata ({type(error).__name__}: {error}); was it finalized?"]
 
     metadata = SceneMetadata(root)
@@ -168,8 +168,8 @@ def _check_episodes(root: Path, meta, records: list[EpisodeRecord], sessions: li
         missing = sorted(set(lengths) - set(by_index))
         if missing:
             problems.append(
-                f"episodes {missing} have no scene in {SceneMetadata(root).episodes_path.relative_to(root)}; they cannot "
-                "be re-simulated (a crash between saving an episode and its scene?). Re-record them"
+                f"episodes {missing} have no scene in {SceneMetadata(root).episodes_path.relative_to(root)}; "
+                "they cannot be re-simulated (a crash between saving an episode and its scene?). Re-record them"
             )
         extra = sorted(set(by_index) - set(lengths))
         if extra:
@@ -282,13 +282,13 @@ def merge(roots: list[Path], output_root: Path, output_repo_id: str) -> int:
     from lerobot.datasets.aggregate import aggregate_datasets
 
     if len(roots) < 2:
-        raise ValueError('merge needs at least two datasets: --roots "[data/a, data/b]"')
+        raise UsageError('merge needs at least two datasets: --roots "[data/a, data/b]"')
     if output_root.exists():
         raise FileExistsError(f"{output_root} exists already; choose a new --output.root")
     for root in roots:
         problems = validate(root, resimulate=False)
         if problems:
-            raise ValueError(f"{root} is not sound, fix it before merging:\n  " + "\n  ".join(problems))
+            raise UsageError(f"{root} is not sound, fix it before merging: " + "; ".join(problems))
     sessions: list[dict] = []
     records: list[EpisodeRecord] = []
     offset = 0
@@ -322,37 +322,21 @@ def merge(roots: list[Path], output_root: Path, output_repo_id: str) -> int:
 # ---------------------------------------------------------------------- command
 
 
-def main(argv: list[str]) -> int:
-    """Entry point of ``so101 dataset <info|validate|merge> [options]``."""
-    import draccus
+def _existing_root(cfg: InspectConfig) -> Path:
+    root = cfg.dataset.resolved_root()
+    if not (root / "meta" / "info.json").is_file():
+        raise UsageError(f"no LeRobot dataset at {root} (no meta/info.json); check --dataset.root")
+    return root
 
-    if not argv or argv[0] not in ACTIONS:
-        print(
-            f"usage: so101 dataset {{{'|'.join(ACTIONS)}}} [options]   (so101 dataset <action> --help)", file=sys.stderr
-        )
-        return 2
-    action, rest = argv[0], argv[1:]
-    try:
-        if action == "merge":
-            merge_cfg = draccus.parse(config_class=MergeConfig, args=rest)
-            root = merge_cfg.output.resolved_root()
-            count = merge(list(merge_cfg.roots), root, merge_cfg.output.repo_id)
-            problems = validate(root, merge_cfg.output.repo_id, resimulate=False)
-            print(f"merged {len(merge_cfg.roots)} datasets into {root}: {count} episodes")
-            for problem in problems:
-                print(f"  problem: {problem}")
-            return 1 if problems else 0
-        cfg = draccus.parse(config_class=InspectConfig, args=rest)
-        root = cfg.dataset.resolved_root()
-        if not (root / "meta" / "info.json").is_file():
-            raise FileNotFoundError(f"no LeRobot dataset at {root}; check --dataset.root")
-        if action == "info":
-            print(info(root))
-            return 0
-        problems = validate(root, cfg.dataset.repo_id, cfg.resimulate)
-    except (FileNotFoundError, FileExistsError, ValueError) as error:
-        print(f"dataset {action}: {error}", file=sys.stderr)
-        return 1
+
+def _info(cfg: InspectConfig) -> int:
+    print(info(_existing_root(cfg)))
+    return 0
+
+
+def _validate(cfg: InspectConfig) -> int:
+    root = _existing_root(cfg)
+    problems = validate(root, cfg.dataset.repo_id, cfg.resimulate)
     if problems:
         print(f"dataset validate: {root}: {len(problems)} problem(s)")
         for problem in problems:
@@ -360,3 +344,28 @@ def main(argv: list[str]) -> int:
         return 1
     print(f"dataset validate: {root}: OK")
     return 0
+
+
+def _merge(cfg: MergeConfig) -> int:
+    root = cfg.output.resolved_root()
+    count = merge(list(cfg.roots), root, cfg.output.repo_id)
+    problems = validate(root, cfg.output.repo_id, resimulate=False)
+    print(f"merged {len(cfg.roots)} datasets into {root}: {count} episodes")
+    for problem in problems:
+        print(f"  problem: {problem}")
+    return 1 if problems else 0
+
+
+def info_main(argv: list[str] | None = None) -> int:
+    """Entry point of ``so101 dataset info``."""
+    return run_command("dataset info", InspectConfig, _info, argv)
+
+
+def validate_main(argv: list[str] | None = None) -> int:
+    """Entry point of ``so101 dataset validate``; exits 1 when the dataset has problems."""
+    return run_command("dataset validate", InspectConfig, _validate, argv)
+
+
+def merge_main(argv: list[str] | None = None) -> int:
+    """Entry point of ``so101 dataset merge``."""
+    return run_command("dataset merge", MergeConfig, _merge, argv)

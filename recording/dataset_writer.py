@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import queue
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,9 +29,10 @@ import numpy as np
 
 from kinematics.units import JOINT_FEATURE_NAMES
 from recording.scene_metadata import EpisodeRecord, SceneMetadata
-from sim.env import TASK
 from sim.randomization import ScenePlacement
 from sim.scene import CameraConfig
+from sim.task_signals import TASK
+from so101.command import UsageError
 
 if TYPE_CHECKING:
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
@@ -179,7 +181,7 @@ class DatasetWriter:
         if not (root / "meta" / "info.json").is_file():
             raise FileNotFoundError(f"--resume: there is no LeRobot dataset at {root}; drop --resume to create one")
         if not metadata.exists():
-            raise ValueError(
+            raise UsageError(
                 f"--resume: {root} was not recorded by the workbench (no {metadata.recording_path.name}); its "
                 "episodes could not be re-simulated. Record into a new --dataset.root and merge instead"
             )
@@ -197,10 +199,10 @@ class DatasetWriter:
             problems.append(f"robot_type is {dataset.meta.robot_type!r}, expected {ROBOT_TYPE!r}")
         if problems:
             dataset.finalize()
-            raise ValueError(
+            raise UsageError(
                 f"--resume: {root} does not match this recording: "
                 + "; ".join(problems)
-                + ". Use the same --fps, cameras and image size as the dataset, or record into a new --dataset.root"
+                + ". Use the dataset's --scene.fps, --cameras.names and image size, or record into a new --dataset.root"
             )
         _use_lossless_encoder(dataset, config)
         return cls(dataset, metadata, metadata.add_session(session), config.task)
@@ -255,9 +257,27 @@ class DatasetWriter:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
+LOSSLESS_ENCODER_LEROBOT = "0.4.4"
+"""The LeRobot version whose private streaming-encoder attributes ``_use_lossless_encoder`` replaces."""
+
+
 def _use_lossless_encoder(dataset: LeRobotDataset, config: DatasetConfig) -> None:
-    """Replace LeRobot's streaming encoder by one that waits for a full queue instead of dropping the frame."""
+    """Replace LeRobot's streaming encoder by one that waits for a full queue instead of dropping the frame.
+
+    LeRobot 0.4.4 has no option for this; the replacement relies on that version's private attributes
+    (``_streaming_encoder``, ``_frame_queues``, ``_threads``), so another version keeps LeRobot's own encoder.
+    """
+    from importlib.metadata import version
+
     from lerobot.datasets.video_utils import StreamingVideoEncoder
+
+    if version("lerobot") != LOSSLESS_ENCODER_LEROBOT:
+        print(
+            f"record: LeRobot {version('lerobot')} is not {LOSSLESS_ENCODER_LEROBOT}: using its own video encoder, "
+            "which drops frames when encoding falls behind; install the pinned version (make setup)",
+            file=sys.stderr,
+        )
+        return
 
     class WaitingEncoder(StreamingVideoEncoder):
         def feed_frame(self, video_key: str, image: np.ndarray) -> None:

@@ -5,19 +5,20 @@ Frame t holds the joints and images observed at sim time t/fps and the action th
 float32 before it drives the simulation, so the action stored in the dataset replays the episode bit for bit.
 
 An episode ends ``settle_s`` after the task signals first report success, when ``episode_time_s`` runs out, or
-when the source's user saves, re-records or stops.
+when the source's user saves, re-records or stops. Sources driven by a person run in real time on a
+``ControlClock``, which draws the source's view (its window, a headset) between control ticks.
 """
 
 from __future__ import annotations
 
 import enum
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
+from sim.control_loop import ControlClock
 from sim.randomization import ScenePlacement
 from sim.simulator import So101Sim
 from sim.task_signals import TaskSignals
@@ -38,13 +39,13 @@ class EpisodeLoopConfig:
     episode_time_s: float = 30.0
     """Longest episode (s of sim time); an episode without success ends here as a time-out."""
     settle_s: float = 0.5
-    """Frames recorded after the first success signal (s), so that the data shows the brick at rest and the arm still."""
-    realtime: bool = False
-    """Pace the loop to wall-clock time (for a person at the controls)."""
+    """Recording goes on this long (s) after the first success signal: the data shows the brick at rest."""
 
     def __post_init__(self) -> None:
-        if self.episode_time_s <= 0 or self.settle_s < 0:
-            raise ValueError("episode_time_s must be positive and settle_s not negative")
+        if self.episode_time_s <= 0:
+            raise ValueError(f"--episode_time_s must be positive, got {self.episode_time_s}")
+        if self.settle_s < 0:
+            raise ValueError(f"--settle_s must not be negative, got {self.settle_s}")
 
 
 @dataclass
@@ -53,6 +54,8 @@ class EpisodeResult:
     frames: int
     placement: ScenePlacement
     signals: TaskSignals
+    late_ticks: int = 0
+    """Control ticks reached after their time (real-time sources only): the loop could not keep its rate."""
 
     @property
     def phases(self) -> dict[str, bool]:
@@ -88,28 +91,35 @@ def run_episode(
     cameras: ImageSource | None = None,
     observer: StepObserver | None = None,
 ) -> EpisodeResult:
-    """Run one episode from ``placement``; frames go to ``sink`` (with ``cameras``' images) when given."""
+    """Run one episode from ``placement``; frames go to ``sink`` (with ``cameras``' images) when given.
+
+    Sources with ``realtime`` set are paced to wall-clock time by a ``ControlClock`` that draws ``source.view``
+    between ticks; the others run as fast as the machine allows.
+    """
     sim.reset(placement)
     source.start_episode(sim)
+    clock = ControlClock(sim.fps, view=source.view, realtime=source.realtime)
     max_frames = max(1, round(config.episode_time_s * sim.fps))
     settle_frames = round(config.settle_s * sim.fps)
     success_at: int | None = None
     signals = sim.signals
-    start = time.perf_counter()
     frames = 0
+
+    def end(outcome: Outcome) -> EpisodeResult:
+        return EpisodeResult(outcome, frames, placement, signals, clock.stats.late_ticks)
+
     while True:
         command = source.poll_command()
         if command is EpisodeCommand.RERECORD:
-            return EpisodeResult(Outcome.RERECORD, frames, placement, signals)
+            return end(Outcome.RERECORD)
         if command is EpisodeCommand.STOP:
-            return EpisodeResult(Outcome.STOPPED, frames, placement, signals)
+            return end(Outcome.STOPPED)
         if command is EpisodeCommand.SAVE and frames > 0:
-            return EpisodeResult(Outcome.SAVED, frames, placement, signals)
+            return end(Outcome.SAVED)
         if success_at is not None and frames >= success_at + settle_frames:
-            return EpisodeResult(Outcome.SUCCESS, frames, placement, signals)
+            return end(Outcome.SUCCESS)
         if frames >= max_frames:
-            outcome = Outcome.SUCCESS if success_at is not None else Outcome.TIMEOUT
-            return EpisodeResult(outcome, frames, placement, signals)
+            return end(Outcome.SUCCESS if success_at is not None else Outcome.TIMEOUT)
 
         state = sim.joint_positions()
         action = np.asarray(source.next_action(sim), dtype=np.float32)
@@ -122,7 +132,4 @@ def run_episode(
             success_at = frames
         if observer is not None:
             observer(sim, frames, signals)
-        if config.realtime:
-            delay = start + frames * sim.control_dt - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
+        clock.wait()

@@ -13,27 +13,22 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sys
 import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from recording.dataset_writer import DatasetConfig, DatasetWriter
-from recording.episode_loop import EpisodeLoopConfig, EpisodeResult, Outcome, run_episode
-from sim.rendering import RENDER_PROFILES
-from sim.scene import ROBOT_CAMERA_NAMES, BrickSize, CameraConfig, SceneConfig
-from teleop.action_source import ActionSource, SourceDisconnected, SourceError
+from recording.episode_loop import EpisodeLoopConfig, Outcome, run_episode
+from recording.progress import Progress
+from sim.options import CameraOptions, SceneOptions
+from so101.command import run_command
+from teleop.action_source import ActionSource, SourceDisconnected
 from teleop.keyboard import KeyboardConfig
 from teleop.leader import LeaderConfig
 from teleop.scripted_expert import ExpertConfig
 from teleop.sources import SOURCES
-
-if TYPE_CHECKING:
-    from sim.simulator import So101Sim
-    from sim.task_signals import TaskSignals
 
 
 @dataclass
@@ -41,8 +36,8 @@ class RecordConfig:
     """Options of ``so101 record``."""
 
     teleop: str = "scripted"
-    """Action source: ``scripted`` (the IK expert, no hardware), ``keyboard`` (in the viewer window) or ``leader``
-    (a physical leader arm, ``--leader.port`` and ``--leader.id``)."""
+    """Action source: ``scripted`` (the IK expert, no hardware), ``keyboard`` (jog keys in the viewer window) or
+    ``leader`` (a physical leader arm: ``--leader.port`` and ``--leader.id``)."""
     episodes: int = 10
     """Episodes to save in this session."""
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
@@ -51,18 +46,13 @@ class RecordConfig:
     keep_failed: bool = False
     """Also save episodes that timed out without success (their outcome says so in the scene file)."""
     seed: int = 0
-    """Seed of the first scene; each new scene takes the next unused seed."""
-    fps: int = 30
+    """Seed of the first scene; each new scene takes the next seed not yet in the dataset."""
     episode_time_s: float = 30.0
+    """Longest episode (s of sim time); an episode without success ends here as a time-out."""
     settle_s: float = 0.5
-    """Recording continues this long after the task signals report success."""
-    cameras: list[str] = field(default_factory=lambda: ["overhead_cam", "wrist_cam"])
-    camera_width: int = 640
-    camera_height: int = 480
-    render_profile: str = "fast"
-    """``fast`` or ``quality`` (shadows, antialiasing; use it with a GPU). Evaluate policies with the same one."""
-    brick: BrickSize = "2x4"
-    robot_xml: Path | None = None
+    """Recording goes on this long (s) after the task signals report success."""
+    scene: SceneOptions = field(default_factory=SceneOptions)
+    cameras: CameraOptions = field(default_factory=CameraOptions)
     max_consecutive_failures: int = 10
     """Give up after this many discarded episodes in a row (a systematic problem, not bad luck)."""
     expert: ExpertConfig = field(default_factory=ExpertConfig)
@@ -72,23 +62,12 @@ class RecordConfig:
 
     def __post_init__(self) -> None:
         if self.teleop not in SOURCES:
-            raise ValueError(f"unknown --teleop {self.teleop!r}; choose from {', '.join(SOURCES)}")
+            raise ValueError(f"unknown --teleop {self.teleop!r}; choose one of {', '.join(SOURCES)}")
         if self.episodes < 1:
             raise ValueError(f"--episodes must be at least 1, got {self.episodes}")
-        if self.render_profile not in RENDER_PROFILES:
-            raise ValueError(
-                f"--render_profile must be one of {', '.join(RENDER_PROFILES)}, got {self.render_profile!r}"
-            )
-        unknown = [name for name in self.cameras if name not in ROBOT_CAMERA_NAMES]
-        if unknown or not self.cameras or len(set(self.cameras)) != len(self.cameras):
-            raise ValueError(
-                f"--cameras must list distinct cameras of {', '.join(ROBOT_CAMERA_NAMES)}, got {self.cameras}"
-            )
         if self.max_consecutive_failures < 1:
-            raise ValueError("--max_consecutive_failures must be at least 1")
-
-    def camera_configs(self) -> list[CameraConfig]:
-        return [CameraConfig(name, self.camera_width, self.camera_height) for name in self.cameras]
+            raise ValueError(f"--max_consecutive_failures must be at least 1, got {self.max_consecutive_failures}")
+        EpisodeLoopConfig(self.episode_time_s, self.settle_s)  # validates both, naming the flags
 
 
 @dataclass
@@ -100,7 +79,7 @@ class RecordSummary:
     """Episodes run to an end (saved or discarded), re-records excluded."""
     successes: int
     total_episodes: int
-    """Episodes in the dataset at the end."""
+    """Episodes in the dataset at the end (0 when no dataset was written)."""
     frames: int
     """Frames saved in this session."""
     wall_s: float
@@ -110,49 +89,8 @@ class RecordSummary:
     """The error that ended the session (a device that went away, a crash); saved episodes stay valid."""
     source_lost: bool = False
     """The device went away mid-episode (``stopped`` says what happened and how to resume)."""
-
-
-class Progress:
-    """One status line per step on a terminal (episode k of N, elapsed, success so far), one line per episode."""
-
-    def __init__(self, total: int, stream=sys.stdout) -> None:
-        self.total = total
-        self.stream = stream
-        self.live = bool(getattr(stream, "isatty", lambda: False)())
-        self.start = time.perf_counter()
-        self.saved = 0
-        self.successes = 0
-        self.attempts = 0
-
-    def elapsed(self) -> str:
-        seconds = int(time.perf_counter() - self.start)
-        return f"{seconds // 60}:{seconds % 60:02d}"
-
-    def _rate(self) -> str:
-        if not self.attempts:
-            return "success -"
-        return f"success {self.successes}/{self.attempts} ({100.0 * self.successes / self.attempts:.0f}%)"
-
-    def step(self, sim: So101Sim, frames: int, _signals: TaskSignals) -> None:
-        if self.live and frames % 10 == 0:
-            t = frames / sim.fps
-            self.stream.write(
-                f"\repisode {self.saved + 1}/{self.total}  t {t:5.1f} s  elapsed {self.elapsed()}  {self._rate()}   "
-            )
-            self.stream.flush()
-
-    def episode(self, result: EpisodeResult, kept: bool, index: int | None) -> None:
-        if result.outcome not in (Outcome.RERECORD, Outcome.STOPPED):
-            self.attempts += 1
-            self.successes += result.outcome is Outcome.SUCCESS
-        self.saved += kept
-        where = f"saved as episode {index}" if kept else "discarded"
-        line = (
-            f"episode {self.saved if kept else self.saved + 1}/{self.total}: {result.outcome.value} "
-            f"(seed {result.placement.seed}, {result.frames} frames), {where}; elapsed {self.elapsed()}, {self._rate()}"
-        )
-        self.stream.write(("\r" if self.live else "") + line + ("   \n" if self.live else "\n"))
-        self.stream.flush()
+    dataset_exists: bool = True
+    """False when the session ended before a dataset was written (nothing was left on disk)."""
 
 
 @contextlib.contextmanager
@@ -202,8 +140,8 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
     av.logging.set_libav_level(av.logging.ERROR)
     datasets.disable_progress_bars()
 
-    sim = So101Sim(SceneConfig(robot_xml=cfg.robot_xml, brick=cfg.brick, fps=cfg.fps))
-    cameras = cfg.camera_configs()
+    sim = So101Sim(cfg.scene.scene_config())
+    cameras = cfg.cameras.configs()
     source = source if source is not None else make_source(cfg.teleop, cfg)
     session = session_metadata(
         sim.scene,
@@ -212,11 +150,11 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
         randomization=sim.randomization,
         signals=sim.monitor.config,
         cameras=[{"name": c.name, "width": c.width, "height": c.height} for c in cameras],
-        render_profile=cfg.render_profile,
+        render_profile=cfg.cameras.render_profile,
         task=cfg.dataset.task,
     )
     progress = progress or Progress(cfg.episodes)
-    loop = EpisodeLoopConfig(cfg.episode_time_s, cfg.settle_s, realtime=source.realtime)
+    loop = EpisodeLoopConfig(cfg.episode_time_s, cfg.settle_s)
     start = time.perf_counter()
     saved = attempts = successes = frames = failures = 0
     stopped = ""
@@ -226,9 +164,9 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
     writer = None
     try:
         with _terminate_as_interrupt():
-            renderer = CameraRenderer(sim.model, cameras, cfg.render_profile)  # type: ignore[arg-type]
+            renderer = CameraRenderer(sim.model, cameras, cfg.cameras.render_profile)
             opener = DatasetWriter.resume if cfg.resume else DatasetWriter.create
-            writer = opener(cfg.dataset, cfg.fps, cameras, session)
+            writer = opener(cfg.dataset, sim.fps, cameras, session)
             seeds = _seeds(cfg.seed, writer.used_seeds())
             placement = sim.sample_placement(next(seeds))
             while saved < cfg.episodes:
@@ -239,7 +177,7 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
                 result = run_episode(sim, source, placement, loop, writer, renderer, progress.step)
                 if result.outcome is Outcome.RERECORD:
                     writer.discard_episode()
-                    progress.episode(result, False, None)
+                    progress.episode(result, None)
                     continue
                 if result.outcome is Outcome.STOPPED:
                     writer.discard_episode()
@@ -247,9 +185,8 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
                     break
                 attempts += 1
                 successes += result.outcome is Outcome.SUCCESS
-                keep = result.outcome in (Outcome.SUCCESS, Outcome.SAVED) or cfg.keep_failed
                 index = None
-                if keep:
+                if result.outcome in (Outcome.SUCCESS, Outcome.SAVED) or cfg.keep_failed:
                     index = writer.save_episode(result.placement, result.outcome.value, result.phases)
                     saved += 1
                     frames += result.frames
@@ -257,7 +194,7 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
                 else:
                     writer.discard_episode()
                     failures += 1
-                progress.episode(result, keep, index)
+                progress.episode(result, index)
                 if failures >= cfg.max_consecutive_failures:
                     stopped = f"gave up after {failures} failed episodes in a row"
                     break
@@ -284,34 +221,22 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
             renderer.close()
         source.close()
     root = writer.root if writer is not None else cfg.dataset.resolved_root()
-    total = writer.num_episodes if writer is not None else 0
+    exists = (root / "meta" / "info.json").is_file()
+    total = writer.num_episodes if writer is not None and exists else 0
     wall = time.perf_counter() - start
-    return RecordSummary(root, saved, attempts, successes, total, frames, wall, stopped, error, source_lost)
+    return RecordSummary(root, saved, attempts, successes, total, frames, wall, stopped, error, source_lost, exists)
 
 
-def main(argv: list[str]) -> int:
-    """Entry point of ``so101 record``; returns the exit status."""
-    import draccus
-    import draccus.utils
-
-    try:
-        cfg = draccus.parse(config_class=RecordConfig, args=argv)
-    except (ValueError, draccus.utils.DraccusException) as error:
-        # draccus wraps the config's own ValueError (which names the fix) in its parsing errors.
-        while error.__cause__ is not None:
-            error = error.__cause__
-        print(f"record: {error}", file=sys.stderr)
-        return 2
-    try:
-        summary = record(cfg)
-    except (FileExistsError, FileNotFoundError, ValueError, SourceError) as error:
-        print(f"record: {error}", file=sys.stderr)
-        return 1
+def _report(summary: RecordSummary) -> int:
+    """Print the session's last line(s); returns the exit status."""
     rate = f"{summary.successes}/{summary.attempts}" if summary.attempts else "0/0"
+    if summary.dataset_exists:
+        where = f"the dataset at {summary.root} has {summary.total_episodes} episode(s)"
+    else:
+        where = f"nothing was written (no episode was saved, {summary.root} was not created)"
     print(
         f"record: saved {summary.saved} episode(s) ({summary.frames} frames) in {summary.wall_s:.1f} s; "
-        f"success {rate}; the dataset at {summary.root} has {summary.total_episodes} episode(s)"
-        + (f"; {summary.stopped}" if summary.stopped else "")
+        f"success {rate}; {where}" + (f"; {summary.stopped}" if summary.stopped else "")
     )
     if summary.error is not None:
         traceback.print_exception(summary.error)
@@ -322,3 +247,14 @@ def main(argv: list[str]) -> int:
     if summary.source_lost or summary.error is not None:
         return 1
     return 130 if summary.stopped == "interrupted" else 0
+
+
+def _record_command(cfg: RecordConfig) -> int:
+    if cfg.dataset.root is None:
+        print(f"record: no --dataset.root given: writing to LeRobot's cache, {cfg.dataset.resolved_root()}")
+    return _report(record(cfg))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``so101 record``; returns the exit status."""
+    return run_command("record", RecordConfig, _record_command, argv)

@@ -2,8 +2,8 @@
 
     so101 replay --dataset.root data/pick --episode 3                  # headless: does it succeed again?
     so101 replay --dataset.root data/pick --episode 3 --video ep3.mp4  # and film it
-    so101 replay --dataset.root data/pick --episode 3 --render true    # watch it in the viewer
-    so101 replay --dataset.root data/pick --all true                   # every episode; the replay success rate
+    so101 replay --dataset.root data/pick --episode 3 --render         # watch it in the viewer
+    so101 replay --dataset.root data/pick --all                        # every episode; the replay success rate
 
 The scene comes from ``meta/so101/episodes.jsonl`` and the actions from the dataset. Actions were rounded to float32
 before they drove the recording, so on the same model a replay is exact: the replayed joints equal the recorded
@@ -13,6 +13,7 @@ before they drove the recording, so on the same model a replay is exact: the rep
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,8 +22,11 @@ import numpy as np
 
 from recording.dataset_writer import DatasetRef
 from recording.scene_metadata import EpisodeRecord, SceneMetadata, model_files
+from sim.options import CameraOptions
+from so101.command import UsageError, run_command
 
 if TYPE_CHECKING:
+    from sim.control_loop import ControlClock
     from sim.simulator import So101Sim
 
 
@@ -32,16 +36,18 @@ class ReplayConfig:
 
     dataset: DatasetRef = field(default_factory=DatasetRef)
     episode: int = 0
+    """Index of the episode to replay."""
     all: bool = False
     """Replay every episode headless and report the success rate of those recorded as successes."""
     render: bool = False
     """Show the replay in the viewer window, in real time."""
     video: Path | None = None
-    """Write the replay to this MP4 file, seen by ``video_camera``."""
-    video_camera: str = "overhead_cam"
-    video_width: int = 640
-    video_height: int = 480
-    render_profile: str = "fast"
+    """Write the replay to this MP4 file, seen by ``--cameras.names`` side by side."""
+    cameras: CameraOptions = field(default_factory=CameraOptions)
+
+    def __post_init__(self) -> None:
+        if self.episode < 0:
+            raise ValueError(f"--episode must be an episode index (0 or more), got {self.episode}")
 
 
 @dataclass
@@ -82,7 +88,7 @@ def load_episodes(root: Path, episodes: list[int] | None = None) -> list[Episode
     wanted = sorted(records) if episodes is None else episodes
     missing = [index for index in wanted if index not in records]
     if missing:
-        raise ValueError(f"{root} has no episode(s) {missing}; it holds episodes 0..{len(records) - 1}")
+        raise UsageError(f"{root} has no episode(s) {missing}; choose --episode from 0..{len(records) - 1}")
     files = sorted((root / "data").glob("chunk-*/file-*.parquet"))
     if not files:
         raise FileNotFoundError(f"{root} has no data files under data/; is it a finalized LeRobot v3.0 dataset?")
@@ -119,8 +125,16 @@ def make_sim(session: dict) -> So101Sim:
     return So101Sim(config)
 
 
-def replay_episode(sim: So101Sim, episode: EpisodeData, on_frame=None) -> ReplayResult:
-    """Reset to the episode's scene and apply its actions; compare the joints with the recorded state."""
+def replay_episode(
+    sim: So101Sim,
+    episode: EpisodeData,
+    on_frame: Callable[[So101Sim], None] | None = None,
+    clock: ControlClock | None = None,
+) -> ReplayResult:
+    """Reset to the episode's scene and apply its actions; compare the joints with the recorded state.
+
+    ``on_frame`` sees the sim before each step; ``clock`` (when given) paces the steps and draws its view.
+    """
     sim.reset(episode.record.placement)
     error = 0.0
     success = False
@@ -129,6 +143,8 @@ def replay_episode(sim: So101Sim, episode: EpisodeData, on_frame=None) -> Replay
         if on_frame is not None:
             on_frame(sim)
         success = sim.step(action).success or success
+        if clock is not None:
+            clock.wait()
     return ReplayResult(episode.record.episode_index, episode.record.outcome, success, len(episode.actions), error)
 
 
@@ -161,22 +177,35 @@ def _replay_all(cfg: ReplayConfig) -> int:
 
 
 def _replay_one(cfg: ReplayConfig) -> int:
+    from sim.control_loop import ControlClock
+
     (episode,) = load_episodes(cfg.dataset.resolved_root(), [cfg.episode])
     sim = make_sim(episode.session)
     changed = model_changes(episode.session, sim)
     if changed:
         print(f"replay: warning: model files changed since recording: {', '.join(changed)}", file=sys.stderr)
-    callbacks = []
-    closers = []
-    if cfg.video is not None:
-        callbacks.append(_video_writer(cfg, sim, closers))
+    video = _VideoWriter(cfg, sim) if cfg.video is not None else None
+    viewer = None
     if cfg.render:
-        callbacks.append(_viewer_frame(sim, closers))
+        from sim.viewer import Viewer
+
+        viewer = Viewer(sim, title="so101 replay")
+
+    def on_frame(s: So101Sim) -> None:
+        if video is not None:
+            video.write(s)
+        if viewer is not None:
+            viewer.status_lines = [f"replay  t {s.steps * s.control_dt:5.2f} s   success {s.signals.success}"]
+
     try:
-        result = replay_episode(sim, episode, (lambda s: [c(s) for c in callbacks]) if callbacks else None)
+        clock = ControlClock(sim.fps, view=viewer) if viewer is not None else None
+        result = replay_episode(sim, episode, on_frame, clock)
     finally:
-        for close in reversed(closers):
-            close()
+        # Offscreen renderers go before the window: its GL context is the last one current.
+        if video is not None:
+            video.close()
+        if viewer is not None:
+            viewer.shutdown()
     verdict = "succeeds" if result.success else "fails"
     print(
         f"replay: episode {result.episode_index} ({result.frames} frames, recorded {result.recorded_outcome}) "
@@ -186,52 +215,29 @@ def _replay_one(cfg: ReplayConfig) -> int:
     return 0 if result.success or result.recorded_outcome != "success" else 1
 
 
-def _video_writer(cfg: ReplayConfig, sim: So101Sim, closers: list):
-    from sim.rendering import CameraRenderer
-    from sim.scene import CameraConfig
-    from sim.video import EpisodeVideo
+class _VideoWriter:
+    """The replay filmed by ``cfg.cameras``, with the task signals drawn."""
 
-    camera = CameraConfig(cfg.video_camera, cfg.video_width, cfg.video_height)
-    renderer = CameraRenderer(sim.model, [camera], cfg.render_profile)  # type: ignore[arg-type]
-    assert cfg.video is not None
-    video = EpisodeVideo(cfg.video, sim.fps, height=None)
+    def __init__(self, cfg: ReplayConfig, sim: So101Sim) -> None:
+        from sim.rendering import CameraRenderer
+        from sim.video import EpisodeVideo
 
-    def write(s: So101Sim) -> None:
-        video.add(renderer.render(s.data), s.signals.as_dict(), s.steps)
+        assert cfg.video is not None
+        self._renderer = CameraRenderer(sim.model, cfg.cameras.configs(), cfg.cameras.render_profile)
+        self._video = EpisodeVideo(cfg.video, sim.fps, height=None)
 
-    def close() -> None:
-        video.close()
-        renderer.close()
+    def write(self, sim: So101Sim) -> None:
+        self._video.add(self._renderer.render(sim.data), sim.signals.as_dict(), sim.steps)
 
-    closers.append(close)
-    return write
+    def close(self) -> None:
+        self._video.close()
+        self._renderer.close()
 
 
-def _viewer_frame(sim: So101Sim, closers: list):
-    import time
-
-    from sim.viewer import Viewer
-
-    viewer = Viewer(sim, title="so101 replay")
-    closers.append(viewer.shutdown)
-    clock = {"next": time.perf_counter()}
-
-    def show(s: So101Sim) -> None:
-        viewer.status_lines = [f"replay  t {s.steps * s.control_dt:5.2f} s   success {s.signals.success}"]
-        viewer.draw()
-        clock["next"] += s.control_dt
-        time.sleep(max(0.0, clock["next"] - time.perf_counter()))
-
-    return show
+def _replay_command(cfg: ReplayConfig) -> int:
+    return _replay_all(cfg) if cfg.all else _replay_one(cfg)
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Entry point of ``so101 replay``; returns 0 when the replay(s) succeed as recorded."""
-    import draccus
-
-    cfg = draccus.parse(config_class=ReplayConfig, args=argv)
-    try:
-        return _replay_all(cfg) if cfg.all else _replay_one(cfg)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"replay: {error}", file=sys.stderr)
-        return 1
+    return run_command("replay", ReplayConfig, _replay_command, argv)

@@ -67,7 +67,9 @@ class CameraOptions:
                 f"--cameras.render_profile must be one of {', '.join(RENDER_PROFILES)}, got {self.render_profile!r}"
             )
         if self.width < 16 or self.height < 16:
-            raise ValueError(f"--cameras.width and --cameras.height must be at least 16, got {self.width}x{self.height}")
+            raise ValueError(
+                f"--cameras.width and --cameras.height must be at least 16, got {self.width}x{self.height}"
+            )
         self.configs()  # validates the names once, with the message of CameraConfig
 
     def configs(self) -> list[CameraConfig]:

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         entry = table.get(name)
         if entry is None:
             choices = ", ".join(table)
-            print(f"so101: unknown command '{path}{name}'; choose one of {choices} (so101 {path}--help)", file=sys.stderr)
+            print(f"so101: unknown command '{path}{name}'; choose one of {choices}", file=sys.stderr)
             return EXIT_USAGE
         if isinstance(entry, Command):
             return int(resolve(entry.target)(argv) or 0)

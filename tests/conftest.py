@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import sim  # noqa: F401  (chooses MuJoCo's headless GL backend before anything imports mujoco)
+from sim.options import CameraOptions
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "disabled")
@@ -27,8 +28,7 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
         dataset=DatasetConfig(repo_id=TINY_REPO_ID, root=root),
         keep_failed=True,
         episode_time_s=40 / 30,
-        camera_width=128,
-        camera_height=96,
+        cameras=CameraOptions(width=128, height=96),
     )
     summary = record(config)
     assert summary.total_episodes == 4 and summary.frames == 160, summary

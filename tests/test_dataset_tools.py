@@ -10,10 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recording.dataset_tools import main, merge, validate
+from recording.dataset_tools import merge, validate
 from recording.dataset_writer import DatasetConfig
 from recording.record import RecordConfig, record
 from recording.scene_metadata import SceneMetadata
+from sim.options import CameraOptions
+from so101.cli import main as so101_main
 
 
 def record_small(root: Path, seed: int) -> Path:
@@ -21,8 +23,7 @@ def record_small(root: Path, seed: int) -> Path:
         episodes=2,
         seed=seed,
         dataset=DatasetConfig(repo_id="test/tools", root=root, vcodec="h264"),
-        camera_width=64,
-        camera_height=48,
+        cameras=CameraOptions(width=64, height=48),
     )
     assert record(cfg).saved == 2
     return root
@@ -48,7 +49,7 @@ def rewrite_data(root: Path, change) -> None:
 
 def test_a_recorded_dataset_validates(datasets: tuple[Path, Path], capsys) -> None:
     assert validate(datasets[0]) == []
-    assert main(["validate", "--dataset.root", str(datasets[0])]) == 0
+    assert so101_main(["dataset", "validate", "--dataset.root", str(datasets[0])]) == 0
     assert "OK" in capsys.readouterr().out
 
 
@@ -66,7 +67,7 @@ def test_catches_a_state_with_the_wrong_joints(copy_a: Path, capsys) -> None:
         frame["observation.state"] = [np.asarray(v)[[0, 2, 1, 3, 4, 5]] for v in frame["observation.state"]]
 
     rewrite_data(copy_a, swap_lift_and_elbow)
-    assert main(["validate", "--dataset.root", str(copy_a)]) == 1
+    assert so101_main(["dataset", "validate", "--dataset.root", str(copy_a)]) == 1
     out = capsys.readouterr().out
     assert "episode 0: observation.state differs from the simulated joints" in out
     assert "episode 1: observation.state differs" in out
@@ -98,8 +99,8 @@ def test_merge_keeps_every_episode_video_scene_and_session(datasets: tuple[Path,
 
     a, b = datasets
     out = tmp_path / "merged"
-    argv = ["merge", "--roots", f"[{a}, {b}]", "--output.root", str(out), "--output.repo_id", "test/merged"]
-    assert main(argv) == 0
+    argv = ["dataset", "merge", "--roots", f"[{a}, {b}]", "--output.root", str(out), "--output.repo_id", "test/merged"]
+    assert so101_main(argv) == 0
     assert "4 episodes" in capsys.readouterr().out
     assert validate(out) == []  # re-simulates all four episodes from the carried-over scenes
     merged = SceneMetadata(out)
@@ -115,9 +116,9 @@ def test_merge_keeps_every_episode_video_scene_and_session(datasets: tuple[Path,
 
 
 def test_info_summarizes_the_dataset(datasets: tuple[Path, Path], capsys) -> None:
-    assert main(["info", "--dataset.root", str(datasets[0])]) == 0
+    assert so101_main(["dataset", "info", "--dataset.root", str(datasets[0])]) == 0
     out = capsys.readouterr().out
     assert "robot_type so101_follower, fps 30" in out
     assert "episodes   2" in out and "source scripted" in out and "success 2" in out
-    assert main(["frobnicate"]) == 2
-    assert main(["info", "--dataset.root", str(datasets[0].parent / "nothing")]) == 1
+    assert so101_main(["dataset", "frobnicate"]) == 2
+    assert so101_main(["dataset", "info", "--dataset.root", str(datasets[0].parent / "nothing")]) == 2

@@ -14,7 +14,8 @@ from recording.dataset_writer import DatasetConfig
 from recording.record import RecordConfig, main, record
 from recording.replay import load_episodes, make_sim, replay_episode
 from recording.scene_metadata import SceneMetadata
-from sim.env import TASK
+from sim.options import CameraOptions
+from sim.task_signals import TASK
 from teleop.action_source import ActionSource
 from teleop.scripted_expert import ScriptedExpert
 
@@ -23,8 +24,7 @@ def config(root: Path, episodes: int = 2, **overrides) -> RecordConfig:
     return RecordConfig(
         episodes=episodes,
         dataset=DatasetConfig(repo_id="test/so101_record", root=root, vcodec="h264"),
-        camera_width=128,
-        camera_height=96,
+        cameras=CameraOptions(width=128, height=96),
         **overrides,
     )
 
@@ -150,10 +150,10 @@ def test_failed_episodes_are_discarded_unless_kept(tmp_path: Path) -> None:
 def test_refuses_to_overwrite_or_to_resume_a_mismatched_dataset(recorded: Path, tmp_path: Path, capsys) -> None:
     root = tmp_path / "copy"
     shutil.copytree(recorded, root)
-    argv = ["--dataset.root", str(root), "--episodes", "1", "--camera_width", "128", "--camera_height", "96"]
-    assert main(argv) == 1
+    argv = ["--dataset.root", str(root), "--episodes", "1", "--cameras.width", "128", "--cameras.height", "96"]
+    assert main(argv) == 2
     assert "--resume" in capsys.readouterr().err
-    assert main([*argv[:-4], "--camera_width", "64", "--camera_height", "48", "--resume", "true"]) == 1
+    assert main([*argv[:-4], "--cameras.width", "64", "--cameras.height", "48", "--resume"]) == 2
     err = capsys.readouterr().err
     assert "observation.images.overhead_cam: shape" in err and "(96, 128, 3)" in err
     assert main(["--teleop", "joystick"]) == 2

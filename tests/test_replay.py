@@ -10,6 +10,7 @@ import pytest
 from recording.dataset_writer import DatasetConfig
 from recording.record import RecordConfig, record
 from recording.replay import main
+from sim.options import CameraOptions
 
 
 @pytest.fixture(scope="module")
@@ -19,8 +20,7 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         episodes=1,
         seed=7,
         dataset=DatasetConfig(repo_id="test/replay", root=root, vcodec="h264"),
-        camera_width=64,
-        camera_height=48,
+        cameras=CameraOptions(width=64, height=48),
     )
     assert record(cfg).saved == 1
     return root
@@ -35,9 +35,9 @@ def test_replays_an_episode_to_success_and_to_a_video(root: Path, tmp_path: Path
         "0",
         "--video",
         str(video),
-        "--video_width",
+        "--cameras.width",
         "160",
-        "--video_height",
+        "--cameras.height",
         "120",
     ]
     assert main(argv) == 0
@@ -45,19 +45,20 @@ def test_replays_an_episode_to_success_and_to_a_video(root: Path, tmp_path: Path
     assert "episode 0" in out and "succeeds again" in out
     with av.open(str(video)) as container:
         frames = sum(1 for _ in container.decode(video=0))
-        assert (container.streams.video[0].width, container.streams.video[0].height) == (160, 120)
+        # The two default cameras side by side, each at the size asked for.
+        assert (container.streams.video[0].width, container.streams.video[0].height) == (320, 120)
     from recording.scene_metadata import SceneMetadata
 
     assert frames == SceneMetadata(root).episode(0).frames
 
 
 def test_replays_every_episode_and_reports_the_rate(root: Path, capsys) -> None:
-    assert main(["--dataset.root", str(root), "--all", "true"]) == 0
+    assert main(["--dataset.root", str(root), "--all"]) == 0
     assert "1/1 successful episodes succeed again (100.0%)" in capsys.readouterr().out
 
 
 def test_names_a_missing_episode_or_dataset(root: Path, tmp_path: Path, capsys) -> None:
-    assert main(["--dataset.root", str(root), "--episode", "5"]) == 1
+    assert main(["--dataset.root", str(root), "--episode", "5"]) == 2
     assert "no episode(s) [5]" in capsys.readouterr().err
-    assert main(["--dataset.root", str(tmp_path / "none")]) == 1
+    assert main(["--dataset.root", str(tmp_path / "none")]) == 2
     assert "so101 record" in capsys.readouterr().err
