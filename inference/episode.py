@@ -11,16 +11,25 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from inference.report import EvalEpisode
 from sim.options import EPISODE_TIME_S, episode_steps
 
 if TYPE_CHECKING:
+    import mujoco
+    import numpy as np
+
     from inference.policy_runner import PolicyRunner
     from sim.control_loop import ControlClock
-    from sim.rendering import CameraRenderer
     from sim.simulator import So101Sim
+
+
+class CameraImages(Protocol):
+    """Renders the robot cameras (``sim.rendering.CameraRenderer`` or a wrapper of it)."""
+
+    def render(self, data: mujoco.MjData) -> dict[str, np.ndarray]:
+        """uint8 (height, width, 3) images by camera name, of the current state of ``data``."""
 
 
 @dataclass
@@ -28,7 +37,7 @@ class RolloutSettings:
     """How each evaluation episode runs; sent to the worker processes."""
 
     episode_time_s: float = EPISODE_TIME_S
-    """Sim seconds before an episode counts as failed (15 s: 450 control steps at 30 fps)."""
+    """Sim seconds before an episode counts as failed (``sim.options.EPISODE_TIME_S`` by default)."""
     n_action_steps: int | None = None
     """Actions executed per policy call; None keeps the checkpoint's."""
     temporal_ensemble: float | None = None
@@ -45,7 +54,7 @@ class RolloutSettings:
 
 def run_policy_episode(
     sim: So101Sim,
-    renderer: CameraRenderer,
+    renderer: CameraImages,
     runner: PolicyRunner,
     seed: int,
     max_steps: int,

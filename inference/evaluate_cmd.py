@@ -12,6 +12,8 @@ the test seeds (``inference.seeds``), disjoint from the selection seeds on which
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +69,11 @@ class EvalCommandConfig:
             raise ValueError("--temporal_ensemble queries the policy every step: drop --n_action_steps or set it to 1")
         if self.episode_time_s <= 0:
             raise ValueError(f"--episode_time_s must be positive, got {self.episode_time_s}")
+        if self.render and sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+            raise ValueError(
+                "--render needs a display: run on a desktop session or under a virtual one (xvfb-run -a so101 eval "
+                "... --render); without --render the evaluation runs headless"
+            )
 
 
 def evaluate_command(cfg: EvalCommandConfig) -> int:

@@ -14,7 +14,7 @@ Nothing here re-implements ACT. What this module adds around LeRobot's ``ACTPoli
 
 from __future__ import annotations
 
-import logging
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,8 +30,6 @@ ACTION_KEY = "action"
 IMAGE_PREFIX = "observation.images."
 STATE_DIM = 6
 """The sim's ``observation.state`` and ``action``: 6 joint values in dataset units."""
-
-log = logging.getLogger(__name__)
 
 IMAGENET_STATS = {"mean": [[[0.485]], [[0.456]], [[0.406]]], "std": [[[0.229]], [[0.224]], [[0.225]]]}
 """Image normalisation stats, as ``lerobot-train`` uses by default (``dataset.use_imagenet_stats``)."""
@@ -163,14 +161,14 @@ def act_config(options: ActPolicyConfig, state_dim: int, action_dim: int, camera
     if options.pretrained_backbone:
         weights = backbone_weights_on_disk(options.vision_backbone)
         if weights is None:
-            # A log line, not warnings.warn: that would print the source line of this call after the message.
-            log.warning(
-                "ImageNet weights for %s are not in the torch hub cache; the backbone starts from random weights "
-                "(expect slower learning). To use them, download them once on a machine with network access "
-                "(python -c \"import torchvision; torchvision.models.%s(weights='IMAGENET1K_V1')\") and copy "
-                "~/.cache/torch/hub/checkpoints here.",
-                options.vision_backbone,
-                options.vision_backbone,
+            # Printed, not warnings.warn (which adds the source line of this call) nor logged (whose format depends
+            # on what the libraries configured): one clean line.
+            print(
+                f"warning: ImageNet weights for {options.vision_backbone} are not in the torch hub cache; the backbone "
+                "starts from random weights (expect slower learning). To use them, download them once on a machine "
+                f"with network access (python -c \"import torchvision; torchvision.models.{options.vision_backbone}"
+                "(weights='IMAGENET1K_V1')\") and copy ~/.cache/torch/hub/checkpoints here.",
+                file=sys.stderr,
             )
     image_shape = (3, options.image_height, options.image_width)
     input_features = {STATE_KEY: PolicyFeature(type=FeatureType.STATE, shape=(state_dim,))}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,11 +62,10 @@ def dataset_requirements(ds_meta: LeRobotDatasetMetadata, cameras: dict[str, tup
         profiles = {session.get("render_profile", "fast") for session in sessions}
         bricks = {session.get("scene", {}).get("brick", "2x4") for session in sessions}
         if len(profiles) > 1 or len(bricks) > 1:
-            log.warning(
-                "%s mixes render profiles %s or bricks %s; evaluation uses the first session's",
-                ds_meta.root,
-                sorted(profiles),
-                sorted(bricks),
+            print(
+                f"warning: {ds_meta.root} mixes render profiles {sorted(profiles)} or bricks {sorted(bricks)}; "
+                "evaluation uses the first session's",
+                file=sys.stderr,
             )
         if sessions:
             requirements.render_profile = sessions[0].get("render_profile", "fast")

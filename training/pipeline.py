@@ -117,7 +117,8 @@ def run_pipeline(cfg: PipelineConfig) -> int:
                       f"--cameras.names=[{','.join(cameras.names)}]", f"--cameras.width={cameras.width}",
                       f"--cameras.height={cameras.height}", f"--cameras.render_profile={cameras.render_profile}"],
            record.main, timings)  # fmt: skip
-    _stage("replay", ["replay", f"--dataset.root={dataset}", "--episode=0", f"--video={out / 'replay_episode_0.mp4'}"],
+    _stage("replay", ["replay", f"--dataset.root={dataset}", "--episode=0", f"--video={out / 'replay_episode_0.mp4'}",
+                      f"--cameras.width={cameras.width}", f"--cameras.height={cameras.height}"],
            replay.main, timings)  # fmt: skip
     policy_args = SMALL_ACT if cfg.policy_preset == "small" else []
     _stage("train", ["train", f"--dataset.root={dataset}", f"--output_dir={run}", f"--steps={cfg.steps}",
