@@ -20,6 +20,7 @@ from pathlib import Path
 from inference.seeds import TEST_SEEDS
 from sim.options import EPISODE_TIME_S
 from sim.rendering import RenderProfile
+from so101.command import UsageError
 
 
 @dataclass
@@ -69,11 +70,6 @@ class EvalCommandConfig:
             raise ValueError("--temporal_ensemble queries the policy every step: drop --n_action_steps or set it to 1")
         if self.episode_time_s <= 0:
             raise ValueError(f"--episode_time_s must be positive, got {self.episode_time_s}")
-        if self.render and sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
-            raise ValueError(
-                "--render needs a display: run on a desktop session or under a virtual one (xvfb-run -a so101 eval "
-                "... --render); without --render the evaluation runs headless"
-            )
 
 
 def evaluate_command(cfg: EvalCommandConfig) -> int:
@@ -83,12 +79,19 @@ def evaluate_command(cfg: EvalCommandConfig) -> int:
     from inference.evaluate import EvalPool
     from inference.report import EvalEpisode, EvalSummary, markdown_table, plot_curve, write_json
     from inference.seeds import describe_seeds, eval_seeds, seeds_record
-    from policies.checkpoint import check_sim_compatibility, load_config
+    from policies.checkpoint import apply_inference_overrides, check_sim_compatibility, load_config
 
     assert cfg.path is not None  # checked by the config
+    if cfg.render and sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+        raise UsageError(
+            "--render needs a display: run on a desktop session or under a virtual one (xvfb-run -a so101 eval ... "
+            "--render); without --render the evaluation runs headless"
+        )
     checkpoints = find_checkpoints(cfg.path)
-    for checkpoint in checkpoints:
-        check_sim_compatibility(load_config(checkpoint), checkpoint)
+    for checkpoint in checkpoints:  # every mismatch is named before any worker starts
+        config = load_config(checkpoint)
+        check_sim_compatibility(config, checkpoint)
+        apply_inference_overrides(config, cfg.n_action_steps, cfg.temporal_ensemble)
     settings = RolloutSettings(
         episode_time_s=cfg.episode_time_s,
         n_action_steps=cfg.n_action_steps,

@@ -37,10 +37,12 @@ def seed_set(seeds: Sequence[int]) -> SeedSet:
 
 
 def overlaps(seeds: Sequence[int], seed_range: range) -> bool:
+    """Whether any of ``seeds`` lies in ``seed_range``."""
     return any(seed in seed_range for seed in seeds)
 
 
-def _span(seeds: Sequence[int]) -> str:
+def seed_span(seeds: Sequence[int]) -> str:
+    """``first-last`` of a list of seeds (``first`` alone for one seed)."""
     if not seeds:
         return "no seeds"
     return str(seeds[0]) if len(seeds) == 1 else f"{min(seeds)}-{max(seeds)}"
@@ -52,16 +54,16 @@ def describe_seeds(seeds: Sequence[int]) -> str:
     selection = f"{SELECTION_SEEDS.start}-{SELECTION_SEEDS.stop - 1}"
     if kind == "test":
         return (
-            f"scene seeds {_span(seeds)}: test seeds, disjoint from the selection seeds ({selection}) on which "
+            f"scene seeds {seed_span(seeds)}: test seeds, disjoint from the selection seeds ({selection}) on which "
             "in-loop evaluation chose the best checkpoint"
         )
     if kind == "selection":
         return (
-            f"scene seeds {_span(seeds)}: selection seeds, on which in-loop evaluation chooses checkpoints; for "
-            "the best checkpoint this success rate is biased upward"
+            f"scene seeds {seed_span(seeds)}: selection seeds, on which in-loop evaluation chooses checkpoints; "
+            "for the best checkpoint this success rate is biased upward"
         )
     warning = "; some are selection seeds, so this is no unbiased estimate" if overlaps(seeds, SELECTION_SEEDS) else ""
-    return f"scene seeds {_span(seeds)}: neither the selection nor the test seeds{warning}"
+    return f"scene seeds {seed_span(seeds)}: neither the selection nor the test seeds{warning}"
 
 
 def seeds_record(seeds: Sequence[int]) -> dict[str, Any]:

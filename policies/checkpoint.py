@@ -179,14 +179,7 @@ def load_policy(
     config.device = pick_device(device)
     if hasattr(config, "pretrained_backbone_weights"):
         config.pretrained_backbone_weights = None
-    if temporal_ensemble_coeff is not None:
-        config.temporal_ensemble_coeff = temporal_ensemble_coeff
-        config.n_action_steps = 1
-    elif n_action_steps is not None:
-        chunk = getattr(config, "chunk_size", n_action_steps)
-        if not 1 <= n_action_steps <= chunk:
-            raise UsageError(f"--n_action_steps must be within 1..chunk_size ({chunk}), got {n_action_steps}")
-        config.n_action_steps = n_action_steps
+    apply_inference_overrides(config, n_action_steps, temporal_ensemble_coeff)
     policy = get_policy_class(config.type).from_pretrained(pretrained_dir, config=config)
     policy.eval()
     overrides = {"device_processor": {"device": config.device}}
@@ -195,6 +188,25 @@ def load_policy(
     )
     log.debug("loaded %s on %s", pretrained_dir, config.device)
     return LoadedPolicy(policy, preprocessor, postprocessor, sim_requirements(pretrained_dir, config), pretrained_dir)
+
+
+def apply_inference_overrides(
+    config: PreTrainedConfig, n_action_steps: int | None = None, temporal_ensemble_coeff: float | None = None
+) -> None:
+    """Set a loaded policy config's ``n_action_steps`` or ACT's ``temporal_ensemble_coeff`` (which implies one
+    action per call); None keeps the saved value.
+
+    Raises:
+        UsageError: ``n_action_steps`` outside 1..chunk_size.
+    """
+    if temporal_ensemble_coeff is not None:
+        config.temporal_ensemble_coeff = temporal_ensemble_coeff
+        config.n_action_steps = 1
+    elif n_action_steps is not None:
+        chunk = getattr(config, "chunk_size", n_action_steps)
+        if not 1 <= n_action_steps <= chunk:
+            raise UsageError(f"--n_action_steps must be within 1..chunk_size ({chunk}), got {n_action_steps}")
+        config.n_action_steps = n_action_steps
 
 
 def load_config(path: Path | str) -> PreTrainedConfig:

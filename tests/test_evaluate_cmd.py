@@ -85,8 +85,11 @@ def test_eval_refuses_a_checkpoint_that_does_not_match_the_sim(
     assert "observation.state has shape (8,)" in err and len(err.strip().splitlines()) == 1
 
 
-def test_bad_paths_and_options_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_paths_and_options_are_one_line_errors(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     for argv, message in [
+        ([str(checkpoint), "--n_action_steps=11"], "--n_action_steps must be within 1..chunk_size (10), got 11"),
         ([str(tmp_path / "missing")], "does not exist; give a checkpoint folder"),
         ([str(tmp_path)], "is not a checkpoint"),
         ([], "give a checkpoint or a training run"),

@@ -24,8 +24,10 @@ def test_pipeline_records_trains_evaluates_and_reports(tmp_path: Path, capsys: p
     assert list((out / "eval").glob("videos/**/*.mp4"))
     assert "| checkpoint | step | success |" in report
     # Checkpoints are selected on the selection seeds and the best one is judged on the test seeds; the report says so.
-    assert "selected on scene seeds 100000: selection seeds" in report
-    assert "scene seeds 200000: test seeds, disjoint from the selection seeds" in report
+    assert "chose the best checkpoint on the selection scene seeds 100000;" in report
+    assert "then evaluated on 1 scenes it was not chosen on, the test scene seeds 200000." in report
+    assert "Evaluated on scene seeds 100000: selection seeds" in report
+    assert "Evaluated on scene seeds 200000: test seeds, disjoint from the selection seeds" in report
     # A second run into the same folder would mix datasets: refused.
     assert main([f"--output={out}"]) == 2
     assert "exists already" in capsys.readouterr().err

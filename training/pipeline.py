@@ -144,18 +144,20 @@ def main(argv: list[str] | None = None) -> int:
 def write_report(cfg: PipelineConfig, timings: Timings, run: Path, final: Path) -> Path:
     """``report.md`` in the output folder, linking the curve, the table and the videos by relative paths."""
     from inference.report import markdown_table, summary_from_json
-    from inference.seeds import describe_seeds
+    from inference.seeds import describe_seeds, seed_set, seed_span
     from training.in_loop_eval import CURVE_NAME, HISTORY_NAME
 
     out = cfg.output
     history = json.loads((run / HISTORY_NAME).read_text())
+    selection = history["seeds"]
     final_seeds = json.loads((final / "eval_results.json").read_text())["evaluations"][0]["seeds"]
     lines = [
         "# so101 pipeline report",
         "",
         f"{cfg.episodes} scripted demonstrations (scenes from seed {cfg.seed} up), ACT ({cfg.policy_preset}) "
-        f"trained for {cfg.steps} steps. Checkpoints were selected on {describe_seeds(history['seeds'])}. The best "
-        f"one was then evaluated on {cfg.eval_episodes} unseen scenes, {describe_seeds(final_seeds)}.",
+        f"trained for {cfg.steps} steps. In-loop evaluation chose the best checkpoint on the {seed_set(selection)} "
+        f"scene seeds {seed_span(selection)}; the best one was then evaluated on {cfg.eval_episodes} scenes it was "
+        f"not chosen on, the {seed_set(final_seeds)} scene seeds {seed_span(final_seeds)}.",
         "",
         "| stage | command | time |",
         "|---|---|---|",
@@ -166,7 +168,7 @@ def write_report(cfg: PipelineConfig, timings: Timings, run: Path, final: Path) 
         f"![success vs step]({(run / CURVE_NAME).relative_to(out)})",
         "",
         markdown_table([summary_from_json(item) for item in history["evaluations"]]),
-        f"Evaluated on {describe_seeds(history['seeds'])}.",
+        f"Evaluated on {describe_seeds(selection)}.",
         "",
         "## Final evaluation of the best checkpoint",
         "",
