@@ -82,7 +82,8 @@ def evaluate_command(cfg: EvalCommandConfig) -> int:
     from policies.checkpoint import apply_inference_overrides, check_sim_compatibility, load_config
 
     assert cfg.path is not None  # checked by the config
-    if cfg.render and sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+    display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if cfg.render and sys.platform.startswith("linux") and not display:
         raise UsageError(
             "--render needs a display: run on a desktop session or under a virtual one (xvfb-run -a so101 eval ... "
             "--render); without --render the evaluation runs headless"

@@ -46,6 +46,7 @@ def test_render_without_a_display_is_a_one_line_error(capsys: pytest.CaptureFixt
     if not sys.platform.startswith("linux"):
         pytest.skip("only X11 needs DISPLAY")
     monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     assert main(["ckpt", "--render"]) == 2
     err = capsys.readouterr().err
     assert "--render needs a display" in err and len(err.strip().splitlines()) == 1
