@@ -1,1 +1,2 @@
-"""Headless evaluation of checkpoints in the simulator, and sim-to-real deployment."""
+"""Evaluation of checkpoints in the simulator (headless, or watched in the viewer) and the policy runner that sim
+evaluation and deployment on the real follower share."""

@@ -2,43 +2,66 @@
 
 Evaluates an untrained ACT of the default size (ResNet-18, 512-wide transformer) at 240x320 (slightly above the
 default training resolution) on cameras rendered at the recorded 640x480, with ``n_action_steps=100``, in worker
-processes, and prints episodes per minute and milliseconds per policy call. An untrained policy never succeeds,
-so every episode runs its full length: the worst case. Worker start-up and policy loading are excluded (one
-warm-up episode per worker first).
+processes, and prints episodes per minute and milliseconds per policy call against the target. An untrained policy
+never succeeds, so every episode runs its full length: the worst case. Worker start-up and policy loading are
+excluded (one warm-up episode per worker first).
 """
 
 from __future__ import annotations
 
-import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from policies.act import ActPolicyConfig
+from sim.options import EPISODE_TIME_S, CameraOptions
+
+TARGET_EPISODES_PER_MIN = 30.0
+"""Evaluation throughput the workbench aims at with 2 workers on a CPU machine."""
 
 
 @dataclass
 class EvalBenchConfig:
+    """Options of ``so101 bench eval``."""
+
     episodes: int = 30
+    """Timed episodes (after one untimed warm-up episode per worker)."""
     workers: int = 2
+    """Worker processes running episodes; 0 runs them in this process."""
     n_action_steps: int = 100
+    """Actions of each chunk executed per policy call."""
     chunk_size: int = 100
+    """Actions the untrained ACT predicts per call."""
     image_height: int = 240
+    """Height (pixels) of the untrained ACT's image inputs."""
     image_width: int = 320
-    camera_height: int = 480
-    camera_width: int = 640
-    episode_length: int = 450
+    """Width (pixels) of the untrained ACT's image inputs."""
+    cameras: CameraOptions = field(default_factory=CameraOptions)
+    """Cameras of the untrained ACT, rendered at this size and profile (a --checkpoint brings its own)."""
+    episode_time_s: float = EPISODE_TIME_S
+    """Sim seconds of each episode."""
     device: str = "cpu"
-    checkpoint: str | None = None
+    """Device of the policy in the workers: cpu, cuda or mps."""
+    checkpoint: Path | None = None
     """Benchmark this checkpoint instead of an untrained default-size ACT."""
 
+    def __post_init__(self) -> None:
+        if self.episodes < 1 or self.workers < 0:
+            raise ValueError(f"--episodes must be >= 1 and --workers >= 0, got {self.episodes} and {self.workers}")
+        if not 1 <= self.n_action_steps <= self.chunk_size:
+            raise ValueError(f"--n_action_steps must be within 1..--chunk_size ({self.chunk_size})")
 
-def write_untrained_checkpoint(directory: Path, options: ActPolicyConfig, camera_size: tuple[int, int]) -> Path:
-    """A loadable checkpoint of an untrained ACT with unit normalisation stats, cameras recorded at ``camera_size``."""
+
+def write_untrained_checkpoint(
+    directory: Path, options: ActPolicyConfig, camera_size: tuple[int, int], render_profile: str = "fast"
+) -> Path:
+    """A loadable checkpoint of an untrained ACT with unit normalisation stats, cameras recorded at ``camera_size``
+    ((height, width) pixels) in ``render_profile``."""
     import torch
     from lerobot.policies.act.modeling_act import ACTPolicy
 
-    from policies.act import IMAGENET_STATS, SimRequirements, act_config, make_processors, write_sidecar
+    from policies.act import IMAGENET_STATS, act_config, make_processors
+    from policies.checkpoint import SimRequirements, write_sidecar
 
     cameras = options.cameras or ["overhead_cam", "wrist_cam"]
     config = act_config(options, 6, 6, cameras)
@@ -52,37 +75,54 @@ def write_untrained_checkpoint(directory: Path, options: ActPolicyConfig, camera
     policy.save_pretrained(directory)
     preprocessor.save_pretrained(directory)
     postprocessor.save_pretrained(directory)
-    write_sidecar(directory, SimRequirements(cameras={name: camera_size for name in cameras}))
+    requirements = SimRequirements(cameras=dict.fromkeys(cameras, camera_size), render_profile=render_profile)
+    write_sidecar(directory, requirements)
     return directory
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``so101 bench eval``; returns the process exit status."""
-    import draccus
+def bench_eval(cfg: EvalBenchConfig) -> int:
+    """Run the benchmark and print its figures; returns 0 when it ran."""
+    from inference.episode import RolloutSettings
+    from inference.evaluate import EvalPool
+    from inference.seeds import TEST_SEEDS, eval_seeds
+    from sim.machine import machine_line
 
-    from inference.evaluate import DEFAULT_SEED, EvalPool, RolloutSettings, eval_seeds
-
-    cfg = draccus.parse(config_class=EvalBenchConfig, args=list(sys.argv[1:] if argv is None else argv))
-    settings = RolloutSettings(episode_length=cfg.episode_length, n_action_steps=cfg.n_action_steps, device=cfg.device)
+    print(machine_line(), flush=True)
+    settings = RolloutSettings(episode_time_s=cfg.episode_time_s, n_action_steps=cfg.n_action_steps, device=cfg.device)
     with tempfile.TemporaryDirectory() as tmp:
-        if cfg.checkpoint:
-            checkpoint = Path(cfg.checkpoint)
+        if cfg.checkpoint is not None:
+            checkpoint = cfg.checkpoint
             what = str(checkpoint)
         else:
             options = ActPolicyConfig(
                 chunk_size=cfg.chunk_size, n_action_steps=cfg.n_action_steps, image_height=cfg.image_height,
-                image_width=cfg.image_width, pretrained_backbone=False, device=cfg.device,
+                image_width=cfg.image_width, cameras=list(cfg.cameras.names), pretrained_backbone=False,
+                device=cfg.device,
+            )  # fmt: skip
+            checkpoint = write_untrained_checkpoint(
+                Path(tmp) / "act", options, (cfg.cameras.height, cfg.cameras.width), cfg.cameras.render_profile
             )
-            checkpoint = write_untrained_checkpoint(Path(tmp) / "act", options, (cfg.camera_height, cfg.camera_width))
             what = (
                 f"untrained default-size ACT at {cfg.image_height}x{cfg.image_width}, cameras "
-                f"{cfg.camera_height}x{cfg.camera_width}, n_action_steps {cfg.n_action_steps}"
+                f"{'+'.join(cfg.cameras.names)} at {cfg.cameras.height}x{cfg.cameras.width} "
+                f"({cfg.cameras.render_profile}), n_action_steps {cfg.n_action_steps}"
             )
         with EvalPool(cfg.workers) as pool:
-            pool.evaluate(checkpoint, eval_seeds(DEFAULT_SEED - 1000, max(cfg.workers, 1)), settings)  # warm-up
-            summary, _ = pool.evaluate(checkpoint, eval_seeds(DEFAULT_SEED, cfg.episodes), settings)
+            warm_up = eval_seeds(TEST_SEEDS.stop - max(cfg.workers, 1), max(cfg.workers, 1))
+            pool.evaluate(checkpoint, warm_up, settings)
+            summary, _ = pool.evaluate(checkpoint, eval_seeds(TEST_SEEDS.start, cfg.episodes), settings)
     print(f"so101 bench eval: {what}; {cfg.episodes} episodes, {cfg.workers} workers, device {cfg.device}")
-    print(f"  episodes per minute     {summary.episodes_per_min:8.1f}   (target >= 30 with 2 workers)")
-    print(f"  ms per policy call      {summary.ms_per_policy_call:8.1f}")
-    print(f"  steps per episode       {summary.avg_steps:8.1f}   ({summary.avg_wall_s:.2f} s wall per episode per worker)")
+    print(f"  episodes per minute     {summary.episodes_per_min:8.1f}   "
+          f"(target >= {TARGET_EPISODES_PER_MIN:.0f} with 2 workers)")  # fmt: skip
+    print(f"  ms per policy call      {summary.ms_per_policy_call:8.1f}   "
+          f"(slowest {summary.max_ms_per_policy_call:.1f})")  # fmt: skip
+    print(f"  steps per episode       {summary.avg_steps:8.1f}   "
+          f"({summary.avg_wall_s:.2f} s wall per episode per worker)")  # fmt: skip
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``so101 bench eval``; returns the process exit status."""
+    from so101.command import run_command
+
+    return run_command("bench eval", EvalBenchConfig, bench_eval, argv)

@@ -17,22 +17,27 @@ Z_95 = 1.959963984540054
 
 
 @dataclass
-class EpisodeResult:
-    """One evaluation episode."""
+class EvalEpisode:
+    """One evaluation episode of a policy in the simulator."""
 
     seed: int
+    """Scene seed the episode started from."""
     success: bool
     grasped: bool
     lifted: bool
     released_over_bowl: bool
     steps: int
-    """Control steps taken (1/fps s of sim time each); ``episode_length`` when it timed out."""
+    """Control steps taken (1/fps s of sim time each); the episode's full length when it timed out."""
     wall_s: float
     """Wall-clock seconds the episode took in its worker."""
     policy_calls: int
+    """Times the policy was queried (once per chunk, or every step with temporal ensembling)."""
     policy_s: float
     """Wall-clock seconds spent in the policy (preprocessing, network, postprocessing)."""
+    policy_max_s: float = 0.0
+    """Wall-clock seconds of the slowest policy call of the episode."""
     video: str | None = None
+    """mp4 of the episode, when one was written."""
 
 
 def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
@@ -61,11 +66,16 @@ class EvalSummary:
     avg_sim_s: float
     avg_wall_s: float
     ms_per_policy_call: float
+    """Mean wall-clock milliseconds of one policy call."""
     episodes_per_min: float
     """Throughput of the whole evaluation (all workers), wall clock."""
     step: int | None = None
+    """Training step of the checkpoint, when known."""
     checkpoint: str | None = None
     seeds: list[int] = field(default_factory=list)
+    """Scene seeds of the episodes, in order (see ``inference.seeds``)."""
+    max_ms_per_policy_call: float = 0.0
+    """Wall-clock milliseconds of the slowest policy call of the evaluation."""
 
     def metrics(self, prefix: str = "eval/") -> dict[str, float]:
         """Scalars for loggers (wandb)."""
@@ -79,6 +89,7 @@ class EvalSummary:
             f"{prefix}avg_steps": self.avg_steps,
             f"{prefix}avg_wall_s": self.avg_wall_s,
             f"{prefix}ms_per_policy_call": self.ms_per_policy_call,
+            f"{prefix}max_ms_per_policy_call": self.max_ms_per_policy_call,
             f"{prefix}episodes_per_min": self.episodes_per_min,
         }
 
@@ -86,14 +97,16 @@ class EvalSummary:
         low, high = self.success_ci95
         return (
             f"success {self.success_rate:.1%} [{low:.1%}, {high:.1%}] ({self.successes}/{self.episodes}) | "
-            f"grasped {self.grasped_rate:.0%} lifted {self.lifted_rate:.0%} released {self.released_over_bowl_rate:.0%} "
-            f"| {self.avg_steps:.0f} steps, {self.avg_wall_s:.2f} s/episode | {self.episodes_per_min:.1f} episodes/min"
+            f"grasped {self.grasped_rate:.0%} lifted {self.lifted_rate:.0%} "
+            f"released {self.released_over_bowl_rate:.0%} | {self.avg_steps:.0f} steps, "
+            f"{self.avg_wall_s:.2f} s/episode | {self.episodes_per_min:.1f} episodes/min"
         )
 
 
 def summarize(
-    results: list[EpisodeResult], fps: int, elapsed_s: float, step: int | None = None, checkpoint: str | None = None
+    results: list[EvalEpisode], fps: int, elapsed_s: float, step: int | None = None, checkpoint: str | None = None
 ) -> EvalSummary:
+    """Aggregate episodes run at ``fps`` control steps per second of sim time, ``elapsed_s`` of wall clock in all."""
     n = len(results)
     if n == 0:
         raise ValueError("no episodes to summarize")
@@ -115,30 +128,45 @@ def summarize(
         step=step,
         checkpoint=checkpoint,
         seeds=[r.seed for r in results],
+        max_ms_per_policy_call=1000.0 * max(r.policy_max_s for r in results),
     )
 
 
 def summary_from_json(data: dict[str, Any]) -> EvalSummary:
+    """An ``EvalSummary`` read back from ``write_json``'s output (or a run's ``eval_history.json``)."""
     data = dict(data)
     data["success_ci95"] = tuple(data["success_ci95"])
     return EvalSummary(**data)
 
 
-def write_json(path: Path, summaries: list[EvalSummary], episodes: dict[str, list[EpisodeResult]] | None = None) -> None:
-    payload: dict[str, Any] = {"evaluations": [asdict(s) for s in summaries]}
+def write_json(
+    path: Path,
+    summaries: list[EvalSummary],
+    episodes: dict[str, list[EvalEpisode]] | None = None,
+    scene_seeds: dict[str, Any] | None = None,
+) -> None:
+    """Summaries (and per-episode records by checkpoint name) as JSON; ``scene_seeds`` says which scenes were used
+    (``inference.seeds.seeds_record``)."""
+    payload: dict[str, Any] = {}
+    if scene_seeds is not None:
+        payload["scene_seeds"] = scene_seeds
+    payload["evaluations"] = [asdict(s) for s in summaries]
     if episodes is not None:
         payload["episodes"] = {name: [asdict(r) for r in results] for name, results in episodes.items()}
     Path(path).write_text(json.dumps(payload, indent=2))
 
 
 def markdown_table(summaries: list[EvalSummary]) -> str:
+    """One row per checkpoint; the best success rate is in bold when there are several."""
     lines = [
         "| checkpoint | step | success | 95% CI | grasped | lifted | released over bowl | avg steps | s/episode |",
         "|---|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     best = max(summaries, key=lambda s: s.success_rate) if summaries else None
     for s in summaries:
-        name = Path(s.checkpoint).parent.name if s.checkpoint and Path(s.checkpoint).name == "pretrained_model" else s.checkpoint
+        name = s.checkpoint
+        if s.checkpoint and Path(s.checkpoint).name == "pretrained_model":
+            name = Path(s.checkpoint).parent.name
         success = f"{s.success_rate:.1%}"
         if s is best and len(summaries) > 1:
             success = f"**{success}**"

@@ -1,4 +1,4 @@
-"""ACT (LeRobot 0.4.4) for the SO-101 task: configuration presets, construction from a dataset, loading checkpoints.
+"""ACT (LeRobot 0.4.4) for the SO-101 task: configuration presets and construction from a dataset.
 
 Nothing here re-implements ACT. What this module adds around LeRobot's ``ACTPolicy``:
 
@@ -6,30 +6,25 @@ Nothing here re-implements ACT. What this module adds around LeRobot's ``ACTPoli
   resize lives in the checkpoint's preprocessor (LeRobot's own ``ImageCropResizeProcessorStep``), so every
   loader (``ACTPolicy.from_pretrained`` + processors, ``lerobot-eval``, ``lerobot-record``, ``so101 eval``) feeds
   the network exactly what it was trained on, whatever resolution the cameras deliver;
-* ImageNet backbone weights are used only when they are already on disk: never a network error;
-* ``so101.json`` next to the weights records what the sim must provide (cameras and their recorded size, render
-  profile, fps), and ``check_sim_compatibility`` names any mismatch before an evaluation starts.
+* ImageNet backbone weights are used only when they are already on disk: never a network error (a missing file
+  is reported as one warning line);
+* checkpoints are saved and loaded by ``policies.checkpoint``, which also records and checks what the sim must
+  provide.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import warnings
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sim.scene import ROBOT_CAMERA_NAMES
+from so101.command import UsageError
 
 if TYPE_CHECKING:
-    from lerobot.configs.policies import PreTrainedConfig
     from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
-    from lerobot.policies.pretrained import PreTrainedPolicy
-    from lerobot.processor import PolicyProcessorPipeline
 
-SIDECAR_NAME = "so101.json"
-"""Written next to ``config.json`` in every checkpoint this workbench saves."""
 STATE_KEY = "observation.state"
 ACTION_KEY = "action"
 IMAGE_PREFIX = "observation.images."
@@ -56,16 +51,27 @@ class ActPolicyConfig:
     cameras: list[str] = field(default_factory=list)
     """Cameras used as inputs (``overhead_cam``, ``wrist_cam``); empty means every camera of the dataset."""
     dim_model: int = 512
+    """Width of the transformer (features per token)."""
     n_heads: int = 8
+    """Attention heads per transformer layer (must divide dim_model)."""
     dim_feedforward: int = 3200
+    """Width of the transformer's feed-forward layers."""
     n_encoder_layers: int = 4
+    """Transformer encoder layers."""
     n_decoder_layers: int = 1
+    """Transformer decoder layers (ACT's original code uses only the first of its 7)."""
     n_vae_encoder_layers: int = 4
+    """Layers of the VAE encoder that encodes action chunks into the style latent (training only)."""
     latent_dim: int = 32
+    """Size of the VAE's style latent."""
     use_vae: bool = True
+    """Train with the variational objective (the latent is zero at inference)."""
     kl_weight: float = 10.0
+    """Weight of the KL-divergence term of the loss."""
     dropout: float = 0.1
+    """Dropout in the transformer layers."""
     vision_backbone: str = "resnet18"
+    """torchvision ResNet that encodes each camera image."""
     pretrained_backbone: bool = True
     """Start the backbone from ImageNet weights when they are in the torch hub cache (else from scratch, warned)."""
     device: str | None = None
@@ -123,12 +129,12 @@ def select_cameras(ds_meta: LeRobotDatasetMetadata, requested: list[str]) -> dic
     """The cameras to train on (all of the dataset's by default), with their recorded size; clear error if absent."""
     available = dataset_cameras(ds_meta)
     if not available:
-        raise ValueError("the dataset has no camera images; ACT here needs at least one camera")
+        raise UsageError("the dataset has no camera images; ACT here needs at least one camera (record with cameras)")
     if not requested:
         return available
     missing = [name for name in requested if name not in available]
     if missing:
-        raise ValueError(
+        raise UsageError(
             f"camera(s) {missing} are not in the dataset; it has {sorted(available)} (fix --policy.cameras)"
         )
     return {name: available[name] for name in requested}
@@ -139,7 +145,10 @@ def make_act_config(options: ActPolicyConfig, ds_meta: LeRobotDatasetMetadata, c
     features = ds_meta.features
     for key in (STATE_KEY, ACTION_KEY):
         if key not in features:
-            raise ValueError(f"the dataset has no {key!r} feature; it has {sorted(features)}")
+            raise UsageError(
+                f"the dataset has no {key!r} feature (it has {sorted(features)}); train on a joint-space dataset "
+                "recorded by so101 record"
+            )
     return act_config(options, int(features[STATE_KEY]["shape"][0]), int(features[ACTION_KEY]["shape"][0]), cameras)
 
 
@@ -152,12 +161,14 @@ def act_config(options: ActPolicyConfig, state_dim: int, action_dim: int, camera
     if options.pretrained_backbone:
         weights = backbone_weights_on_disk(options.vision_backbone)
         if weights is None:
-            warnings.warn(
-                f"ImageNet weights for {options.vision_backbone} are not in the torch hub cache; the backbone starts "
-                "from random weights (expect slower learning). To use them, download them once on a machine with "
-                f"network access (python -c \"import torchvision; torchvision.models.{options.vision_backbone}"
+            # Printed, not warnings.warn (which adds the source line of this call) nor logged (whose format depends
+            # on what the libraries configured): one clean line.
+            print(
+                f"warning: ImageNet weights for {options.vision_backbone} are not in the torch hub cache; the backbone "
+                "starts from random weights (expect slower learning). To use them, download them once on a machine "
+                f"with network access (python -c \"import torchvision; torchvision.models.{options.vision_backbone}"
                 "(weights='IMAGENET1K_V1')\") and copy ~/.cache/torch/hub/checkpoints here.",
-                stacklevel=2,
+                file=sys.stderr,
             )
     image_shape = (3, options.image_height, options.image_width)
     input_features = {STATE_KEY: PolicyFeature(type=FeatureType.STATE, shape=(state_dim,))}
@@ -219,167 +230,3 @@ def training_image_size(policy_config: Any) -> tuple[int, int]:
         raise ValueError(f"all image inputs must share one shape, got {sorted(shapes)}")
     _, height, width = shapes.pop()
     return int(height), int(width)
-
-
-@dataclass
-class SimRequirements:
-    """What a checkpoint needs from the simulator, read from ``so101.json`` or inferred from ``config.json``."""
-
-    cameras: dict[str, tuple[int, int]]
-    """Camera name -> (height, width) the images must be rendered at: the dataset's recorded size."""
-    render_profile: str = "fast"
-    fps: int = 30
-    brick: str = "2x4"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "cameras": {name: list(size) for name, size in self.cameras.items()},
-            "render_profile": self.render_profile,
-            "fps": self.fps,
-            "brick": self.brick,
-        }
-
-
-def dataset_requirements(ds_meta: LeRobotDatasetMetadata, cameras: dict[str, tuple[int, int]]) -> SimRequirements:
-    """The sim setup a dataset was recorded with: ``meta/so101/recording.json`` (written by ``so101 record``) when
-    present, else the fast profile and the 2x4 brick."""
-    recording = Path(ds_meta.root) / "meta" / "so101" / "recording.json"
-    requirements = SimRequirements(cameras=dict(cameras), fps=int(ds_meta.fps))
-    if recording.is_file():
-        sessions = json.loads(recording.read_text()).get("sessions", [])
-        profiles = {session.get("render_profile", "fast") for session in sessions}
-        bricks = {session.get("scene", {}).get("brick", "2x4") for session in sessions}
-        if len(profiles) > 1 or len(bricks) > 1:
-            warnings.warn(
-                f"{ds_meta.root} mixes render profiles {sorted(profiles)} or bricks {sorted(bricks)}; evaluation uses "
-                "the first session's",
-                stacklevel=2,
-            )
-        if sessions:
-            requirements.render_profile = sessions[0].get("render_profile", "fast")
-            requirements.brick = sessions[0].get("scene", {}).get("brick", "2x4")
-    return requirements
-
-
-def write_sidecar(directory: Path, requirements: SimRequirements, extra: dict[str, Any] | None = None) -> None:
-    (Path(directory) / SIDECAR_NAME).write_text(json.dumps({**requirements.to_json(), **(extra or {})}, indent=2))
-
-
-def sim_requirements(pretrained_dir: Path, policy_config: Any) -> SimRequirements:
-    """The sim setup a checkpoint expects. Checkpoints of stock ``lerobot-train`` have no ``so101.json``: their
-    images were never resized, so the cameras render at the size in ``config.json``."""
-    sidecar = Path(pretrained_dir) / SIDECAR_NAME
-    if sidecar.is_file():
-        data = json.loads(sidecar.read_text())
-        return SimRequirements(
-            cameras={name: (int(size[0]), int(size[1])) for name, size in data["cameras"].items()},
-            render_profile=data.get("render_profile", "fast"),
-            fps=int(data.get("fps", 30)),
-            brick=data.get("brick", "2x4"),
-        )
-    cameras = {
-        key.removeprefix(IMAGE_PREFIX): (int(feature.shape[1]), int(feature.shape[2]))
-        for key, feature in policy_config.image_features.items()
-    }
-    return SimRequirements(cameras=cameras)
-
-
-class IncompatibleCheckpointError(ValueError):
-    """The checkpoint's inputs or outputs are not what the simulator provides."""
-
-
-def check_sim_compatibility(policy_config: Any, path: Path | str) -> None:
-    """Raise ``IncompatibleCheckpointError`` naming every mismatch between a checkpoint and the sim."""
-    problems = []
-    for key, feature in policy_config.input_features.items():
-        if key.startswith(IMAGE_PREFIX):
-            name = key.removeprefix(IMAGE_PREFIX)
-            if name not in ROBOT_CAMERA_NAMES:
-                problems.append(
-                    f"it expects camera {name!r} ({key}); the sim has {', '.join(ROBOT_CAMERA_NAMES)}"
-                )
-        elif key == STATE_KEY:
-            if tuple(feature.shape) != (STATE_DIM,):
-                problems.append(
-                    f"its {STATE_KEY} has shape {tuple(feature.shape)}; the sim provides ({STATE_DIM},) joint "
-                    "positions (was it trained on an end-effector dataset?)"
-                )
-        else:
-            problems.append(f"it expects input {key!r}, which the sim does not provide")
-    action = policy_config.output_features.get(ACTION_KEY)
-    if action is None or tuple(action.shape) != (STATE_DIM,):
-        shape = None if action is None else tuple(action.shape)
-        problems.append(
-            f"its action has shape {shape}; the sim takes ({STATE_DIM},) joint targets (end-effector actions are not "
-            "supported yet)"
-        )
-    if getattr(policy_config, "n_obs_steps", 1) != 1:
-        problems.append(f"it needs n_obs_steps={policy_config.n_obs_steps}; the evaluator feeds one observation")
-    if problems:
-        raise IncompatibleCheckpointError(
-            f"checkpoint {path} does not match the simulator: " + "; ".join(problems)
-        )
-
-
-def resolve_pretrained_dir(path: Path | str) -> Path:
-    """``pretrained_model`` directory of a checkpoint given as itself, its step folder, or a run's ``best``."""
-    path = Path(path)
-    for candidate in (path, path / "pretrained_model"):
-        if (candidate / "config.json").is_file() and (candidate / "model.safetensors").is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"{path} is not a checkpoint: expected config.json and model.safetensors in it or in {path / 'pretrained_model'}"
-    )
-
-
-@dataclass
-class LoadedPolicy:
-    policy: PreTrainedPolicy
-    preprocessor: PolicyProcessorPipeline
-    postprocessor: PolicyProcessorPipeline
-    requirements: SimRequirements
-    path: Path
-
-
-def load_policy(
-    path: Path | str,
-    device: str | None = None,
-    n_action_steps: int | None = None,
-    temporal_ensemble_coeff: float | None = None,
-) -> LoadedPolicy:
-    """Load a checkpoint (ours or stock ``lerobot-train``'s) for inference in the sim.
-
-    The backbone is built without ImageNet weights (the checkpoint overwrites them anyway), so loading never
-    reaches for the network. ``n_action_steps`` and ``temporal_ensemble_coeff`` override the saved config.
-    """
-    from lerobot.policies.factory import get_policy_class, make_pre_post_processors
-
-    pretrained_dir = resolve_pretrained_dir(path)
-    config = load_config(pretrained_dir)
-    check_sim_compatibility(config, pretrained_dir)
-    config.device = pick_device(device)
-    if hasattr(config, "pretrained_backbone_weights"):
-        config.pretrained_backbone_weights = None
-    if temporal_ensemble_coeff is not None:
-        config.temporal_ensemble_coeff = temporal_ensemble_coeff
-        config.n_action_steps = 1
-    elif n_action_steps is not None:
-        chunk = getattr(config, "chunk_size", n_action_steps)
-        if not 1 <= n_action_steps <= chunk:
-            raise ValueError(f"n_action_steps must be within 1..chunk_size ({chunk}), got {n_action_steps}")
-        config.n_action_steps = n_action_steps
-    policy = get_policy_class(config.type).from_pretrained(pretrained_dir, config=config)
-    policy.eval()
-    overrides = {"device_processor": {"device": config.device}}
-    preprocessor, postprocessor = make_pre_post_processors(
-        config, pretrained_path=str(pretrained_dir), preprocessor_overrides=overrides
-    )
-    logging.getLogger(__name__).debug("loaded %s on %s", pretrained_dir, config.device)
-    return LoadedPolicy(policy, preprocessor, postprocessor, sim_requirements(pretrained_dir, config), pretrained_dir)
-
-
-def load_config(path: Path | str) -> PreTrainedConfig:
-    import lerobot.policies  # noqa: F401  (registers the policy config classes, ACT's among them)
-    from lerobot.configs.policies import PreTrainedConfig
-
-    return PreTrainedConfig.from_pretrained(resolve_pretrained_dir(path))

@@ -26,7 +26,8 @@ def test_samples_match_lerobot_dataset_with_action_chunks(tiny_dataset, tmp_path
         assert torch.equal(sample["action_is_pad"], expected["action_is_pad"])
         image = sample["observation.images.overhead_cam"]
         assert image.dtype == torch.uint8
-        torch.testing.assert_close(image.float() / 255, expected["observation.images.overhead_cam"], atol=1 / 255, rtol=0)
+        expected_image = expected["observation.images.overhead_cam"]
+        torch.testing.assert_close(image.float() / 255, expected_image, atol=1 / 255, rtol=0)
     assert ours[last_of_first_episode]["action_is_pad"][1:].all()  # chunks never cross into the next episode
 
 

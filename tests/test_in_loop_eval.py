@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from inference.report import EpisodeResult, summarize
+import pytest
+
+from inference.report import EvalEpisode, summarize
 from training.in_loop_eval import InLoopEvalConfig, InLoopEvaluator
 
 
@@ -18,7 +20,7 @@ class _FakePool:
     def evaluate(self, checkpoint, seeds, settings, video_episodes=0, video_dir=None, step=None):
         self.seeds_seen.append(list(seeds))
         wins = self.successes[checkpoint.parent.name]
-        results = [EpisodeResult(s, i < wins, True, True, i < wins, 100, 1.0, 1, 0.1) for i, s in enumerate(seeds)]
+        results = [EvalEpisode(s, i < wins, True, True, i < wins, 100, 1.0, 1, 0.1) for i, s in enumerate(seeds)]
         return summarize(results, 30, 1.0, step=step, checkpoint=str(checkpoint)), results
 
     def close(self) -> None:
@@ -45,6 +47,16 @@ def test_best_follows_strict_improvements_on_the_same_seeds(tmp_path) -> None:
     history = json.loads((tmp_path / "eval_history.json").read_text())
     assert [e["step"] for e in history["evaluations"]] == [10, 20, 30, 40]
     assert history["best_step"] == 20
+    assert history["scene_seeds"]["first"] == 7 and history["scene_seeds"]["count"] == 4
     assert (tmp_path / "eval_curve.png").is_file()
     # A resumed run reads the history back.
     assert InLoopEvaluator(tmp_path, InLoopEvalConfig(episodes=4, workers=0, seed=7)).best.step == 20
+
+
+def test_selection_happens_on_the_selection_seeds_never_on_the_test_seeds(tmp_path) -> None:
+    from inference.seeds import SELECTION_SEEDS, TEST_SEEDS
+
+    evaluator = InLoopEvaluator(tmp_path, InLoopEvalConfig(episodes=3, workers=0))
+    assert evaluator.seeds == [SELECTION_SEEDS.start + i for i in range(3)]
+    with pytest.raises(ValueError, match="reaches the test seeds"):
+        InLoopEvalConfig(seed=TEST_SEEDS.start)

@@ -10,7 +10,8 @@ from training.logger import TrainLogger, WandbConfig
 
 
 def test_offline_wandb_run_lands_in_the_run_folder_and_keeps_its_id(tmp_path: Path) -> None:
-    logger = TrainLogger(tmp_path, total_steps=4, start_step=0, wandb_config=WandbConfig(mode="offline"), config={"a": 1})
+    offline = WandbConfig(mode="offline")
+    logger = TrainLogger(tmp_path, total_steps=4, start_step=0, wandb_config=offline, config={"a": 1})
     logger.step(2, loss=0.5)
     logger.log({"train/loss": 0.5}, step=2)
     logger.close()
@@ -24,3 +25,15 @@ def test_offline_wandb_run_lands_in_the_run_folder_and_keeps_its_id(tmp_path: Pa
 def test_unknown_wandb_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="offline, online or disabled"):
         WandbConfig(mode="cloud")
+
+
+def test_step_timer_splits_data_and_update_time() -> None:
+    from training.logger import StepTimer
+
+    timer = StepTimer()
+    assert timer.data_share == 0.0
+    timer.data_s, timer.update_s, timer.steps = 1.0, 3.0, 4
+    assert timer.data_share == pytest.approx(0.25)
+    assert timer.steps_per_s > 0
+    timer.reset()
+    assert (timer.data_s, timer.update_s, timer.steps) == (0.0, 0.0, 0)

@@ -9,10 +9,10 @@ import pytest
 from training.pipeline import PipelineConfig, main
 
 
-def test_pipeline_records_trains_evaluates_and_reports(tmp_path: Path) -> None:
+def test_pipeline_records_trains_evaluates_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "demo"
     status = main([
-        f"--output={out}", "--episodes=2", "--camera_width=128", "--camera_height=96",
+        f"--output={out}", "--episodes=2", "--cameras.width=128", "--cameras.height=96",
         "--steps=4", "--batch_size=2", "--eval_freq=2", "--eval_episodes=1",
     ])  # fmt: skip
     assert status == 0
@@ -23,9 +23,14 @@ def test_pipeline_records_trains_evaluates_and_reports(tmp_path: Path) -> None:
     assert (out / "train" / "eval_curve.png").is_file()
     assert list((out / "eval").glob("videos/**/*.mp4"))
     assert "| checkpoint | step | success |" in report
+    # Checkpoints are selected on the selection seeds and the best one is judged on the test seeds; the report says so.
+    assert "chose the best checkpoint on the selection scene seeds 100000;" in report
+    assert "then evaluated on 1 scenes it was not chosen on, the test scene seeds 200000." in report
+    assert "Evaluated on scene seeds 100000: selection seeds" in report
+    assert "Evaluated on scene seeds 200000: test seeds, disjoint from the selection seeds" in report
     # A second run into the same folder would mix datasets: refused.
-    with pytest.raises(SystemExit, match="exists already"):
-        main([f"--output={out}"])
+    assert main([f"--output={out}"]) == 2
+    assert "exists already" in capsys.readouterr().err
 
 
 def test_bad_options_are_named() -> None:

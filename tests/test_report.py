@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from inference.report import EpisodeResult, markdown_table, plot_curve, summarize, wilson_interval
+from inference.report import EvalEpisode, markdown_table, plot_curve, summarize, wilson_interval
 
 
-def _episode(seed: int, success: bool, steps: int = 100) -> EpisodeResult:
-    return EpisodeResult(seed, success, grasped=True, lifted=success, released_over_bowl=success, steps=steps,
+def _episode(seed: int, success: bool, steps: int = 100) -> EvalEpisode:
+    return EvalEpisode(seed, success, grasped=True, lifted=success, released_over_bowl=success, steps=steps,
                          wall_s=1.0, policy_calls=2, policy_s=0.1)
 
 

@@ -23,21 +23,21 @@ def recorded(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("recorded") / "pick"
     code = record(["--teleop=scripted", "--episodes=4", "--dataset.repo_id=test/pick", f"--dataset.root={root}",
-                   "--camera_width=128", "--camera_height=96"])
+                   "--cameras.width=128", "--cameras.height=96"])
     assert code == 0
     return root
 
 
-def test_train_evaluate_load_and_resume(recorded, tmp_path) -> None:
+def test_train_evaluate_load_and_resume(recorded, tmp_path, capsys) -> None:
     import torch
     from lerobot.policies.act.modeling_act import ACTPolicy
 
-    from inference.evaluate import main as evaluate
+    from inference.evaluate_cmd import main as evaluate
 
     run = tmp_path / "run"
     flags = [f"--dataset.root={recorded}", f"--output_dir={run}", f"--cache_dir={tmp_path / 'cache'}", *TINY_FLAGS]
     code = main([*flags, "--steps=24", "--save_freq=12", "--eval_freq=12", "--eval.episodes=2", "--eval.workers=1",
-                 "--eval.episode_length=30"])
+                 "--eval.episode_time_s=1"])
     assert code == 0
     for step in ("000012", "000024"):
         pretrained = run / "checkpoints" / step / "pretrained_model"
@@ -47,7 +47,7 @@ def test_train_evaluate_load_and_resume(recorded, tmp_path) -> None:
         assert (run / "checkpoints" / step / "training_state" / "optimizer_state.safetensors").is_file()
     history = json.loads((run / "eval_history.json").read_text())
     assert [e["step"] for e in history["evaluations"]] == [12, 24]
-    assert history["seeds"] == [100000, 100001]
+    assert history["seeds"] == [100000, 100001]  # the selection seeds; so101 eval defaults to the test seeds
     assert (run / "eval_curve.png").is_file() and (run / "best" / "pretrained_model" / "model.safetensors").is_file()
     assert json.loads((run / "best" / "eval.json").read_text())["step"] == history["best_step"]
 
@@ -57,11 +57,16 @@ def test_train_evaluate_load_and_resume(recorded, tmp_path) -> None:
              "observation.images.wrist_cam": torch.rand(1, 3, 48, 64)}
     assert policy.select_action(batch).shape == (1, 6)
 
-    assert evaluate([str(run / "best"), "--episodes=2", "--workers=0", "--episode_length=20"]) == 0
-    assert json.loads((run / "best" / "eval" / "eval_results.json").read_text())["evaluations"][0]["episodes"] == 2
+    assert evaluate([str(run / "best"), "--episodes=2", "--workers=0", "--episode_time_s=0.5"]) == 0
+    final = json.loads((run / "best" / "eval" / "eval_results.json").read_text())
+    assert final["evaluations"][0]["episodes"] == 2
+    assert not set(final["evaluations"][0]["seeds"]) & set(history["seeds"])
 
+    # A second run into the same folder is refused, naming the fix.
+    assert main([f"--dataset.root={recorded}", f"--output_dir={run}", *TINY_FLAGS]) == 2
+    assert "--resume true" in capsys.readouterr().err
     # Resume from the last checkpoint to a longer run: optimizer state and step continue.
-    assert main(["--resume=true", f"--output_dir={run}", "--steps=30", "--eval_freq=0"]) == 0
+    assert main(["--resume", f"--output_dir={run}", "--steps=30", "--eval_freq=0"]) == 0
     state = json.loads((run / "checkpoints" / "000030" / "training_state" / "training_step.json").read_text())
     assert state["step"] == 30
 
@@ -69,6 +74,10 @@ def test_train_evaluate_load_and_resume(recorded, tmp_path) -> None:
 def test_bad_options_are_reported_with_the_fix(tmp_path, capsys) -> None:
     assert main([]) == 2
     assert "--dataset.root" in capsys.readouterr().err
+    for root, problem in [(tmp_path / "missing", "does not exist"), (tmp_path, "has no meta/info.json")]:
+        assert main([f"--dataset.root={root}"]) == 2
+        err = capsys.readouterr().err
+        assert problem in err and "so101 record" in err and len(err.strip().splitlines()) == 1, err
     assert main(["--resume=true", f"--output_dir={tmp_path}"]) == 2
     assert "not a run folder" in capsys.readouterr().err
     assert main(["--dataset.root=x", "--policy.chunk_size=10", "--policy.n_action_steps=20"]) == 2

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from so101.command import UsageError
 from training.frame_cache import FrameCache
 
 if TYPE_CHECKING:
@@ -32,13 +33,16 @@ def read_columns(root: Path, columns: list[str]) -> dict[str, np.ndarray]:
     """Columns of a LeRobot v3.0 dataset's parquet files, ordered by the global frame ``index``."""
     import pyarrow.parquet as pq
 
-    tables = [pq.read_table(path, columns=["index", *columns]) for path in sorted((Path(root) / "data").rglob("*.parquet"))]
+    paths = sorted((Path(root) / "data").rglob("*.parquet"))
+    tables = [pq.read_table(path, columns=["index", *columns]) for path in paths]
     if not tables:
         raise FileNotFoundError(f"no parquet files under {Path(root) / 'data'}; is {root} a LeRobot dataset?")
     index = np.concatenate([t.column("index").to_numpy() for t in tables])
     order = np.argsort(index, kind="stable")
     if not np.array_equal(index[order], np.arange(len(index))):
-        raise ValueError(f"frame indices of {root} are not 0..N-1; the dataset is incomplete")
+        raise UsageError(
+            f"frame indices of {root} are not 0..N-1: the dataset is incomplete; check it with so101 dataset validate"
+        )
     out = {}
     for column in columns:
         values = np.concatenate([np.stack(t.column(column).to_numpy(zero_copy_only=False)) for t in tables])
@@ -58,7 +62,8 @@ class CachedActDataset:
         # Index of the last frame of each frame's episode: action chunks stop there.
         self.episode_last = np.empty(len(self.states), dtype=np.int64)
         for episode in meta.episodes:
-            self.episode_last[episode["dataset_from_index"] : episode["dataset_to_index"]] = episode["dataset_to_index"] - 1
+            start, stop = episode["dataset_from_index"], episode["dataset_to_index"]
+            self.episode_last[start:stop] = stop - 1
         self._frames: dict[str, np.ndarray] | None = None
 
     def __len__(self) -> int:

@@ -10,7 +10,8 @@ A cache lives in ``<cache dir>/<dataset name>-<hash of its path>/<height>x<width
 fingerprint of the dataset (its metadata and the sizes and times of its video files). Reusing a cache whose
 fingerprint differs would train on stale frames, so it is rebuilt instead.
 
-Size: ``frames x cameras x 3 x height x width`` bytes; 6,559 frames of two cameras at the default 228x304 is 2.73 GB (at 240x320 it would be 3.02 GB).
+Size: ``frames x cameras x 3 x height x width`` bytes; 6,559 frames of two cameras at the default 228x304 is
+2.73 GB (at 240x320 it would be 3.02 GB).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from so101.command import UsageError
 
 if TYPE_CHECKING:
     from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
@@ -151,6 +154,17 @@ def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
     return images.mul_(255.0).round_().to(torch.uint8).numpy()
 
 
+def _flush(
+    frames: list[np.ndarray], targets: list[int], out: np.ndarray, filled: np.ndarray, height: int, width: int
+) -> None:
+    """Resize decoded frames (H, W, 3) into their rows of ``out``, mark them filled, and empty both lists."""
+    if frames:
+        out[targets] = resize_frames(np.stack(frames), height, width)
+        filled[targets] = True
+        frames.clear()
+        targets.clear()
+
+
 def _decode_camera(meta: LeRobotDatasetMetadata, key: str, out: np.ndarray, height: int, width: int) -> None:
     """Fill ``out`` (N, 3, H, W) with the frames of one camera, decoding each video file once, in order."""
     import av
@@ -158,7 +172,8 @@ def _decode_camera(meta: LeRobotDatasetMetadata, key: str, out: np.ndarray, heig
     episodes = meta.episodes
     files: dict[tuple[int, int], list[dict[str, Any]]] = {}
     for episode in episodes:
-        files.setdefault((episode[f"videos/{key}/chunk_index"], episode[f"videos/{key}/file_index"]), []).append(episode)
+        file_key = (episode[f"videos/{key}/chunk_index"], episode[f"videos/{key}/file_index"])
+        files.setdefault(file_key, []).append(episode)
     fps = meta.fps
     filled = np.zeros(len(out), dtype=bool)
     for (chunk, file), file_episodes in sorted(files.items()):
@@ -170,14 +185,6 @@ def _decode_camera(meta: LeRobotDatasetMetadata, key: str, out: np.ndarray, heig
         )
         batch_frames: list[np.ndarray] = []
         batch_targets: list[int] = []
-
-        def flush() -> None:
-            if batch_frames:
-                out[batch_targets] = resize_frames(np.stack(batch_frames), height, width)
-                filled[batch_targets] = True
-                batch_frames.clear()
-                batch_targets.clear()
-
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
@@ -189,11 +196,11 @@ def _decode_camera(meta: LeRobotDatasetMetadata, key: str, out: np.ndarray, heig
                         batch_targets.append(start + k - first)
                         break
                 if len(batch_frames) >= 64:
-                    flush()
-            flush()
+                    _flush(batch_frames, batch_targets, out, filled, height, width)
+            _flush(batch_frames, batch_targets, out, filled, height, width)
     if not filled.all():
         missing = np.flatnonzero(~filled)
-        raise RuntimeError(
+        raise UsageError(
             f"{key}: {len(missing)} frames (first: index {missing[0]}) are missing from the videos of {meta.root}; "
-            "the dataset is incomplete or its episode metadata does not match its videos"
+            "the dataset is incomplete or its episode metadata does not match its videos (so101 dataset validate)"
         )

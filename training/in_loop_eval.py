@@ -1,9 +1,11 @@
 """Evaluation in the simulator during training: success, not loss, is what a checkpoint is judged by.
 
-Every evaluation runs the checkpoint just saved on the same scene seeds (``eval.seed``, ``eval.seed + 1``, ...),
-in the same worker processes (started at the first evaluation, kept for the run), through exactly the code path of
-``so101 eval``. After each one, ``eval_history.json`` and ``eval_curve.png`` in the run folder are rewritten and
-``best/`` is refreshed when the success rate beats every earlier one (ties keep the earlier, cheaper checkpoint).
+Every evaluation runs the checkpoint just saved on the same scene seeds (``eval.seed``, ``eval.seed + 1``, ...):
+the selection seeds of ``inference.seeds``, disjoint from the test seeds that ``so101 eval`` uses by default for
+the final estimate of ``best/``. It runs in the same worker processes (started at the first evaluation, kept for
+the run), through exactly the code path of ``so101 eval``. After each one, ``eval_history.json`` and
+``eval_curve.png`` in the run folder are rewritten and ``best/`` is refreshed when the success rate beats every
+earlier one (ties keep the earlier, cheaper checkpoint).
 """
 
 from __future__ import annotations
@@ -13,8 +15,12 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from inference.evaluate import DEFAULT_SEED, EvalPool, RolloutSettings, eval_seeds
+from inference.episode import RolloutSettings
+from inference.evaluate import EvalPool
 from inference.report import EvalSummary, plot_curve, summary_from_json
+from inference.seeds import SELECTION_SEEDS, TEST_SEEDS, eval_seeds, overlaps, seeds_record
+from sim.options import EPISODE_TIME_S
+from sim.rendering import RenderProfile
 
 HISTORY_NAME = "eval_history.json"
 CURVE_NAME = "eval_curve.png"
@@ -23,19 +29,36 @@ BEST_DIR = "best"
 
 @dataclass
 class InLoopEvalConfig:
+    """Options of the evaluation during training (``--eval.*``)."""
+
     episodes: int = 30
-    """Episodes per evaluation: 30 gives about +-16% (95%) at 70% success; 10 gives +-29%."""
+    """Episodes per evaluation: at 70 percent success, 30 episodes pin the rate down to about +-16 points (95
+    percent interval), 10 episodes to about +-29."""
     workers: int = 2
     """Worker processes (each with its own simulator and copy of the policy); 0 runs episodes in the trainer."""
-    seed: int = DEFAULT_SEED
-    """Scene seed of the first episode; the same list for every checkpoint."""
-    episode_length: int = 450
+    seed: int = SELECTION_SEEDS.start
+    """Scene seed of the first episode; the same list for every checkpoint. Default: the first selection seed
+    (the test seeds, from 200000, are kept for the final evaluation)."""
+    episode_time_s: float = EPISODE_TIME_S
+    """Sim seconds before an episode counts as failed."""
     device: str | None = "cpu"
     """Device of the policy in the workers; cpu keeps the GPU for training (None picks the best available)."""
-    render_profile: str | None = None
-    """Render profile; None: the dataset's (``fast`` when it does not say)."""
+    render_profile: RenderProfile | None = None
+    """Camera render profile, fast or quality; default: the one the dataset was recorded in (else fast)."""
     video: int = 0
     """mp4s of the first K episodes of each evaluation, in the run's eval/videos."""
+
+    def __post_init__(self) -> None:
+        if self.episodes < 1 or self.workers < 0 or self.video < 0 or self.episode_time_s <= 0:
+            raise ValueError(
+                "--eval.episodes must be >= 1, --eval.workers and --eval.video >= 0, --eval.episode_time_s > 0"
+            )
+        if overlaps(eval_seeds(self.seed, self.episodes), TEST_SEEDS):
+            raise ValueError(
+                f"--eval.seed {self.seed} with {self.episodes} episodes reaches the test seeds "
+                f"({TEST_SEEDS.start}-{TEST_SEEDS.stop - 1}) kept for the final evaluation; choose a seed in "
+                f"{SELECTION_SEEDS.start}-{SELECTION_SEEDS.stop - self.episodes}"
+            )
 
 
 class InLoopEvaluator:
@@ -46,7 +69,7 @@ class InLoopEvaluator:
         self.config = config
         self.seeds = eval_seeds(config.seed, config.episodes)
         self.settings = RolloutSettings(
-            episode_length=config.episode_length, device=config.device, render_profile=config.render_profile
+            episode_time_s=config.episode_time_s, device=config.device, render_profile=config.render_profile
         )
         self.history: list[EvalSummary] = self._load_history()
         self._pool: EvalPool | None = None
@@ -100,6 +123,7 @@ class InLoopEvaluator:
         best = self.best
         payload = {
             "seeds": self.seeds,
+            "scene_seeds": seeds_record(self.seeds),
             "best_step": best.step if best else None,
             "evaluations": [asdict(s) for s in history],
         }

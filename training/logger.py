@@ -1,4 +1,5 @@
-"""Training logs: a console progress bar with ETA, and wandb (offline unless asked otherwise).
+"""Training logs: a console progress bar with ETA, wandb (offline unless asked otherwise), and the step timer
+whose figures they report.
 
 Named ``logger`` rather than ``logging`` so that it can never shadow the standard library's module.
 """
@@ -6,18 +7,23 @@ Named ``logger`` rather than ``logging`` so that it can never shadow the standar
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass
 class WandbConfig:
-    mode: str = "offline"
+    """Experiment tracking with wandb (``--wandb.*``)."""
+
+    mode: Literal["offline", "online", "disabled"] = "offline"
     """``offline`` (default: runs land in the run folder; ``wandb sync`` uploads them later), ``online`` (after
     ``wandb login``) or ``disabled``."""
     project: str = "so101"
+    """wandb project of the runs."""
     entity: str | None = None
+    """wandb team or user owning the project; default: your default entity."""
     name: str | None = None
     """Run name; default: the run folder's name."""
 
@@ -85,3 +91,27 @@ def _run_id(run_dir: Path) -> str:
     run_id = wandb.util.generate_id()
     path.write_text(run_id)
     return run_id
+
+
+class StepTimer:
+    """Wall-clock seconds spent waiting for data (``data_s``) and updating the weights (``update_s``) over
+    ``steps`` steps, since the last ``reset``."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.data_s = 0.0
+        self.update_s = 0.0
+        self.steps = 0
+        self.started = time.perf_counter()
+
+    @property
+    def data_share(self) -> float:
+        total = self.data_s + self.update_s
+        return self.data_s / total if total > 0 else 0.0
+
+    @property
+    def steps_per_s(self) -> float:
+        elapsed = time.perf_counter() - self.started
+        return self.steps / elapsed if elapsed > 0 else 0.0

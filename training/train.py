@@ -1,8 +1,8 @@
 """``so101 train``: train LeRobot's ACT on a recorded dataset, judging checkpoints by success in the simulator.
 
-    so101 train --dataset.root=data/pickplace --steps=50000 --batch_size=8 --eval_freq=5000 --eval.episodes=30
-    so101 train --resume=true --output_dir=outputs/train/act_20250101_120000        # continue a run
-    accelerate launch --num_processes=4 -m training.train --dataset.root=...        # 4 GPUs, batch 4 x 8 = 32
+    so101 train --dataset.root data/pickplace --steps 50000 --batch_size 8 --eval_freq 5000 --eval.episodes 30
+    so101 train --resume --output_dir outputs/train/act_20250101_120000             # continue a run
+    accelerate launch --num_processes=4 -m training.train --dataset.root ...        # 4 GPUs, batch 4 x 8 = 32
 
 The run folder holds LeRobot's checkpoint layout (``checkpoints/NNNNNN/{pretrained_model,training_state}``,
 ``checkpoints/last``), so ``ACTPolicy.from_pretrained``, ``lerobot-eval --policy.path`` and ``lerobot-record
@@ -22,12 +22,16 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from inference.report import EvalSummary
 from policies.act import ActPolicyConfig
+from so101.command import UsageError, parse, run_command
 from training.in_loop_eval import InLoopEvalConfig
 from training.logger import WandbConfig
+
+if TYPE_CHECKING:
+    from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
 
 CONFIG_NAME = "so101_train_config.yaml"
 """The run's full ``TrainConfig``, written at the start; ``--resume`` reads it back."""
@@ -35,25 +39,51 @@ CONFIG_NAME = "so101_train_config.yaml"
 
 @dataclass
 class DatasetOptions:
+    """The dataset to train on (``--dataset.root``, ``--dataset.repo_id``)."""
+
     root: str | None = None
     """Folder of a LeRobot v3.0 dataset (as ``so101 record --dataset.root`` wrote it)."""
     repo_id: str = "local/so101_pickplace"
     """Name of the dataset; used only to label it (nothing is downloaded)."""
 
+    def metadata(self) -> LeRobotDatasetMetadata:
+        """The dataset's LeRobot metadata.
+
+        Raises:
+            UsageError: no ``--dataset.root``, or a folder that is not a LeRobot dataset (no ``meta/info.json``).
+        """
+        if not self.root:
+            raise UsageError("give the dataset: --dataset.root PATH (a LeRobot dataset folder, e.g. from so101 record)")
+        root = Path(self.root)
+        if not (root / "meta" / "info.json").is_file():
+            problem = "does not exist" if not root.exists() else "is not a LeRobot dataset (it has no meta/info.json)"
+            raise UsageError(
+                f"--dataset.root {root} {problem}; give the folder of a LeRobot v3.0 dataset, as so101 record "
+                "--dataset.root wrote it"
+            )
+        from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
+
+        return LeRobotDatasetMetadata(self.repo_id, root=root)
+
 
 @dataclass
 class OptimizerOptions:
+    """AdamW and its learning-rate schedule (``--optimizer.*``)."""
+
     lr: float = 1e-5
     """Peak learning rate (AdamW). The seeds' best runs: 1e-5 with batch 8."""
     lr_backbone: float | None = None
     """Learning rate of the ResNet backbone; None: same as ``lr``."""
     weight_decay: float = 1e-4
+    """AdamW weight decay."""
     grad_clip_norm: float = 10.0
-    scheduler: str = "constant"
+    """Gradients are clipped to this global norm."""
+    scheduler: Literal["constant", "cosine"] = "constant"
     """``constant`` or ``cosine`` (decays to ``min_lr`` at the last step); both after ``warmup_steps``."""
     warmup_steps: int = 0
     """Linear warm-up from ~0 to ``lr`` over this many steps."""
     min_lr: float = 1e-7
+    """Learning rate the cosine schedule ends at."""
 
     def __post_init__(self) -> None:
         if self.scheduler not in ("constant", "cosine"):
@@ -62,17 +92,26 @@ class OptimizerOptions:
 
 @dataclass
 class TrainConfig:
+    """Options of ``so101 train``."""
+
     dataset: DatasetOptions = field(default_factory=DatasetOptions)
+    """The dataset to train on."""
     policy: ActPolicyConfig = field(default_factory=ActPolicyConfig)
+    """ACT's size, chunking and image resolution."""
     optimizer: OptimizerOptions = field(default_factory=OptimizerOptions)
+    """AdamW and its schedule."""
     eval: InLoopEvalConfig = field(default_factory=InLoopEvalConfig)
+    """Evaluation in the simulator during training."""
     wandb: WandbConfig = field(default_factory=WandbConfig)
+    """Experiment tracking."""
     output_dir: str | None = None
-    """Run folder; default: outputs/train/act_<date>_<time>."""
+    """Run folder (must not hold a run yet, unless --resume); default: outputs/train/act_<date>_<time>."""
     steps: int = 50_000
+    """Optimisation steps of the whole run (a resumed run continues up to this many)."""
     batch_size: int = 8
     """Samples per step and process (effective batch: batch_size x processes under accelerate)."""
     seed: int = 1000
+    """Seed of weight initialisation, sampling and dropout."""
     num_workers: int = 2
     """Data-loader worker processes (they share the memory-mapped frame cache)."""
     save_freq: int = 5_000
@@ -80,6 +119,7 @@ class TrainConfig:
     eval_freq: int = 5_000
     """Evaluate in the simulator every this many steps and at the end; 0 turns in-loop evaluation off."""
     log_freq: int = 100
+    """Log training scalars (loss, learning rate, step time) every this many steps."""
     cache_dir: str | None = None
     """Frame-cache folder; default ~/.cache/so101/frames (or $SO101_CACHE_DIR)."""
     resume: bool = False
@@ -88,25 +128,36 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "save_freq", "log_freq"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise ValueError(f"--{name} must be at least 1, got {getattr(self, name)}")
         if self.eval_freq < 0:
-            raise ValueError(f"eval_freq must be >= 0 (0 turns evaluation off), got {self.eval_freq}")
+            raise ValueError(f"--eval_freq must be >= 0 (0 turns evaluation off), got {self.eval_freq}")
+        if self.num_workers < 0:
+            raise ValueError(f"--num_workers must be >= 0, got {self.num_workers}")
 
 
 def parse_config(argv: list[str]) -> TrainConfig:
-    """Parse flags; with ``--resume=true --output_dir=RUN`` start from RUN's saved config."""
-    import draccus
+    """Parse flags; with ``--resume --output_dir RUN`` start from RUN's saved config (see ``resolve_config``)."""
+    return resolve_config(parse(TrainConfig, argv, "train"), argv)
 
-    cfg = draccus.parse(config_class=TrainConfig, args=argv)
+
+def resolve_config(cfg: TrainConfig, argv: list[str]) -> TrainConfig:
+    """With ``--resume``, RUN's saved config with the flags of ``argv`` on top; else ``cfg``.
+
+    Raises:
+        UsageError: ``--resume`` without a run folder to continue, or no ``--dataset.root``.
+    """
     if cfg.resume:
         if not cfg.output_dir:
-            raise ValueError("--resume=true needs --output_dir=RUN (the run folder to continue)")
+            raise UsageError("--resume needs --output_dir RUN (the run folder to continue)")
         saved = Path(cfg.output_dir) / CONFIG_NAME
         if not saved.is_file():
-            raise FileNotFoundError(f"{saved} not found: {cfg.output_dir} is not a run folder of so101 train")
-        cfg = draccus.parse(config_class=TrainConfig, config_path=str(saved), args=argv)
+            raise UsageError(
+                f"{cfg.output_dir} is not a run folder of so101 train (no {CONFIG_NAME}); give --output_dir the "
+                "folder of the run to continue"
+            )
+        cfg = parse(TrainConfig, [f"--config_path={saved}", *argv], "train")
     if not cfg.dataset.root:
-        raise ValueError("give the dataset: --dataset.root=PATH (a LeRobot dataset folder, e.g. from so101 record)")
+        raise UsageError("give the dataset: --dataset.root PATH (a LeRobot dataset folder, e.g. from so101 record)")
     return cfg
 
 
@@ -149,29 +200,6 @@ def lerobot_train_config(cfg: TrainConfig, policy_config: Any, run_dir: Path) ->
     )
 
 
-class StepTimer:
-    """Seconds spent waiting for data and updating the weights, since the last ``reset``."""
-
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self.data_s = 0.0
-        self.update_s = 0.0
-        self.steps = 0
-        self.started = time.perf_counter()
-
-    @property
-    def data_share(self) -> float:
-        total = self.data_s + self.update_s
-        return self.data_s / total if total > 0 else 0.0
-
-    @property
-    def steps_per_s(self) -> float:
-        elapsed = time.perf_counter() - self.started
-        return self.steps / elapsed if elapsed > 0 else 0.0
-
-
 def update(
     policy: Any, batch: dict[str, Any], optimizer: Any, scheduler: Any, accelerator: Any, grad_clip_norm: float
 ) -> tuple[float, dict[str, float], float]:
@@ -194,7 +222,6 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
     import draccus
     import torch
     from accelerate import Accelerator
-    from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
     from lerobot.datasets.utils import cycle
     from lerobot.optim.factory import make_optimizer_and_scheduler
     from lerobot.policies.factory import make_policy
@@ -205,15 +232,18 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
     from training.cached_dataset import CachedActDataset, to_policy_batch
     from training.frame_cache import load_or_build
     from training.in_loop_eval import InLoopEvaluator
-    from training.logger import TrainLogger
+    from training.logger import StepTimer, TrainLogger
 
+    meta = cfg.dataset.metadata()
+    run_dir = Path(cfg.output_dir or f"outputs/train/act_{datetime.now():%Y%m%d_%H%M%S}")
+    if not cfg.resume and (run_dir / "checkpoints").exists():
+        raise FileExistsError(
+            f"{run_dir} already holds a run; continue it with --resume true, or give another --output_dir"
+        )
     device = pick_device(cfg.policy.device)
     accelerator = Accelerator(cpu=device == "cpu", step_scheduler_with_optimizer=False)
     main_process = accelerator.is_main_process
-    run_dir = Path(cfg.output_dir or f"outputs/train/act_{datetime.now():%Y%m%d_%H%M%S}")
     if main_process:
-        if not cfg.resume and (run_dir / "checkpoints").exists():
-            raise FileExistsError(f"{run_dir} already holds a run; pass --resume=true to continue it, or another --output_dir")
         run_dir.mkdir(parents=True, exist_ok=True)
         cfg.output_dir = str(run_dir)
         with open(run_dir / CONFIG_NAME, "w") as f:
@@ -221,7 +251,6 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
     set_seed(cfg.seed, accelerator=accelerator)
     say = print if main_process else (lambda *_a, **_k: None)
 
-    meta = LeRobotDatasetMetadata(cfg.dataset.repo_id, root=cfg.dataset.root)
     cameras = select_cameras(meta, cfg.policy.cameras)
     height, width = cfg.policy.image_height, cfg.policy.image_width
     if main_process:
@@ -329,7 +358,7 @@ def save(
     """LeRobot's checkpoint (weights, config, processors, training state) plus ``so101.json``; updates ``last``."""
     from lerobot.utils.train_utils import save_checkpoint, update_last_checkpoint
 
-    from policies.act import dataset_requirements, write_sidecar
+    from policies.checkpoint import dataset_requirements, write_sidecar
 
     save_checkpoint(checkpoint_dir, step, lerobot_cfg, policy, optimizer, scheduler, preprocessor, postprocessor)
     requirements = dataset_requirements(meta, cameras)
@@ -339,16 +368,14 @@ def save(
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``so101 train``; returns the process exit status."""
-    from draccus.utils import ParsingError
+    argv = list(sys.argv[1:] if argv is None else argv)
 
-    try:
-        cfg = parse_config(list(sys.argv[1:] if argv is None else argv))
-    except (ValueError, FileNotFoundError, ParsingError) as error:
-        # draccus wraps the config's own validation errors; their message is the useful one.
-        print(f"so101 train: {error.__cause__ or error}", file=sys.stderr)
-        return 2
-    train(cfg)
-    return 0
+    def body(cfg: TrainConfig) -> int:
+        # --resume re-reads the run's saved config under the same flags, so the body needs the flags themselves.
+        train(resolve_config(cfg, argv))
+        return 0
+
+    return run_command("train", TrainConfig, body, argv)
 
 
 if __name__ == "__main__":

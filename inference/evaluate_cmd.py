@@ -1,0 +1,138 @@
+"""``so101 eval PATH``: evaluate a checkpoint, or every checkpoint of a training run, in the simulator.
+
+    so101 eval outputs/train/act_run                      # every checkpoint of a run: table + curve
+    so101 eval outputs/train/act_run/best --episodes 100 --video 4
+    so101 eval CKPT --temporal-ensemble 0.01              # ACT's temporal ensembling (queries every step)
+    so101 eval CKPT --render                              # watch the episodes in a window, at real time
+
+Every checkpoint is evaluated on the same scenes: episode ``i`` uses scene seed ``seed + i``. The default seeds are
+the test seeds (``inference.seeds``), disjoint from the selection seeds on which in-loop evaluation chose a run's
+``best/``, so the success rate of ``best/`` is not inflated by its selection. The reports say which seeds were used.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from inference.seeds import TEST_SEEDS
+from sim.options import EPISODE_TIME_S
+from sim.rendering import RenderProfile
+from so101.command import UsageError
+
+
+@dataclass
+class EvalCommandConfig:
+    """Options of ``so101 eval PATH``."""
+
+    path: Path | None = None
+    """A checkpoint (its folder or its pretrained_model folder), or a training run to evaluate all its checkpoints;
+    given as the first argument."""
+    episodes: int = 30
+    """Episodes per checkpoint: at 70 percent success, 30 episodes pin the rate down to about +-16 points (95
+    percent interval), 100 episodes to about +-9."""
+    workers: int = 2
+    """Worker processes, each with its own simulator and copy of the policy; 0 runs the episodes in this process."""
+    seed: int = TEST_SEEDS.start
+    """Scene seed of the first episode; episode i uses seed + i. The default is the first test seed: scenes that
+    in-loop evaluation never chose a checkpoint on."""
+    video: int = 0
+    """Write mp4s of the first K episodes of each checkpoint, with the task signals drawn."""
+    n_action_steps: int | None = None
+    """Actions of each predicted chunk executed before the policy is queried again; default: the checkpoint's."""
+    temporal_ensemble: float | None = None
+    """ACT temporal-ensembling coefficient (e.g. 0.01): queries the policy every step; default: off."""
+    episode_time_s: float = EPISODE_TIME_S
+    """Sim seconds before an episode counts as failed."""
+    device: str | None = None
+    """Device of the policy: cuda, cpu or mps; default: the best available."""
+    render_profile: RenderProfile | None = None
+    """Camera render profile, fast or quality; default: the one the checkpoint's data was recorded with."""
+    render: bool = False
+    """Watch the episodes in a window at real time (in this process) instead of writing reports."""
+    output_dir: Path | None = None
+    """Where reports go; default: PATH/eval for a run, else eval/ next to the checkpoint."""
+
+    def __post_init__(self) -> None:
+        if self.path is None or not str(self.path):
+            raise ValueError("give a checkpoint or a training run: so101 eval PATH [--episodes N ...]")
+        if self.episodes < 1:
+            raise ValueError(f"--episodes must be at least 1, got {self.episodes}")
+        if self.workers < 0:
+            raise ValueError(f"--workers must be at least 0 (0 runs in this process), got {self.workers}")
+        if self.video < 0:
+            raise ValueError(f"--video must be at least 0, got {self.video}")
+        if self.n_action_steps is not None and self.n_action_steps < 1:
+            raise ValueError(f"--n_action_steps must be at least 1, got {self.n_action_steps}")
+        if self.temporal_ensemble is not None and self.n_action_steps not in (None, 1):
+            raise ValueError("--temporal_ensemble queries the policy every step: drop --n_action_steps or set it to 1")
+        if self.episode_time_s <= 0:
+            raise ValueError(f"--episode_time_s must be positive, got {self.episode_time_s}")
+
+
+def evaluate_command(cfg: EvalCommandConfig) -> int:
+    """Run ``so101 eval`` with parsed options; returns the exit status."""
+    from inference.discovery import checkpoint_step, default_output_dir, find_checkpoints
+    from inference.episode import RolloutSettings
+    from inference.evaluate import EvalPool
+    from inference.report import EvalEpisode, EvalSummary, markdown_table, plot_curve, write_json
+    from inference.seeds import describe_seeds, eval_seeds, seeds_record
+    from policies.checkpoint import apply_inference_overrides, check_sim_compatibility, load_config
+
+    assert cfg.path is not None  # checked by the config
+    display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if cfg.render and sys.platform.startswith("linux") and not display:
+        raise UsageError(
+            "--render needs a display: run on a desktop session or under a virtual one (xvfb-run -a so101 eval ... "
+            "--render); without --render the evaluation runs headless"
+        )
+    checkpoints = find_checkpoints(cfg.path)
+    for checkpoint in checkpoints:  # every mismatch is named before any worker starts
+        config = load_config(checkpoint)
+        check_sim_compatibility(config, checkpoint)
+        apply_inference_overrides(config, cfg.n_action_steps, cfg.temporal_ensemble)
+    settings = RolloutSettings(
+        episode_time_s=cfg.episode_time_s,
+        n_action_steps=cfg.n_action_steps,
+        temporal_ensemble=cfg.temporal_ensemble,
+        device=cfg.device,
+        render_profile=cfg.render_profile,
+    )
+    seeds = eval_seeds(cfg.seed, cfg.episodes)
+    if cfg.render:
+        from inference.watch import watch
+
+        results = watch(checkpoints[-1], seeds, settings)
+        successes = sum(r.success for r in results)
+        print(f"{successes}/{len(results)} successes; {describe_seeds([r.seed for r in results])}")
+        return 0
+    output = cfg.output_dir or default_output_dir(Path(cfg.path))
+    output.mkdir(parents=True, exist_ok=True)
+    summaries: list[EvalSummary] = []
+    episodes: dict[str, list[EvalEpisode]] = {}
+    with EvalPool(cfg.workers) as pool:
+        for checkpoint in checkpoints:
+            name = checkpoint.parent.name
+            summary, results = pool.evaluate(
+                checkpoint, seeds, settings, cfg.video, output / "videos" / name, step=checkpoint_step(checkpoint)
+            )
+            summaries.append(summary)
+            episodes[name] = results
+            print(f"{name}: {summary.line()}", flush=True)
+    write_json(output / "eval_results.json", summaries, episodes, scene_seeds=seeds_record(seeds))
+    report = markdown_table(summaries) + f"\nEvaluated on {describe_seeds(seeds)}.\n"
+    (output / "eval_results.md").write_text(report)
+    plot_curve(output / "eval_curve.png", summaries)
+    print(report)
+    videos = f", videos in {output / 'videos'}" if cfg.video else ""
+    print(f"wrote {output / 'eval_results.json'}, eval_results.md, eval_curve.png{videos}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``so101 eval``; returns the process exit status."""
+    from so101.command import run_command
+
+    return run_command("eval", EvalCommandConfig, evaluate_command, argv, positional="path")

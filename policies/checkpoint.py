@@ -1,0 +1,217 @@
+"""Checkpoints of policies for the sim: what a checkpoint needs from the simulator, checks, and loading.
+
+``so101.json`` next to a checkpoint's weights records what the sim must provide (cameras and their recorded size,
+render profile, fps, brick); checkpoints of stock ``lerobot-train`` lack it, and their needs are read from their
+``config.json``. ``check_sim_compatibility`` names every mismatch before an evaluation starts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from policies.act import ACTION_KEY, IMAGE_PREFIX, STATE_DIM, STATE_KEY, pick_device
+from sim.scene import ROBOT_CAMERA_NAMES
+from so101.command import UsageError
+
+if TYPE_CHECKING:
+    from lerobot.configs.policies import PreTrainedConfig
+    from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
+    from lerobot.policies.pretrained import PreTrainedPolicy
+    from lerobot.processor import PolicyProcessorPipeline
+
+SIDECAR_NAME = "so101.json"
+"""Written next to ``config.json`` in every checkpoint this workbench saves."""
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SimRequirements:
+    """What a checkpoint needs from the simulator, read from ``so101.json`` or inferred from ``config.json``."""
+
+    cameras: dict[str, tuple[int, int]]
+    """Camera name -> (height, width) the images must be rendered at: the dataset's recorded size."""
+    render_profile: str = "fast"
+    """Render profile the dataset was recorded in (``fast`` or ``quality``)."""
+    fps: int = 30
+    """Control rate (Hz) of the dataset."""
+    brick: str = "2x4"
+    """Duplo brick of the dataset's scenes."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cameras": {name: list(size) for name, size in self.cameras.items()},
+            "render_profile": self.render_profile,
+            "fps": self.fps,
+            "brick": self.brick,
+        }
+
+
+def dataset_requirements(ds_meta: LeRobotDatasetMetadata, cameras: dict[str, tuple[int, int]]) -> SimRequirements:
+    """The sim setup a dataset was recorded with: ``meta/so101/recording.json`` (written by ``so101 record``) when
+    present, else the fast profile and the 2x4 brick."""
+    recording = Path(ds_meta.root) / "meta" / "so101" / "recording.json"
+    requirements = SimRequirements(cameras=dict(cameras), fps=int(ds_meta.fps))
+    if recording.is_file():
+        sessions = json.loads(recording.read_text()).get("sessions", [])
+        profiles = {session.get("render_profile", "fast") for session in sessions}
+        bricks = {session.get("scene", {}).get("brick", "2x4") for session in sessions}
+        if len(profiles) > 1 or len(bricks) > 1:
+            print(
+                f"warning: {ds_meta.root} mixes render profiles {sorted(profiles)} or bricks {sorted(bricks)}; "
+                "evaluation uses the first session's",
+                file=sys.stderr,
+            )
+        if sessions:
+            requirements.render_profile = sessions[0].get("render_profile", "fast")
+            requirements.brick = sessions[0].get("scene", {}).get("brick", "2x4")
+    return requirements
+
+
+def write_sidecar(directory: Path, requirements: SimRequirements, extra: dict[str, Any] | None = None) -> None:
+    """Write ``so101.json`` (the requirements, plus ``extra`` facts such as the dataset and step) into a checkpoint."""
+    (Path(directory) / SIDECAR_NAME).write_text(json.dumps({**requirements.to_json(), **(extra or {})}, indent=2))
+
+
+def sim_requirements(pretrained_dir: Path, policy_config: Any) -> SimRequirements:
+    """The sim setup a checkpoint expects. Checkpoints of stock ``lerobot-train`` have no ``so101.json``: their
+    images were never resized, so the cameras render at the size in ``config.json``."""
+    sidecar = Path(pretrained_dir) / SIDECAR_NAME
+    if sidecar.is_file():
+        data = json.loads(sidecar.read_text())
+        return SimRequirements(
+            cameras={name: (int(size[0]), int(size[1])) for name, size in data["cameras"].items()},
+            render_profile=data.get("render_profile", "fast"),
+            fps=int(data.get("fps", 30)),
+            brick=data.get("brick", "2x4"),
+        )
+    cameras = {
+        key.removeprefix(IMAGE_PREFIX): (int(feature.shape[1]), int(feature.shape[2]))
+        for key, feature in policy_config.image_features.items()
+    }
+    return SimRequirements(cameras=cameras)
+
+
+class IncompatibleCheckpointError(UsageError):
+    """The checkpoint's inputs or outputs are not what the simulator provides (one line naming every mismatch)."""
+
+
+def check_sim_compatibility(policy_config: Any, path: Path | str) -> None:
+    """Raise ``IncompatibleCheckpointError`` naming every mismatch between a checkpoint and the sim."""
+    problems = []
+    for key, feature in policy_config.input_features.items():
+        if key.startswith(IMAGE_PREFIX):
+            name = key.removeprefix(IMAGE_PREFIX)
+            if name not in ROBOT_CAMERA_NAMES:
+                problems.append(
+                    f"it expects camera {name!r} ({key}); the sim has {', '.join(ROBOT_CAMERA_NAMES)}"
+                )
+        elif key == STATE_KEY:
+            if tuple(feature.shape) != (STATE_DIM,):
+                problems.append(
+                    f"its {STATE_KEY} has shape {tuple(feature.shape)}; the sim provides ({STATE_DIM},) joint "
+                    "positions (was it trained on an end-effector dataset?)"
+                )
+        else:
+            problems.append(f"it expects input {key!r}, which the sim does not provide")
+    action = policy_config.output_features.get(ACTION_KEY)
+    if action is None or tuple(action.shape) != (STATE_DIM,):
+        shape = None if action is None else tuple(action.shape)
+        problems.append(
+            f"its action has shape {shape}; the sim takes ({STATE_DIM},) joint targets (end-effector actions are not "
+            "supported yet)"
+        )
+    if getattr(policy_config, "n_obs_steps", 1) != 1:
+        problems.append(f"it needs n_obs_steps={policy_config.n_obs_steps}; the evaluator feeds one observation")
+    if problems:
+        raise IncompatibleCheckpointError(
+            f"checkpoint {path} does not match the simulator: " + "; ".join(problems)
+        )
+
+
+def resolve_pretrained_dir(path: Path | str) -> Path:
+    """``pretrained_model`` directory of a checkpoint given as itself, its step folder, or a run's ``best``."""
+    path = Path(path)
+    for candidate in (path, path / "pretrained_model"):
+        if (candidate / "config.json").is_file() and (candidate / "model.safetensors").is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"{path} is not a checkpoint: expected config.json and model.safetensors in it or in "
+        f"{path / 'pretrained_model'}"
+    )
+
+
+@dataclass
+class LoadedPolicy:
+    """A checkpoint loaded for inference: the policy in eval mode on its device, with its processors."""
+
+    policy: PreTrainedPolicy
+    preprocessor: PolicyProcessorPipeline
+    """Batches, resizes and normalises observations, and moves them to the policy's device."""
+    postprocessor: PolicyProcessorPipeline
+    """Unnormalises actions back to dataset units, on the CPU."""
+    requirements: SimRequirements
+    path: Path
+    """The checkpoint's ``pretrained_model`` directory."""
+
+
+def load_policy(
+    path: Path | str,
+    device: str | None = None,
+    n_action_steps: int | None = None,
+    temporal_ensemble_coeff: float | None = None,
+) -> LoadedPolicy:
+    """Load a checkpoint (ours or stock ``lerobot-train``'s) for inference in the sim.
+
+    The backbone is built without ImageNet weights (the checkpoint overwrites them anyway), so loading never
+    reaches for the network. ``n_action_steps`` and ``temporal_ensemble_coeff`` override the saved config.
+    """
+    from lerobot.policies.factory import get_policy_class, make_pre_post_processors
+
+    pretrained_dir = resolve_pretrained_dir(path)
+    config = load_config(pretrained_dir)
+    check_sim_compatibility(config, pretrained_dir)
+    config.device = pick_device(device)
+    if hasattr(config, "pretrained_backbone_weights"):
+        config.pretrained_backbone_weights = None
+    apply_inference_overrides(config, n_action_steps, temporal_ensemble_coeff)
+    policy = get_policy_class(config.type).from_pretrained(pretrained_dir, config=config)
+    policy.eval()
+    overrides = {"device_processor": {"device": config.device}}
+    preprocessor, postprocessor = make_pre_post_processors(
+        config, pretrained_path=str(pretrained_dir), preprocessor_overrides=overrides
+    )
+    log.debug("loaded %s on %s", pretrained_dir, config.device)
+    return LoadedPolicy(policy, preprocessor, postprocessor, sim_requirements(pretrained_dir, config), pretrained_dir)
+
+
+def apply_inference_overrides(
+    config: PreTrainedConfig, n_action_steps: int | None = None, temporal_ensemble_coeff: float | None = None
+) -> None:
+    """Set a loaded policy config's ``n_action_steps`` or ACT's ``temporal_ensemble_coeff`` (which implies one
+    action per call); None keeps the saved value.
+
+    Raises:
+        UsageError: ``n_action_steps`` outside 1..chunk_size.
+    """
+    if temporal_ensemble_coeff is not None:
+        config.temporal_ensemble_coeff = temporal_ensemble_coeff
+        config.n_action_steps = 1
+    elif n_action_steps is not None:
+        chunk = getattr(config, "chunk_size", n_action_steps)
+        if not 1 <= n_action_steps <= chunk:
+            raise UsageError(f"--n_action_steps must be within 1..chunk_size ({chunk}), got {n_action_steps}")
+        config.n_action_steps = n_action_steps
+
+
+def load_config(path: Path | str) -> PreTrainedConfig:
+    """The saved LeRobot policy config of a checkpoint."""
+    import lerobot.policies  # noqa: F401  (registers the policy config classes, ACT's among them)
+    from lerobot.configs.policies import PreTrainedConfig
+
+    return PreTrainedConfig.from_pretrained(resolve_pretrained_dir(path))
