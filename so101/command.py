@@ -65,6 +65,14 @@ def _patch_draccus() -> None:
     docstring._contains_attribute_definition = lambda line: not line.lstrip().startswith(('"', "'")) and is_field(
         line
     )
+    # argparse formats help text with %: a field docstring saying "10 %" would crash --help.
+    read_docstring = docstring.get_attribute_docstring
+
+    def escaped_docstring(cls: type, name: str) -> Any:
+        doc = read_docstring(cls, name)
+        return dataclasses.replace(doc, **{k: v.replace("%", "%%") for k, v in dataclasses.asdict(doc).items()})
+
+    docstring.get_attribute_docstring = escaped_docstring
     docstring._so101_patched = True
 
 

@@ -62,7 +62,13 @@ BAD_INPUTS: list[tuple[list[str], tuple[str, ...]]] = [
     (["bench", "leader", "--duration_s", "-1"], ("--duration_s",)),
     (["emulate", "leader", "--duration_s", "-1"], ("--duration_s",)),
     (["emulate", "follower"], ("follower", "leader")),
+    (["eval", "checkpoint", "--episodes", "-1"], ("--episodes",)),
+    (["train", "--steps", "-1"], ("--steps",)),
+    (["bench", "eval", "--episodes", "0"], ("--episodes",)),
     # nonexistent paths
+    (["eval", MISSING], (MISSING,)),
+    (["train", "--dataset.root", MISSING], (MISSING, "so101 record")),
+    (["bench", "train", "--dataset.root", MISSING], (MISSING,)),
     (["record", "--scene.robot_xml", f"{MISSING}/arm.xml"], (f"{MISSING}/arm.xml", "MJCF")),
     (["view", "--scene.robot_xml", f"{MISSING}/arm.xml"], (f"{MISSING}/arm.xml",)),
     (["rollout", "--scene.robot_xml", f"{MISSING}/arm.xml"], (f"{MISSING}/arm.xml",)),
@@ -99,6 +105,20 @@ def test_a_window_without_a_display_is_a_usage_error(
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     assert_one_line_usage_error(["view", "--frames", "1"], capsys, "xvfb-run")
+
+
+def test_help_survives_a_percent_sign_in_an_option_docstring(capsys: pytest.CaptureFixture[str]) -> None:
+    from dataclasses import dataclass
+
+    from so101.command import run_command
+
+    @dataclass
+    class Options:
+        share: float = 0.1
+        """Fraction of the data, e.g. 10 % of it."""
+
+    assert run_command("demo", Options, lambda _cfg: 0, ["--help"]) == 0
+    assert "10 % of it" in capsys.readouterr().out
 
 
 def test_an_unexpected_argument_and_a_missing_value_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
