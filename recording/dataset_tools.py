@@ -322,20 +322,13 @@ def merge(roots: list[Path], output_root: Path, output_repo_id: str) -> int:
 # ---------------------------------------------------------------------- command
 
 
-def _existing_root(cfg: InspectConfig) -> Path:
-    root = cfg.dataset.resolved_root()
-    if not (root / "meta" / "info.json").is_file():
-        raise UsageError(f"no LeRobot dataset at {root} (no meta/info.json); check --dataset.root")
-    return root
-
-
 def _info(cfg: InspectConfig) -> int:
-    print(info(_existing_root(cfg)))
+    print(info(cfg.dataset.existing_root()))
     return 0
 
 
 def _validate(cfg: InspectConfig) -> int:
-    root = _existing_root(cfg)
+    root = cfg.dataset.existing_root()
     problems = validate(root, cfg.dataset.repo_id, cfg.resimulate)
     if problems:
         print(f"dataset validate: {root}: {len(problems)} problem(s)")

@@ -35,7 +35,7 @@ from sim.task_signals import TASK
 from so101.command import UsageError
 
 if TYPE_CHECKING:
-    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset, LeRobotDatasetMetadata
 
 ROBOT_TYPE = "so101_follower"
 """LeRobot's name of the SO-101 follower: policies trained on the dataset deploy to it unchanged."""
@@ -82,6 +82,27 @@ class DatasetRef:
 
     def resolved_root(self) -> Path:
         return resolve_root(self.repo_id, self.root)
+
+    def existing_root(self) -> Path:
+        """The dataset's folder, checked to hold a LeRobot dataset.
+
+        Raises:
+            UsageError: the folder does not exist, or has no ``meta/info.json``.
+        """
+        root = self.resolved_root()
+        if not (root / "meta" / "info.json").is_file():
+            problem = "does not exist" if not root.exists() else "is not a LeRobot dataset (it has no meta/info.json)"
+            raise UsageError(
+                f"--dataset.root {root} {problem}; give the folder of a LeRobot v3.0 dataset, as "
+                "so101 record --dataset.root wrote it"
+            )
+        return root
+
+    def metadata(self) -> LeRobotDatasetMetadata:
+        """LeRobot's metadata of the dataset (read offline from its folder)."""
+        from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
+
+        return LeRobotDatasetMetadata(self.repo_id, root=self.existing_root())
 
 
 def resolve_root(repo_id: str, root: Path | None) -> Path:

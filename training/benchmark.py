@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 from policies.act import ActPolicyConfig
-from training.train import DatasetOptions
+from recording.dataset_writer import DatasetRef
 
 SEEDS_DATASET_FRAMES = 6_559
 """Frames of the seeds' 40-episode, two-camera dataset."""
@@ -36,7 +36,7 @@ class BenchPolicyConfig(ActPolicyConfig):
 class TrainBenchConfig:
     """Options of ``so101 bench train``."""
 
-    dataset: DatasetOptions = field(default_factory=DatasetOptions)
+    dataset: DatasetRef = field(default_factory=DatasetRef)
     """The dataset whose frames are cached and loaded."""
     policy: BenchPolicyConfig = field(default_factory=BenchPolicyConfig)
     """ACT's size and image resolution (the cache is built at this resolution)."""
@@ -54,7 +54,7 @@ class TrainBenchConfig:
     """Also time LeRobot's own video-decoding data loader on the same batches."""
 
     def __post_init__(self) -> None:
-        if not self.dataset.root:
+        if self.dataset.root is None:
             raise ValueError("give a dataset: --dataset.root PATH (a LeRobot dataset folder, e.g. from so101 record)")
         if self.steps < 1 or self.warmup_steps < 0 or self.batch_size < 1 or self.num_workers < 0:
             raise ValueError("--steps and --batch_size must be >= 1, --warmup_steps and --num_workers >= 0")

@@ -26,44 +26,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from inference.report import EvalSummary
 from policies.act import ActPolicyConfig
+from recording.dataset_writer import DatasetRef
 from so101.command import UsageError, parse, run_command
 from training.in_loop_eval import InLoopEvalConfig
 from training.logger import WandbConfig
 
 if TYPE_CHECKING:
-    from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
+    pass
 
 CONFIG_NAME = "so101_train_config.yaml"
 """The run's full ``TrainConfig``, written at the start; ``--resume`` reads it back."""
-
-
-@dataclass
-class DatasetOptions:
-    """The dataset to train on (``--dataset.root``, ``--dataset.repo_id``)."""
-
-    root: str | None = None
-    """Folder of a LeRobot v3.0 dataset (as ``so101 record --dataset.root`` wrote it)."""
-    repo_id: str = "local/so101_pickplace"
-    """Name of the dataset; used only to label it (nothing is downloaded)."""
-
-    def metadata(self) -> LeRobotDatasetMetadata:
-        """The dataset's LeRobot metadata.
-
-        Raises:
-            UsageError: no ``--dataset.root``, or a folder that is not a LeRobot dataset (no ``meta/info.json``).
-        """
-        if not self.root:
-            raise UsageError("give the dataset: --dataset.root PATH (a LeRobot dataset folder, e.g. from so101 record)")
-        root = Path(self.root)
-        if not (root / "meta" / "info.json").is_file():
-            problem = "does not exist" if not root.exists() else "is not a LeRobot dataset (it has no meta/info.json)"
-            raise UsageError(
-                f"--dataset.root {root} {problem}; give the folder of a LeRobot v3.0 dataset, as so101 record "
-                "--dataset.root wrote it"
-            )
-        from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
-
-        return LeRobotDatasetMetadata(self.repo_id, root=root)
 
 
 @dataclass
@@ -94,7 +66,7 @@ class OptimizerOptions:
 class TrainConfig:
     """Options of ``so101 train``."""
 
-    dataset: DatasetOptions = field(default_factory=DatasetOptions)
+    dataset: DatasetRef = field(default_factory=DatasetRef)
     """The dataset to train on."""
     policy: ActPolicyConfig = field(default_factory=ActPolicyConfig)
     """ACT's size, chunking and image resolution."""
@@ -156,7 +128,7 @@ def resolve_config(cfg: TrainConfig, argv: list[str]) -> TrainConfig:
                 "folder of the run to continue"
             )
         cfg = parse(TrainConfig, [f"--config_path={saved}", *argv], "train")
-    if not cfg.dataset.root:
+    if cfg.dataset.root is None:
         raise UsageError("give the dataset: --dataset.root PATH (a LeRobot dataset folder, e.g. from so101 record)")
     return cfg
 
