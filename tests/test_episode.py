@@ -13,7 +13,7 @@ from inference.policy_runner import CallTiming
 from sim.control_loop import ControlClock
 from sim.rendering import CameraRenderer
 from sim.scene import CameraConfig
-from sim.simulator import REST_POSE, So101Sim
+from sim.simulator import START_POSE, So101Sim
 
 
 class _HoldRunner:
@@ -40,7 +40,7 @@ class _HoldRunner:
             self.timing.durations_s.append(0.001)
             self._left = self.every
         self._left -= 1
-        return REST_POSE.copy()
+        return START_POSE.copy()
 
 
 class _CountingRenderer:
