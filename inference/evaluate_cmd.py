@@ -12,8 +12,6 @@ the test seeds (``inference.seeds``), disjoint from the selection seeds on which
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,8 +80,9 @@ def evaluate_command(cfg: EvalCommandConfig) -> int:
     from policies.checkpoint import apply_inference_overrides, check_sim_compatibility, load_config
 
     assert cfg.path is not None  # checked by the config
-    display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    if cfg.render and sys.platform.startswith("linux") and not display:
+    from sim.viewer import has_display
+
+    if cfg.render and not has_display():
         raise UsageError(
             "--render needs a display: run on a desktop session or under a virtual one (xvfb-run -a so101 eval ... "
             "--render); without --render the evaluation runs headless"

@@ -25,9 +25,10 @@ _OUTCOME_TEXT = {
 class Progress:
     """Episode k of N, the elapsed time and the success so far; ``episode`` prints one line per episode end."""
 
-    def __init__(self, total: int, stream: TextIO = sys.stdout) -> None:
+    def __init__(self, total: int, stream: TextIO | None = None) -> None:
         self.total = total
-        self.stream = stream
+        # Looked up now, not at import: sys.stdout may have been replaced since (pytest's capture, a redirect).
+        self.stream = stream if stream is not None else sys.stdout
         self.live = bool(getattr(stream, "isatty", lambda: False)())
         self.start = time.perf_counter()
         self.saved = 0

@@ -11,6 +11,7 @@ window and camera rendering share one process. It needs a display: a desktop ses
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -36,6 +37,11 @@ class KeyBinding:
     label: str
     """Shown in the help overlay, e.g. ``"R  new scene"``."""
     callback: KeyCallback
+
+
+def has_display() -> bool:
+    """Whether a window can be opened: on Linux an X or Wayland display must be set; other systems always have one."""
+    return not sys.platform.startswith("linux") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 class Viewer:

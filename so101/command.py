@@ -151,9 +151,8 @@ def _known(name: str, options: dict[str, Any]) -> bool:
     # Options inside a field that draccus decodes as a whole (a choice type, a dict): let draccus judge them.
     prefix = name.rpartition(".")[0]
     while prefix:
-        if prefix in options and not dataclasses.is_dataclass(options[prefix]):
-            return True
-        if prefix in options and hasattr(options[prefix], "get_choice_name"):
+        kind = options.get(prefix)
+        if prefix in options and (not dataclasses.is_dataclass(kind) or hasattr(kind, "get_choice_name")):
             return True
         prefix = prefix.rpartition(".")[0]
     return False

@@ -19,7 +19,6 @@ compare: a target of the wrong sign calls for ``"sign": -1``, a constant differe
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -184,9 +183,10 @@ class CheckTable:
 
 def _open_viewer(sim: So101Sim) -> Viewer | None:
     """A window on ``sim`` when a display is available; None (headless) otherwise."""
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    from sim.viewer import Viewer, has_display
+
+    if not has_display():
         return None
-    from sim.viewer import Viewer
 
     try:
         return Viewer(sim, title="so101 teleop", profile="fast")
