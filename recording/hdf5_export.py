@@ -1,0 +1,184 @@
+"""``so101 dataset export-hdf5``: write a LeRobot dataset's episodes as HDF5 files in the ACT / ALOHA layout.
+
+    so101 dataset export-hdf5 --dataset.root data/pick --output data/pick_hdf5
+    so101 dataset export-hdf5 --dataset.root data/pick --output data/pick_hdf5 --episodes "[0, 3]"
+
+One file per episode, ``<output>/episode_<i>.hdf5`` (``i`` the dataset's episode index), laid out as the original
+ACT / ALOHA scripts (``record_sim_episodes.py``, ``imitate_episodes.py``) read it:
+
+* ``/observations/qpos`` (T, 6) float32: ``observation.state``;
+* ``/observations/qvel`` (T, 6) float32: not recorded by LeRobot, so derived from qpos by central finite
+  differences (per second); its ``derived`` attribute says so;
+* ``/observations/images/<camera>`` (T, H, W, 3) uint8 RGB, ``<camera>`` the name after ``observation.images.``;
+* ``/action`` (T, 6) float32: ``action``;
+* root attributes: ``sim`` True, ``fps``, ``units`` (``degrees``: the dataset's units, body joints in degrees and
+  the gripper 0 closed .. 100 open), ``joint_names``, ``task``, ``robot_type``, ``episode_index``, ``source``.
+
+Joint values are written in the dataset's units, untouched. Videos are decoded with LeRobot's own decoder
+(``decode_video_frames``, its default backend), a few frames at a time, and episodes are written one after the
+other, so memory does not grow with the episode or the dataset. Each file appears only when complete (it is
+written under a temporary name first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from kinematics.units import JOINT_FEATURE_NAMES
+from recording.dataset_writer import DatasetRef
+from so101.command import UsageError, run_command
+
+if TYPE_CHECKING:
+    import h5py
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+UNITS = "degrees"
+"""Value of the ``units`` attribute: LeRobot's SO-101 units (body joints in degrees, gripper 0..100)."""
+UNITS_DESCRIPTION = "body joints in degrees (zero mid-range, so101_new_calib); gripper 0 (closed) .. 100 (open)"
+DECODE_FRAMES = 32
+"""Frames decoded per call: bounds memory to a few dozen frames per camera whatever the episode's length."""
+IMAGE_PREFIX = "observation.images."
+
+
+@dataclass
+class ExportConfig:
+    """Options of ``so101 dataset export-hdf5``."""
+
+    dataset: DatasetRef = field(default_factory=DatasetRef)
+    """The dataset to export (``--dataset.root``, or ``--dataset.repo_id`` in LeRobot's cache)."""
+    output: Path | None = None
+    """Folder of the HDF5 files (created when missing); files already there are never overwritten."""
+    episodes: list[int] | None = None
+    """Episode indices to export, e.g. ``--episodes "[0, 3]"``; default: all."""
+
+    def __post_init__(self) -> None:
+        if self.output is None:
+            raise ValueError("--output is required: the folder to write episode_<i>.hdf5 files into")
+        if self.episodes is not None and (not self.episodes or min(self.episodes) < 0):
+            raise ValueError(f"--episodes must list episode indices (0 or more), got {self.episodes}")
+
+
+def episode_file(output: Path, episode_index: int) -> Path:
+    return Path(output) / f"episode_{episode_index}.hdf5"
+
+
+def export_hdf5(
+    root: Path, output: Path, repo_id: str = "local/so101_pickplace", episodes: list[int] | None = None
+) -> list[Path]:
+    """Export episodes of the dataset at ``root`` into ``output``; returns the files written, in order.
+
+    Raises:
+        UsageError: the dataset's state or action is not the six SO-101 joints, or an episode does not exist.
+        FileExistsError: an episode's file exists already in ``output``.
+    """
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    dataset = LeRobotDataset(repo_id, root=root)
+    meta = dataset.meta
+    for key in ("observation.state", "action"):
+        feature = meta.features.get(key)
+        if feature is None or tuple(feature["shape"]) != (6,) or list(feature.get("names") or []) != list(
+            JOINT_FEATURE_NAMES
+        ):
+            raise UsageError(
+                f"{root}: feature {key!r} is not the six SO-101 joints {list(JOINT_FEATURE_NAMES)}; export-hdf5 "
+                "writes joint-space datasets (convert end-effector datasets back, or export their joint copy)"
+            )
+    available = list(range(meta.total_episodes))
+    chosen = available if episodes is None else list(episodes)
+    unknown = sorted(set(chosen) - set(available))
+    if unknown:
+        raise UsageError(f"--episodes {unknown} are not in {root}, which has episodes 0..{meta.total_episodes - 1}")
+    output = Path(output)
+    existing = [episode_file(output, index) for index in chosen if episode_file(output, index).exists()]
+    if existing:
+        raise FileExistsError(f"{existing[0]} exists already; choose another --output or remove the old files")
+    output.mkdir(parents=True, exist_ok=True)
+    return [_export_episode(dataset, index, episode_file(output, index), repo_id) for index in chosen]
+
+
+def _export_episode(dataset: LeRobotDataset, index: int, path: Path, repo_id: str) -> Path:
+    import h5py
+
+    meta = dataset.meta
+    row = meta.episodes[index]
+    start, stop = int(row["dataset_from_index"]), int(row["dataset_to_index"])
+    frames = dataset.hf_dataset.with_format("numpy")[start:stop]
+    qpos = np.asarray(frames["observation.state"], dtype=np.float32)
+    action = np.asarray(frames["action"], dtype=np.float32)
+    timestamps = np.asarray(frames["timestamp"], dtype=np.float64)
+    tasks = list(row["tasks"]) if row.get("tasks") is not None else []
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with h5py.File(partial, "w") as file:
+            file.attrs.update(
+                {
+                    "sim": True,
+                    "fps": int(meta.fps),
+                    "units": UNITS,
+                    "units_description": UNITS_DESCRIPTION,
+                    "joint_names": list(JOINT_FEATURE_NAMES),
+                    "task": tasks[0] if tasks else "",
+                    "robot_type": str(meta.robot_type),
+                    "episode_index": index,
+                    "source": f"{repo_id} at {dataset.root}",
+                }
+            )
+            observations = file.create_group("observations")
+            observations.create_dataset("qpos", data=qpos)
+            qvel = observations.create_dataset("qvel", data=joint_velocity(qpos, meta.fps))
+            qvel.attrs["derived"] = "central finite difference of qpos (units per second); LeRobot records no velocity"
+            file.create_dataset("action", data=action)
+            images = observations.create_group("images")
+            for key in meta.video_keys:
+                _write_video(dataset, index, key, timestamps, images, key.removeprefix(IMAGE_PREFIX))
+        partial.rename(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def joint_velocity(qpos: np.ndarray, fps: float) -> np.ndarray:
+    """(T, 6) joint velocities (dataset units per second) from (T, 6) positions sampled at ``fps``."""
+    if len(qpos) < 2:
+        return np.zeros_like(qpos, dtype=np.float32)
+    return np.gradient(qpos.astype(np.float64), 1.0 / fps, axis=0).astype(np.float32)
+
+
+def _write_video(
+    dataset: LeRobotDataset, index: int, key: str, timestamps: np.ndarray, group: h5py.Group, name: str
+) -> None:
+    """Decode the episode's span of one camera's video, ``DECODE_FRAMES`` at a time, into ``group[name]``."""
+    from lerobot.datasets.video_utils import decode_video_frames
+
+    height, width, channels = dataset.meta.features[key]["shape"]
+    target = group.create_dataset(
+        name, shape=(len(timestamps), height, width, channels), dtype=np.uint8, chunks=(1, height, width, channels)
+    )
+    video_path = dataset.root / dataset.meta.get_video_file_path(index, key)
+    offset = float(dataset.meta.episodes[index][f"videos/{key}/from_timestamp"])
+    for first in range(0, len(timestamps), DECODE_FRAMES):
+        query = [offset + float(t) for t in timestamps[first : first + DECODE_FRAMES]]
+        frames = decode_video_frames(video_path, query, dataset.tolerance_s, dataset.video_backend)
+        # LeRobot returns float32 (N, C, H, W) in [0, 1]; the ALOHA layout stores uint8 (N, H, W, C).
+        pixels = (frames.permute(0, 2, 3, 1).numpy() * 255.0).round().astype(np.uint8)
+        target[first : first + len(query)] = pixels
+
+
+# ---------------------------------------------------------------------- command
+
+
+def _export(cfg: ExportConfig) -> int:
+    root = cfg.dataset.existing_root()
+    paths = export_hdf5(root, Path(str(cfg.output)), cfg.dataset.repo_id, cfg.episodes)
+    print(f"dataset export-hdf5: {len(paths)} episode(s) of {root} written to {cfg.output} (ACT/ALOHA layout)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``so101 dataset export-hdf5``."""
+    return run_command("dataset export-hdf5", ExportConfig, _export, argv)
