@@ -37,6 +37,8 @@ COMMANDS: Table = {
         "info": Command("recording.dataset_tools:info_main", "episodes, frames, features, cameras, scenes"),
         "validate": Command("recording.dataset_tools:validate_main", "check a dataset, re-simulating its episodes"),
         "merge": Command("recording.dataset_tools:merge_main", "merge datasets into a new one"),
+        "export-hdf5": Command("recording.hdf5_export:main", "episodes as HDF5 files in the ACT/ALOHA layout"),
+        "import-hdf5": Command("recording.hdf5_import:main", "ACT/ALOHA or LeIsaac HDF5 files into a new dataset"),
     },
     "train": Command("training.train:main", "train ACT on a dataset, evaluating success in the sim as it learns"),
     "eval": Command("inference.evaluate_cmd:main", "evaluate a checkpoint or every checkpoint of a run in the sim"),

@@ -75,6 +75,13 @@ BAD_INPUTS: list[tuple[list[str], tuple[str, ...]]] = [
     (["replay", "--dataset.root", MISSING], (MISSING,)),
     (["dataset", "info", "--dataset.root", MISSING], (MISSING, "--dataset.root")),
     (["dataset", "validate", "--dataset.root", MISSING], (MISSING, "--dataset.root")),
+    (["dataset", "export-hdf5", "--dataset.root", MISSING, "--output", f"{MISSING}/h5"], (MISSING, "--dataset.root")),
+    (["dataset", "export-hdf5", "--dataset.root", MISSING], ("--output",)),
+    (
+        ["dataset", "import-hdf5", "--input", f"{MISSING}/a.hdf5", "--dataset.root", f"{MISSING}/d"],
+        (f"{MISSING}/a.hdf5",),
+    ),
+    (["dataset", "import-hdf5", "--dataset.root", f"{MISSING}/d"], ("--input",)),
     (["bench", "ik", "--model", f"{MISSING}/arm.xml"], (f"{MISSING}/arm.xml",)),
     # missing devices
     (["teleop", "--leader.port", f"{MISSING}/ttyACM0", "--leader.id", "arm"], (f"{MISSING}/ttyACM0",)),

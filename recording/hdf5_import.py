@@ -1,0 +1,249 @@
+"""``so101 dataset import-hdf5``: HDF5 episodes (ACT / ALOHA or LeIsaac layout) into a new LeRobot dataset.
+
+    so101 dataset import-hdf5 --input data/pick_hdf5 --dataset.root data/pick_again
+    so101 dataset import-hdf5 --input leisaac/dataset.hdf5 --dataset.root data/leisaac --task "Pick the orange"
+
+Layouts (found by what the file holds; anything else is refused):
+
+* **ACT / ALOHA**, one episode per file (what ``so101 dataset export-hdf5`` writes): ``/observations/qpos`` (T, 6)
+  -> ``observation.state``; ``/action`` (T, 6) -> ``action``; ``/observations/images/<camera>`` (T, H, W, 3) uint8
+  -> ``observation.images.<camera>``. ``/observations/qvel`` is not imported (LeRobot's SO-101 features have no
+  velocity). Root attributes ``fps``, ``units`` and ``task`` are used when present.
+* **LeIsaac** (IsaacLab's recorder, as LeIsaac's ``isaaclab2lerobot`` script reads it), many episodes per file:
+  ``/data/demo_<i>/obs/joint_pos`` (T, 6) -> ``observation.state``; ``/data/demo_<i>/actions`` (T, 6) -> ``action``;
+  every (T, H, W, 3) uint8 dataset of ``obs`` (``front``, ``wrist``) -> a camera. Joint values are radians of the
+  IsaacLab model (whose joint ranges are the workbench model's). Demos whose ``success`` attribute is false are
+  skipped, as LeIsaac's converter does; its other ``obs`` fields (``joint_vel``, ``ee_frame_state``, ...) and
+  ``initial_state`` do not map onto LeRobot's SO-101 features.
+
+Joint values are converted to the dataset's units (``kinematics.units``: degrees, gripper 0..100) from ``--units``
+(default: the file's ``units`` attribute, radians for LeIsaac). Camera names must be the workbench's
+(``overhead_cam``, ``wrist_cam``, ``front_cam``) so that policies trained on the data run in the simulator;
+``--cameras "{front: overhead_cam}"`` renames them (LeIsaac's ``front``/``wrist`` map to ``front_cam``/``wrist_cam``).
+
+Every episode is checked (six joints, equal lengths, finite values, image shapes) before anything is written. The
+dataset is written by ``recording.dataset_writer`` (the writer of ``so101 record``: same features, robot type,
+video encoding and ``meta/so101/recording.json`` session entry, here with source ``import-hdf5``), then checked by
+``so101 dataset validate``'s checks of features, fps, tasks and videos. What cannot be checked: imported episodes
+have no scene, so they cannot be re-simulated (neither by ``validate`` nor ``replay``), and whether
+``observation.state`` really is the follower's joints is taken on trust. A failed import removes the dataset.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from kinematics.units import JointLimits
+from recording.dataset_writer import DatasetConfig, DatasetWriter
+from recording.hdf5_layouts import (
+    EpisodeSource,
+    check_episode,
+    common_value,
+    episode_units,
+    find_episodes,
+    input_files,
+    to_dataset_units,
+)
+from sim.scene import CameraConfig
+from sim.task_signals import TASK
+from so101.command import UsageError, run_command
+
+Units = Literal["auto", "degrees", "range_m100_100", "radians"]
+READ_FRAMES = 32
+"""Frames of images read from the file at a time: memory stays bounded whatever the episode's length."""
+
+
+@dataclass
+class ImportConfig:
+    """Options of ``so101 dataset import-hdf5``."""
+
+    input: str = ""
+    """HDF5 files or folders of them (``*.hdf5``, ``*.h5``), comma-separated or ``"[a.hdf5, b.hdf5]"``; files of a
+    folder are taken in natural order (episode_2 before episode_10)."""
+    dataset: DatasetConfig = field(default_factory=lambda: DatasetConfig(repo_id="local/so101_imported"))
+    """The dataset to create (``--dataset.root``, a new folder; ``--dataset.repo_id``; ``--dataset.vcodec``)."""
+    fps: int | None = None
+    """Frames per second of the episodes; default: the files' ``fps`` attribute, else 30."""
+    task: str | None = None
+    """Task string of every frame; default: the files' ``task`` attribute (export-hdf5 writes it)."""
+    units: Units = "auto"
+    """Units of the joint values in the files: ``degrees`` (LeRobot's SO-101 units: degrees, gripper 0..100),
+    ``range_m100_100`` (older LeRobot), ``radians`` (simulator joints, e.g. LeIsaac); ``auto``: the files' ``units``
+    attribute, radians for LeIsaac files."""
+    cameras: dict[str, str] = field(default_factory=dict)
+    """Camera renaming, file name -> workbench name: ``--cameras "{cam_high: overhead_cam}"``."""
+
+    def __post_init__(self) -> None:
+        if not self.input.strip():
+            raise ValueError("--input is required: HDF5 files or folders of them")
+        if self.fps is not None and self.fps < 1:
+            raise ValueError(f"--fps must be at least 1, got {self.fps}")
+        if self.task is not None and not self.task.strip():
+            raise ValueError("--task must not be empty")
+        if self.dataset.task != TASK:
+            raise ValueError("--dataset.task is not used by import-hdf5; give the task string with --task")
+
+
+# ---------------------------------------------------------------------- writing
+
+
+class ImportWriter(DatasetWriter):
+    """The recording writer for episodes that have no scene: LeRobot's files and the session, no scene lines."""
+
+    def save_imported_episode(self) -> int:
+        """Write the episode in progress; returns its episode index."""
+        if self._frames == 0:
+            raise ValueError("an episode needs at least one frame")
+        index = self.num_episodes
+        self.dataset.save_episode()
+        self._frames = 0
+        return index
+
+
+@dataclass
+class ImportSummary:
+    root: Path
+    episodes: int
+    frames: int
+    problems: list[str]
+    """What the dataset checks found (empty when sound)."""
+
+
+def import_hdf5(cfg: ImportConfig) -> ImportSummary:
+    """Check every episode of ``cfg.input``, then write them into a new dataset at ``cfg.dataset``; validate it.
+
+    Raises:
+        UsageError: a file or episode that cannot be imported (nothing is written then).
+        FileExistsError: the dataset's folder exists already.
+    """
+    import av
+    import datasets
+
+    root = cfg.dataset.resolved_root()
+    if root.exists():
+        raise FileExistsError(f"--dataset.root {root} exists already; choose a new folder")
+    # Quiet the encoders' per-episode statistics and the progress bars, as `so101 record` does.
+    av.logging.set_libav_level(av.logging.ERROR)
+    datasets.disable_progress_bars()
+    files = input_files(cfg.input)
+    sources = [episode for path in files for episode in find_episodes(path, cfg.cameras)]
+    if not sources:
+        raise UsageError(f"--input {cfg.input}: no episode to import")
+    checked = [check_episode(source) for source in sources]
+    shapes = checked[0].image_shapes
+    for episode in checked[1:]:
+        if episode.image_shapes != shapes:
+            raise UsageError(
+                f"{episode.source.name}: cameras {episode.image_shapes} differ from {checked[0].source.name}'s "
+                f"{shapes}; one dataset needs the same cameras and image sizes in every episode"
+            )
+    fps = int(common_value(sources, "fps", cfg.fps, 30))  # type: ignore[call-overload]
+    task = common_value(sources, "task", cfg.task, None)
+    if not task:
+        raise UsageError("the files carry no task string; give it with --task \"...\"")
+    units = {source.name: episode_units(source, cfg.units) for source in sources}
+    cameras = [CameraConfig(name, width, height) for name, (height, width) in shapes.items()]
+    session = _session(cfg, files, fps, cameras, str(task), sorted(set(units.values())))
+    writer = ImportWriter.create(replace(cfg.dataset, task=str(task)), fps, cameras, session)
+    frames = 0
+    try:
+        limits = _model_limits()
+        for episode in checked:
+            for state, action, images in _frames(episode.source, units[episode.source.name], limits):
+                writer.add_frame(state, action, images)
+            writer.save_imported_episode()
+            frames += episode.frames
+        writer.finalize()
+    except BaseException:
+        writer.dataset.finalize()
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    return ImportSummary(root, len(checked), frames, check_imported(root, cfg.dataset.repo_id))
+
+
+def _frames(
+    source: EpisodeSource, units: str, limits: JointLimits
+) -> Iterator[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]]:
+    """(state, action, images) of each frame, joints in dataset units; images read ``READ_FRAMES`` at a time."""
+    import h5py
+
+    with h5py.File(source.path, "r") as file:
+        states = np.asarray(file[source.state_key], dtype=np.float64)
+        actions = np.asarray(file[source.action_key], dtype=np.float64)
+        states, actions = to_dataset_units(states, units, limits), to_dataset_units(actions, units, limits)
+        for first in range(0, len(states), READ_FRAMES):
+            block = {camera: file[key][first : first + READ_FRAMES] for camera, key in source.images.items()}
+            for i in range(min(READ_FRAMES, len(states) - first)):
+                yield states[first + i], actions[first + i], {camera: pixels[i] for camera, pixels in block.items()}
+
+
+def _model_limits() -> JointLimits:
+    """The workbench model's joint ranges: the radians <-> dataset units conversion needs the gripper's range."""
+    from sim.scene import build_scene
+
+    return build_scene().limits
+
+
+def _session(
+    cfg: ImportConfig, files: list[Path], fps: int, cameras: list[CameraConfig], task: str, units: list[str]
+) -> dict[str, object]:
+    """The ``recording.json`` entry of an import: where the episodes came from; no scene or model."""
+    import time
+
+    import lerobot
+
+    from recording.scene_metadata import workbench_version
+
+    return {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "workbench_version": workbench_version(),
+        "lerobot_version": getattr(lerobot, "__version__", "unknown"),
+        "source": "import-hdf5",
+        "source_config": {"files": [str(path) for path in files], "units": units, "cameras": dict(cfg.cameras)},
+        "fps": fps,
+        "cameras": [{"name": c.name, "width": c.width, "height": c.height} for c in cameras],
+        "render_profile": None,
+        "task": task,
+    }
+
+
+def check_imported(root: Path, repo_id: str) -> list[str]:
+    """``so101 dataset validate``'s checks that apply to episodes without scenes: features against the session's
+    cameras, fps, robot type, task strings, and every episode's span of every video."""
+    import json
+
+    from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
+
+    from recording.dataset_tools import _check_episodes, _check_features, _check_videos
+    from recording.scene_metadata import SceneMetadata
+
+    meta_info = json.loads((root / "meta" / "info.json").read_text())
+    meta = LeRobotDatasetMetadata(repo_id, root=root)
+    sessions = SceneMetadata(root).sessions()
+    # No sessions passed to _check_episodes: with them it would report every episode's missing scene.
+    return _check_features(meta_info, sessions) + _check_episodes(root, meta, [], []) + _check_videos(root, meta)
+
+
+# ---------------------------------------------------------------------- command
+
+
+def _import(cfg: ImportConfig) -> int:
+    summary = import_hdf5(cfg)
+    print(
+        f"dataset import-hdf5: {summary.episodes} episode(s), {summary.frames} frames written to {summary.root}; "
+        "no scenes: its episodes cannot be replayed or re-simulated"
+    )
+    for problem in summary.problems:
+        print(f"  problem: {problem}")
+    return 1 if summary.problems else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``so101 dataset import-hdf5``; exits 1 when the written dataset fails its checks."""
+    return run_command("dataset import-hdf5", ImportConfig, _import, argv)

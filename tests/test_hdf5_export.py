@@ -1,0 +1,65 @@
+"""``so101 dataset export-hdf5``: a recorded dataset becomes ACT/ALOHA-layout files holding the same data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from recording.hdf5_export import export_hdf5, joint_velocity, main
+
+TINY_REPO_ID = "test/so101_scripted"
+"""The repo id of the `tiny_dataset` fixture (its folder is what matters)."""
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    output = tmp_path_factory.mktemp("hdf5") / "pick"
+    assert main(["--dataset.root", str(tiny_dataset), "--dataset.repo_id", TINY_REPO_ID, "--output", str(output)]) == 0
+    return output
+
+
+def test_one_file_per_episode_in_the_act_layout(exported: Path) -> None:
+    assert sorted(p.name for p in exported.iterdir()) == [f"episode_{i}.hdf5" for i in range(4)]
+    with h5py.File(exported / "episode_1.hdf5") as file:
+        assert file.attrs["sim"] and file.attrs["fps"] == 30 and file.attrs["units"] == "degrees"
+        assert file.attrs["episode_index"] == 1 and file.attrs["task"].startswith("Pick up")
+        assert file["observations/qpos"].shape == (40, 6) and file["action"].shape == (40, 6)
+        qvel = file["observations/qvel"]
+        assert qvel.shape == (40, 6) and "finite difference" in qvel.attrs["derived"]
+        for camera in ("overhead_cam", "wrist_cam"):
+            images = file[f"observations/images/{camera}"]
+            assert images.shape == (40, 96, 128, 3) and images.dtype == np.uint8
+
+
+def test_joints_actions_and_frames_are_the_datasets(tiny_dataset: Path, exported: Path) -> None:
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    dataset = LeRobotDataset(TINY_REPO_ID, root=tiny_dataset)
+    start = int(dataset.meta.episodes[2]["dataset_from_index"])
+    with h5py.File(exported / "episode_2.hdf5") as file:
+        qpos, action = file["observations/qpos"][()], file["action"][()]
+        images = file["observations/images/wrist_cam"][()]
+    for t in (0, 17, 39):
+        item = dataset[start + t]
+        np.testing.assert_array_equal(qpos[t], item["observation.state"].numpy())
+        np.testing.assert_array_equal(action[t], item["action"].numpy())
+        # The same decoder as LeRobot's loader: equal up to the rounding of [0, 1] floats back to bytes.
+        frame = (item["observation.images.wrist_cam"].permute(1, 2, 0).numpy() * 255).round()
+        assert np.abs(frame - images[t]).max() <= 1
+
+
+def test_velocity_is_the_derivative_of_position() -> None:
+    qpos = np.outer(np.arange(10.0), np.arange(1.0, 7.0))  # joint j moves j+1 units per frame
+    np.testing.assert_allclose(joint_velocity(qpos, 30), np.tile(np.arange(1.0, 7.0) * 30, (10, 1)), rtol=1e-6)
+    assert joint_velocity(qpos[:1], 30).shape == (1, 6)
+
+
+def test_existing_files_and_unknown_episodes_are_refused(tiny_dataset: Path, exported: Path) -> None:
+    with pytest.raises(FileExistsError, match=r"episode_0\.hdf5"):
+        export_hdf5(tiny_dataset, exported, TINY_REPO_ID, [0])
+    with pytest.raises(ValueError, match=r"--episodes \[7\]"):
+        export_hdf5(tiny_dataset, exported.parent / "other", TINY_REPO_ID, [1, 7])
+    assert not (exported.parent / "other").exists()
