@@ -42,6 +42,7 @@ COMMANDS: Table = {
     },
     "train": Command("training.train:main", "train ACT on a dataset, evaluating success in the sim as it learns"),
     "eval": Command("inference.evaluate_cmd:main", "evaluate a checkpoint or every checkpoint of a run in the sim"),
+    "diagnose": Command("inference.diagnose:main", "compare training data with deployment/eval recordings: report"),
     "bench": {
         "sim": Command("sim.benchmark:main", "physics and environment steps/s, both render profiles"),
         "ik": Command("kinematics.benchmark:main", "IK success, accuracy and time per solve, beside mink"),
