@@ -67,7 +67,7 @@ def write_report(train: DatasetSummary, evaluation: DatasetSummary, flags: list[
             for j, name in enumerate(JOINT_NAMES)
         ),
         "",
-        f"Flagged when the evaluation's p99 exceeds {d.JUMP_RATIO:g}x the training's (and {d.MIN_SPREAD:g}).",
+        f"Flagged when the evaluation's p99 or max exceeds {d.JUMP_RATIO:g}x the training's (and {d.MIN_SPREAD:g}).",
         "",
         "![jumps](jumps.png)",
         "",

@@ -82,6 +82,8 @@ BAD_INPUTS: list[tuple[list[str], tuple[str, ...]]] = [
         (f"{MISSING}/a.hdf5",),
     ),
     (["dataset", "import-hdf5", "--dataset.root", f"{MISSING}/d"], ("--input",)),
+    (["diagnose", "--train.root", MISSING, "--eval.root", MISSING], ("--train.root", MISSING)),
+    (["diagnose", "--frames_per_episode", "0"], ("--frames_per_episode",)),
     (["bench", "ik", "--model", f"{MISSING}/arm.xml"], (f"{MISSING}/arm.xml",)),
     # missing devices
     (["teleop", "--leader.port", f"{MISSING}/ttyACM0", "--leader.id", "arm"], (f"{MISSING}/ttyACM0",)),

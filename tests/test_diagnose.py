@@ -1,0 +1,132 @@
+"""``so101 diagnose``: two recordings of the scripted expert pass; a shifted gripper and swapped cameras are flagged.
+
+The altered copies of the recorded fixture are made with the workbench's own tools: exported to HDF5, changed there,
+and imported back through the recording writer.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from inference.diagnose import DatasetSummary, compare, main
+from recording.hdf5_export import main as export_main
+from recording.hdf5_import import main as import_main
+from sim.options import CameraOptions
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    output = tmp_path_factory.mktemp("diagnose") / "hdf5"
+    assert export_main(["--dataset.root", str(tiny_dataset), "--output", str(output)]) == 0
+    return output
+
+
+@pytest.fixture(scope="module")
+def other_seeds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny fixture's recording again (scripted expert, 4 episodes of 40 frames), from other scene seeds."""
+    from recording.dataset_writer import DatasetConfig
+    from recording.record import RecordConfig, record
+
+    root = tmp_path_factory.mktemp("diagnose") / "other_seeds"
+    config = RecordConfig(
+        episodes=4,
+        seed=100,
+        dataset=DatasetConfig(repo_id="test/other_seeds", root=root),
+        keep_failed=True,
+        episode_time_s=40 / 30,
+        cameras=CameraOptions(width=128, height=96),
+    )
+    assert record(config).total_episodes == 4
+    return root
+
+
+def altered_copy(exported: Path, folder: Path, alter: Callable[[h5py.File], None]) -> Path:
+    files = shutil.copytree(exported, folder / "hdf5")
+    for path in files.iterdir():
+        with h5py.File(path, "a") as file:
+            alter(file)
+    root = folder / "dataset"
+    assert import_main(["--input", str(files), "--dataset.root", str(root)]) == 0
+    return root
+
+
+def shift_gripper(file: h5py.File) -> None:
+    file["action"][:, 5] = np.clip(file["action"][:, 5] + 30.0, 0.0, 100.0)
+
+
+def swap_cameras(file: h5py.File) -> None:
+    images = file["observations/images"]
+    images.move("overhead_cam", "swap")
+    images.move("wrist_cam", "overhead_cam")
+    images.move("swap", "wrist_cam")
+
+
+def run(train: Path, evaluation: Path, output: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    status = main(["--train.root", str(train), "--eval.root", str(evaluation), "--output", str(output)])
+    return status, capsys.readouterr().out, (output / "report.md").read_text()
+
+
+def test_two_recordings_of_the_expert_match(
+    tiny_dataset: Path, other_seeds: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, report = run(tiny_dataset, other_seeds, tmp_path / "report", capsys)
+    assert status == 0, out
+    assert "No difference beyond the thresholds" in report and "FLAG" not in out
+    for plot in ("joints.png", "jumps.png", "start_states.png", "cameras.png"):
+        assert (tmp_path / "report" / plot).stat().st_size > 1000
+        assert f"({plot})" in report
+
+
+def test_a_shifted_gripper_is_flagged_and_nothing_else(
+    tiny_dataset: Path, exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shifted = altered_copy(exported, tmp_path, shift_gripper)
+    status, out, report = run(tiny_dataset, shifted, tmp_path / "report", capsys)
+    assert status == 1
+    flagged = [line for line in out.splitlines() if line.startswith("FLAG")]
+    assert flagged and all("gripper" in line for line in flagged), out
+    assert any(line.startswith("FLAG action distribution [gripper]") for line in flagged), out
+    assert "| action distribution | gripper |" in report and "gripper calibration" in report
+
+
+def test_swapped_cameras_are_named(
+    tiny_dataset: Path, exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    swapped = altered_copy(exported, tmp_path, swap_cameras)
+    status, out, report = run(tiny_dataset, swapped, tmp_path / "report", capsys)
+    assert status == 1
+    assert "FLAG camera swapped [overhead_cam]: looks like training's wrist_cam" in out, out
+    assert "FLAG camera swapped [wrist_cam]: looks like training's overhead_cam" in out, out
+    assert "probably swapped" in report
+
+
+def summary(actions: np.ndarray, episode_ends: list[int], **fields) -> DatasetSummary:
+    image = np.linspace(0, 255, 32 * 32 * 3).reshape(32, 32, 3)
+    values = {"fps": 30, "tasks": ["pick"], "mean_images": {"overhead_cam": image}, **fields}
+    ends = np.array(episode_ends)
+    return DatasetSummary("d", Path("d"), states=actions, actions=actions, episode_ends=ends, **values)
+
+
+def test_jumps_start_states_task_fps_and_brightness_are_flagged() -> None:
+    rng = np.random.default_rng(0)
+    smooth = np.cumsum(rng.normal(0, 0.3, (200, 6)), axis=0)
+    train = summary(smooth, [100, 200])
+    assert compare(train, summary(smooth.copy(), [100, 200])) == []
+    jumpy = smooth.copy()
+    jumpy[50:, 1] += 15.0  # a 15-unit step in the middle of episode 0, as at a chunk boundary
+    darker = {"overhead_cam": train.mean_images["overhead_cam"] * 0.6}
+    flags = compare(train, summary(jumpy, [100, 200], fps=15, tasks=["pick it"], mean_images=darker))
+    checks = {(flag.check, flag.subject) for flag in flags}
+    assert ("frame-to-frame jumps", "shoulder_lift") in checks
+    assert ("fps", "dataset") in checks and ("task string", "task") in checks
+    assert ("camera brightness", "overhead_cam") in checks
+    far = smooth.copy()
+    far[100] += 40.0  # episode 1 starts 40 units away on every joint
+    start_flags = [flag for flag in compare(train, summary(far, [100, 200])) if flag.check == "start state"]
+    assert len(start_flags) == 1 and "episodes [1]" in start_flags[0].measured
