@@ -16,9 +16,9 @@ from recording.hdf5_import import check_imported, main
 TINY_REPO_ID = "test/so101_scripted"
 """The repo id of the `tiny_dataset` fixture (its folder is what matters)."""
 
-FRAME_TOLERANCE = 8.0
-"""Largest mean absolute difference (0..255) between a frame before and after import: the fixture's videos are
-h264 at CRF 30 (lossy), and importing encodes the frames once more."""
+FRAME_TOLERANCE = 5.0
+"""Largest mean absolute difference (0..255) between a frame before and after import (measured: 1.7 on average,
+2.7 at worst): the fixture's videos are h264 at CRF 30 (lossy), and importing encodes the frames once more."""
 
 
 @pytest.fixture(scope="module")
