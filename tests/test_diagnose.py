@@ -103,6 +103,7 @@ def test_swapped_cameras_are_named(
     assert status == 1
     assert "FLAG camera swapped [overhead_cam]: looks like training's wrist_cam" in out, out
     assert "FLAG camera swapped [wrist_cam]: looks like training's overhead_cam" in out, out
+    assert out.count("FLAG") == 2, out
     assert "probably swapped" in report
 
 
