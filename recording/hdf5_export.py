@@ -88,6 +88,12 @@ def export_hdf5(
                 f"{root}: feature {key!r} is not the six SO-101 joints {list(JOINT_FEATURE_NAMES)}; export-hdf5 "
                 "writes joint-space datasets (convert end-effector datasets back, or export their joint copy)"
             )
+    stills = [key for key in meta.camera_keys if key not in meta.video_keys]
+    if stills:
+        raise UsageError(
+            f"{root}: cameras {stills} are stored as images, not videos; export-hdf5 reads videos (record with "
+            "videos, as so101 record and lerobot-record do by default)"
+        )
     available = list(range(meta.total_episodes))
     chosen = available if episodes is None else list(episodes)
     unknown = sorted(set(chosen) - set(available))

@@ -44,8 +44,9 @@ from recording.dataset_writer import DatasetConfig, DatasetWriter
 from recording.hdf5_layouts import (
     EpisodeSource,
     check_episode,
-    common_value,
     episode_units,
+    file_attribute,
+    file_fps,
     find_episodes,
     input_files,
     to_dataset_units,
@@ -143,14 +144,14 @@ def import_hdf5(cfg: ImportConfig) -> ImportSummary:
                 f"{episode.source.name}: cameras {episode.image_shapes} differ from {checked[0].source.name}'s "
                 f"{shapes}; one dataset needs the same cameras and image sizes in every episode"
             )
-    fps = int(common_value(sources, "fps", cfg.fps, 30))  # type: ignore[call-overload]
-    task = common_value(sources, "task", cfg.task, None)
+    fps = file_fps(sources, cfg.fps)
+    task = cfg.task or file_attribute(sources, "task")
     if not task:
         raise UsageError("the files carry no task string; give it with --task \"...\"")
     units = {source.name: episode_units(source, cfg.units) for source in sources}
     cameras = [CameraConfig(name, width, height) for name, (height, width) in shapes.items()]
-    session = _session(cfg, files, fps, cameras, str(task), sorted(set(units.values())))
-    writer = ImportWriter.create(replace(cfg.dataset, task=str(task)), fps, cameras, session)
+    session = _session(cfg, files, fps, cameras, task, sorted(set(units.values())))
+    writer = ImportWriter.create(replace(cfg.dataset, task=task), fps, cameras, session)
     frames = 0
     try:
         limits = _model_limits()

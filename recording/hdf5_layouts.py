@@ -187,17 +187,26 @@ def check_episode(source: EpisodeSource) -> CheckedEpisode:
 # ---------------------------------------------------------------------- attributes and units
 
 
-def common_value(episodes: list[EpisodeSource], attribute: str, given: object, default: object) -> object:
-    """``given``, else the files' attribute (which must agree between files), else ``default``."""
-    if given is not None:
-        return given
+def file_attribute(episodes: list[EpisodeSource], attribute: str) -> str | None:
+    """The files' root attribute ``attribute`` as text (it must agree between files), or None when none has it."""
     values = {str(e.attrs[attribute]) for e in episodes if attribute in e.attrs}
     if len(values) > 1:
         raise UsageError(f"the files disagree on their {attribute} ({', '.join(sorted(values))}); give --{attribute}")
-    if values:
-        value = next(iter(values))
-        return type(default)(value) if default is not None else value
-    return default
+    return next(iter(values)) if values else None
+
+
+def file_fps(episodes: list[EpisodeSource], given: int | None) -> int:
+    """``--fps``, else the files' ``fps`` attribute, else 30 (ACT's and LeIsaac's rate)."""
+    if given is not None:
+        return given
+    text = file_attribute(episodes, "fps")
+    try:
+        fps = 30 if text is None else round(float(text))
+    except ValueError:
+        fps = 0
+    if fps < 1:
+        raise UsageError(f"the files' fps attribute is {text!r}, not a frame rate; give --fps")
+    return fps
 
 
 def to_dataset_units(values: np.ndarray, units: str, limits: JointLimits) -> np.ndarray:

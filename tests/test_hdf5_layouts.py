@@ -11,8 +11,9 @@ import pytest
 from kinematics.units import JointLimits
 from recording.hdf5_layouts import (
     check_episode,
-    common_value,
     episode_units,
+    file_attribute,
+    file_fps,
     find_episodes,
     input_files,
     to_dataset_units,
@@ -47,8 +48,20 @@ def test_an_act_file_is_one_episode_with_its_cameras_and_attributes(tmp_path: Pa
     assert (episode.layout, episode.state_key, episode.action_key) == ("act", "observations/qpos", "action")
     assert episode.images == {"overhead_cam": "observations/images/overhead_cam"}
     assert check_episode(episode).frames == 5
-    assert common_value([episode], "fps", None, 30) == 15 and common_value([episode], "fps", 20, 30) == 20
+    assert file_fps([episode], None) == 15 and file_fps([episode], 20) == 20
+    assert file_attribute([episode], "task") is None
     assert episode_units(episode, "auto") == "degrees"
+
+
+def test_files_must_agree_on_their_attributes(tmp_path: Path) -> None:
+    episodes = [*find_episodes(write_act(tmp_path / "a.hdf5", fps=30.0), {}), *find_episodes(
+        write_act(tmp_path / "b.hdf5", fps=15), {})]
+    with pytest.raises(UsageError, match="disagree on their fps"):
+        file_fps(episodes, None)
+    assert file_fps(episodes[:1], None) == 30 and file_fps(episodes, 10) == 10
+    (bad,) = find_episodes(write_act(tmp_path / "c.hdf5", fps="fast"), {})
+    with pytest.raises(UsageError, match="--fps"):
+        file_fps([bad], None)
 
 
 def test_leisaac_demos_map_in_natural_order_skipping_failed_ones(tmp_path: Path) -> None:
