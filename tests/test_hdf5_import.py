@@ -119,3 +119,24 @@ def test_an_existing_destination_is_refused(exported: Path, tmp_path: Path, caps
     (tmp_path / "out").mkdir()
     assert main(["--input", str(exported), "--dataset.root", str(tmp_path / "out")]) == 2
     assert "exists already" in capsys.readouterr().err
+
+
+def test_an_interrupted_import_leaves_no_dataset(
+    exported: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from recording.hdf5_import import ImportWriter
+
+    add_frame = ImportWriter.add_frame
+    calls = []
+
+    def interrupt_in_the_second_episode(self, *args) -> None:
+        calls.append(1)
+        if len(calls) == 50:
+            raise KeyboardInterrupt  # Ctrl-C while the second episode is being written
+        add_frame(self, *args)
+
+    monkeypatch.setattr(ImportWriter, "add_frame", interrupt_in_the_second_episode)
+    root = tmp_path / "out"
+    assert main(["--input", str(exported), "--dataset.root", str(root)]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert not root.exists()
