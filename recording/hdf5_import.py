@@ -11,10 +11,12 @@ Layouts (found by what the file holds; anything else is refused):
   velocity). Root attributes ``fps``, ``units`` and ``task`` are used when present.
 * **LeIsaac** (IsaacLab's recorder, as LeIsaac's ``isaaclab2lerobot`` script reads it), many episodes per file:
   ``/data/demo_<i>/obs/joint_pos`` (T, 6) -> ``observation.state``; ``/data/demo_<i>/actions`` (T, 6) -> ``action``;
-  every (T, H, W, 3) uint8 dataset of ``obs`` (``front``, ``wrist``) -> a camera. Joint values are radians of the
-  IsaacLab model (whose joint ranges are the workbench model's). Demos whose ``success`` attribute is false are
-  skipped, as LeIsaac's converter does; its other ``obs`` fields (``joint_vel``, ``ee_frame_state``, ...) and
-  ``initial_state`` do not map onto LeRobot's SO-101 features.
+  every (T, H, W, 3) uint8 dataset of ``obs`` (``front``, ``wrist``) -> a camera. Joint values are radians of
+  LeIsaac's SO-101, whose joint ranges match the workbench model's within a few degrees (elbow -100..90 against
+  +-96.8, wrist roll +-160 against -157..163, gripper -10..100 the same), so they convert as simulator radians
+  (LeIsaac's own converter maps its ranges linearly onto the older -100..100 convention instead). Demos whose
+  ``success`` attribute is false are skipped, as LeIsaac's converter does; its other ``obs`` fields
+  (``joint_vel``, ``ee_frame_state``, ...) and ``initial_state`` do not map onto LeRobot's SO-101 features.
 
 Joint values are converted to the dataset's units (``kinematics.units``: degrees, gripper 0..100) from ``--units``
 (default: the file's ``units`` attribute, radians for LeIsaac). Camera names must be the workbench's
