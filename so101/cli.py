@@ -38,6 +38,7 @@ COMMANDS: Table = {
         "validate": Command("recording.dataset_tools:validate_main", "check a dataset, re-simulating its episodes"),
         "merge": Command("recording.dataset_tools:merge_main", "merge datasets into a new one"),
     },
+    "convert-ee": Command("recording.convert_ee:main", "convert a joint-space dataset to end-effector space, verified"),
     "train": Command("training.train:main", "train ACT on a dataset, evaluating success in the sim as it learns"),
     "eval": Command("inference.evaluate_cmd:main", "evaluate a checkpoint or every checkpoint of a run in the sim"),
     "bench": {
