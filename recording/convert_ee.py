@@ -155,7 +155,9 @@ def _read_info(root: Path) -> dict[str, Any]:
     try:
         info = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UsageError(f"{path} is not valid JSON ({error}); the dataset is damaged: restore or re-record it") from error
+        raise UsageError(f"{path} is not valid JSON ({error}); the dataset is damaged: restore or re-record it") from (
+            error
+        )
     version = str(info.get("codebase_version", ""))
     if not version.startswith("v3"):
         raise UsageError(
