@@ -83,7 +83,10 @@ def convert(cfg: ConvertEEConfig) -> ConversionResult:
     from recording.convert_ee_source import detect_units, joint_feature, model_path
 
     start = time.perf_counter()
-    src = cfg.src.existing_root()
+    src = cfg.src.resolved_root()
+    if not (src / "meta" / "info.json").is_file():
+        problem = "does not exist" if not src.exists() else "is not a LeRobot dataset (it has no meta/info.json)"
+        raise UsageError(f"--src.root {src} {problem}; give the folder of a joint-space LeRobot v3.0 dataset")
     dst = cfg.dst.resolved_root()
     if dst.exists():
         raise FileExistsError(f"--dst.root {dst} exists; give a new folder (convert-ee never overwrites a dataset)")

@@ -76,6 +76,9 @@ BAD_INPUTS: list[tuple[list[str], tuple[str, ...]]] = [
     (["dataset", "info", "--dataset.root", MISSING], (MISSING, "--dataset.root")),
     (["dataset", "validate", "--dataset.root", MISSING], (MISSING, "--dataset.root")),
     (["bench", "ik", "--model", f"{MISSING}/arm.xml"], (f"{MISSING}/arm.xml",)),
+    (["convert-ee", "--src.root", MISSING, "--dst.root", f"{MISSING}/ee"], (MISSING, "--src.root")),
+    (["convert-ee", "--rotation", "euler"], ("euler", "rotvec")),
+    (["convert-ee", "--units", "radians"], ("radians", "degrees")),
     # missing devices
     (["teleop", "--leader.port", f"{MISSING}/ttyACM0", "--leader.id", "arm"], (f"{MISSING}/ttyACM0",)),
     (["calibrate-leader", "--leader.port", f"{MISSING}/ttyACM0", "--leader.id", "arm"], (f"{MISSING}/ttyACM0",)),
