@@ -44,6 +44,7 @@ COMMANDS: Table = {
     "bench": {
         "sim": Command("sim.benchmark:main", "physics and environment steps/s, both render profiles"),
         "ik": Command("kinematics.benchmark:main", "IK success, accuracy and time per solve, beside mink"),
+        "convert": Command("kinematics.convert_benchmark:main", "joint -> EE conversion frames/s, with verification"),
         "expert": Command("teleop.expert_benchmark:main", "scripted expert: success and phase rates"),
         "record": Command("recording.benchmark:main", "scripted recording speed against real time"),
         "leader": Command("teleop.leader_benchmark:main", "leader arm over the emulator: latency and loop rate"),
