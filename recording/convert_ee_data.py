@@ -124,7 +124,11 @@ class DatasetRewriter:
                 for column in [c for c in episodes.columns if c.startswith(f"stats/{key}/")]:
                     stat = column.rsplit("/", 1)[1]
                     episodes[f"stats/{self.kept[key]}/{stat}"] = episodes[column]
-                    episodes[column] = [self._stats_of(int(i))[key][stat] for i in episodes["episode_index"]]
+                    # One dtype per column: LeRobot's quantiles come out float32 or float64 with the input.
+                    dtype = np.int64 if stat == "count" else np.float64
+                    episodes[column] = [
+                        np.asarray(self._stats_of(int(i))[key][stat], dtype=dtype) for i in episodes["episode_index"]
+                    ]
             episodes.to_parquet(path, index=False)
         stats = load_stats(self.dst) or {}
         episode_stats = list(self._episode_stats.values())
