@@ -106,6 +106,22 @@ class EELayout:
             rotation = rot6d_from_matrix(quat_to_matrix(quat))
         return np.concatenate([position, rotation, gripper[:, None]], axis=1)
 
+    def encode_next(
+        self, position: np.ndarray, quat: np.ndarray, gripper: float, previous: np.ndarray | None
+    ) -> np.ndarray:
+        """The feature vector (``dim``,) of one more pose of a sequence whose last vector was ``previous`` (None
+        starts a sequence): continuous with it as ``encode`` is along an episode. For live observations."""
+        current = self.encode(np.asarray(position)[None], np.asarray(quat)[None], np.array([gripper]))[0]
+        if previous is None or self.rotation == "6d":
+            return current
+        rotation = slice(3, self.gripper_index)
+        if self.rotation == "quat":
+            if float(current[rotation] @ np.asarray(previous)[rotation]) < 0.0:
+                current[rotation] *= -1.0
+        else:
+            current[rotation] = make_rotvec_continuous(np.stack([previous[rotation], current[rotation]]))[1]
+        return current
+
     def decode(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(position (..., 3) m, quat (..., 4) [w, x, y, z] with w >= 0, gripper (...,))`` of feature vectors
         (..., ``dim``). Any rotation vector, quaternion or pair of 6D columns a policy predicts decodes to the

@@ -87,3 +87,15 @@ def test_decode_takes_what_a_network_predicts() -> None:
     assert quat_angle(six_d.decode(features)[1], q) < 0.02
     with pytest.raises(ValueError, match="need 7 values"):
         EELayout().decode(np.zeros(6))
+
+
+@pytest.mark.parametrize("rotation", ROTATION_ENCODINGS)
+def test_encode_next_continues_a_sequence_as_encode_does(rotation: str) -> None:
+    layout = EELayout(rotation)  # type: ignore[arg-type]
+    quats = roll_through_pi() * np.where(np.arange(41) % 3 == 0, -1.0, 1.0)[:, None]
+    positions, gripper = np.zeros((41, 3)), np.full(41, 10.0)
+    whole = layout.encode(positions, quats, gripper)
+    previous = None
+    for t in range(41):
+        previous = layout.encode_next(positions[t], quats[t], gripper[t], previous)
+        np.testing.assert_allclose(previous, whole[t], atol=1e-9)
