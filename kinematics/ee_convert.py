@@ -80,7 +80,9 @@ class EEVerifier:
         # The bound never holds back a step the recording itself took: this checks the poses, not the smoothing.
         steps = np.abs(np.diff(np.vstack([q_start, original])[:, :N_BODY], axis=0))
         bound = max(self.solver.config.max_joint_step, 1.5 * float(steps.max(initial=0.0)))
-        qs, results = solve_trajectory(self.solver, position, quat, q_init=q_start, max_joint_step=bound)
+        qs, results = solve_trajectory(
+            self.solver, position, quat, q_init=q_start, max_joint_step=bound, extrapolate=True
+        )
         return EpisodeErrors(
             position=np.array([r.position_error for r in results]),
             orientation=np.array([r.orientation_error for r in results]),
