@@ -166,6 +166,8 @@ def test_foreign_damaged_and_existing_are_one_line_errors_leaving_nothing(
 
     assert convert_cli(tiny_dataset, damaged) == 2
     assert "exists" in capsys.readouterr().err
+    assert convert_cli(tiny_dataset, tmp_path / "out", "--tcp=nowhere") == 2
+    assert "--tcp nowhere" in capsys.readouterr().err
     assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
 
 
