@@ -169,7 +169,11 @@ class IncompatibleCheckpointError(UsageError):
 
 
 def check_sim_compatibility(policy_config: Any, path: Path | str) -> None:
-    """Raise ``IncompatibleCheckpointError`` naming every mismatch between a checkpoint and the sim."""
+    """Raise ``IncompatibleCheckpointError`` naming every mismatch between a checkpoint and the sim.
+
+    When ``path`` is the checkpoint's folder, its state and action sizes must also be those of the spaces it records
+    (or that are inferred for it): 6 joints, or the dimension of its end-effector layout."""
+    requirements = sim_requirements(Path(path), policy_config) if Path(path).is_dir() else None
     problems = []
     for key, feature in policy_config.input_features.items():
         if key.startswith(IMAGE_PREFIX):
@@ -179,20 +183,16 @@ def check_sim_compatibility(policy_config: Any, path: Path | str) -> None:
                     f"it expects camera {name!r} ({key}); the sim has {', '.join(ROBOT_CAMERA_NAMES)}"
                 )
         elif key == STATE_KEY:
-            if not _joint_or_ee(feature.shape):
-                problems.append(
-                    f"its {STATE_KEY} has shape {tuple(feature.shape)}; the sim provides ({STATE_DIM},) joint "
-                    f"positions or an end-effector pose of {_EE_DIMS} values"
-                )
+            space = None if requirements is None else requirements.state_space
+            if not _fits(feature.shape, space, requirements):
+                problems.append(f"its {STATE_KEY} has shape {tuple(feature.shape)}; {_expected(space, 'state')}")
         else:
             problems.append(f"it expects input {key!r}, which the sim does not provide")
     action = policy_config.output_features.get(ACTION_KEY)
-    if action is None or not _joint_or_ee(action.shape):
+    space = None if requirements is None else requirements.action_space
+    if action is None or not _fits(action.shape, space, requirements):
         shape = None if action is None else tuple(action.shape)
-        problems.append(
-            f"its action has shape {shape}; the sim takes ({STATE_DIM},) joint targets or end-effector poses of "
-            f"{_EE_DIMS} values"
-        )
+        problems.append(f"its action has shape {shape}; {_expected(space, 'action')}")
     if getattr(policy_config, "n_obs_steps", 1) != 1:
         problems.append(f"it needs n_obs_steps={policy_config.n_obs_steps}; the evaluator feeds one observation")
     if problems:
@@ -204,9 +204,23 @@ def check_sim_compatibility(policy_config: Any, path: Path | str) -> None:
 _EE_DIMS = "/".join(str(EELayout(rotation).dim) for rotation in ("rotvec", "quat", "6d"))
 
 
-def _joint_or_ee(shape: Any) -> bool:
+def _fits(shape: Any, space: str | None, requirements: SimRequirements | None) -> bool:
+    """The shape is the 6 joints or an end-effector layout's; with a known space, exactly that space's."""
     shape = tuple(shape)
-    return shape == (STATE_DIM,) or (len(shape) == 1 and EELayout.from_dim(int(shape[0])) is not None)
+    if space is None or requirements is None:
+        return shape == (STATE_DIM,) or (len(shape) == 1 and EELayout.from_dim(int(shape[0])) is not None)
+    if space == "ee" and requirements.ee_layout is not None:
+        return shape == (requirements.ee_layout.dim,)
+    return shape == (STATE_DIM,)
+
+
+def _expected(space: str | None, what: str) -> str:
+    joints = "joint positions" if what == "state" else "joint targets"
+    if space is None:
+        return f"the sim works with ({STATE_DIM},) {joints} or end-effector poses of {_EE_DIMS} values"
+    return f"its so101.json or dataset says its {what} space is {space!r}, which has " + (
+        f"({STATE_DIM},) {joints}" if space == "joint" else "the size of its end-effector layout"
+    )
 
 
 def resolve_pretrained_dir(path: Path | str) -> Path:

@@ -139,7 +139,7 @@ def convert(cfg: ConvertEEConfig) -> ConversionResult:
     dst.parent.mkdir(parents=True, exist_ok=True)
     try:
         rewriter = DatasetRewriter(src, temporary, cfg.dst.repo_id, new_features, JOINTS_PREFIX)
-        frames, episodes = rewriter.run(convert_episode, [STATE_KEY] if STATE_KEY in info["features"] else [])
+        frames, episodes = rewriter.run(convert_episode, [STATE_KEY] if _has_joint_state(info, src) else [])
         conversion["verification"] = report.to_json() if verifier is not None else None
         (temporary / REPORT_FILE).parent.mkdir(parents=True, exist_ok=True)
         (temporary / REPORT_FILE).write_text(json.dumps(conversion, indent=2))
@@ -151,6 +151,17 @@ def convert(cfg: ConvertEEConfig) -> ConversionResult:
         for line in report.lines():
             print(line)
     return ConversionResult(dst, episodes, frames, conversion["verification"], time.perf_counter() - start)
+
+
+def _has_joint_state(info: dict[str, Any], root: Path) -> bool:
+    """``observation.state`` holds the SO-101's joints: the verification then starts from its first frame."""
+    from recording.convert_ee_source import joint_feature
+
+    try:
+        joint_feature(info, STATE_KEY, root)
+    except UsageError:
+        return False
+    return True
 
 
 def _read_info(root: Path) -> dict[str, Any]:

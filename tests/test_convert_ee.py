@@ -189,3 +189,17 @@ def test_an_interrupted_conversion_leaves_no_destination(
     assert convert_cli(tiny_dataset, tmp_path / "out") == 130
     assert "interrupted" in capsys.readouterr().err
     assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+
+def test_a_state_that_is_not_joints_is_left_alone(tiny_dataset: Path, tmp_path: Path) -> None:
+    # Only the action is converted; the verification then starts each episode from its first action.
+    src = tmp_path / "state"
+    shutil.copytree(tiny_dataset, src)
+    info = json.loads((src / "meta" / "info.json").read_text())
+    info["features"]["observation.state"]["names"] = [f"sensor_{i}" for i in range(6)]
+    (src / "meta" / "info.json").write_text(json.dumps(info))
+    assert convert_cli(src, tmp_path / "out") == 0
+    report = json.loads((tmp_path / "out" / REPORT_FILE).read_text())
+    assert report["verification"]["ik_failures"] == 0
+    out = json.loads((tmp_path / "out" / "meta" / "info.json").read_text())["features"]
+    assert out["observation.state"]["names"][0] == "sensor_0" and "joints.observation.state" not in out
