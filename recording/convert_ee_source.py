@@ -8,8 +8,8 @@ Units (``--units auto``): the body joints are in degrees (``so101_new_calib``; L
 default, ``use_degrees=True``) or in the older ``range_m100_100`` normalisation. ``auto`` decides from, in order:
 a workbench recording (``meta/so101/recording.json``: degrees), the ``main_`` names (LeRobot < 0.2:
 ``range_m100_100``), then the value ranges in ``meta/stats.json``: values beyond +-100 cannot be ``range_m100_100``,
-values beyond the model's joint limits (+-5 degrees) cannot be degrees. When the ranges allow both, degrees, as
-LeRobot 0.4 records, and the report says so; ``--units`` overrides.
+values beyond the model's joint limits (by more than 2 degrees) cannot be degrees. When the ranges allow both,
+degrees, as LeRobot 0.4 records, and the report says so; ``--units`` overrides.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ from kinematics.units import GRIPPER_INDEX, JOINT_NAMES, JointLimits, Normalizat
 from recording.scene_metadata import RECORDING_FILE
 from so101.command import UsageError
 
-LIMIT_MARGIN_DEG = 5.0
-"""Recorded joints may overshoot the model's limits by calibration differences; more than this is not degrees."""
+LIMIT_MARGIN_DEG = 2.0
+"""Recorded joints may overshoot the model's limits by calibration differences; more than this is not degrees. The
+SO-101's wrist flex and elbow limits lie within 3 to 5 degrees of 100, so a larger margin would never tell a
+-100..100 dataset by its ranges."""
 
 
 def joint_feature(info: dict[str, Any], key: str, root: Path) -> list[str]:
