@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from inference.policy_runner import PolicyRunner
+    from inference.policy_spaces import PolicySpaces
     from sim.control_loop import ControlClock
     from sim.simulator import So101Sim
 
@@ -61,6 +62,7 @@ def run_policy_episode(
     video_path: Path | None = None,
     clock: ControlClock | None = None,
     should_stop: Callable[[], bool] | None = None,
+    spaces: PolicySpaces | None = None,
 ) -> EvalEpisode:
     """Run one episode from scene ``seed``; it ends on success, after ``max_steps`` control steps, or when
     ``should_stop`` says so (a closed window).
@@ -69,6 +71,7 @@ def run_policy_episode(
         renderer: renders the cameras the policy observes, at the size its data was recorded at.
         video_path: write an mp4 of every step with the task signals drawn.
         clock: paces the steps (and draws its view between them); None runs as fast as possible.
+        spaces: the policy's state and action spaces (end-effector policies); None: joints in, joint targets out.
     """
     from sim.video import EpisodeVideo
 
@@ -76,6 +79,8 @@ def run_policy_episode(
     start = time.perf_counter()
     sim.reset(seed)
     runner.reset()
+    if spaces is not None:
+        spaces.reset(sim.commanded_targets())
     if clock is not None:
         clock.restart()
     step = 0
@@ -84,7 +89,11 @@ def run_policy_episode(
             images = renderer.render(sim.data) if video is not None or runner.needs_images else None
             if video is not None:
                 video.add(images, sim.signals.as_dict(), step)
-            signals = sim.step(runner.act(sim.joint_positions(), images))
+            if spaces is None:
+                signals = sim.step(runner.act(sim.joint_positions(), images))
+            else:
+                action = runner.act(spaces.state(sim.joint_positions()), images)
+                signals = sim.step(spaces.joint_targets(action))
             step += 1
             if clock is not None:
                 clock.wait()
@@ -108,4 +117,6 @@ def run_policy_episode(
         policy_s=runner.timing.total_s,
         policy_max_s=runner.timing.max_s,
         video=str(video_path) if video_path is not None else None,
+        ik_steps=0 if spaces is None else spaces.ik_steps,
+        ik_failures=0 if spaces is None else spaces.ik_failures,
     )

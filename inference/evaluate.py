@@ -73,11 +73,16 @@ def _runner_for(checkpoint: str, settings: RolloutSettings) -> tuple[PolicyRunne
 
 
 def _episode_task(task: tuple[str, int, RolloutSettings, str | None]) -> EvalEpisode:
+    from inference.policy_spaces import PolicySpaces
+
     checkpoint, seed, settings, video_path = task
     runner, requirements = _runner_for(checkpoint, settings)
     sim, renderer = _sim_for(requirements, settings)
+    # End-effector policies: observations and actions through the FK and the IK (cheap to build per episode).
+    spaces = PolicySpaces(sim.model, requirements)
     return run_policy_episode(
-        sim, renderer, runner, seed, settings.max_steps(sim.fps), Path(video_path) if video_path else None
+        sim, renderer, runner, seed, settings.max_steps(sim.fps), Path(video_path) if video_path else None,
+        spaces=spaces if spaces.end_effector else None,
     )
 
 

@@ -38,6 +38,10 @@ class EvalEpisode:
     """Wall-clock seconds of the slowest policy call of the episode."""
     video: str | None = None
     """mp4 of the episode, when one was written."""
+    ik_steps: int = 0
+    """End-effector policies: actions that went through the IK."""
+    ik_failures: int = 0
+    """End-effector policies: of those, the steps whose pose the IK could not reach."""
 
 
 def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
@@ -76,6 +80,8 @@ class EvalSummary:
     """Scene seeds of the episodes, in order (see ``inference.seeds``)."""
     max_ms_per_policy_call: float = 0.0
     """Wall-clock milliseconds of the slowest policy call of the evaluation."""
+    ik_failure_rate: float | None = None
+    """End-effector policies: share of their actions the IK could not reach; None for joint-space policies."""
 
     def metrics(self, prefix: str = "eval/") -> dict[str, float]:
         """Scalars for loggers (wandb)."""
@@ -91,6 +97,7 @@ class EvalSummary:
             f"{prefix}ms_per_policy_call": self.ms_per_policy_call,
             f"{prefix}max_ms_per_policy_call": self.max_ms_per_policy_call,
             f"{prefix}episodes_per_min": self.episodes_per_min,
+            **({} if self.ik_failure_rate is None else {f"{prefix}ik_failure_rate": self.ik_failure_rate}),
         }
 
     def line(self) -> str:
@@ -100,6 +107,7 @@ class EvalSummary:
             f"grasped {self.grasped_rate:.0%} lifted {self.lifted_rate:.0%} "
             f"released {self.released_over_bowl_rate:.0%} | {self.avg_steps:.0f} steps, "
             f"{self.avg_wall_s:.2f} s/episode | {self.episodes_per_min:.1f} episodes/min"
+            + ("" if self.ik_failure_rate is None else f" | IK failures {self.ik_failure_rate:.2%}")
         )
 
 
@@ -112,6 +120,7 @@ def summarize(
         raise ValueError("no episodes to summarize")
     successes = sum(r.success for r in results)
     calls = sum(r.policy_calls for r in results)
+    ik_steps = sum(r.ik_steps for r in results)
     return EvalSummary(
         episodes=n,
         successes=successes,
@@ -129,6 +138,7 @@ def summarize(
         checkpoint=checkpoint,
         seeds=[r.seed for r in results],
         max_ms_per_policy_call=1000.0 * max(r.policy_max_s for r in results),
+        ik_failure_rate=sum(r.ik_failures for r in results) / ik_steps if ik_steps else None,
     )
 
 

@@ -20,6 +20,7 @@ def watch(
     """Run one episode per scene seed, shown in a ``width`` x ``height`` window (pixels); stops early when the
     window is closed. Returns the episodes run."""
     from inference.policy_runner import PolicyRunner
+    from inference.policy_spaces import PolicySpaces
     from policies.checkpoint import load_policy
     from sim.control_loop import ControlClock
     from sim.rendering import CameraRenderer
@@ -34,6 +35,7 @@ def watch(
     sim = So101Sim(SceneConfig(fps=requirements.fps, brick=requirements.brick))
     cameras = [CameraConfig(name, w, h) for name, (h, w) in requirements.cameras.items()]
     renderer = CameraRenderer(sim.model, cameras, profile)
+    spaces = PolicySpaces(sim.model, requirements)
     viewer = None
     results: list[EvalEpisode] = []
     try:
@@ -45,7 +47,7 @@ def watch(
             viewer.status_lines = [f"episode {index + 1}/{len(seeds)}, scene seed {seed}"]
             episode = run_policy_episode(
                 sim, renderer, runner, seed, settings.max_steps(sim.fps), clock=clock,
-                should_stop=lambda: viewer.should_close,
+                should_stop=lambda: viewer.should_close, spaces=spaces if spaces.end_effector else None,
             )  # fmt: skip
             results.append(episode)
             print(f"seed {seed}: {'success' if episode.success else 'failure'} in {episode.steps} steps "

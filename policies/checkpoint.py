@@ -1,8 +1,11 @@
 """Checkpoints of policies for the sim: what a checkpoint needs from the simulator, checks, and loading.
 
 ``so101.json`` next to a checkpoint's weights records what the sim must provide (cameras and their recorded size,
-render profile, fps, brick); checkpoints of stock ``lerobot-train`` lack it, and their needs are read from their
-``config.json``. ``check_sim_compatibility`` names every mismatch before an evaluation starts.
+render profile, fps, brick) and the policy's spaces: ``action_space`` and ``state_space`` are ``joint`` or ``ee``
+(end-effector, in the ``ee_layout`` recorded beside them: rotation encoding and TCP site). Checkpoints of stock
+``lerobot-train`` lack it: their needs are read from their ``config.json``, and their spaces from the feature names
+of the dataset their ``train_config.json`` names, else from the action and state sizes (6 joints; 7, 8 or 10 for the
+rotvec, quat and 6d layouts). ``check_sim_compatibility`` names every mismatch before an evaluation starts.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kinematics.ee_features import EELayout
 from policies.act import ACTION_KEY, IMAGE_PREFIX, STATE_DIM, STATE_KEY, pick_device
 from sim.scene import ROBOT_CAMERA_NAMES
 from so101.command import UsageError
@@ -42,6 +46,13 @@ class SimRequirements:
     """Control rate (Hz) of the dataset."""
     brick: str = "2x4"
     """Duplo brick of the dataset's scenes."""
+    action_space: str = "joint"
+    """``joint``: the policy outputs joint targets (dataset units); ``ee``: end-effector poses in ``ee_layout``, which
+    go through the IK (``kinematics.ee_action.EEActionAdapter``) to the arm."""
+    state_space: str = "joint"
+    """``joint``: ``observation.state`` is the joint positions; ``ee``: the TCP pose in ``ee_layout``."""
+    ee_layout: EELayout | None = None
+    """Layout of the end-effector features (rotation encoding, TCP site); None when both spaces are joints."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -49,7 +60,26 @@ class SimRequirements:
             "render_profile": self.render_profile,
             "fps": self.fps,
             "brick": self.brick,
+            "action_space": self.action_space,
+            "state_space": self.state_space,
+            "ee_layout": None if self.ee_layout is None else self.ee_layout.to_json(),
         }
+
+    def set_spaces(self, action_names: list[str], state_names: list[str], tcp: str) -> None:
+        """Read the spaces from a dataset's ``action`` and ``observation.state`` feature names."""
+        for attribute, names in (("action_space", action_names), ("state_space", state_names)):
+            layout = EELayout.from_names(names, tcp)
+            if layout is not None:
+                setattr(self, attribute, "ee")
+                self.ee_layout = layout
+
+
+def dataset_tcp(root: Path) -> str:
+    """The TCP site of an end-effector dataset (``meta/so101/convert_ee.json``), else ``gripperframe``."""
+    conversion = Path(root) / "meta" / "so101" / "convert_ee.json"
+    if conversion.is_file():
+        return json.loads(conversion.read_text())["layout"]["tcp"]
+    return EELayout.tcp
 
 
 def dataset_requirements(ds_meta: LeRobotDatasetMetadata, cameras: dict[str, tuple[int, int]]) -> SimRequirements:
@@ -70,6 +100,12 @@ def dataset_requirements(ds_meta: LeRobotDatasetMetadata, cameras: dict[str, tup
         if sessions:
             requirements.render_profile = sessions[0].get("render_profile", "fast")
             requirements.brick = sessions[0].get("scene", {}).get("brick", "2x4")
+    features = ds_meta.features
+    requirements.set_spaces(
+        list(features[ACTION_KEY].get("names") or []),
+        list(features.get(STATE_KEY, {}).get("names") or []),
+        dataset_tcp(Path(ds_meta.root)),
+    )
     return requirements
 
 
@@ -84,17 +120,48 @@ def sim_requirements(pretrained_dir: Path, policy_config: Any) -> SimRequirement
     sidecar = Path(pretrained_dir) / SIDECAR_NAME
     if sidecar.is_file():
         data = json.loads(sidecar.read_text())
+        layout = data.get("ee_layout")
         return SimRequirements(
             cameras={name: (int(size[0]), int(size[1])) for name, size in data["cameras"].items()},
             render_profile=data.get("render_profile", "fast"),
             fps=int(data.get("fps", 30)),
             brick=data.get("brick", "2x4"),
+            action_space=data.get("action_space", "joint"),
+            state_space=data.get("state_space", "joint"),
+            ee_layout=None if layout is None else EELayout.from_json(layout),
         )
     cameras = {
         key.removeprefix(IMAGE_PREFIX): (int(feature.shape[1]), int(feature.shape[2]))
         for key, feature in policy_config.image_features.items()
     }
-    return SimRequirements(cameras=cameras)
+    requirements = SimRequirements(cameras=cameras)
+    _infer_spaces(requirements, Path(pretrained_dir), policy_config)
+    return requirements
+
+
+def _infer_spaces(requirements: SimRequirements, pretrained_dir: Path, policy_config: Any) -> None:
+    """Spaces of a stock checkpoint: from the feature names of its training dataset when that is here, else from
+    the action and state sizes."""
+    train_config = pretrained_dir / "train_config.json"
+    if train_config.is_file():
+        root = json.loads(train_config.read_text()).get("dataset", {}).get("root")
+        info = Path(root) / "meta" / "info.json" if root else None
+        if info is not None and info.is_file():
+            features = json.loads(info.read_text())["features"]
+            requirements.set_spaces(
+                list(features.get(ACTION_KEY, {}).get("names") or []),
+                list(features.get(STATE_KEY, {}).get("names") or []),
+                dataset_tcp(Path(root)),
+            )
+            return
+    for attribute, feature in (
+        ("action_space", policy_config.output_features.get(ACTION_KEY)),
+        ("state_space", policy_config.input_features.get(STATE_KEY)),
+    ):
+        layout = None if feature is None else EELayout.from_dim(int(feature.shape[0]))
+        if layout is not None:
+            setattr(requirements, attribute, "ee")
+            requirements.ee_layout = layout
 
 
 class IncompatibleCheckpointError(UsageError):
@@ -102,7 +169,11 @@ class IncompatibleCheckpointError(UsageError):
 
 
 def check_sim_compatibility(policy_config: Any, path: Path | str) -> None:
-    """Raise ``IncompatibleCheckpointError`` naming every mismatch between a checkpoint and the sim."""
+    """Raise ``IncompatibleCheckpointError`` naming every mismatch between a checkpoint and the sim.
+
+    When ``path`` is the checkpoint's folder, its state and action sizes must also be those of the spaces it records
+    (or that are inferred for it): 6 joints, or the dimension of its end-effector layout."""
+    requirements = sim_requirements(Path(path), policy_config) if Path(path).is_dir() else None
     problems = []
     for key, feature in policy_config.input_features.items():
         if key.startswith(IMAGE_PREFIX):
@@ -112,26 +183,44 @@ def check_sim_compatibility(policy_config: Any, path: Path | str) -> None:
                     f"it expects camera {name!r} ({key}); the sim has {', '.join(ROBOT_CAMERA_NAMES)}"
                 )
         elif key == STATE_KEY:
-            if tuple(feature.shape) != (STATE_DIM,):
-                problems.append(
-                    f"its {STATE_KEY} has shape {tuple(feature.shape)}; the sim provides ({STATE_DIM},) joint "
-                    "positions (was it trained on an end-effector dataset?)"
-                )
+            space = None if requirements is None else requirements.state_space
+            if not _fits(feature.shape, space, requirements):
+                problems.append(f"its {STATE_KEY} has shape {tuple(feature.shape)}; {_expected(space, 'state')}")
         else:
             problems.append(f"it expects input {key!r}, which the sim does not provide")
     action = policy_config.output_features.get(ACTION_KEY)
-    if action is None or tuple(action.shape) != (STATE_DIM,):
+    space = None if requirements is None else requirements.action_space
+    if action is None or not _fits(action.shape, space, requirements):
         shape = None if action is None else tuple(action.shape)
-        problems.append(
-            f"its action has shape {shape}; the sim takes ({STATE_DIM},) joint targets (end-effector actions are not "
-            "supported yet)"
-        )
+        problems.append(f"its action has shape {shape}; {_expected(space, 'action')}")
     if getattr(policy_config, "n_obs_steps", 1) != 1:
         problems.append(f"it needs n_obs_steps={policy_config.n_obs_steps}; the evaluator feeds one observation")
     if problems:
         raise IncompatibleCheckpointError(
             f"checkpoint {path} does not match the simulator: " + "; ".join(problems)
         )
+
+
+_EE_DIMS = "/".join(str(EELayout(rotation).dim) for rotation in ("rotvec", "quat", "6d"))
+
+
+def _fits(shape: Any, space: str | None, requirements: SimRequirements | None) -> bool:
+    """The shape is the 6 joints or an end-effector layout's; with a known space, exactly that space's."""
+    shape = tuple(shape)
+    if space is None or requirements is None:
+        return shape == (STATE_DIM,) or (len(shape) == 1 and EELayout.from_dim(int(shape[0])) is not None)
+    if space == "ee" and requirements.ee_layout is not None:
+        return shape == (requirements.ee_layout.dim,)
+    return shape == (STATE_DIM,)
+
+
+def _expected(space: str | None, what: str) -> str:
+    joints = "joint positions" if what == "state" else "joint targets"
+    if space is None:
+        return f"the sim works with ({STATE_DIM},) {joints} or end-effector poses of {_EE_DIMS} values"
+    return f"its so101.json or dataset says its {what} space is {space!r}, which has " + (
+        f"({STATE_DIM},) {joints}" if space == "joint" else "the size of its end-effector layout"
+    )
 
 
 def resolve_pretrained_dir(path: Path | str) -> Path:

@@ -8,6 +8,11 @@
 The scene comes from ``meta/so101/episodes.jsonl`` and the actions from the dataset. Actions were rounded to float32
 before they drove the recording, so on the same model a replay is exact: the replayed joints equal the recorded
 ``observation.state`` and an episode that succeeded succeeds again.
+
+A dataset in end-effector space (``so101 convert-ee``) replays through the IK: each EE action goes through
+``kinematics.ee_action.EEActionAdapter`` (the end-effector controller, with its step bound) to joint targets; the
+joints are compared with the kept ``joints.observation.state`` (or ``observation.state`` when it stayed in joints),
+and the frames the IK could not reach are counted.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from kinematics.ee_features import EELayout
 from recording.dataset_writer import DatasetRef
 from recording.scene_metadata import EpisodeRecord, SceneMetadata, model_files
 from sim.options import CameraOptions
@@ -59,6 +65,8 @@ class ReplayResult:
     frames: int
     max_state_error: float
     """Largest difference between replayed joints and recorded ``observation.state`` (dataset units)."""
+    ik_failures: int = 0
+    """End-effector datasets: frames whose action the IK could not reach (the arm held its targets)."""
 
 
 @dataclass
@@ -67,10 +75,12 @@ class EpisodeData:
 
     record: EpisodeRecord
     actions: np.ndarray
-    """(T, 6) commanded joint targets."""
+    """(T, 6) commanded joint targets, or (T, ``layout.dim``) end-effector actions."""
     states: np.ndarray
-    """(T, 6) recorded ``observation.state``."""
+    """(T, 6) recorded joints (``observation.state``, or its kept joints in an end-effector dataset)."""
     session: dict
+    layout: EELayout | None = None
+    """The end-effector layout of ``actions``; None for joint targets."""
 
 
 def load_episodes(root: Path, episodes: list[int] | None = None) -> list[EpisodeData]:
@@ -92,7 +102,8 @@ def load_episodes(root: Path, episodes: list[int] | None = None) -> list[Episode
     files = sorted((root / "data").glob("chunk-*/file-*.parquet"))
     if not files:
         raise FileNotFoundError(f"{root} has no data files under data/; is it a finalized LeRobot v3.0 dataset?")
-    columns = ["episode_index", "frame_index", "action", "observation.state"]
+    layout, state_key = ee_layout(root)
+    columns = ["episode_index", "frame_index", "action", state_key]
     frame = pd.concat([pd.read_parquet(path, columns=columns) for path in files], ignore_index=True)
     out = []
     for index in wanted:
@@ -102,11 +113,24 @@ def load_episodes(root: Path, episodes: list[int] | None = None) -> list[Episode
             EpisodeData(
                 record,
                 np.stack(rows["action"].to_numpy()).astype(np.float64),
-                np.stack(rows["observation.state"].to_numpy()).astype(np.float64),
+                np.stack(rows[state_key].to_numpy()).astype(np.float64),
                 sessions[record.session],
+                layout,
             )
         )
     return out
+
+
+def ee_layout(root: Path) -> tuple[EELayout | None, str]:
+    """The end-effector layout of the dataset's actions (None: joint targets) and the column of its joints."""
+    import json
+
+    features = json.loads((root / "meta" / "info.json").read_text())["features"]
+    conversion = root / "meta" / "so101" / "convert_ee.json"
+    tcp = json.loads(conversion.read_text())["layout"]["tcp"] if conversion.is_file() else EELayout.tcp
+    layout = EELayout.from_names(features.get("action", {}).get("names") or [], tcp)
+    kept_joints = "joints.observation.state"
+    return layout, kept_joints if kept_joints in features else "observation.state"
 
 
 def make_sim(session: dict) -> So101Sim:
@@ -136,16 +160,26 @@ def replay_episode(
     ``on_frame`` sees the sim before each step; ``clock`` (when given) paces the steps and draws its view.
     """
     sim.reset(episode.record.placement)
+    adapter = None
+    if episode.layout is not None:
+        from kinematics.ee_action import EEActionAdapter
+
+        adapter = EEActionAdapter(sim.model, episode.layout)
+        adapter.reset(sim.commanded_targets())
     error = 0.0
     success = False
     for t, action in enumerate(episode.actions):
         error = max(error, float(np.max(np.abs(sim.joint_positions() - episode.states[t]))))
         if on_frame is not None:
             on_frame(sim)
-        success = sim.step(action).success or success
+        targets = action if adapter is None else adapter.to_joint_targets(action).targets
+        success = sim.step(targets).success or success
         if clock is not None:
             clock.wait()
-    return ReplayResult(episode.record.episode_index, episode.record.outcome, success, len(episode.actions), error)
+    failures = 0 if adapter is None else adapter.failures
+    return ReplayResult(
+        episode.record.episode_index, episode.record.outcome, success, len(episode.actions), error, failures
+    )
 
 
 def model_changes(session: dict, sim: So101Sim) -> list[str]:
@@ -169,9 +203,13 @@ def _replay_all(cfg: ReplayConfig) -> int:
         if r.recorded_outcome == "success" and not r.success:
             print(f"episode {r.episode_index}: recorded as a success, the replay failed")
     rate = 100.0 * again / len(recorded_ok) if recorded_ok else float("nan")
+    failures = sum(r.ik_failures for r in results)
+    through_ik = f"; through the IK: {failures} of {sum(r.frames for r in results)} frames unreached" if (
+        episodes and episodes[0].layout is not None
+    ) else ""
     print(
         f"replay: {again}/{len(recorded_ok)} successful episodes succeed again ({rate:.1f}%); "
-        f"{len(results)} episodes replayed; largest state difference {worst:.2e} (dataset units)"
+        f"{len(results)} episodes replayed; largest state difference {worst:.2e} (dataset units){through_ik}"
     )
     return 0 if again == len(recorded_ok) else 1
 

@@ -1,9 +1,14 @@
 """Gymnasium environment of the SO-101 pick-and-place task, as LeRobot's evaluator expects it.
 
 Observation: ``{"agent_pos": (6,) float32 joint positions in dataset units, "pixels": {camera: (H, W, 3) uint8}}``.
-Action: (6,) joint targets in dataset units (degrees; gripper 0..100). One step is 1/fps s of sim time.
+Action: (6,) joint targets in dataset units (degrees; gripper 0..100), or with ``ee_layout`` an end-effector pose in
+that layout (``kinematics.ee_features``: TCP in the robot base frame, metres, plus the gripper), which the
+end-effector controller inside turns into joint targets, no body joint moving more than its step bound per step
+(``kinematics.ee_action``). One step is 1/fps s of sim time.
 ``info`` holds ``is_success`` and every task signal, and from ``reset`` the scene's ``placement`` (a
-``ScenePlacement``); an episode terminates on success and is truncated at ``episode_length`` steps.
+``ScenePlacement``); with end-effector actions also ``ik_ok`` (this step's pose was reached) and ``ik_failures``
+(steps of the episode whose pose the IK could not reach). An episode terminates on success and is truncated at
+``episode_length`` steps.
 
 ``reset(seed=s)`` draws the scene from ``s``; ``reset(options={"placement": p})`` restores a scene, where ``p`` is
 the ``info["placement"]`` of an earlier reset, its JSON text (``p.to_json()``, as ``so101 rollout`` saves it) or
@@ -21,6 +26,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
+from kinematics.ee_features import EELayout
 from kinematics.units import radians_to_dataset
 from sim.options import episode_steps
 from sim.randomization import RandomizationConfig, ScenePlacement
@@ -45,6 +51,7 @@ class So101PickPlaceEnv(gym.Env):
         robot_xml: another SO-101 MJCF; default the workbench's own model.
         randomization: where the brick and bowl may be placed.
         render_mode: ``rgb_array`` (the first camera's image) or None.
+        ee_layout: take end-effector actions in this layout; None takes joint targets.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 30}
@@ -59,6 +66,7 @@ class So101PickPlaceEnv(gym.Env):
         robot_xml: str | Path | None = None,
         randomization: RandomizationConfig | None = None,
         render_mode: str | None = "rgb_array",
+        ee_layout: EELayout | None = None,
     ) -> None:
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode {render_mode!r} is not supported; use 'rgb_array'")
@@ -78,6 +86,17 @@ class So101PickPlaceEnv(gym.Env):
         low = radians_to_dataset(limits.lower, limits).astype(np.float32)
         high = radians_to_dataset(limits.upper, limits).astype(np.float32)
         self.action_space = gym.spaces.Box(low=low, high=high, dtype=np.float32)
+        self.ee = None
+        if ee_layout is not None:
+            from kinematics.ee_action import EEActionAdapter
+
+            self.ee = EEActionAdapter(self.sim.model, ee_layout)
+            # Poses are unbounded numbers to the space (a target out of reach is the controller's to report); only
+            # the gripper has a range.
+            ee_low = np.full(ee_layout.dim, -np.inf, dtype=np.float32)
+            ee_high = np.full(ee_layout.dim, np.inf, dtype=np.float32)
+            ee_low[-1], ee_high[-1] = 0.0, 100.0
+            self.action_space = gym.spaces.Box(low=ee_low, high=ee_high, dtype=np.float32)
         self.observation_space = gym.spaces.Dict(
             {
                 "agent_pos": gym.spaces.Box(low=low, high=high, dtype=np.float32),
@@ -90,6 +109,7 @@ class So101PickPlaceEnv(gym.Env):
             }
         )
         self._last_images: dict[str, np.ndarray] = {}
+        self._ik_failures = 0
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -108,13 +128,23 @@ class So101PickPlaceEnv(gym.Env):
                 f"options['placement'] is a ScenePlacement, its JSON text or its dict, got {type(placement).__name__}"
             )
         self.sim.reset(placement)
+        self._ik_failures = 0
+        if self.ee is not None:
+            self.ee.reset(self.sim.commanded_targets())
         return self._observation(), {**self._info(), "placement": placement}
 
     def step(self, action: np.ndarray) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
-        signals = self.sim.step(np.asarray(action, dtype=np.float64))
+        action = np.asarray(action, dtype=np.float64)
+        ik: dict[str, Any] = {}
+        if self.ee is not None:
+            result = self.ee.to_joint_targets(action)
+            action = result.targets
+            self._ik_failures += not result.ok
+            ik = {"ik_ok": result.ok, "ik_failures": self._ik_failures}
+        signals = self.sim.step(action)
         terminated = signals.success
         truncated = not terminated and self.sim.steps >= self.episode_length
-        return self._observation(), float(signals.success), terminated, truncated, self._info()
+        return self._observation(), float(signals.success), terminated, truncated, {**self._info(), **ik}
 
     def render(self) -> np.ndarray:
         """The first camera's latest image."""

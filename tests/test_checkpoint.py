@@ -17,10 +17,14 @@ TINY = {"dim_model": 32, "n_heads": 2, "dim_feedforward": 64, "n_encoder_layers"
 def test_incompatible_checkpoints_are_refused_naming_the_mismatch() -> None:
     from lerobot.configs.types import FeatureType, PolicyFeature
 
-    config = act_config(ActPolicyConfig(**TINY, pretrained_backbone=False, device="cpu"), 8, 8, ["overhead_cam"])
-    mismatch = r"observation.state has shape \(8,\).*action has shape \(8,\)"
+    # 9 values are neither the 6 joints nor an end-effector layout (7, 8 or 10).
+    config = act_config(ActPolicyConfig(**TINY, pretrained_backbone=False, device="cpu"), 9, 9, ["overhead_cam"])
+    mismatch = r"observation.state has shape \(9,\).*action has shape \(9,\)"
     with pytest.raises(IncompatibleCheckpointError, match=mismatch):
         check_sim_compatibility(config, "ckpt")
+    for ee_dim in (7, 8, 10):
+        ee = act_config(ActPolicyConfig(**TINY, pretrained_backbone=False, device="cpu"), ee_dim, ee_dim, ["wrist_cam"])
+        check_sim_compatibility(ee, "ckpt")
     config = act_config(ActPolicyConfig(**TINY, pretrained_backbone=False, device="cpu"), 6, 6, ["overhead_cam"])
     config.input_features["observation.images.laptop"] = PolicyFeature(FeatureType.VISUAL, (3, 48, 64))
     with pytest.raises(IncompatibleCheckpointError, match="camera 'laptop'"):
@@ -37,3 +41,33 @@ def test_requirements_of_stock_lerobot_checkpoints_come_from_their_config(tmp_pa
     (tmp_path / "so101.json").write_text(json.dumps(sidecar))
     requirements = sim_requirements(tmp_path, config)
     assert requirements.cameras == {"overhead_cam": (480, 640)} and requirements.render_profile == "quality"
+
+
+def test_the_spaces_of_a_checkpoint_come_from_its_sidecar_its_dataset_or_its_sizes(tmp_path) -> None:
+    from kinematics.ee_features import EELayout
+    from policies.checkpoint import SimRequirements
+
+    # Our checkpoints record them in so101.json.
+    written = SimRequirements(cameras={"wrist_cam": (96, 128)}, action_space="ee", ee_layout=EELayout("6d", "tip"))
+    (tmp_path / "so101.json").write_text(json.dumps(written.to_json()))
+    config = act_config(ActPolicyConfig(**TINY, pretrained_backbone=False, device="cpu"), 6, 10, ["wrist_cam"])
+    read = sim_requirements(tmp_path, config)
+    assert (read.action_space, read.state_space, read.ee_layout) == ("ee", "joint", EELayout("6d", "tip"))
+    # Stock checkpoints: the names of their training dataset's features...
+    stock = tmp_path / "stock"
+    dataset = tmp_path / "dataset"
+    (dataset / "meta").mkdir(parents=True)
+    (stock).mkdir()
+    features = {"action": {"names": list(EELayout("quat").names)}, "observation.state": {"names": ["a"] * 6}}
+    (dataset / "meta" / "info.json").write_text(json.dumps({"features": features}))
+    (stock / "train_config.json").write_text(json.dumps({"dataset": {"root": str(dataset)}}))
+    config = act_config(ActPolicyConfig(**TINY, pretrained_backbone=False, device="cpu"), 6, 8, ["wrist_cam"])
+    read = sim_requirements(stock, config)
+    assert (read.action_space, read.state_space, read.ee_layout) == ("ee", "joint", EELayout("quat"))
+    # ... else the sizes: 7 values are LeRobot's rotvec layout, 6 are joints.
+    (stock / "train_config.json").unlink()
+    config = act_config(ActPolicyConfig(**TINY, pretrained_backbone=False, device="cpu"), 7, 7, ["wrist_cam"])
+    read = sim_requirements(stock, config)
+    assert (read.action_space, read.state_space, read.ee_layout) == ("ee", "ee", EELayout("rotvec"))
+    config = act_config(ActPolicyConfig(**TINY, pretrained_backbone=False, device="cpu"), 6, 6, ["wrist_cam"])
+    assert sim_requirements(stock, config).action_space == "joint"

@@ -85,6 +85,9 @@ BAD_INPUTS: list[tuple[list[str], tuple[str, ...]]] = [
     (["diagnose", "--train.root", MISSING, "--eval.root", MISSING], ("--train.root", MISSING)),
     (["diagnose", "--frames_per_episode", "0"], ("--frames_per_episode",)),
     (["bench", "ik", "--model", f"{MISSING}/arm.xml"], (f"{MISSING}/arm.xml",)),
+    (["convert-ee", "--src.root", MISSING, "--dst.root", f"{MISSING}/ee"], (MISSING, "--src.root")),
+    (["convert-ee", "--rotation", "euler"], ("euler", "rotvec")),
+    (["convert-ee", "--units", "radians"], ("radians", "degrees")),
     # missing devices
     (["teleop", "--leader.port", f"{MISSING}/ttyACM0", "--leader.id", "arm"], (f"{MISSING}/ttyACM0",)),
     (["calibrate-leader", "--leader.port", f"{MISSING}/ttyACM0", "--leader.id", "arm"], (f"{MISSING}/ttyACM0",)),

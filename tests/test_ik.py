@@ -216,3 +216,17 @@ def test_scene_model_with_free_body_and_moved_base(model_path: Path, fk: Forward
         assert result.converged, result
         assert_reaches(fk, q, pos, quat)
     np.testing.assert_array_equal(sim_data.qpos, before)  # the solver keeps to its own MjData
+
+
+def test_extrapolated_warm_starts_solve_smooth_motion_in_fewer_iterations(
+    solver: IKSolver, fk: ForwardKinematics
+) -> None:
+    q_true = smooth_joint_trajectory(solver, 150, seed=4)
+    positions, quats = fk.batch(q_true)
+    plain, plain_results = solve_trajectory(solver, positions, quats, q_true[0])
+    guessed, guessed_results = solve_trajectory(solver, positions, quats, q_true[0], extrapolate=True)
+    assert all(result.converged for result in guessed_results)
+    # The same branch; near-singular frames meet the tolerance at joints a few mrad apart.
+    np.testing.assert_allclose(guessed[:, :5], plain[:, :5], atol=1e-2)
+    np.testing.assert_allclose(guessed[:, 5], q_true[0, 5])  # the gripper is not extrapolated
+    assert sum(r.iterations for r in guessed_results) < sum(r.iterations for r in plain_results)
