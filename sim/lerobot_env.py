@@ -2,6 +2,10 @@
 
     lerobot-eval --env.type=so101_pickplace --env.discover_packages_path=sim --policy.path=...
 
+A policy trained on an end-effector dataset (``so101 convert-ee``) is evaluated with ``--env.ee_rotation`` set to the
+dataset's rotation encoding (``rotvec``, ``quat`` or ``6d``): the env then takes ``ee.*`` actions and turns them into
+joint targets through the end-effector controller.
+
 Importing this module registers ``so101_pickplace`` with LeRobot's ``EnvConfig`` registry.
 """
 
@@ -12,6 +16,7 @@ from dataclasses import dataclass, field
 from lerobot.configs.types import FeatureType, PolicyFeature
 from lerobot.envs.configs import EnvConfig
 
+from kinematics.ee_features import ROTATION_ENCODINGS, EELayout
 from sim.env import ENV_ID, So101PickPlaceEnv
 from sim.lerobot_options import PluginFlags, camera_options, scene_options
 from sim.options import DEFAULT_CAMERAS, CameraOptions, SceneOptions, episode_steps
@@ -53,6 +58,8 @@ class So101PickPlaceEnvConfig(EnvConfig):
     """Duplo brick: ``2x4`` or ``2x2``."""
     robot_xml: str | None = None
     """Another SO-101 MJCF with LeRobot's joint names; default: the workbench's own model."""
+    ee_rotation: str | None = None
+    """End-effector actions in this rotation encoding (``rotvec``, ``quat``, ``6d``); default: joint actions."""
 
     def __post_init__(self) -> None:
         self.scene_options()
@@ -61,8 +68,9 @@ class So101PickPlaceEnvConfig(EnvConfig):
             self.episode_length = episode_steps(self.fps)
         if self.episode_length < 1:
             raise ValueError(f"--env.episode_length must be at least 1, got {self.episode_length}")
+        action_dim = 6 if self.ee_layout() is None else self.ee_layout().dim
         self.features = {
-            "action": PolicyFeature(type=FeatureType.ACTION, shape=(6,)),
+            "action": PolicyFeature(type=FeatureType.ACTION, shape=(action_dim,)),
             "agent_pos": PolicyFeature(type=FeatureType.STATE, shape=(6,)),
         }
         self.features_map = {"action": "action", "agent_pos": "observation.state"}
@@ -80,6 +88,16 @@ class So101PickPlaceEnvConfig(EnvConfig):
         return camera_options(
             self.cameras, self.observation_width, self.observation_height, self.render_profile, _FLAGS
         )
+
+    def ee_layout(self) -> EELayout | None:
+        """The end-effector action layout, or None for joint actions."""
+        if self.ee_rotation is None:
+            return None
+        if self.ee_rotation not in ROTATION_ENCODINGS:
+            raise ValueError(
+                f"--env.ee_rotation must be one of {', '.join(ROTATION_ENCODINGS)}, got {self.ee_rotation!r}"
+            )
+        return EELayout(rotation=self.ee_rotation)  # type: ignore[arg-type]
 
     @property
     def package_name(self) -> str:
@@ -101,6 +119,7 @@ class So101PickPlaceEnvConfig(EnvConfig):
             "fps": scene.fps,
             "brick": scene.brick,
             "robot_xml": scene.robot_xml,
+            "ee_layout": self.ee_layout(),
         }
 
 

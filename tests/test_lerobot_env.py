@@ -31,6 +31,22 @@ def test_lerobot_make_env_and_preprocessing() -> None:
     vector_env.close()
 
 
+def test_end_effector_actions_through_lerobots_factory() -> None:
+    from lerobot.envs.factory import make_env
+
+    config = So101PickPlaceEnvConfig(
+        cameras=["overhead_cam"], observation_width=32, observation_height=24, episode_length=3, ee_rotation="quat"
+    )
+    assert config.features["action"].shape == (8,)
+    vector_env = make_env(config, n_envs=1)["so101_pickplace"][0]
+    vector_env.reset(seed=[0])
+    # A reachable pose in front of the base, gripper half open: the controller inside reaches toward it.
+    action = np.array([[0.25, 0.0, 0.10, 0.0, 1.0, 0.0, 0.0, 50.0]], dtype=np.float32)
+    _, _, _, _, info = vector_env.step(action)
+    assert "ik_failures" in info
+    vector_env.close()
+
+
 def test_config_is_validated_as_the_option_blocks_with_the_env_flags() -> None:
     config = So101PickPlaceEnvConfig(fps=50)
     assert config.episode_length == 750  # 15 s of sim time
@@ -42,6 +58,7 @@ def test_config_is_validated_as_the_option_blocks_with_the_env_flags() -> None:
         "unknown camera 'side_cam'": {"cameras": ["side_cam"]},
         "--env.brick": {"brick": "3x3"},
         "--env.episode_length": {"episode_length": 0},
+        "--env.ee_rotation": {"ee_rotation": "euler"},
     }
     for message, options in cases.items():
         with pytest.raises(ValueError, match=re.escape(message)):
