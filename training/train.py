@@ -17,22 +17,21 @@ only the main process builds the cache, saves checkpoints, evaluates and logs.
 
 from __future__ import annotations
 
+import io
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from inference.report import EvalSummary
 from policies.act import ActPolicyConfig
 from recording.dataset_writer import DatasetRef
 from so101.command import UsageError, parse, run_command
+from training.checkpoints import resume_checkpoint, save_checkpoint_atomic, write_text_atomic
 from training.in_loop_eval import InLoopEvalConfig
 from training.logger import WandbConfig
-
-if TYPE_CHECKING:
-    pass
 
 CONFIG_NAME = "so101_train_config.yaml"
 """The run's full ``TrainConfig``, written at the start; ``--resume`` reads it back."""
@@ -218,8 +217,9 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
     if main_process:
         run_dir.mkdir(parents=True, exist_ok=True)
         cfg.output_dir = str(run_dir)
-        with open(run_dir / CONFIG_NAME, "w") as f:
-            draccus.dump(cfg, f)
+        text = io.StringIO()
+        draccus.dump(cfg, text)
+        write_text_atomic(run_dir / CONFIG_NAME, text.getvalue())
     set_seed(cfg.seed, accelerator=accelerator)
     say = print if main_process else (lambda *_a, **_k: None)
 
@@ -236,10 +236,10 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
     policy_config.optimizer_lr = cfg.optimizer.lr
     policy_config.optimizer_lr_backbone = cfg.optimizer.lr_backbone or cfg.optimizer.lr
     policy_config.optimizer_weight_decay = cfg.optimizer.weight_decay
-    last_checkpoint = run_dir / "checkpoints" / "last"
     if cfg.resume:
-        if not last_checkpoint.exists():
-            raise FileNotFoundError(f"{last_checkpoint} not found: nothing to resume in {run_dir}")
+        # The newest complete checkpoint: a run killed inside a save left only staging files, removed here.
+        last_checkpoint = resume_checkpoint(run_dir, log=say) if main_process else run_dir / "checkpoints" / "last"
+        accelerator.wait_for_everyone()
         policy_config.pretrained_path = last_checkpoint / "pretrained_model"
     policy = make_policy(policy_config, ds_meta=meta)
     preprocessor, postprocessor = make_processors(policy.config, policy_stats(meta, policy.config))
@@ -247,8 +247,9 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
     optimizer, scheduler = make_optimizer_and_scheduler(lerobot_cfg, policy)
     step = 0
     if cfg.resume:
+        # LeRobot's own restore: step, optimizer and scheduler state, and the Python, NumPy and torch RNGs.
         step, optimizer, scheduler = load_training_state(last_checkpoint.resolve(), optimizer, scheduler)
-        say(f"resuming {run_dir} at step {step}")
+        say(f"resuming {run_dir} at step {step} from {last_checkpoint.resolve().name}")
 
     dataset = CachedActDataset(meta, cache, policy.config.chunk_size)
     loader = torch.utils.data.DataLoader(
@@ -327,15 +328,19 @@ def save(
     checkpoint_dir: Path, step: int, lerobot_cfg: Any, policy: Any, optimizer: Any, scheduler: Any,
     preprocessor: Any, postprocessor: Any, meta: Any, cameras: dict[str, tuple[int, int]],
 ) -> None:
-    """LeRobot's checkpoint (weights, config, processors, training state) plus ``so101.json``; updates ``last``."""
-    from lerobot.utils.train_utils import save_checkpoint, update_last_checkpoint
+    """LeRobot's checkpoint (weights, config, processors, training state) plus ``so101.json``, written atomically
+    (``training.checkpoints``); then ``last`` points at it."""
+    from lerobot.utils.train_utils import save_checkpoint
 
     from policies.checkpoint import dataset_requirements, write_sidecar
 
-    save_checkpoint(checkpoint_dir, step, lerobot_cfg, policy, optimizer, scheduler, preprocessor, postprocessor)
     requirements = dataset_requirements(meta, cameras)
-    write_sidecar(checkpoint_dir / "pretrained_model", requirements, {"dataset": str(meta.root), "step": step})
-    update_last_checkpoint(checkpoint_dir)
+
+    def write(folder: Path) -> None:
+        save_checkpoint(folder, step, lerobot_cfg, policy, optimizer, scheduler, preprocessor, postprocessor)
+        write_sidecar(folder / "pretrained_model", requirements, {"dataset": str(meta.root), "step": step})
+
+    save_checkpoint_atomic(checkpoint_dir, write)
 
 
 def main(argv: list[str] | None = None) -> int:

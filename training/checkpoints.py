@@ -1,0 +1,189 @@
+"""Atomic checkpoints of a training run: a kill at any instant never leaves ``last`` or ``best`` pointing at a
+half-written checkpoint.
+
+A checkpoint is written whole into ``RUN/.staging/NNNNNN``, every file and folder of it fsynced, then renamed to
+``RUN/checkpoints/NNNNNN`` (one rename on one filesystem: it appears complete or not at all). ``checkpoints/last``
+stays LeRobot's relative symlink (what ``lerobot-train --resume`` and ``--policy.path`` follow); it is switched by
+making the new link under a temporary name and renaming it over the old one, which is atomic too. ``best`` is a
+symlink switched the same way, to a copy in ``RUN/.best/NNNNNN``. Staging leftovers of a killed run are removed
+when the run is resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+STAGING_DIR = ".staging"
+"""Folder of the run where checkpoints are written before they are published."""
+BEST_STORE = ".best"
+"""Folder of the run holding the copies that ``best`` points at."""
+BEST_LINK = "best"
+"""The run's link to its best checkpoint's copy (what ``so101 eval RUN/best`` reads)."""
+LAST_LINK = "last"
+"""LeRobot's name of the link to the newest checkpoint (``lerobot.utils.constants.LAST_CHECKPOINT_LINK``)."""
+
+
+def fsync_tree(path: Path) -> None:
+    """Flush every file under ``path`` and every folder (their entries) to the disk."""
+    for folder, _dirs, files in os.walk(path):
+        for name in files:
+            with open(os.path.join(folder, name), "rb") as f:
+                os.fsync(f.fileno())
+        fsync_dir(Path(folder))
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a folder's entries (a rename or a new file in it) to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` by ``text`` so that a kill leaves either the old or the new content, never a part."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def publish(staging: Path, final: Path) -> None:
+    """Make the fully written folder ``staging`` appear as ``final`` in one rename (replacing an older ``final``)."""
+    fsync_tree(staging)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    old = staging.with_name(staging.name + ".old")
+    if final.exists():
+        # A resumed run saves a step again that a killed run had already published, but never linked.
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+    staging.rename(final)
+    fsync_dir(final.parent)
+    fsync_dir(staging.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def point(link: Path, target: Path) -> None:
+    """Switch the symlink ``link`` to ``target`` (relative) atomically; a real folder at ``link`` (left by an
+    older version) is moved aside into ``.best`` first."""
+    new = link.with_name(f".{link.name}.new")
+    if new.is_symlink() or new.exists():
+        new.unlink()
+    new.symlink_to(os.path.relpath(target, link.parent))
+    if link.is_dir() and not link.is_symlink():
+        store = link.parent / BEST_STORE
+        store.mkdir(exist_ok=True)
+        shutil.rmtree(store / "previous", ignore_errors=True)
+        link.rename(store / "previous")
+    os.replace(new, link)
+    fsync_dir(link.parent)
+
+
+def save_checkpoint_atomic(checkpoint_dir: Path, write: Callable[[Path], None]) -> None:
+    """Write a checkpoint with ``write(folder)`` into staging, publish it as ``checkpoint_dir`` (a
+    ``RUN/checkpoints/NNNNNN`` folder) and point ``checkpoints/last`` at it."""
+    run_dir = checkpoint_dir.parent.parent
+    staging = run_dir / STAGING_DIR / checkpoint_dir.name
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    write(staging)
+    publish(staging, checkpoint_dir)
+    point(checkpoint_dir.parent / LAST_LINK, checkpoint_dir)
+
+
+def publish_best(run_dir: Path, checkpoint_dir: Path, eval_record: dict) -> None:
+    """Copy a checkpoint's ``pretrained_model`` and its evaluation (``eval.json``) to ``RUN/.best/NNNNNN`` and
+    switch ``RUN/best`` to it; earlier copies are removed once ``best`` no longer points at them."""
+    store = run_dir / BEST_STORE
+    staging = run_dir / STAGING_DIR / f"best_{checkpoint_dir.name}"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(checkpoint_dir / "pretrained_model", staging / "pretrained_model")
+    (staging / "eval.json").write_text(json.dumps(eval_record, indent=2))
+    final = store / checkpoint_dir.name
+    publish(staging, final)
+    point(run_dir / BEST_LINK, final)
+    for other in store.iterdir():
+        if other != final:
+            shutil.rmtree(other, ignore_errors=True)
+
+
+def checkpoint_problem(checkpoint_dir: Path) -> str | None:
+    """Why ``checkpoint_dir`` cannot be resumed from (a missing or unreadable file), or None when it can."""
+    pretrained = checkpoint_dir / "pretrained_model"
+    state = checkpoint_dir / "training_state"
+    for path in (pretrained / "config.json", state / "training_step.json"):
+        try:
+            json.loads(path.read_text())
+        except FileNotFoundError:
+            return f"{path} is missing"
+        except (ValueError, OSError) as err:
+            return f"{path} is not valid JSON ({err})"
+    for path in (pretrained / "model.safetensors", state / "optimizer_state.safetensors",
+                 state / "rng_state.safetensors"):
+        problem = safetensors_problem(path)
+        if problem:
+            return problem
+    return None
+
+
+def safetensors_problem(path: Path) -> str | None:
+    """Why ``path`` is not a whole safetensors file (missing, truncated, not safetensors), or None."""
+    if not path.is_file():
+        return f"{path} is missing"
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        header_len = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if header_len < 2 or 8 + header_len > size:
+            return f"{path} is not a safetensors file or is truncated ({size} bytes)"
+        try:
+            header = json.loads(f.read(header_len))
+        except ValueError:
+            return f"{path} has an unreadable safetensors header"
+    ends = [entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"]
+    if 8 + header_len + max(ends, default=0) > size:
+        return f"{path} is truncated ({size} bytes, its header describes {8 + header_len + max(ends)})"
+    return None
+
+
+def resume_checkpoint(run_dir: Path, log: Callable[[str], None] = print) -> Path:
+    """The checkpoint to resume ``run_dir`` from: the newest complete one, with ``checkpoints/last`` pointing at
+    it; staging leftovers of a killed run are removed.
+
+    Raises:
+        FileNotFoundError: no complete checkpoint in the run (each incomplete one is named with its problem).
+    """
+    staging = run_dir / STAGING_DIR
+    if staging.exists():
+        log(f"removing {staging}: checkpoints a killed run had not finished writing")
+        shutil.rmtree(staging)
+    checkpoints = run_dir / "checkpoints"
+    candidates = sorted(
+        (p for p in checkpoints.iterdir() if p.name.isdigit() and p.is_dir() and not p.is_symlink()),
+        key=lambda p: int(p.name),
+        reverse=True,
+    ) if checkpoints.is_dir() else []
+    skipped = []
+    for candidate in candidates:
+        problem = checkpoint_problem(candidate)
+        if problem is None:
+            for name, why in skipped:
+                log(f"warning: skipping checkpoint {name}: {why}")
+            last = checkpoints / LAST_LINK
+            if not last.is_symlink() or last.resolve() != candidate.resolve():
+                point(last, candidate)
+            return candidate
+        skipped.append((candidate.name, problem))
+    detail = "; ".join(why for _name, why in skipped) or f"{checkpoints} holds no checkpoint"
+    raise FileNotFoundError(
+        f"nothing to resume in {run_dir}: {detail}; start the run again without --resume (in a new --output_dir)"
+    )
