@@ -151,8 +151,18 @@ def build_scene(config: SceneConfig | None = None) -> SceneModel:
         quat=quat_from_xyaxes(np.array(_WRIST_CAM_XYAXES)),
         fovy=_WRIST_CAM_FOVY_DEG,
     )
-    with unprefixed_attach():
-        model = spec.compile()
+    try:
+        with unprefixed_attach():
+            model = spec.compile()
+    except ValueError as error:  # MuJoCo's compiler: a mesh or texture the arm's file names is missing or broken
+        if config.robot_xml is None:
+            raise
+        message = " ".join(str(error).split())
+        raise UsageError(
+            f"{robot_xml} does not compile ({message}); check that the meshes and textures it names exist (its "
+            "meshdir and assetdir are relative to the file), or leave --scene.robot_xml out for the workbench's own "
+            "model"
+        ) from error
     return _index_scene(model, config, robot_xml)
 
 

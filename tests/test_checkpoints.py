@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from policies.checkpoint import safetensors_problem
 from training.checkpoints import (
     checkpoint_problem,
     point,
     publish_best,
     resume_checkpoint,
-    safetensors_problem,
     save_checkpoint_atomic,
 )
 

@@ -17,6 +17,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from policies.checkpoint import safetensors_problem
+
 STAGING_DIR = ".staging"
 """Folder of the run where checkpoints are written before they are published."""
 BEST_STORE = ".best"
@@ -132,26 +134,6 @@ def checkpoint_problem(checkpoint_dir: Path) -> str | None:
         problem = safetensors_problem(path)
         if problem:
             return problem
-    return None
-
-
-def safetensors_problem(path: Path) -> str | None:
-    """Why ``path`` is not a whole safetensors file (missing, truncated, not safetensors), or None."""
-    if not path.is_file():
-        return f"{path} is missing"
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        head = f.read(8)
-        header_len = int.from_bytes(head, "little") if len(head) == 8 else -1
-        if header_len < 2 or 8 + header_len > size:
-            return f"{path} is not a safetensors file or is truncated ({size} bytes)"
-        try:
-            header = json.loads(f.read(header_len))
-        except ValueError:
-            return f"{path} has an unreadable safetensors header"
-    ends = [entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"]
-    if 8 + header_len + max(ends, default=0) > size:
-        return f"{path} is truncated ({size} bytes, its header describes {8 + header_len + max(ends)})"
     return None
 
 
