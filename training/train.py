@@ -126,6 +126,16 @@ def resolve_config(cfg: TrainConfig, argv: list[str]) -> TrainConfig:
                 f"{cfg.output_dir} is not a run folder of so101 train (no {CONFIG_NAME}); give --output_dir the "
                 "folder of the run to continue"
             )
+        import yaml
+
+        try:
+            parse(TrainConfig, [f"--config_path={saved}"], "train")
+        except (UsageError, yaml.YAMLError) as err:
+            raise UsageError(
+                f"{saved}, the run's saved options, cannot be read ({' '.join(str(err).split())}); restore it "
+                "from a copy, or start a new "
+                "run in another --output_dir"
+            ) from err
         cfg = parse(TrainConfig, [f"--config_path={saved}", *argv], "train")
     if cfg.dataset.root is None:
         raise UsageError("give the dataset: --dataset.root PATH (a LeRobot dataset folder, e.g. from so101 record)")
@@ -214,6 +224,13 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
     device = pick_device(cfg.policy.device)
     accelerator = Accelerator(cpu=device == "cpu", step_scheduler_with_optimizer=False)
     main_process = accelerator.is_main_process
+    say = print if main_process else (lambda *_a, **_k: None)
+    last_checkpoint = run_dir / "checkpoints" / "last"
+    if cfg.resume and main_process:
+        # The newest complete checkpoint, found before anything of the run is written: a run killed inside a save
+        # left only staging files (removed here); a run with no complete checkpoint stops with its reasons.
+        last_checkpoint = resume_checkpoint(run_dir, log=say)
+    accelerator.wait_for_everyone()
     if main_process:
         run_dir.mkdir(parents=True, exist_ok=True)
         cfg.output_dir = str(run_dir)
@@ -221,7 +238,6 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
         draccus.dump(cfg, text)
         write_text_atomic(run_dir / CONFIG_NAME, text.getvalue())
     set_seed(cfg.seed, accelerator=accelerator)
-    say = print if main_process else (lambda *_a, **_k: None)
 
     cameras = select_cameras(meta, cfg.policy.cameras)
     height, width = cfg.policy.image_height, cfg.policy.image_width
@@ -237,9 +253,6 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
     policy_config.optimizer_lr_backbone = cfg.optimizer.lr_backbone or cfg.optimizer.lr
     policy_config.optimizer_weight_decay = cfg.optimizer.weight_decay
     if cfg.resume:
-        # The newest complete checkpoint: a run killed inside a save left only staging files, removed here.
-        last_checkpoint = resume_checkpoint(run_dir, log=say) if main_process else run_dir / "checkpoints" / "last"
-        accelerator.wait_for_everyone()
         policy_config.pretrained_path = last_checkpoint / "pretrained_model"
     policy = make_policy(policy_config, ds_meta=meta)
     preprocessor, postprocessor = make_processors(policy.config, policy_stats(meta, policy.config))
