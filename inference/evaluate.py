@@ -93,6 +93,9 @@ def _episode_task(task: tuple[str, int, RolloutSettings, str | None]) -> EvalEpi
 
 MAX_WORKER_DEATHS = 3
 """An evaluation stops after this many worker deaths, or after the same episode killed its worker twice."""
+EPISODE_TIMEOUT_S = 1800.0
+"""A worker that spends longer than this (wall-clock s) on one episode is taken as hung (a GL deadlock) and killed;
+a 15 s episode takes under a minute even on a slow CPU."""
 
 
 class EvalWorkersDied(UsageError):
@@ -144,6 +147,10 @@ class _Worker:
     conn: Connection
     task: int | None = None
     """Index of the episode it is running."""
+    since: float = 0.0
+    """``time.monotonic()`` when it was given that episode."""
+    hung: bool = False
+    """It was killed for running one episode longer than ``EPISODE_TIMEOUT_S``."""
 
 
 class EvalPool:
@@ -152,7 +159,8 @@ class EvalPool:
     A worker that dies (a GL crash, the out-of-memory killer, SIGKILL) is reported on stderr with the scene seed
     of its episode, replaced by a fresh one, and its episode runs again; after ``MAX_WORKER_DEATHS`` deaths, or
     two on the same episode, the evaluation stops with ``EvalWorkersDied``. Waiting watches every worker's process
-    as well as its pipe, so a death is seen at once: the evaluation never hangs on a dead worker.
+    as well as its pipe, so a death is seen at once, and a worker silent on one episode for ``EPISODE_TIMEOUT_S``
+    is killed and counted as dead: the evaluation never hangs on a worker.
     """
 
     def __init__(self, workers: int) -> None:
@@ -216,11 +224,18 @@ class EvalPool:
         while pending or any(worker.task is not None for worker in self._pool):
             for worker in self._pool:
                 if worker.task is None and pending:
-                    worker.task = pending.popleft()
+                    worker.task, worker.since = pending.popleft(), time.monotonic()
                     with contextlib.suppress(OSError):  # it died while idle: the wait below sees its sentinel
                         worker.conn.send((worker.task, tasks[worker.task]))
             busy = [worker for worker in self._pool if worker.task is not None]
-            wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
+            oldest = min(w.since for w in busy)
+            timeout = max(0.0, oldest + EPISODE_TIMEOUT_S - time.monotonic())
+            if not wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout):
+                for worker in busy:
+                    if time.monotonic() - worker.since >= EPISODE_TIMEOUT_S and worker.process.is_alive():
+                        worker.hung = True
+                        worker.process.kill()
+                        worker.process.join()
             for i, worker in enumerate(self._pool):
                 if worker.task is None:
                     continue
@@ -245,7 +260,10 @@ class EvalPool:
         worker.conn.close()
         assert worker.task is not None  # only busy workers are checked
         seed = seeds[worker.task]
-        how = _how_it_died(worker.process.exitcode)
+        how = (
+            f"no answer in {EPISODE_TIMEOUT_S:g} s, killed as hung" if worker.hung
+            else _how_it_died(worker.process.exitcode)
+        )
         deaths.append((seed, how))
         repeated = [s for s, _ in deaths].count(seed) > 1
         if repeated or len(deaths) >= MAX_WORKER_DEATHS:

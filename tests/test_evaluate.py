@@ -75,3 +75,9 @@ def test_a_worker_killed_again_and_again_stops_the_evaluation_with_one_clear_lin
     message = str(stopped.value)
     assert "died 2 times" in message and "twice on scene seed 5" in message and "SIGKILL" in message, message
     assert "--workers" in message and "\n" not in message
+
+
+def test_a_worker_silent_past_the_episode_timeout_is_killed_as_hung(checkpoint: Path, monkeypatch) -> None:
+    monkeypatch.setattr(evaluate, "EPISODE_TIMEOUT_S", 0.3)  # shorter than a worker takes to start its episode
+    with EvalPool(1) as pool, pytest.raises(evaluate.EvalWorkersDied, match=r"scene seed 9: no answer in 0\.3 s"):
+        pool.evaluate(checkpoint, [9], RolloutSettings(episode_time_s=0.1, device="cpu"))
