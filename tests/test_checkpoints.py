@@ -151,3 +151,12 @@ def test_point_replaces_a_link_in_one_rename(tmp_path) -> None:
     point(tmp_path / "link", tmp_path / "a")
     point(tmp_path / "link", tmp_path / "b")
     assert os.readlink(tmp_path / "link") == "b" and not (tmp_path / ".link.new").exists()
+
+
+def test_best_of_a_step_evaluated_again_never_replaces_the_folder_best_points_at(tmp_path) -> None:
+    checkpoint = _fake_checkpoint(tmp_path / "checkpoints" / "000010", 10)
+    publish_best(tmp_path, checkpoint, {"step": 10, "run": 1})
+    first = (tmp_path / "best").resolve()
+    publish_best(tmp_path, checkpoint, {"step": 10, "run": 2})  # a resumed run saved and evaluated step 10 again
+    assert (tmp_path / "best").resolve() != first and not first.exists()
+    assert json.loads((tmp_path / "best" / "eval.json").read_text())["run"] == 2

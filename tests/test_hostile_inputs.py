@@ -292,3 +292,15 @@ def test_a_foreign_or_broken_robot_mjcf_is_named(case: str, tmp_path: Path, caps
     err = _refused(main, argv, user, capsys, str(robot))
     assert problem in err, err
     assert not (tmp_path / "ds").exists(), "a failed recording left a dataset folder"
+
+
+def test_a_checkpoint_that_fails_in_an_evaluation_worker_is_named_by_the_command(good_checkpoint, tmp_path,
+                                                                                 capsys) -> None:  # fmt: skip
+    from inference.evaluate_cmd import main as evaluate
+
+    ckpt = tmp_path / "user" / "pretrained_model"
+    shutil.copytree(good_checkpoint, ckpt)
+    _other_shape(ckpt)  # passes every check of the files: only loading the weights, in the worker, finds it
+    err = _refused(evaluate, [str(ckpt), "--episodes=1", "--workers=1", "--episode_time_s=0.1"], tmp_path / "user",
+                   capsys, "model.safetensors")  # fmt: skip
+    assert "size mismatch" in err and "copy the checkpoint whole" in err

@@ -111,6 +111,9 @@ def publish_best(run_dir: Path, checkpoint_dir: Path, eval_record: dict) -> None
     shutil.copytree(checkpoint_dir / "pretrained_model", staging / "pretrained_model")
     (staging / "eval.json").write_text(json.dumps(eval_record, indent=2))
     final = store / checkpoint_dir.name
+    copies = 1
+    while final.exists():  # a resumed run's new copy of the same step: never replace the folder best points at
+        final, copies = store / f"{checkpoint_dir.name}.{copies}", copies + 1
     publish(staging, final)
     point(run_dir / BEST_LINK, final)
     for other in store.iterdir():
