@@ -72,6 +72,8 @@ class SceneConfig:
             raise ValueError(f"unknown brick {self.brick!r}; use --scene.brick 2x4 or 2x2")
         if self.fps <= 0:
             raise ValueError(f"--scene.fps must be positive, got {self.fps}")
+        if self.robot_xml is not None and Path(self.robot_xml).is_dir():
+            raise UsageError(f"robot model {self.robot_xml} is a folder; pass the SO-101 MJCF file inside it")
         if self.robot_xml is not None and not Path(self.robot_xml).is_file():
             raise FileNotFoundError(
                 f"robot model {self.robot_xml} does not exist; pass the path of an SO-101 MJCF file"

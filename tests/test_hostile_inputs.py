@@ -258,7 +258,7 @@ def _missing_mesh(path: Path) -> None:
 
 
 MJCFS: dict[str, tuple[str, Callable[[Path], object], str]] = {
-    # case: (the command, how the file is made, a word of the problem)
+    # case: (the command, how the file is made, a word of the problem); each made at user/robot.xml
     "not XML": ("rollout", lambda p: p.write_text("this is not a robot\n"), "not a MuJoCo model"),
     "binary garbage": ("view", lambda p: p.write_bytes(bytes(range(256)) * 4), "not a MuJoCo model"),
     "an MJCF that is not an SO-101": (
@@ -267,6 +267,7 @@ MJCFS: dict[str, tuple[str, Callable[[Path], object], str]] = {
                                "</mujoco>"),
         "not an SO-101 model"),
     "missing mesh": ("rollout", _missing_mesh, "does not compile"),
+    "a folder instead of the file": ("rollout", lambda p: (p / "meshes").mkdir(parents=True), "is a folder"),
 }  # fmt: skip
 
 
