@@ -160,3 +160,38 @@ def test_best_of_a_step_evaluated_again_never_replaces_the_folder_best_points_at
     publish_best(tmp_path, checkpoint, {"step": 10, "run": 2})  # a resumed run saved and evaluated step 10 again
     assert (tmp_path / "best").resolve() != first and not first.exists()
     assert json.loads((tmp_path / "best" / "eval.json").read_text())["run"] == 2
+
+
+def test_a_full_disk_during_a_save_leaves_last_on_the_previous_checkpoint(tmp_path) -> None:
+    import errno
+
+    from training.checkpoints import DiskFullError
+
+    checkpoints = tmp_path / "checkpoints"
+    save_checkpoint_atomic(checkpoints / "000010", lambda folder: _fake_checkpoint(folder, 10))
+
+    def fill_the_disk(folder: Path) -> None:
+        _fake_checkpoint(folder, 20)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(DiskFullError, match=r"is full: checkpoint 000020.*points at the complete 000010.*--resume"):
+        save_checkpoint_atomic(checkpoints / "000020", fill_the_disk)
+    assert _last(tmp_path).name == "000010" and not (checkpoints / "000020").exists()
+    assert not (tmp_path / ".staging" / "000020").exists()
+
+
+def test_a_full_disk_while_best_is_copied_leaves_best_as_it_was(tmp_path, monkeypatch) -> None:
+    import errno
+
+    from training import checkpoints
+    from training.checkpoints import DiskFullError
+
+    publish_best(tmp_path, _fake_checkpoint(tmp_path / "checkpoints" / "000010", 10), {"step": 10})
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoints.shutil, "copytree", full)
+    with pytest.raises(DiskFullError, match="copy of checkpoint 000020 for best"):
+        publish_best(tmp_path, _fake_checkpoint(tmp_path / "checkpoints" / "000020", 20), {"step": 20})
+    assert json.loads((tmp_path / "best" / "eval.json").read_text())["step"] == 10

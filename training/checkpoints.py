@@ -11,6 +11,7 @@ when the run is resumed.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from policies.checkpoint import safetensors_problem
+from so101.command import UsageError
 
 STAGING_DIR = ".staging"
 """Folder of the run where checkpoints are written before they are published."""
@@ -92,29 +94,73 @@ def point(link: Path, target: Path) -> None:
 
 def save_checkpoint_atomic(checkpoint_dir: Path, write: Callable[[Path], None]) -> None:
     """Write a checkpoint with ``write(folder)`` into staging, publish it as ``checkpoint_dir`` (a
-    ``RUN/checkpoints/NNNNNN`` folder) and point ``checkpoints/last`` at it."""
+    ``RUN/checkpoints/NNNNNN`` folder) and point ``checkpoints/last`` at it.
+
+    Raises:
+        DiskFullError: the disk filled up; the partial checkpoint is removed and ``last`` is left as it was.
+    """
     run_dir = checkpoint_dir.parent.parent
     staging = run_dir / STAGING_DIR / checkpoint_dir.name
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    write(staging)
-    publish(staging, checkpoint_dir)
+    try:
+        staging.mkdir(parents=True)
+        write(staging)
+        publish(staging, checkpoint_dir)
+    except OSError as err:
+        if err.errno != errno.ENOSPC:
+            raise
+        shutil.rmtree(staging, ignore_errors=True)
+        raise DiskFullError(_disk_full_message(run_dir, f"checkpoint {checkpoint_dir.name}")) from err
     point(checkpoint_dir.parent / LAST_LINK, checkpoint_dir)
+
+
+class DiskFullError(UsageError):
+    """The disk filled up while a checkpoint was written; ``last`` still points at the previous complete one."""
+
+
+def _disk_full_message(run_dir: Path, what: str) -> str:
+    last = run_dir / "checkpoints" / LAST_LINK
+    previous = last.resolve() if last.is_symlink() else None
+    free_mb = shutil.disk_usage(run_dir).free / 1e6
+    if previous is None or not previous.is_dir():
+        kept = "no earlier checkpoint was saved"
+    else:
+        size_mb = sum(f.stat().st_size for f in previous.rglob("*") if f.is_file()) / 1e6
+        kept = (
+            f"a checkpoint takes about {size_mb:.0f} MB; checkpoints/last still points at the complete "
+            f"{previous.name}"
+        )
+    return (
+        f"the disk of {run_dir} is full: {what} could not be written ({free_mb:.0f} MB free; {kept}); "
+        f"free space (older checkpoints/NNNNNN folders can go) and continue with so101 train --resume --output_dir "
+        f"{run_dir}"
+    )
 
 
 def publish_best(run_dir: Path, checkpoint_dir: Path, eval_record: dict) -> None:
     """Copy a checkpoint's ``pretrained_model`` and its evaluation (``eval.json``) to ``RUN/.best/NNNNNN`` and
-    switch ``RUN/best`` to it; earlier copies are removed once ``best`` no longer points at them."""
+    switch ``RUN/best`` to it; earlier copies are removed once ``best`` no longer points at them.
+
+    Raises:
+        DiskFullError: the disk filled up; the partial copy is removed and ``best`` is left as it was.
+    """
     store = run_dir / BEST_STORE
     staging = run_dir / STAGING_DIR / f"best_{checkpoint_dir.name}"
     shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(checkpoint_dir / "pretrained_model", staging / "pretrained_model")
-    (staging / "eval.json").write_text(json.dumps(eval_record, indent=2))
     final = store / checkpoint_dir.name
     copies = 1
     while final.exists():  # a resumed run's new copy of the same step: never replace the folder best points at
         final, copies = store / f"{checkpoint_dir.name}.{copies}", copies + 1
-    publish(staging, final)
+    try:
+        shutil.copytree(checkpoint_dir / "pretrained_model", staging / "pretrained_model")
+        (staging / "eval.json").write_text(json.dumps(eval_record, indent=2))
+        publish(staging, final)
+    except OSError as err:
+        if err.errno != errno.ENOSPC:
+            raise
+        shutil.rmtree(staging, ignore_errors=True)
+        what = f"the copy of checkpoint {checkpoint_dir.name} for best"
+        raise DiskFullError(_disk_full_message(run_dir, what)) from err
     point(run_dir / BEST_LINK, final)
     for other in store.iterdir():
         if other != final:
