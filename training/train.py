@@ -133,8 +133,7 @@ def resolve_config(cfg: TrainConfig, argv: list[str]) -> TrainConfig:
         except (UsageError, yaml.YAMLError) as err:
             raise UsageError(
                 f"{saved}, the run's saved options, cannot be read ({' '.join(str(err).split())}); restore it "
-                "from a copy, or start a new "
-                "run in another --output_dir"
+                "from a copy, or start a new run in another --output_dir"
             ) from err
         cfg = parse(TrainConfig, [f"--config_path={saved}", *argv], "train")
     if cfg.dataset.root is None:
