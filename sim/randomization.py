@@ -72,7 +72,7 @@ class ScenePlacement:
         """The placement a dict (``asdict`` of one, as ``to_json`` writes it) describes.
 
         Raises:
-            ValueError: a key is missing, a value is not a number (or 3 of them), or an object is off the table.
+            ValueError: a key is missing, or a value is not a number (or 3 of them).
         """
         try:
             placement = cls(
@@ -88,22 +88,27 @@ class ScenePlacement:
             ) from error
         for name in ("brick_pos", "bowl_pos"):
             position = getattr(placement, name)
-            (x_low, x_high), (y_low, y_high) = TABLE_TOP_XY
             if len(position) != 3 or not all(math.isfinite(v) for v in position):
                 raise ValueError(f"scene placement: {name} must be 3 finite numbers (metres), got {list(position)}")
-            x, y, z = position
-            if not (x_low <= x <= x_high and y_low <= y <= y_high and 0.0 <= z <= MAX_START_HEIGHT):
-                raise ValueError(
-                    f"scene placement: {name} {list(position)} is off the table (x {x_low}..{x_high}, y {y_low}.."
-                    f"{y_high}, z 0..{MAX_START_HEIGHT} m in the world frame); was it written for another scene?"
-                )
         if not math.isfinite(placement.brick_yaw):
             raise ValueError(f"scene placement: brick_yaw must be a finite angle (radians), got {placement.brick_yaw}")
         return placement
 
+    def check_on_table(self) -> None:
+        """Raise ValueError if the brick or the bowl starts off the table top (a placement of another scene)."""
+        (x_low, x_high), (y_low, y_high) = TABLE_TOP_XY
+        for name in ("brick_pos", "bowl_pos"):
+            x, y, z = getattr(self, name)
+            if not (x_low <= x <= x_high and y_low <= y <= y_high and 0.0 <= z <= MAX_START_HEIGHT):
+                raise ValueError(
+                    f"scene placement: {name} {[x, y, z]} is off the table (x {x_low}..{x_high}, y {y_low}.."
+                    f"{y_high}, z 0..{MAX_START_HEIGHT} m in the world frame); was it written for another scene?"
+                )
+
     @classmethod
     def from_json(cls, text: str) -> ScenePlacement:
-        """The placement of ``to_json``'s text. Raises ValueError naming what is wrong with it."""
+        """The placement of ``to_json``'s text. Raises ValueError naming what is wrong with it, an object off the
+        table included."""
         try:
             payload = json.loads(text)
         except ValueError as error:
@@ -113,7 +118,9 @@ class ScenePlacement:
             ) from error
         if not isinstance(payload, dict):
             raise ValueError(f"scene placement JSON must be an object, got {type(payload).__name__}")
-        return cls.from_dict(payload)
+        placement = cls.from_dict(payload)
+        placement.check_on_table()
+        return placement
 
 
 def sample_placement(seed: int, config: RandomizationConfig, brick_half_size: np.ndarray) -> ScenePlacement:
