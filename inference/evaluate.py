@@ -9,14 +9,24 @@ checkpoint's render profile; the policy's own preprocessor resizes them to its t
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing
 import os
+import pickle
+import signal
+import sys
 import time
+import traceback
+from collections import deque
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inference.episode import RolloutSettings, run_policy_episode
 from inference.report import EvalEpisode, EvalSummary, summarize
+from so101.command import USER_ERRORS, UsageError
 
 if TYPE_CHECKING:
     from inference.policy_runner import PolicyRunner
@@ -86,24 +96,97 @@ def _episode_task(task: tuple[str, int, RolloutSettings, str | None]) -> EvalEpi
     )
 
 
-def _init_worker(threads: int) -> None:
+MAX_WORKER_DEATHS = 3
+"""An evaluation stops after this many worker deaths, or after the same episode killed its worker twice."""
+EPISODE_TIMEOUT_S = 1800.0
+"""A worker that spends longer than this (wall-clock s) on one episode is taken as hung (a GL deadlock) and killed;
+a 15 s episode takes under a minute even on a slow CPU."""
+
+
+class EvalWorkersDied(UsageError):
+    """Worker processes kept dying (a GL crash, the out-of-memory killer): one line naming the episodes and how."""
+
+
+def _worker_main(conn: Connection, threads: int) -> None:
+    """Run episodes sent over ``conn`` until ``None`` arrives; answer ``(index, episode, error)`` for each."""
     import torch
 
     # Workers share the machine's cores: oversubscribed BLAS threads would slow every worker down.
     torch.set_num_threads(threads)
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        if message is None:
+            return
+        index, task = message
+        try:
+            conn.send((index, _episode_task(task), None))
+        except Exception as err:  # the parent re-raises it; the worker lives on for the next episode
+            conn.send((index, None, _portable(err)))
+
+
+def _portable(err: Exception) -> Exception:
+    """``err`` if it survives pickling, else a RuntimeError carrying its traceback; user errors stay as they are
+    (one line), others carry the worker's traceback as a note."""
+    if not isinstance(err, USER_ERRORS):
+        err.add_note("in the evaluation worker:\n" + "".join(traceback.format_exception(err)))
+    try:
+        pickle.dumps(err)
+    except Exception:  # an exception that does not pickle travels as its text
+        return RuntimeError("".join(traceback.format_exception(err)))
+    return err
+
+
+def _how_it_died(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        return f"killed by {name}" + (" (often the out-of-memory killer)" if name == "SIGKILL" else "")
+    return f"exited with status {exitcode}"
+
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+    task: int | None = None
+    """Index of the episode it is running."""
+    since: float = 0.0
+    """``time.monotonic()`` when it was given that episode."""
+    hung: bool = False
+    """It was killed for running one episode longer than ``EPISODE_TIMEOUT_S``."""
 
 
 class EvalPool:
-    """Worker processes that run evaluation episodes; ``workers=0`` runs them in this process."""
+    """Worker processes that run evaluation episodes; ``workers=0`` runs them in this process.
+
+    A worker that dies (a GL crash, the out-of-memory killer, SIGKILL) is reported on stderr with the scene seed
+    of its episode, replaced by a fresh one, and its episode runs again; after ``MAX_WORKER_DEATHS`` deaths, or
+    two on the same episode, the evaluation stops with ``EvalWorkersDied``. Waiting watches every worker's process
+    as well as its pipe, so a death is seen at once, and a worker silent on one episode for ``EPISODE_TIMEOUT_S``
+    is killed and counted as dead: the evaluation never hangs on a worker.
+    """
 
     def __init__(self, workers: int) -> None:
         if workers < 0:
             raise ValueError(f"workers must be >= 0, got {workers}")
         self.workers = workers
-        self._pool = None
-        if workers > 0:
-            threads = max(1, (os.cpu_count() or 1) // workers)
-            self._pool = multiprocessing.get_context("spawn").Pool(workers, _init_worker, (threads,))
+        self._threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+        self._pool: list[_Worker] = [self._start() for _ in range(workers)]
+
+    def _start(self) -> _Worker:
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        process = context.Process(target=_worker_main, args=(child, self._threads), daemon=True)
+        process.start()
+        child.close()
+        return _Worker(process, parent)
+
+    @property
+    def pids(self) -> list[int | None]:
+        """Process ids of the workers (empty for an in-process pool)."""
+        return [worker.process.pid for worker in self._pool]
 
     def evaluate(
         self,
@@ -115,7 +198,11 @@ class EvalPool:
         step: int | None = None,
     ) -> tuple[EvalSummary, list[EvalEpisode]]:
         """Evaluate one checkpoint (its ``pretrained_model`` directory) on scene ``seeds``; mp4s of the first
-        ``video_episodes`` episodes go to ``video_dir``. Results are in seed order."""
+        ``video_episodes`` episodes go to ``video_dir``. Results are in seed order.
+
+        Raises:
+            EvalWorkersDied: workers kept dying (see the class).
+        """
         from policies.checkpoint import load_config, resolve_pretrained_dir, sim_requirements
 
         pretrained = resolve_pretrained_dir(checkpoint)
@@ -130,21 +217,91 @@ class EvalPool:
             for i, seed in enumerate(seeds)
         ]
         start = time.perf_counter()
-        if self._pool is None:
-            results = [_episode_task(task) for task in tasks]
-        else:
-            results = list(self._pool.imap(_episode_task, tasks))
+        results = self._run(tasks, seeds) if self._pool else [_episode_task(task) for task in tasks]
         elapsed = time.perf_counter() - start
         return summarize(results, fps, elapsed, step=step, checkpoint=str(pretrained)), results
 
+    def _run(self, tasks: list[tuple], seeds: list[int]) -> list[EvalEpisode]:
+        """Run ``tasks`` on the workers, replacing those that die."""
+        results: list[EvalEpisode | None] = [None] * len(tasks)
+        pending = deque(range(len(tasks)))
+        deaths: list[tuple[int, str]] = []
+        while pending or any(worker.task is not None for worker in self._pool):
+            for worker in self._pool:
+                if worker.task is None and pending:
+                    worker.task, worker.since = pending.popleft(), time.monotonic()
+                    with contextlib.suppress(OSError):  # it died while idle: the wait below sees its sentinel
+                        worker.conn.send((worker.task, tasks[worker.task]))
+            busy = [worker for worker in self._pool if worker.task is not None]
+            oldest = min(w.since for w in busy)
+            timeout = max(0.0, oldest + EPISODE_TIMEOUT_S - time.monotonic())
+            if not wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout):
+                for worker in busy:
+                    if time.monotonic() - worker.since >= EPISODE_TIMEOUT_S and worker.process.is_alive():
+                        worker.hung = True
+                        worker.process.kill()
+                        worker.process.join()
+            for i, worker in enumerate(self._pool):
+                if worker.task is None:
+                    continue
+                try:
+                    answer = worker.conn.recv() if worker.conn.poll() else None
+                except (EOFError, OSError):
+                    answer = None
+                if answer is not None:
+                    index, episode, error = answer
+                    worker.task = None
+                    if error is not None:
+                        raise error
+                    results[index] = episode
+                elif not worker.process.is_alive():
+                    self._pool[i] = self._replace(worker, seeds, deaths)
+                    pending.appendleft(worker.task)
+        return [episode for episode in results if episode is not None]
+
+    def _replace(self, worker: _Worker, seeds: list[int], deaths: list[tuple[int, str]]) -> _Worker:
+        """Report a dead worker with the seed of its episode and start another; stop when deaths repeat."""
+        worker.process.join()
+        worker.conn.close()
+        assert worker.task is not None  # only busy workers are checked
+        seed = seeds[worker.task]
+        how = (
+            f"no answer in {EPISODE_TIMEOUT_S:g} s, killed as hung" if worker.hung
+            else _how_it_died(worker.process.exitcode)
+        )
+        deaths.append((seed, how))
+        repeated = [s for s, _ in deaths].count(seed) > 1
+        if repeated or len(deaths) >= MAX_WORKER_DEATHS:
+            listed = ", ".join(f"scene seed {s}: {h}" for s, h in deaths)
+            raise EvalWorkersDied(
+                f"evaluation stopped: its worker processes died {len(deaths)} times ({listed})"
+                + (f", twice on scene seed {seed}" if repeated else "")
+                + "; run with fewer workers (--workers / --eval.workers), or with 0 workers to see the error in "
+                "this process; after a SIGKILL, check the kernel log (dmesg) for the out-of-memory killer"
+            )
+        print(
+            f"warning: evaluation worker {worker.process.pid} died during the episode of scene seed {seed} ({how}); "
+            "started another, running that episode again",
+            file=sys.stderr,
+            flush=True,
+        )
+        return self._start()
+
     def close(self) -> None:
-        """Stop the workers; in-process evaluation frees its renderers."""
-        if self._pool is not None:
-            self._pool.close()
-            self._pool.join()
-            self._pool = None
-        else:
+        """Stop the workers (those still running an episode of a stopped evaluation at once); in-process
+        evaluation frees its renderers."""
+        if not self._pool and self.workers == 0:
             release_simulators()
+        for worker in self._pool:
+            if worker.task is None:
+                with contextlib.suppress(OSError):  # already gone
+                    worker.conn.send(None)
+                worker.process.join(timeout=30)
+            if worker.process.is_alive():
+                worker.process.terminate()
+                worker.process.join()
+            worker.conn.close()
+        self._pool = []
 
     def __enter__(self) -> EvalPool:
         return self

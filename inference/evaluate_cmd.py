@@ -108,7 +108,6 @@ def evaluate_command(cfg: EvalCommandConfig) -> int:
         print(f"{successes}/{len(results)} successes; {describe_seeds([r.seed for r in results])}")
         return 0
     output = cfg.output_dir or default_output_dir(Path(cfg.path))
-    output.mkdir(parents=True, exist_ok=True)
     summaries: list[EvalSummary] = []
     episodes: dict[str, list[EvalEpisode]] = {}
     with EvalPool(cfg.workers) as pool:
@@ -120,6 +119,7 @@ def evaluate_command(cfg: EvalCommandConfig) -> int:
             summaries.append(summary)
             episodes[name] = results
             print(f"{name}: {summary.line()}", flush=True)
+    output.mkdir(parents=True, exist_ok=True)  # only now: a checkpoint that fails to load leaves nothing behind
     write_json(output / "eval_results.json", summaries, episodes, scene_seeds=seeds_record(seeds))
     report = markdown_table(summaries) + f"\nEvaluated on {describe_seeds(seeds)}.\n"
     (output / "eval_results.md").write_text(report)

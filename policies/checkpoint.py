@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from kinematics.ee_features import EELayout
 from policies.act import ACTION_KEY, IMAGE_PREFIX, STATE_DIM, STATE_KEY, pick_device
-from sim.scene import ROBOT_CAMERA_NAMES
+from sim.scene import BRICK_SIZES, ROBOT_CAMERA_NAMES
 from so101.command import UsageError
 
 if TYPE_CHECKING:
@@ -119,17 +119,37 @@ def sim_requirements(pretrained_dir: Path, policy_config: Any) -> SimRequirement
     images were never resized, so the cameras render at the size in ``config.json``."""
     sidecar = Path(pretrained_dir) / SIDECAR_NAME
     if sidecar.is_file():
-        data = json.loads(sidecar.read_text())
-        layout = data.get("ee_layout")
-        return SimRequirements(
-            cameras={name: (int(size[0]), int(size[1])) for name, size in data["cameras"].items()},
-            render_profile=data.get("render_profile", "fast"),
-            fps=int(data.get("fps", 30)),
-            brick=data.get("brick", "2x4"),
-            action_space=data.get("action_space", "joint"),
-            state_space=data.get("state_space", "joint"),
-            ee_layout=None if layout is None else EELayout.from_json(layout),
-        )
+        try:
+            data = json.loads(sidecar.read_text())
+            layout = data.get("ee_layout")
+            requirements = SimRequirements(
+                cameras={str(name): (int(size[0]), int(size[1])) for name, size in data["cameras"].items()},
+                render_profile=str(data.get("render_profile", "fast")),
+                fps=int(data.get("fps", 30)),
+                brick=str(data.get("brick", "2x4")),
+                action_space=str(data.get("action_space", "joint")),
+                state_space=str(data.get("state_space", "joint")),
+                ee_layout=None if layout is None else EELayout.from_json(layout),
+            )
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
+            raise UsageError(
+                f"{sidecar} is not the workbench's {SIDECAR_NAME} ({_first_line(err)}: it records cameras with their "
+                f"[height, width], fps, render_profile and brick); copy the checkpoint whole from its run, or move "
+                f"{SIDECAR_NAME} out of the folder to evaluate with the needs in config.json"
+            ) from err
+        spaces = (requirements.action_space, requirements.state_space)
+        if not set(spaces) <= {"joint", "ee"} or ("ee" in spaces and requirements.ee_layout is None):
+            raise UsageError(
+                f"{sidecar} records action_space {spaces[0]!r} and state_space {spaces[1]!r} (each 'joint' or 'ee'; "
+                f"'ee' needs an ee_layout); copy the checkpoint whole from its run"
+            )
+        if requirements.fps < 1 or not requirements.cameras or requirements.brick not in BRICK_SIZES:
+            raise UsageError(
+                f"{sidecar} records fps {requirements.fps}, cameras {list(requirements.cameras)} and brick "
+                f"{requirements.brick!r}, which no recording has (fps >= 1, one camera or more, brick "
+                f"{' or '.join(BRICK_SIZES)}); copy the checkpoint whole from its run"
+            )
+        return requirements
     cameras = {
         key.removeprefix(IMAGE_PREFIX): (int(feature.shape[1]), int(feature.shape[2]))
         for key, feature in policy_config.image_features.items()
@@ -229,10 +249,70 @@ def resolve_pretrained_dir(path: Path | str) -> Path:
     for candidate in (path, path / "pretrained_model"):
         if (candidate / "config.json").is_file() and (candidate / "model.safetensors").is_file():
             return candidate
+    for candidate in (path, path / "pretrained_model"):
+        for present, absent in (("config.json", "model.safetensors"), ("model.safetensors", "config.json")):
+            if (candidate / present).is_file():
+                raise FileNotFoundError(
+                    f"{candidate} holds {present} but no {absent}: the checkpoint is incomplete; copy it whole "
+                    "from its run (checkpoints/NNNNNN/pretrained_model)"
+                )
     raise FileNotFoundError(
         f"{path} is not a checkpoint: expected config.json and model.safetensors in it or in "
         f"{path / 'pretrained_model'}"
     )
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
+def safetensors_problem(path: Path) -> str | None:
+    """Why ``path`` is not a whole safetensors file (missing, truncated, not safetensors), or None; reads only its
+    header."""
+    if not path.is_file():
+        return f"{path} is missing"
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        header_len = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if header_len < 2 or 8 + header_len > size:
+            return f"{path} is not a safetensors file or is truncated ({size} bytes)"
+        try:
+            header = json.loads(f.read(header_len))
+            end = max((entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"), default=0)
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+            return f"{path} has an unreadable safetensors header"
+    if 8 + header_len + end > size:
+        return f"{path} is truncated ({size} bytes, its header describes {8 + header_len + end})"
+    return None
+
+
+def check_checkpoint_files(pretrained_dir: Path) -> None:
+    """Raise ``UsageError`` naming the file, if a checkpoint's ``config.json`` is not a JSON ACT config, its weights
+    are not a whole safetensors file, or its processor files are missing: before anything loads them."""
+    config_path = pretrained_dir / "config.json"
+    try:
+        config = json.loads(config_path.read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise UsageError(
+            f"{config_path} is not valid JSON ({_first_line(err)}); the checkpoint is damaged: copy it again from "
+            "its run, or evaluate another checkpoint"
+        ) from err
+    kind = config.get("type") if isinstance(config, dict) else None
+    if kind != "act":
+        raise IncompatibleCheckpointError(
+            f"{config_path} describes a {kind!r} policy; the workbench loads ACT checkpoints (type 'act'), as "
+            "so101 train and lerobot-train --policy.type=act save them"
+        )
+    problem = safetensors_problem(pretrained_dir / "model.safetensors")
+    if problem:
+        raise UsageError(f"{problem}; the checkpoint is damaged: copy it again from its run, or evaluate another")
+    for name in ("policy_preprocessor.json", "policy_postprocessor.json"):
+        if not (pretrained_dir / name).is_file():
+            raise FileNotFoundError(
+                f"{pretrained_dir / name} is missing: the checkpoint lacks its normalisation (LeRobot 0.4 saves it "
+                "next to the weights); copy the checkpoint whole from its run"
+            )
 
 
 @dataclass
@@ -269,7 +349,15 @@ def load_policy(
     if hasattr(config, "pretrained_backbone_weights"):
         config.pretrained_backbone_weights = None
     apply_inference_overrides(config, n_action_steps, temporal_ensemble_coeff)
-    policy = get_policy_class(config.type).from_pretrained(pretrained_dir, config=config)
+    try:
+        policy = get_policy_class(config.type).from_pretrained(pretrained_dir, config=config)
+    except RuntimeError as err:  # torch's load_state_dict: the weights do not fit the model config.json describes
+        mismatch = next((line.strip() for line in str(err).splitlines() if "mismatch" in line or "key" in line),
+                        _first_line(err))
+        raise IncompatibleCheckpointError(
+            f"{pretrained_dir / 'model.safetensors'} does not fit the model of its config.json ({mismatch}); the "
+            "weights and the config come from different checkpoints: copy the checkpoint whole from its run"
+        ) from err
     policy.eval()
     overrides = {"device_processor": {"device": config.device}}
     preprocessor, postprocessor = make_pre_post_processors(
@@ -300,7 +388,22 @@ def apply_inference_overrides(
 
 def load_config(path: Path | str) -> PreTrainedConfig:
     """The saved LeRobot policy config of a checkpoint."""
+    import draccus
     import lerobot.policies  # noqa: F401  (registers the policy config classes, ACT's among them)
     from lerobot.configs.policies import PreTrainedConfig
 
-    return PreTrainedConfig.from_pretrained(resolve_pretrained_dir(path))
+    pretrained_dir = resolve_pretrained_dir(path)
+    check_checkpoint_files(pretrained_dir)
+    try:
+        return PreTrainedConfig.from_pretrained(pretrained_dir)
+    except (draccus.utils.ParsingError, ValueError, KeyError, TypeError) as err:
+        raise UsageError(
+            f"{pretrained_dir / 'config.json'} is not an ACT config LeRobot {_lerobot_version()} can read "
+            f"({_first_line(err)}); use a checkpoint saved by so101 train or this LeRobot's lerobot-train"
+        ) from err
+
+
+def _lerobot_version() -> str:
+    from importlib.metadata import version
+
+    return version("lerobot")

@@ -17,6 +17,11 @@ import numpy as np
 from kinematics.pose import yaw_quat
 from sim.scene import BOWL_OUTER_RADIUS
 
+TABLE_TOP_XY = ((-0.25, 0.65), (-0.5, 0.5))
+"""(x range, y range) of the table top (m, world frame): the ``table_top`` geom of ``assets/scene.xml``."""
+MAX_START_HEIGHT = 0.1
+"""Highest start (m above the table) of a placed object: they start resting on the table."""
+
 
 @dataclass
 class RandomizationConfig:
@@ -64,21 +69,58 @@ class ScenePlacement:
 
     @classmethod
     def from_dict(cls, payload: dict) -> ScenePlacement:
+        """The placement a dict (``asdict`` of one, as ``to_json`` writes it) describes.
+
+        Raises:
+            ValueError: a key is missing, or a value is not a number (or 3 of them).
+        """
         try:
-            return cls(
+            placement = cls(
                 seed=payload.get("seed"),
                 brick_pos=tuple(float(v) for v in payload["brick_pos"]),  # type: ignore[arg-type]
                 brick_yaw=float(payload["brick_yaw"]),
                 bowl_pos=tuple(float(v) for v in payload["bowl_pos"]),  # type: ignore[arg-type]
             )
-        except (KeyError, TypeError, ValueError) as error:
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise ValueError(
-                f"not a scene placement ({error}); expected keys seed, brick_pos, brick_yaw, bowl_pos"
+                f"not a scene placement ({type(error).__name__}: {error}); expected keys seed, brick_pos [x, y, z], "
+                "brick_yaw and bowl_pos [x, y, z] (metres, radians), as ScenePlacement.to_json writes them"
             ) from error
+        for name in ("brick_pos", "bowl_pos"):
+            position = getattr(placement, name)
+            if len(position) != 3 or not all(math.isfinite(v) for v in position):
+                raise ValueError(f"scene placement: {name} must be 3 finite numbers (metres), got {list(position)}")
+        if not math.isfinite(placement.brick_yaw):
+            raise ValueError(f"scene placement: brick_yaw must be a finite angle (radians), got {placement.brick_yaw}")
+        return placement
+
+    def check_on_table(self) -> None:
+        """Raise ValueError if the brick or the bowl starts off the table top (a placement of another scene)."""
+        (x_low, x_high), (y_low, y_high) = TABLE_TOP_XY
+        for name in ("brick_pos", "bowl_pos"):
+            x, y, z = getattr(self, name)
+            if not (x_low <= x <= x_high and y_low <= y <= y_high and 0.0 <= z <= MAX_START_HEIGHT):
+                raise ValueError(
+                    f"scene placement: {name} {[x, y, z]} is off the table (x {x_low}..{x_high}, y {y_low}.."
+                    f"{y_high}, z 0..{MAX_START_HEIGHT} m in the world frame); was it written for another scene?"
+                )
 
     @classmethod
     def from_json(cls, text: str) -> ScenePlacement:
-        return cls.from_dict(json.loads(text))
+        """The placement of ``to_json``'s text. Raises ValueError naming what is wrong with it, an object off the
+        table included."""
+        try:
+            payload = json.loads(text)
+        except ValueError as error:
+            raise ValueError(
+                f"scene placement is not valid JSON ({error}); pass the text ScenePlacement.to_json writes (so101 "
+                "rollout saves it as scene_NNN.json)"
+            ) from error
+        if not isinstance(payload, dict):
+            raise ValueError(f"scene placement JSON must be an object, got {type(payload).__name__}")
+        placement = cls.from_dict(payload)
+        placement.check_on_table()
+        return placement
 
 
 def sample_placement(seed: int, config: RandomizationConfig, brick_half_size: np.ndarray) -> ScenePlacement:

@@ -72,6 +72,8 @@ class SceneConfig:
             raise ValueError(f"unknown brick {self.brick!r}; use --scene.brick 2x4 or 2x2")
         if self.fps <= 0:
             raise ValueError(f"--scene.fps must be positive, got {self.fps}")
+        if self.robot_xml is not None and Path(self.robot_xml).is_dir():
+            raise UsageError(f"robot model {self.robot_xml} is a folder; pass the SO-101 MJCF file inside it")
         if self.robot_xml is not None and not Path(self.robot_xml).is_file():
             raise FileNotFoundError(
                 f"robot model {self.robot_xml} does not exist; pass the path of an SO-101 MJCF file"
@@ -151,8 +153,18 @@ def build_scene(config: SceneConfig | None = None) -> SceneModel:
         quat=quat_from_xyaxes(np.array(_WRIST_CAM_XYAXES)),
         fovy=_WRIST_CAM_FOVY_DEG,
     )
-    with unprefixed_attach():
-        model = spec.compile()
+    try:
+        with unprefixed_attach():
+            model = spec.compile()
+    except ValueError as error:  # MuJoCo's compiler: a mesh or texture the arm's file names is missing or broken
+        if config.robot_xml is None:
+            raise
+        message = " ".join(str(error).split())
+        raise UsageError(
+            f"{robot_xml} does not compile ({message}); check that the meshes and textures it names exist (its "
+            "meshdir and assetdir are relative to the file), or leave --scene.robot_xml out for the workbench's own "
+            "model"
+        ) from error
     return _index_scene(model, config, robot_xml)
 
 

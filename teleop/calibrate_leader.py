@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from so101.command import UsageError, run_command
+from teleop.feetech.calibration import CalibrationError, calibration_problem
 from teleop.feetech.ports import check_port, open_bus
 from teleop.leader import ARM, LeaderConfig, calibration_path, lerobot_leader
 
@@ -30,9 +31,18 @@ def calibrate(config: LeaderConfig) -> None:
 
     Raises:
         PortError: the port is missing or busy, or no arm answers on it.
+        CalibrationError: the arm's calibration file exists but LeRobot cannot use it.
         UsageError: a joint did not move while the ranges were recorded.
     """
     check_port(config.port, "--leader.port", ARM)
+    path = calibration_path(config)
+    problem = calibration_problem(path) if path.is_file() else None
+    if problem:
+        # LeRobot would load it before asking anything, and fail on it.
+        raise CalibrationError(
+            f"{path} {problem}. Move it out of {path.parent} (it is left as it is) and run this command again to "
+            "calibrate the arm afresh"
+        )
     leader = lerobot_leader(config)
     open_bus(leader.bus, ARM)
     try:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -38,3 +42,42 @@ def test_in_process_pool_runs_episodes_in_seed_order_and_frees_its_renderers(che
 def test_negative_worker_count_is_refused() -> None:
     with pytest.raises(ValueError, match="workers must be >= 0"):
         EvalPool(-1)
+
+
+def _kill(pid: int | None) -> None:
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+
+
+def test_a_worker_killed_again_and_again_stops_the_evaluation_with_one_clear_line(checkpoint: Path) -> None:
+    settings = RolloutSettings(episode_time_s=0.1, device="cpu")
+    pool = EvalPool(1)
+    killed: list[int | None] = []
+    done = threading.Event()
+
+    def kill_every_worker() -> None:
+        while not done.is_set() and len(killed) < 3:
+            for pid in pool.pids:
+                if pid not in killed:
+                    killed.append(pid)
+                    _kill(pid)
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_every_worker)
+    killer.start()
+    try:
+        with pytest.raises(evaluate.EvalWorkersDied) as stopped:
+            pool.evaluate(checkpoint, [5, 6], settings)
+    finally:
+        done.set()
+        killer.join()
+        pool.close()
+    message = str(stopped.value)
+    assert "died 2 times" in message and "twice on scene seed 5" in message and "SIGKILL" in message, message
+    assert "--workers" in message and "\n" not in message
+
+
+def test_a_worker_silent_past_the_episode_timeout_is_killed_as_hung(checkpoint: Path, monkeypatch) -> None:
+    monkeypatch.setattr(evaluate, "EPISODE_TIMEOUT_S", 0.3)  # shorter than a worker takes to start its episode
+    with EvalPool(1) as pool, pytest.raises(evaluate.EvalWorkersDied, match=r"scene seed 9: no answer in 0\.3 s"):
+        pool.evaluate(checkpoint, [9], RolloutSettings(episode_time_s=0.1, device="cpu"))

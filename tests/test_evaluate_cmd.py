@@ -109,3 +109,41 @@ def test_every_option_has_help_and_a_default(capsys: pytest.CaptureFixture[str])
         after = text.rsplit(f"{option} ", 1)[1]  # the last mention: its entry in the options list
         help_text = after.split(" --", 1)[0]
         assert len(help_text.split()) > 4 and f"(default: {default})" in help_text, option
+
+
+def test_a_worker_killed_in_the_middle_of_an_episode_is_replaced_and_the_evaluation_finishes(
+    checkpoint: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    import os
+    import signal
+    import threading
+    import time
+
+    from inference.evaluate import EvalPool
+
+    pools: list[EvalPool] = []
+    original_init = EvalPool.__init__
+
+    def remember(self: EvalPool, workers: int) -> None:
+        original_init(self, workers)
+        pools.append(self)
+
+    monkeypatch.setattr(EvalPool, "__init__", remember)
+
+    def kill_mid_episode() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (pools and pools[0]._pool and pools[0]._pool[0].task is not None):
+            time.sleep(0.01)
+        time.sleep(0.3)  # the worker is loading the policy, building the scene or running the episode
+        os.kill(pools[0].pids[0], signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_mid_episode)
+    killer.start()
+    out = tmp_path / "eval"
+    status = main([str(checkpoint), "--episodes=2", "--workers=1", "--episode_time_s=0.3", f"--output_dir={out}"])
+    killer.join()
+    assert status == 0
+    err = capsys.readouterr().err
+    assert f"died during the episode of scene seed {TEST_SEEDS.start} (killed by SIGKILL" in err, err
+    results = json.loads((out / "eval_results.json").read_text())
+    assert results["evaluations"][0]["episodes"] == 2

@@ -34,7 +34,10 @@ def test_the_same_file_is_kept_and_another_arms_file_is_refused(tmp_path):
     path = write_calibration_file(tmp_path, "emu")
     before = path.stat().st_mtime_ns
     assert write_calibration_file(tmp_path, "emu") == path and path.stat().st_mtime_ns == before
-    path.write_text("not json")
+    path.write_text('{"shoulder_pan": {"id": 1}}')
     with pytest.raises(UsageError, match="holds another arm's calibration"):
+        write_calibration_file(tmp_path, "emu")
+    path.write_text("not json")
+    with pytest.raises(UsageError, match="holds something that is not valid JSON"):
         write_calibration_file(tmp_path, "emu")
     assert path.read_text() == "not json"

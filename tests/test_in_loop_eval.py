@@ -60,3 +60,29 @@ def test_selection_happens_on_the_selection_seeds_never_on_the_test_seeds(tmp_pa
     assert evaluator.seeds == [SELECTION_SEEDS.start + i for i in range(3)]
     with pytest.raises(ValueError, match="reaches the test seeds"):
         InLoopEvalConfig(seed=TEST_SEEDS.start)
+
+
+def test_a_worker_killed_during_an_in_loop_evaluation_is_reported_and_replaced(tmp_path, capsys) -> None:
+    import os
+    import signal
+
+    from inference.benchmark import write_untrained_checkpoint
+    from inference.evaluate import EvalPool
+    from policies.act import ActPolicyConfig
+
+    tiny = ActPolicyConfig(dim_model=32, n_heads=2, dim_feedforward=64, n_encoder_layers=1, n_vae_encoder_layers=1,
+                           chunk_size=10, n_action_steps=10, image_height=48, image_width=64,
+                           pretrained_backbone=False, device="cpu")  # fmt: skip
+    checkpoint = tmp_path / "checkpoints" / "000010"
+    write_untrained_checkpoint(checkpoint / "pretrained_model", tiny, (48, 64))
+    evaluator = InLoopEvaluator(tmp_path, InLoopEvalConfig(episodes=2, workers=1, episode_time_s=0.1))
+    evaluator._pool = EvalPool(1)
+    os.kill(evaluator._pool.pids[0], signal.SIGKILL)  # as the OOM killer would, before its first episode
+    try:
+        summary = evaluator.evaluate(checkpoint, 10)
+    finally:
+        evaluator.close()
+    assert summary.episodes == 2 and summary.seeds == evaluator.seeds
+    err = capsys.readouterr().err
+    assert f"during the episode of scene seed {evaluator.seeds[0]} (killed by SIGKILL" in err, err
+    assert json.loads((tmp_path / "eval_history.json").read_text())["evaluations"][0]["episodes"] == 2

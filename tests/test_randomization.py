@@ -63,3 +63,16 @@ def test_same_seed_or_same_json_gives_bit_identical_first_observations() -> None
     assert not np.array_equal(obs_d["pixels"]["overhead_cam"], obs_a["pixels"]["overhead_cam"])
     first.close()
     second.close()
+
+
+def test_the_table_bounds_are_those_of_the_scene() -> None:
+    import mujoco
+
+    from sim.randomization import TABLE_TOP_XY
+    from sim.scene import build_scene
+
+    model = build_scene().model
+    top = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "table_top")
+    centre, half = model.geom_pos[top], model.geom_size[top]  # the table body sits at the world origin
+    expected = [centre[0] - half[0], centre[0] + half[0], centre[1] - half[1], centre[1] + half[1]]
+    np.testing.assert_allclose(np.ravel(TABLE_TOP_XY), expected, atol=1e-9)

@@ -11,7 +11,6 @@ earlier one (ties keep the earlier, cheaper checkpoint).
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,10 +20,10 @@ from inference.report import EvalSummary, plot_curve, summary_from_json
 from inference.seeds import SELECTION_SEEDS, TEST_SEEDS, eval_seeds, overlaps, seeds_record
 from sim.options import EPISODE_TIME_S
 from sim.rendering import RenderProfile
+from training.checkpoints import publish_best, write_text_atomic
 
 HISTORY_NAME = "eval_history.json"
 CURVE_NAME = "eval_curve.png"
-BEST_DIR = "best"
 
 
 @dataclass
@@ -104,13 +103,7 @@ class InLoopEvaluator:
             self._pool = None
 
     def _save_best(self, checkpoint_dir: Path, summary: EvalSummary) -> None:
-        best = self.run_dir / BEST_DIR
-        staging = self.run_dir / (BEST_DIR + ".tmp")
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(checkpoint_dir / "pretrained_model", staging / "pretrained_model")
-        (staging / "eval.json").write_text(json.dumps({**asdict(summary), "source": str(checkpoint_dir)}, indent=2))
-        shutil.rmtree(best, ignore_errors=True)
-        staging.rename(best)
+        publish_best(self.run_dir, checkpoint_dir, {**asdict(summary), "source": str(checkpoint_dir)})
 
     def _load_history(self) -> list[EvalSummary]:
         path = self.run_dir / HISTORY_NAME
@@ -127,5 +120,5 @@ class InLoopEvaluator:
             "best_step": best.step if best else None,
             "evaluations": [asdict(s) for s in history],
         }
-        (self.run_dir / HISTORY_NAME).write_text(json.dumps(payload, indent=2))
+        write_text_atomic(self.run_dir / HISTORY_NAME, json.dumps(payload, indent=2))
         plot_curve(self.run_dir / CURVE_NAME, history)

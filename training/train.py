@@ -17,22 +17,21 @@ only the main process builds the cache, saves checkpoints, evaluates and logs.
 
 from __future__ import annotations
 
+import io
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from inference.report import EvalSummary
 from policies.act import ActPolicyConfig
 from recording.dataset_writer import DatasetRef
 from so101.command import UsageError, parse, run_command
+from training.checkpoints import resume_checkpoint, save_checkpoint_atomic, write_text_atomic
 from training.in_loop_eval import InLoopEvalConfig
 from training.logger import WandbConfig
-
-if TYPE_CHECKING:
-    pass
 
 CONFIG_NAME = "so101_train_config.yaml"
 """The run's full ``TrainConfig``, written at the start; ``--resume`` reads it back."""
@@ -127,6 +126,15 @@ def resolve_config(cfg: TrainConfig, argv: list[str]) -> TrainConfig:
                 f"{cfg.output_dir} is not a run folder of so101 train (no {CONFIG_NAME}); give --output_dir the "
                 "folder of the run to continue"
             )
+        import yaml
+
+        try:
+            parse(TrainConfig, [f"--config_path={saved}"], "train")
+        except (UsageError, yaml.YAMLError) as err:
+            raise UsageError(
+                f"{saved}, the run's saved options, cannot be read ({' '.join(str(err).split())}); restore it "
+                "from a copy, or start a new run in another --output_dir"
+            ) from err
         cfg = parse(TrainConfig, [f"--config_path={saved}", *argv], "train")
     if cfg.dataset.root is None:
         raise UsageError("give the dataset: --dataset.root PATH (a LeRobot dataset folder, e.g. from so101 record)")
@@ -215,13 +223,20 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
     device = pick_device(cfg.policy.device)
     accelerator = Accelerator(cpu=device == "cpu", step_scheduler_with_optimizer=False)
     main_process = accelerator.is_main_process
+    say = print if main_process else (lambda *_a, **_k: None)
+    last_checkpoint = run_dir / "checkpoints" / "last"
+    if cfg.resume and main_process:
+        # The newest complete checkpoint, found before anything of the run is written: a run killed inside a save
+        # left only staging files (removed here); a run with no complete checkpoint stops with its reasons.
+        last_checkpoint = resume_checkpoint(run_dir, log=say)
+    accelerator.wait_for_everyone()
     if main_process:
         run_dir.mkdir(parents=True, exist_ok=True)
         cfg.output_dir = str(run_dir)
-        with open(run_dir / CONFIG_NAME, "w") as f:
-            draccus.dump(cfg, f)
+        text = io.StringIO()
+        draccus.dump(cfg, text)
+        write_text_atomic(run_dir / CONFIG_NAME, text.getvalue())
     set_seed(cfg.seed, accelerator=accelerator)
-    say = print if main_process else (lambda *_a, **_k: None)
 
     cameras = select_cameras(meta, cfg.policy.cameras)
     height, width = cfg.policy.image_height, cfg.policy.image_width
@@ -236,10 +251,7 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
     policy_config.optimizer_lr = cfg.optimizer.lr
     policy_config.optimizer_lr_backbone = cfg.optimizer.lr_backbone or cfg.optimizer.lr
     policy_config.optimizer_weight_decay = cfg.optimizer.weight_decay
-    last_checkpoint = run_dir / "checkpoints" / "last"
     if cfg.resume:
-        if not last_checkpoint.exists():
-            raise FileNotFoundError(f"{last_checkpoint} not found: nothing to resume in {run_dir}")
         policy_config.pretrained_path = last_checkpoint / "pretrained_model"
     policy = make_policy(policy_config, ds_meta=meta)
     preprocessor, postprocessor = make_processors(policy.config, policy_stats(meta, policy.config))
@@ -247,8 +259,9 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
     optimizer, scheduler = make_optimizer_and_scheduler(lerobot_cfg, policy)
     step = 0
     if cfg.resume:
+        # LeRobot's own restore: step, optimizer and scheduler state, and the Python, NumPy and torch RNGs.
         step, optimizer, scheduler = load_training_state(last_checkpoint.resolve(), optimizer, scheduler)
-        say(f"resuming {run_dir} at step {step}")
+        say(f"resuming {run_dir} at step {step} from {last_checkpoint.resolve().name}")
 
     dataset = CachedActDataset(meta, cache, policy.config.chunk_size)
     loader = torch.utils.data.DataLoader(
@@ -327,15 +340,19 @@ def save(
     checkpoint_dir: Path, step: int, lerobot_cfg: Any, policy: Any, optimizer: Any, scheduler: Any,
     preprocessor: Any, postprocessor: Any, meta: Any, cameras: dict[str, tuple[int, int]],
 ) -> None:
-    """LeRobot's checkpoint (weights, config, processors, training state) plus ``so101.json``; updates ``last``."""
-    from lerobot.utils.train_utils import save_checkpoint, update_last_checkpoint
+    """LeRobot's checkpoint (weights, config, processors, training state) plus ``so101.json``, written atomically
+    (``training.checkpoints``); then ``last`` points at it."""
+    from lerobot.utils.train_utils import save_checkpoint
 
     from policies.checkpoint import dataset_requirements, write_sidecar
 
-    save_checkpoint(checkpoint_dir, step, lerobot_cfg, policy, optimizer, scheduler, preprocessor, postprocessor)
     requirements = dataset_requirements(meta, cameras)
-    write_sidecar(checkpoint_dir / "pretrained_model", requirements, {"dataset": str(meta.root), "step": step})
-    update_last_checkpoint(checkpoint_dir)
+
+    def write(folder: Path) -> None:
+        save_checkpoint(folder, step, lerobot_cfg, policy, optimizer, scheduler, preprocessor, postprocessor)
+        write_sidecar(folder / "pretrained_model", requirements, {"dataset": str(meta.root), "step": step})
+
+    save_checkpoint_atomic(checkpoint_dir, write)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ command that fixes it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,6 +64,48 @@ def check_file(path: Path, arm: str, fix: str) -> None:
     """
     if not path.is_file():
         raise CalibrationError(f"no calibration file for {arm} (looked for {path}). Calibrate it with: {fix}")
+    problem = calibration_problem(path)
+    if problem:
+        raise CalibrationError(f"{path} {problem}. Calibrate the arm again with: {fix} (it writes a new file)")
+
+
+CALIBRATION_FIELDS = ("id", "drive_mode", "homing_offset", "range_min", "range_max")
+"""The integer fields of each joint's entry in LeRobot's calibration file (``lerobot.motors.MotorCalibration``)."""
+MAX_TICKS = 4095
+"""Largest position of the STS3215's 12-bit encoder."""
+MAX_HOMING_OFFSET = 2047
+"""Largest homing offset magnitude the STS3215 stores (11 bits and a sign)."""
+
+
+def calibration_problem(path: Path) -> str | None:
+    """What makes ``path`` unfit as an SO-101 arm's LeRobot calibration file (said as the end of a sentence
+    starting with the path), or None when LeRobot can use it: valid JSON, the six joints of ``JOINT_NAMES`` and no
+    others, integer fields, ranges within the encoder's 0..4095."""
+    from kinematics.units import JOINT_NAMES
+
+    try:
+        entries = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        return f"is not valid JSON ({err})"
+    if not isinstance(entries, dict) or not all(isinstance(entry, dict) for entry in entries.values()):
+        return "is not a LeRobot calibration file (a JSON object of joint name -> its calibration)"
+    foreign = sorted(set(entries) - set(JOINT_NAMES))
+    if foreign:
+        return f"calibrates joints {foreign} that an SO-101 arm does not have (another robot's file?)"
+    missing = [name for name in JOINT_NAMES if name not in entries]
+    if missing:
+        return f"lacks the joints {missing}"
+    for name in JOINT_NAMES:
+        entry = entries[name]
+        absent = [key for key in CALIBRATION_FIELDS if not isinstance(entry.get(key), int)]
+        if absent:
+            return f"has no integer {', '.join(absent)} for {name}"
+        low, high, offset = entry["range_min"], entry["range_max"], entry["homing_offset"]
+        if not 0 <= low < high <= MAX_TICKS:
+            return f"gives {name} the range {low}..{high}, outside the encoder's 0..{MAX_TICKS} or empty"
+        if abs(offset) > MAX_HOMING_OFFSET:
+            return f"gives {name} the homing offset {offset}, beyond the servo's +-{MAX_HOMING_OFFSET}"
+    return None
 
 
 def check_servos(

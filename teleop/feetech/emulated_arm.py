@@ -46,8 +46,9 @@ def write_calibration_file(directory: Path, arm_id: str) -> Path:
         except ValueError:
             existing = None
         if existing != entries:
+            what = "another arm's calibration" if existing is not None else "something that is not valid JSON"
             raise UsageError(
-                f"{path} holds another arm's calibration, which the emulated arm's would replace; "
+                f"{path} holds {what}, which the emulated arm's would replace (it is left as it is); "
                 "give the emulated arm another id or calibration directory"
             )
         return path

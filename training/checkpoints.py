@@ -1,0 +1,220 @@
+"""Atomic checkpoints of a training run: a kill at any instant never leaves ``last`` or ``best`` pointing at a
+half-written checkpoint.
+
+A checkpoint is written whole into ``RUN/.staging/NNNNNN``, every file and folder of it fsynced, then renamed to
+``RUN/checkpoints/NNNNNN`` (one rename on one filesystem: it appears complete or not at all). ``checkpoints/last``
+stays LeRobot's relative symlink (what ``lerobot-train --resume`` and ``--policy.path`` follow); it is switched by
+making the new link under a temporary name and renaming it over the old one, which is atomic too. ``best`` is a
+symlink switched the same way, to a copy in ``RUN/.best/NNNNNN``. Staging leftovers of a killed run are removed
+when the run is resumed.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from policies.checkpoint import safetensors_problem
+from so101.command import UsageError
+
+STAGING_DIR = ".staging"
+"""Folder of the run where checkpoints are written before they are published."""
+BEST_STORE = ".best"
+"""Folder of the run holding the copies that ``best`` points at."""
+BEST_LINK = "best"
+"""The run's link to its best checkpoint's copy (what ``so101 eval RUN/best`` reads)."""
+LAST_LINK = "last"
+"""LeRobot's name of the link to the newest checkpoint (``lerobot.utils.constants.LAST_CHECKPOINT_LINK``)."""
+
+
+def fsync_tree(path: Path) -> None:
+    """Flush every file under ``path`` and every folder (their entries) to the disk."""
+    for folder, _dirs, files in os.walk(path):
+        for name in files:
+            with open(os.path.join(folder, name), "rb") as f:
+                os.fsync(f.fileno())
+        fsync_dir(Path(folder))
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a folder's entries (a rename or a new file in it) to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` by ``text`` so that a kill leaves either the old or the new content, never a part."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def publish(staging: Path, final: Path) -> None:
+    """Make the fully written folder ``staging`` appear as ``final`` in one rename (replacing an older ``final``)."""
+    fsync_tree(staging)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    old = staging.with_name(staging.name + ".old")
+    if final.exists():
+        # A resumed run saves a step again that a killed run had already published, but never linked.
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+    staging.rename(final)
+    fsync_dir(final.parent)
+    fsync_dir(staging.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def point(link: Path, target: Path) -> None:
+    """Switch the symlink ``link`` to ``target`` (relative) atomically; a real folder at ``link`` (left by an
+    older version) is moved aside into ``.best`` first."""
+    new = link.with_name(f".{link.name}.new")
+    if new.is_symlink() or new.exists():
+        new.unlink()
+    new.symlink_to(os.path.relpath(target, link.parent))
+    if link.is_dir() and not link.is_symlink():
+        store = link.parent / BEST_STORE
+        store.mkdir(exist_ok=True)
+        shutil.rmtree(store / "previous", ignore_errors=True)
+        link.rename(store / "previous")
+    os.replace(new, link)
+    fsync_dir(link.parent)
+
+
+def save_checkpoint_atomic(checkpoint_dir: Path, write: Callable[[Path], None]) -> None:
+    """Write a checkpoint with ``write(folder)`` into staging, publish it as ``checkpoint_dir`` (a
+    ``RUN/checkpoints/NNNNNN`` folder) and point ``checkpoints/last`` at it.
+
+    Raises:
+        DiskFullError: the disk filled up; the partial checkpoint is removed and ``last`` is left as it was.
+    """
+    run_dir = checkpoint_dir.parent.parent
+    staging = run_dir / STAGING_DIR / checkpoint_dir.name
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        staging.mkdir(parents=True)
+        write(staging)
+        publish(staging, checkpoint_dir)
+    except OSError as err:
+        if err.errno != errno.ENOSPC:
+            raise
+        shutil.rmtree(staging, ignore_errors=True)
+        raise DiskFullError(_disk_full_message(run_dir, f"checkpoint {checkpoint_dir.name}")) from err
+    point(checkpoint_dir.parent / LAST_LINK, checkpoint_dir)
+
+
+class DiskFullError(UsageError):
+    """The disk filled up while a checkpoint was written; ``last`` still points at the previous complete one."""
+
+
+def _disk_full_message(run_dir: Path, what: str) -> str:
+    last = run_dir / "checkpoints" / LAST_LINK
+    previous = last.resolve() if last.is_symlink() else None
+    free_mb = shutil.disk_usage(run_dir).free / 1e6
+    if previous is None or not previous.is_dir():
+        kept = "no earlier checkpoint was saved"
+    else:
+        size_mb = sum(f.stat().st_size for f in previous.rglob("*") if f.is_file()) / 1e6
+        kept = (
+            f"a checkpoint takes about {size_mb:.0f} MB; checkpoints/last still points at the complete "
+            f"{previous.name}"
+        )
+    return (
+        f"the disk of {run_dir} is full: {what} could not be written ({free_mb:.0f} MB free; {kept}); "
+        f"free space (older checkpoints/NNNNNN folders can go) and continue with so101 train --resume --output_dir "
+        f"{run_dir}"
+    )
+
+
+def publish_best(run_dir: Path, checkpoint_dir: Path, eval_record: dict) -> None:
+    """Copy a checkpoint's ``pretrained_model`` and its evaluation (``eval.json``) to ``RUN/.best/NNNNNN`` and
+    switch ``RUN/best`` to it; earlier copies are removed once ``best`` no longer points at them.
+
+    Raises:
+        DiskFullError: the disk filled up; the partial copy is removed and ``best`` is left as it was.
+    """
+    store = run_dir / BEST_STORE
+    staging = run_dir / STAGING_DIR / f"best_{checkpoint_dir.name}"
+    shutil.rmtree(staging, ignore_errors=True)
+    final = store / checkpoint_dir.name
+    copies = 1
+    while final.exists():  # a resumed run's new copy of the same step: never replace the folder best points at
+        final, copies = store / f"{checkpoint_dir.name}.{copies}", copies + 1
+    try:
+        shutil.copytree(checkpoint_dir / "pretrained_model", staging / "pretrained_model")
+        (staging / "eval.json").write_text(json.dumps(eval_record, indent=2))
+        publish(staging, final)
+    except OSError as err:
+        if err.errno != errno.ENOSPC:
+            raise
+        shutil.rmtree(staging, ignore_errors=True)
+        what = f"the copy of checkpoint {checkpoint_dir.name} for best"
+        raise DiskFullError(_disk_full_message(run_dir, what)) from err
+    point(run_dir / BEST_LINK, final)
+    for other in store.iterdir():
+        if other != final:
+            shutil.rmtree(other, ignore_errors=True)
+
+
+def checkpoint_problem(checkpoint_dir: Path) -> str | None:
+    """Why ``checkpoint_dir`` cannot be resumed from (a missing or unreadable file), or None when it can."""
+    pretrained = checkpoint_dir / "pretrained_model"
+    state = checkpoint_dir / "training_state"
+    for path in (pretrained / "config.json", state / "training_step.json"):
+        try:
+            json.loads(path.read_text())
+        except FileNotFoundError:
+            return f"{path} is missing"
+        except (ValueError, OSError) as err:
+            return f"{path} is not valid JSON ({err})"
+    for path in (pretrained / "model.safetensors", state / "optimizer_state.safetensors",
+                 state / "rng_state.safetensors"):
+        problem = safetensors_problem(path)
+        if problem:
+            return problem
+    return None
+
+
+def resume_checkpoint(run_dir: Path, log: Callable[[str], None] = print) -> Path:
+    """The checkpoint to resume ``run_dir`` from: the newest complete one, with ``checkpoints/last`` pointing at
+    it; staging leftovers of a killed run are removed.
+
+    Raises:
+        FileNotFoundError: no complete checkpoint in the run (each incomplete one is named with its problem).
+    """
+    staging = run_dir / STAGING_DIR
+    if staging.exists():
+        log(f"removing {staging}: checkpoints a killed run had not finished writing")
+        shutil.rmtree(staging)
+    checkpoints = run_dir / "checkpoints"
+    candidates = sorted(
+        (p for p in checkpoints.iterdir() if p.name.isdigit() and p.is_dir() and not p.is_symlink()),
+        key=lambda p: int(p.name),
+        reverse=True,
+    ) if checkpoints.is_dir() else []
+    skipped = []
+    for candidate in candidates:
+        problem = checkpoint_problem(candidate)
+        if problem is None:
+            for name, why in skipped:
+                log(f"warning: skipping checkpoint {name}: {why}")
+            last = checkpoints / LAST_LINK
+            if not last.is_symlink() or last.resolve() != candidate.resolve():
+                point(last, candidate)
+            return candidate
+        skipped.append((candidate.name, problem))
+    detail = "; ".join(why for _name, why in skipped) or f"{checkpoints} holds no checkpoint"
+    raise FileNotFoundError(
+        f"nothing to resume in {run_dir}: {detail}; start the run again without --resume (in a new --output_dir)"
+    )
