@@ -84,6 +84,10 @@ CHECKPOINTS: dict[str, tuple[Callable[[Path], object], str, str]] = {
     "so101.json with impossible values": (
         lambda c: (c / "so101.json").write_text(json.dumps({"cameras": {"overhead_cam": [48, 64]}, "fps": 0})),
         "so101.json", "fps 0"),
+    "so101.json with an end-effector space but no layout": (
+        lambda c: (c / "so101.json").write_text(
+            json.dumps({"cameras": {"overhead_cam": [48, 64]}, "action_space": "ee"})),
+        "so101.json", "needs an ee_layout"),
     "weights of another shape": (_other_shape, "model.safetensors", "size mismatch"),
     "missing processor files": (lambda c: (c / "policy_preprocessor.json").unlink(), "policy_preprocessor.json",
                                 "missing"),
