@@ -1,0 +1,263 @@
+"""The scene in a headset: MuJoCo rendered per eye into an OpenXR session's swapchains, a mirror, a status panel.
+
+``StereoView`` is a ``sim.control_loop.View``: a ``ControlClock`` draws it between control ticks at the headset's
+display period, so physics keeps the control rate and frames keep the display rate. Each ``draw``:
+
+1. handles the runtime's events (the session state machine, ``teleop.vr.session``);
+2. waits for and begins a frame (``xrWaitFrame`` returns at once when the clock calls on time);
+3. when the session is visible, locates both eyes at the frame's predicted display time, updates the MuJoCo scene
+   once, and renders it per eye with that eye's pose and asymmetric field of view (MuJoCo's camera frustum set
+   per eye), at 1:1 scale through ``sim.vr_anchor``; the status panel is overlaid in each eye; each eye's image
+   is blitted into its swapchain image;
+4. ends the frame with one projection layer, then shows the left eye in the mirror window, if there is one.
+
+Rendering uses MuJoCo's offscreen buffer (``sim.rendering``'s render profiles: ``fast`` for weak or software GL)
+in the session's GL context, which takes turns with the robot cameras' through ``sim.gl_context``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import time
+from typing import TYPE_CHECKING, Any
+
+import mujoco
+import numpy as np
+
+from kinematics.pose import Pose, quat_rotate
+from sim.gl_context import make_current
+from sim.rendering import RenderProfile, apply_render_profile, configure_scene_flags, scene_option
+from sim.simulator import So101Sim
+from sim.vr_anchor import WorkspaceAnchor
+
+if TYPE_CHECKING:
+    from teleop.vr.session import XrSession
+
+_GL_SRGB8_ALPHA8 = 0x8C43
+_GL_RGBA8 = 0x8058
+_FORMATS = (_GL_SRGB8_ALPHA8, _GL_RGBA8)
+"""Swapchain formats, preferred first: MuJoCo writes sRGB-encoded colours, which an sRGB image shows as meant."""
+
+
+def eye_camera(pose: Pose, fov: tuple[float, float, float, float], near: float, far: float, camera: Any) -> None:
+    """Set a ``mujoco.MjvGLCamera`` to an eye: ``pose`` in the world (looking along its -z, +y up) and the field
+    of view's angles (left, right, down, up; rad; left and down negative) as an asymmetric frustum."""
+    camera.pos[:] = pose.position
+    camera.forward[:] = quat_rotate(pose.quat, np.array([0.0, 0.0, -1.0]))
+    camera.up[:] = quat_rotate(pose.quat, np.array([0.0, 1.0, 0.0]))
+    left, right, down, up = (near * np.tan(angle) for angle in fov)
+    camera.frustum_center = 0.5 * (left + right)
+    camera.frustum_width = 0.5 * (right - left)
+    camera.frustum_bottom = down
+    camera.frustum_top = up
+    camera.frustum_near = near
+    camera.frustum_far = far
+    camera.orthographic = 0
+
+
+class StereoView:
+    """A ``sim.control_loop.View`` drawing ``sim`` into ``session``'s headset.
+
+    Args:
+        sim: the simulation shown (read between control ticks).
+        session: a running-or-starting OpenXR session with its GL context.
+        anchor: where the workspace stands; placed at the first tracked frame if not yet.
+        profile: render profile (``fast`` or ``quality``).
+        capture: keep each eye's last image (``last_eyes``), read back from the swapchain: tests and checks.
+    """
+
+    def __init__(
+        self,
+        sim: So101Sim,
+        session: XrSession,
+        anchor: WorkspaceAnchor | None = None,
+        profile: RenderProfile = "fast",
+        capture: bool = False,
+    ) -> None:
+        import xr
+        from OpenGL import GL
+
+        self._xr, self._gl_api = xr, GL
+        self.sim, self.session = sim, session
+        self.anchor = anchor or WorkspaceAnchor()
+        self.capture = capture
+        self.status_lines: list[str] = []
+        """Lines of the in-headset status panel (episode, time, recording or paused, task signals)."""
+        self.last_eyes: list[np.ndarray] = []
+        """With ``capture``: each eye's last image, (height, width, 3) uint8, top row first."""
+        self.frames = 0
+        """Frames submitted (ended), rendered or not."""
+        self.rendered = 0
+        """Frames rendered into the swapchains."""
+        self.render_ms: list[float] = []
+        """CPU time of each rendered frame (ms): scene update, both eyes, blits and ``xrEndFrame``."""
+        self._sizes = [view.recommended for view in session.views]
+        model = sim.model
+        apply_render_profile(model, profile)
+        model.vis.global_.offwidth = max(model.vis.global_.offwidth, *(w for w, _ in self._sizes))
+        model.vis.global_.offheight = max(model.vis.global_.offheight, *(h for _, h in self._sizes))
+        assert session.gl is not None
+        self._context_owner = session.gl
+        make_current(session.gl)
+        self._context: mujoco.MjrContext | None = mujoco.MjrContext(model, self._font_for(self._sizes[0][0]))
+        self._font = self._font_for(self._sizes[0][0])
+        self._scene = mujoco.MjvScene(model, maxgeom=10_000)
+        configure_scene_flags(self._scene, profile)
+        self._option = scene_option(profile)
+        self._camera = mujoco.MjvCamera()
+        self._fbo = int(GL.glGenFramebuffers(1))
+        formats = list(xr.enumerate_swapchain_formats(session.session))
+        chosen = next((f for f in _FORMATS if f in formats), None)
+        if chosen is None:
+            raise RuntimeError(f"the runtime offers no 8-bit RGBA swapchain format (it offers {formats})")
+        self._swapchains: list[Any] = []
+        self._images: list[Any] = []
+        for width, height in self._sizes:
+            swapchain = xr.create_swapchain(
+                session.session,
+                xr.SwapchainCreateInfo(
+                    usage_flags=xr.SwapchainUsageFlags.COLOR_ATTACHMENT_BIT | xr.SwapchainUsageFlags.SAMPLED_BIT,
+                    format=chosen, sample_count=1, width=width, height=height, face_count=1, array_size=1,
+                    mip_count=1,
+                ),
+            )  # fmt: skip
+            self._swapchains.append(swapchain)
+            self._images.append(xr.enumerate_swapchain_images(swapchain, xr.SwapchainImageOpenGLKHR))
+
+    @property
+    def frame_period_s(self) -> float:
+        """The headset's display period (s), as the runtime last predicted it."""
+        return self.session.display_period_s
+
+    @staticmethod
+    def _font_for(width: int) -> int:
+        # Headset eyes are ~2000 px wide and seen up close: a larger font reads at the same angle as a desktop's.
+        return int(mujoco.mjtFontScale.mjFONTSCALE_200 if width >= 1200 else mujoco.mjtFontScale.mjFONTSCALE_100)
+
+    def recenter(self) -> bool:
+        """Put the workspace in front of the head as it is now; False while the head is not tracked."""
+        head = self.session.head()
+        if head is None:
+            return False
+        self.anchor.recenter(head)
+        return True
+
+    def draw(self) -> None:
+        """One frame: events, then (when the session runs) wait, render if visible, submit; then the mirror."""
+        session = self.session
+        session.poll_events()
+        frame_state = session.wait_frame()
+        if frame_state is None:
+            return
+        start = time.perf_counter()
+        layers: list[Any] = []
+        layer = None
+        if frame_state.should_render and session.visible:
+            views = session.locate_views(frame_state.predicted_display_time)
+            if views is not None:
+                layer = self._render(views, frame_state.predicted_display_time)
+                layers.append(ctypes.byref(layer))
+        session.end_frame(frame_state, layers)
+        self.frames += 1
+        if layer is not None:
+            self.rendered += 1
+            self.render_ms.append(1000.0 * (time.perf_counter() - start))
+            self._mirror()
+
+    def _render(self, views: list[Any], display_time: int) -> Any:
+        xr, GL = self._xr, self._gl_api
+        from teleop.vr.session import xr_pose
+
+        session, model = self.session, self.sim.model
+        if not self.anchor.is_set:
+            head = session.head(display_time)
+            if head is not None:
+                self.anchor.recenter(head)
+            else:  # the eyes are tracked: their midpoint is the head
+                first, second = xr_pose(views[0].pose), xr_pose(views[-1].pose)
+                self.anchor.recenter(Pose(0.5 * (first.position + second.position), first.quat))
+        make_current(self._context_owner)
+        assert self._context is not None
+        mujoco.mjv_updateScene(
+            model, self.sim.data, self._option, None, self._camera, mujoco.mjtCatBit.mjCAT_ALL, self._scene
+        )
+        extent = model.stat.extent
+        near, far = model.vis.map.znear * extent, model.vis.map.zfar * extent
+        projection_views = []
+        if self.capture:
+            self.last_eyes = []
+        for index, view in enumerate(views):
+            width, height = self._sizes[index]
+            pose = self.anchor.to_world(xr_pose(view.pose))
+            fov = (view.fov.angle_left, view.fov.angle_right, view.fov.angle_down, view.fov.angle_up)
+            for camera in self._scene.camera:  # both slots: mjr_render averages them when not in stereo mode
+                eye_camera(pose, fov, near, far, camera)
+            viewport = mujoco.MjrRect(0, 0, width, height)
+            mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._context)
+            mujoco.mjr_render(viewport, self._scene, self._context)
+            if self.status_lines:
+                panel = mujoco.MjrRect(int(0.3 * width), int(0.25 * height), int(0.45 * width), int(0.25 * height))
+                text = "\n".join(self.status_lines)
+                mujoco.mjr_overlay(self._font, mujoco.mjtGridPos.mjGRID_TOPLEFT, panel, text, "", self._context)
+            swapchain = self._swapchains[index]
+            image_index = xr.acquire_swapchain_image(swapchain, xr.SwapchainImageAcquireInfo())
+            xr.wait_swapchain_image(swapchain, xr.SwapchainImageWaitInfo(timeout=xr.INFINITE_DURATION))
+            texture = self._images[index][image_index].image
+            GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, self._fbo)
+            GL.glFramebufferTexture2D(GL.GL_DRAW_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_TEXTURE_2D, texture, 0)
+            GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, self._context.offFBO)
+            GL.glBlitFramebuffer(0, 0, width, height, 0, 0, width, height, GL.GL_COLOR_BUFFER_BIT, GL.GL_NEAREST)
+            if self.capture:
+                GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, self._fbo)
+                pixels = GL.glReadPixels(0, 0, width, height, GL.GL_RGB, GL.GL_UNSIGNED_BYTE)
+                image = np.frombuffer(pixels, dtype=np.uint8).reshape(height, width, 3)
+                self.last_eyes.append(np.ascontiguousarray(image[::-1]))
+            if index == 0 and self._context_owner.window is not None:
+                self._blit_mirror(width, height)
+            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, 0)
+            xr.release_swapchain_image(swapchain, xr.SwapchainImageReleaseInfo())
+            projection_views.append(
+                xr.CompositionLayerProjectionView(
+                    pose=view.pose,
+                    fov=view.fov,
+                    sub_image=xr.SwapchainSubImage(
+                        swapchain=swapchain,
+                        image_rect=xr.Rect2Di(offset=xr.Offset2Di(0, 0), extent=xr.Extent2Di(width, height)),
+                    ),
+                )
+            )
+        self._layer_views = (xr.CompositionLayerProjectionView * len(projection_views))(*projection_views)
+        return xr.CompositionLayerProjection(space=session.space, views=self._layer_views)
+
+    def _blit_mirror(self, width: int, height: int) -> None:
+        """Copy the left eye (in the swapchain image bound to our framebuffer) to the mirror window's back buffer,
+        scaled to fit and centred."""
+        GL, glfw = self._gl_api, self._context_owner._glfw
+        win_w, win_h = glfw.get_framebuffer_size(self._context_owner.window)
+        scale = min(win_w / width, win_h / height)
+        out_w, out_h = int(width * scale), int(height * scale)
+        x0, y0 = (win_w - out_w) // 2, (win_h - out_h) // 2
+        GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, self._fbo)
+        GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, 0)
+        GL.glClearColor(0.0, 0.0, 0.0, 1.0)
+        GL.glClear(GL.GL_COLOR_BUFFER_BIT)
+        GL.glBlitFramebuffer(0, 0, width, height, x0, y0, x0 + out_w, y0 + out_h, GL.GL_COLOR_BUFFER_BIT,
+                             GL.GL_LINEAR)  # fmt: skip
+
+    def _mirror(self) -> None:
+        if self._context_owner.window is not None:
+            make_current(self._context_owner)
+            self._context_owner.swap()
+
+    def close(self) -> None:
+        """Free the swapchains and GL objects (idempotent); the session closes separately, afterwards."""
+        if self._context is None:
+            return
+        for swapchain in self._swapchains:
+            self._xr.destroy_swapchain(swapchain)
+        self._swapchains.clear()
+        if self._context_owner.alive:
+            make_current(self._context_owner)
+            self._gl_api.glDeleteFramebuffers(1, [self._fbo])
+            self._context.free()
+        self._context = None
