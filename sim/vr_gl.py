@@ -8,8 +8,8 @@ Three bindings, chosen from what the runtime offers (``choose_graphics``):
 * ``egl``: ``XR_MNDX_egl_enable`` (Monado); a surfaceless EGL context, no window: headless sessions and tests.
 
 The context is a ``sim.gl_context`` owner, so it takes turns with the robot cameras' offscreen contexts.
-pyopenxr switches PyOpenGL's platform to GLX when imported (pyopenxr 1.1.6501, ``xr/platform/linux.py``), so EGL's
-functions are bound here before ``xr`` is imported.
+pyopenxr switches PyOpenGL's platform to GLX when imported (pyopenxr 1.1.6501, ``xr/platform/linux.py``); EGL's
+functions are then taken from MuJoCo's EGL module, which bound them when MuJoCo was imported.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from so101.command import UsageError
 GraphicsName = Literal["auto", "glx", "wgl", "egl"]
 OPENGL_EXTENSION = "XR_KHR_opengl_enable"
 EGL_EXTENSION = "XR_MNDX_egl_enable"
-_EGL_PLATFORM_SURFACELESS_MESA = 0x31DD
 
 
 def window_binding() -> str:
@@ -181,23 +180,18 @@ class XrGLContext:
         glfw.swap_interval(0)  # the headset paces frames, never the monitor's vertical sync
 
     def _init_egl(self) -> None:
-        from OpenGL import EGL as egl
+        # MuJoCo's EGL module holds PyOpenGL's EGL functions bound before pyopenxr switched PyOpenGL's platform;
+        # its device display (the GPU, or Mesa's software device) is shared with the robot cameras' contexts.
+        from mujoco import egl as mujoco_egl
 
-        major, minor = egl.EGLint(), egl.EGLint()
-        display = None
-        for get_display in (
-            lambda: egl.eglGetPlatformDisplayEXT(_EGL_PLATFORM_SURFACELESS_MESA, None, None),
-            lambda: egl.eglGetDisplay(egl.EGL_DEFAULT_DISPLAY),
-        ):
-            try:
-                candidate = get_display()
-                if egl.eglInitialize(candidate, ctypes.byref(major), ctypes.byref(minor)):
-                    display = candidate
-                    break
-            except Exception:  # PyOpenGL raises EGLError on failure: try the next kind of display
-                continue
+        egl = mujoco_egl.EGL
+        display = mujoco_egl.EGL_DISPLAY
         if display is None:
-            raise UsageError("no EGL display for the VR session; install libegl1 and Mesa, or use --vr.graphics glx")
+            display = mujoco_egl.create_initialized_egl_device_display()
+        if display == egl.EGL_NO_DISPLAY:
+            raise UsageError(
+                "no EGL device display for the VR session; install libegl1 and Mesa, or use --vr.graphics glx"
+            )
         attributes = [egl.EGL_RED_SIZE, 8, egl.EGL_GREEN_SIZE, 8, egl.EGL_BLUE_SIZE, 8, egl.EGL_ALPHA_SIZE, 8,
                       egl.EGL_DEPTH_SIZE, 24, egl.EGL_RENDERABLE_TYPE, egl.EGL_OPENGL_BIT,
                       egl.EGL_SURFACE_TYPE, egl.EGL_PBUFFER_BIT, egl.EGL_NONE]  # fmt: skip
@@ -210,7 +204,6 @@ class XrGLContext:
         context = egl.eglCreateContext(display, configs[0], egl.EGL_NO_CONTEXT, None)
         if context == egl.EGL_NO_CONTEXT:
             raise UsageError("cannot create an EGL OpenGL context for the VR session")
-        size = (egl.EGLint * 5)(egl.EGL_WIDTH, 1, egl.EGL_HEIGHT, 1, egl.EGL_NONE)
-        surface = egl.eglCreatePbufferSurface(display, configs[0], size)
         self._egl_config = configs[0]
-        self._egl = (egl, display, surface, context)
+        # Surfaceless (EGL_KHR_surfaceless_context): the session renders into swapchain images only.
+        self._egl = (egl, display, egl.EGL_NO_SURFACE, context)

@@ -171,7 +171,8 @@ class ControllerActions:
         if not session.focused:
             return ControllerSample(now, None)
         active = xr.ActiveActionSet(self.action_set, xr.NULL_PATH)
-        xr.sync_actions(session.session, xr.ActionsSyncInfo(count_active_action_sets=1, active_action_sets=ctypes.pointer(active)))
+        sync = xr.ActionsSyncInfo(count_active_action_sets=1, active_action_sets=ctypes.pointer(active))
+        xr.sync_actions(session.session, sync)
         hand_path = self._hands[self.hand]
 
         def value(action: Any) -> float:
@@ -209,9 +210,3 @@ class ControllerActions:
             xr.HapticActionInfo(action=self.haptic_action, subaction_path=self._hands[self.hand]),
             ctypes.cast(ctypes.byref(vibration), ctypes.POINTER(xr.HapticBaseHeader)),
         )
-
-    def close(self) -> None:
-        """Destroy the action set (its spaces go with the session)."""
-        if self.action_set is not None:
-            self._xr.destroy_action_set(self.action_set)
-            self.action_set = None

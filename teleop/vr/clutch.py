@@ -76,7 +76,7 @@ class Clutch:
     ) -> None:
         self.controller = controller
         self.config = config or ClutchConfig()
-        self._base_quat = np.array([1.0, 0.0, 0.0, 0.0]) if base_from_world is None else base_from_world.quat
+        self._to_base = np.array([1.0, 0.0, 0.0, 0.0]) if base_from_world is None else base_from_world.quat
         self.control_dt = control_dt
         self._hand_at_engage: Pose | None = None
         self._targets: np.ndarray | None = None
@@ -109,12 +109,12 @@ class Clutch:
             return ClutchStep(self._targets.copy(), engaged=True)
         cfg, start = self.config, self._hand_at_engage
         assert start is not None
-        to_base = quat_conjugate(self._base_quat)
+        to_base = self._to_base
         translation = quat_rotate(to_base, cfg.motion_scale * (np.asarray(hand.position) - start.position))
         rotation = None
         if cfg.follow_orientation:
             turn = quat_multiply(hand.quat, quat_conjugate(start.quat))  # world frame
-            rotation = quat_multiply(quat_multiply(to_base, turn), self._base_quat)
+            rotation = quat_multiply(quat_multiply(to_base, turn), quat_conjugate(to_base))
         current = self._targets[GRIPPER_INDEX]
         wanted = 100.0 * (1.0 - float(np.clip(trigger, 0.0, 1.0)))
         limit = cfg.gripper_speed * self.control_dt

@@ -15,6 +15,7 @@ placed in it by ``sim.vr_anchor``. Times are OpenXR times (ns); poses in the ref
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import time
 from collections.abc import Callable
@@ -88,7 +89,6 @@ class XrSession:
     """
 
     def __init__(self, graphics: GraphicsName = "auto", mirror: bool = True, app_name: str = "so101") -> None:
-        import sim.vr_gl  # noqa: F401  (binds EGL before xr switches PyOpenGL's platform)
         import xr
 
         self._xr = xr
@@ -351,10 +351,8 @@ class XrSession:
     def _end_session(self) -> None:
         if self.running:
             self.running = False
-            try:
+            with contextlib.suppress(self._xr.exception.XrException):  # the runtime went away: ended already
                 self._xr.end_session(self.session)
-            except self._xr.exception.XrException:
-                pass  # already ended by the runtime going away
 
     def _lose(self) -> None:
         self.lost = True
