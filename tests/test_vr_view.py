@@ -1,0 +1,115 @@
+"""The stereo view against Monado: the swapchain images hold the scene, the eyes differ by the parallax of the
+runtime's eye separation, the view follows the head, the status panel shows (sim/vr_view.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import mujoco
+import numpy as np
+import pytest
+from monado import monado  # noqa: F401  (fixture)
+
+from kinematics.pose import Pose, quat_conjugate, quat_rotate
+from sim.simulator import So101Sim
+from sim.vr_view import eye_camera
+from teleop.vr.headset import Headset, VRConfig
+from teleop.vr.session import xr_pose
+
+
+@pytest.fixture
+def headset(monado: object) -> Iterator[Headset]:  # noqa: F811
+    sim = So101Sim()
+    sim.reset(0)
+    headset = Headset(VRConfig(graphics="egl", mirror=False, render_profile="fast"), sim, capture=True)
+    try:
+        assert headset.start(10.0), "Monado's session never reached FOCUSED"
+        yield headset
+    finally:
+        headset.close()
+
+
+def project(headset: Headset, view: object, point: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Pixel (x, y from the top) of a world point in an eye, from the eye's pose and field of view."""
+    pose = headset.view.anchor.to_world(xr_pose(view.pose))  # type: ignore[attr-defined]
+    local = quat_rotate(quat_conjugate(pose.quat), point - pose.position)
+    fov = view.fov  # type: ignore[attr-defined]
+    tan_x, tan_y = local[0] / -local[2], local[1] / -local[2]
+    x = (tan_x - np.tan(fov.angle_left)) / (np.tan(fov.angle_right) - np.tan(fov.angle_left)) * width
+    y = (np.tan(fov.angle_up) - tan_y) / (np.tan(fov.angle_up) - np.tan(fov.angle_down)) * height
+    return np.array([x, y])
+
+
+def brick_pixel(image: np.ndarray) -> np.ndarray:
+    """Centroid (x, y) of the red brick's pixels."""
+    rgb = image.astype(int)
+    ys, xs = np.nonzero((rgb[..., 0] > 120) & (rgb[..., 1] < 60) & (rgb[..., 2] < 60))
+    assert len(xs) > 10, "the brick is not in view"
+    return np.array([xs.mean(), ys.mean()])
+
+
+def rendered_frame(headset: Headset) -> list:
+    """Draw until a frame is rendered; the eyes' views it was rendered with."""
+    before = headset.view.rendered
+    while headset.view.rendered == before:
+        headset.view.draw()
+    views = headset.session.locate_views(headset.session.last_display_time)
+    assert views is not None
+    return views
+
+
+def test_eyes_show_the_scene_with_the_eye_separations_parallax(headset: Headset) -> None:
+    views = rendered_frame(headset)
+    left, right = headset.view.last_eyes
+    height, width = left.shape[:2]
+    assert (width, height) == headset.session.views[0].recommended
+    for eye in (left, right):
+        assert eye.std() > 20 and len(np.unique(eye.reshape(-1, 3), axis=0)) > 50  # a scene, not a blank
+    separation = np.linalg.norm(xr_pose(views[0].pose).position - xr_pose(views[1].pose).position)
+    assert 0.05 < separation < 0.08  # Monado's simulated headset: about 63 mm
+    brick = headset.view.sim.data.xpos[headset.view.sim.scene.brick_body]
+    expected = project(headset, views[0], brick, width, height) - project(headset, views[1], brick, width, height)
+    assert expected[0] > 5  # a near object: the left eye sees it further right
+    observed = brick_pixel(left) - brick_pixel(right)
+    assert observed[0] == pytest.approx(expected[0], abs=2.0)
+    assert abs(observed[1]) < 2.0
+
+
+def test_the_view_follows_the_head(headset: Headset) -> None:
+    brick = headset.view.sim.data.xpos[headset.view.sim.scene.brick_body]
+    seen, predicted = [], []
+    for _ in range(2):
+        for _ in range(8):  # Monado's simulated head sways: 0.4 s later it has moved
+            headset.view.draw()
+        views = rendered_frame(headset)
+        height, width = headset.view.last_eyes[0].shape[:2]
+        seen.append(brick_pixel(headset.view.last_eyes[0]))
+        predicted.append(project(headset, views[0], brick, width, height))
+    assert np.linalg.norm(predicted[1] - predicted[0]) > 2.0  # the head moved enough to move the image
+    # The image moved as the head's pose predicts (the centroid of the brick's visible faces sits a little off
+    # its centre, the same in both frames).
+    np.testing.assert_allclose(seen[1] - seen[0], predicted[1] - predicted[0], atol=1.5)
+    for observed, expected in zip(seen, predicted, strict=True):
+        np.testing.assert_allclose(observed, expected, atol=4.0)
+
+
+def test_the_status_panel_shows_in_both_eyes(headset: Headset) -> None:
+    rendered_frame(headset)
+    plain = [eye.copy() for eye in headset.view.last_eyes]
+    headset.view.status_lines = ["episode 2 of 5   RECORDING   12.0 s left"]
+    rendered_frame(headset)
+    for before, after in zip(plain, headset.view.last_eyes, strict=True):
+        white = (after.min(axis=2) > 200) & (before.min(axis=2) <= 200)
+        assert white.sum() > 50  # the text's pixels
+
+
+def test_eye_camera_sets_an_asymmetric_frustum() -> None:
+    camera = mujoco.MjvScene().camera[0]
+    pose = Pose(np.array([0.1, 0.2, 0.3]), np.array([1.0, 0.0, 0.0, 0.0]))
+    eye_camera(pose, (-0.9, 0.7, -0.8, 0.6), 0.01, 10.0, camera)
+    left, right, down, up = 0.01 * np.tan([-0.9, 0.7, -0.8, 0.6])
+    assert camera.frustum_center == pytest.approx((left + right) / 2) and camera.frustum_center < 0
+    assert camera.frustum_width == pytest.approx((right - left) / 2)
+    assert (camera.frustum_bottom, camera.frustum_top) == pytest.approx((down, up))
+    np.testing.assert_allclose(camera.forward, [0.0, 0.0, -1.0])
+    np.testing.assert_allclose(camera.up, [0.0, 1.0, 0.0])
