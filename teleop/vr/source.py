@@ -15,6 +15,7 @@ one stays.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -49,6 +50,8 @@ class VRTeleop(ActionSource):
         if driver is not None:
             self.name = driver.name  # the dataset records what drove the arm
         self.headset: Headset | None = None
+        self.input_filter: Callable[[ControllerSample], ControllerSample] | None = None
+        """Given to the headset (``Headset.input_filter``): tests press buttons a simulated controller cannot."""
         self.clutch: Clutch | None = None
         self.latencies_s: list[float] = []
         """Per control step: from the controller sample to the joint targets (s)."""
@@ -88,6 +91,7 @@ class VRTeleop(ActionSource):
             from teleop.vr.clutch import Clutch
 
             self.headset = Headset(self.config, sim)
+            self.headset.input_filter = self.input_filter
             controller = EndEffectorController(sim.model, EEControllerConfig(self.config.max_joint_step_deg))
             self.clutch = Clutch(controller, self.config.clutch(), _base_from_world(sim), sim.control_dt)
             if not self.headset.start():
