@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -107,6 +108,12 @@ class XrSession:
         try:
             available = [e.extension_name.decode() for e in xr.enumerate_instance_extension_properties()]
         except xr.exception.RuntimeUnavailableError as error:
+            manifest = os.environ.get("XR_RUNTIME_JSON")
+            if manifest and not os.path.isfile(manifest):
+                raise UsageError(
+                    f"XR_RUNTIME_JSON={manifest} is not a file: point it at your runtime's manifest (e.g. "
+                    "openxr_monado.json, SteamVR's steamxr_linux64.json), or unset it to use the active runtime"
+                ) from None
             raise UsageError(
                 "no OpenXR runtime found: start your headset's runtime (SteamVR, Meta Quest Link, Monado, WiVRn) "
                 f"and make it the active one, or point XR_RUNTIME_JSON at its manifest ({error})"
