@@ -3,7 +3,12 @@ runtime's eye separation, the view follows the head, the status panel shows (sim
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import mujoco
 import numpy as np
@@ -15,6 +20,8 @@ from sim.simulator import So101Sim
 from sim.vr_view import eye_camera
 from teleop.vr.headset import Headset, VRConfig
 from teleop.vr.session import xr_pose
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -113,3 +120,53 @@ def test_eye_camera_sets_an_asymmetric_frustum() -> None:
     assert (camera.frustum_bottom, camera.frustum_top) == pytest.approx((down, up))
     np.testing.assert_allclose(camera.forward, [0.0, 0.0, -1.0])
     np.testing.assert_allclose(camera.up, [0.0, 1.0, 0.0])
+
+
+MIRROR_SCRIPT = """
+import sys
+import numpy as np
+from OpenGL import GL
+from sim.simulator import So101Sim
+from teleop.vr.headset import Headset, VRConfig
+
+sim = So101Sim()
+sim.reset(0)
+headset = Headset(VRConfig(graphics="glx", mirror=True, render_profile="fast"), sim, capture=True)
+assert headset.start(10.0)
+gl, shown = headset.session.gl, []
+swap = gl.swap
+
+def keep_and_swap():  # what the window shows: its back buffer when swapped (Xvfb's front buffer reads black)
+    width, height = gl._glfw.get_framebuffer_size(gl.window)
+    GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, 0)
+    GL.glReadBuffer(GL.GL_BACK)
+    pixels = GL.glReadPixels(0, 0, width, height, GL.GL_RGB, GL.GL_UNSIGNED_BYTE)
+    shown.append(np.frombuffer(pixels, np.uint8).reshape(height, width, 3)[::-1])
+    swap()
+
+gl.swap = keep_and_swap
+while not shown:
+    headset.view.draw()
+np.save(sys.argv[1], shown[-1])
+np.save(sys.argv[2], headset.view.last_eyes[0])
+headset.close()
+"""
+
+
+@pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run is not installed (apt-get install xvfb xauth)")
+def test_the_glx_binding_mirrors_the_left_eye_in_a_window(monado: Path, tmp_path: Path) -> None:  # noqa: F811
+    mirror, eye = tmp_path / "mirror.npy", tmp_path / "eye.npy"
+    environment = {k: v for k, v in os.environ.items() if k not in ("MUJOCO_GL", "PYOPENGL_PLATFORM")}
+    result = subprocess.run(
+        ["xvfb-run", "-a", "-s", "-screen 0 1280x720x24", sys.executable, "-c", MIRROR_SCRIPT, str(mirror), str(eye)],
+        capture_output=True, text=True, timeout=120, env={**environment, "PYTHONPATH": str(REPO_ROOT)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    window, left = np.load(mirror), np.load(eye)
+    scale = min(window.shape[1] / left.shape[1], window.shape[0] / left.shape[0])
+    x0 = (window.shape[1] - int(left.shape[1] * scale)) // 2
+    ys = ((np.arange(left.shape[0]) + 0.5) * scale).astype(int)
+    xs = x0 + ((np.arange(left.shape[1]) + 0.5) * scale).astype(int)
+    shown = window[ys][:, xs]
+    assert np.abs(shown.astype(int) - left).mean() < 8  # the left eye, scaled to fit
+    assert window[:, : max(x0 - 2, 1)].max() == 0  # black bars beside it
