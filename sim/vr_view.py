@@ -4,7 +4,8 @@
 display period, so physics keeps the control rate and frames keep the display rate. Each ``draw``:
 
 1. handles the runtime's events (the session state machine, ``teleop.vr.session``);
-2. waits for and begins a frame (``xrWaitFrame`` returns at once when the clock calls on time);
+2. begins the frame the runtime asked for, if a ``FramePacer`` thread has one ready (``xrWaitFrame`` blocks up to a
+   display period, so it runs on that thread: physics never waits for the display);
 3. when the session is visible, locates both eyes at the frame's predicted display time, updates the MuJoCo scene
    once, and renders it per eye with that eye's pose and asymmetric field of view (MuJoCo's camera frustum set
    per eye), at 1:1 scale through ``sim.vr_anchor``; the status panel is overlaid in each eye; each eye's image
@@ -29,6 +30,7 @@ from sim.gl_context import make_current
 from sim.rendering import RenderProfile, apply_render_profile, configure_scene_flags, scene_option
 from sim.simulator import So101Sim
 from sim.vr_anchor import WorkspaceAnchor
+from teleop.vr.frame_pacer import FramePacer
 
 if TYPE_CHECKING:
     from teleop.vr.session import XrSession
@@ -123,11 +125,13 @@ class StereoView:
             )  # fmt: skip
             self._swapchains.append(swapchain)
             self._images.append(xr.enumerate_swapchain_images(swapchain, xr.SwapchainImageOpenGLKHR))
+        self._pacer = FramePacer(session)
 
     @property
     def frame_period_s(self) -> float:
-        """The headset's display period (s), as the runtime last predicted it."""
-        return self.session.display_period_s
+        """How often the control clock offers time to draw (s): a quarter of the display period, so that a frame
+        the runtime has asked for (``FramePacer``) is rendered within a quarter period of being ready."""
+        return 0.25 * self.session.display_period_s
 
     @staticmethod
     def _font_for(width: int) -> int:
@@ -143,12 +147,26 @@ class StereoView:
         return True
 
     def draw(self) -> None:
-        """One frame: events, then (when the session runs) wait, render if visible, submit; then the mirror."""
+        """Handle the runtime's events, then render and submit the frame the runtime asked for, if one is ready;
+        never waits (the ``sim.control_loop.View`` the control clock draws between ticks)."""
+        self.draw_wait(0.0)
+
+    def draw_wait(self, timeout_s: float = 0.1) -> bool:
+        """``draw``, waiting up to ``timeout_s`` for the runtime's next frame (loops outside the control clock:
+        waiting for the start button, paused). True if a frame was submitted."""
         session = self.session
         session.poll_events()
-        frame_state = session.wait_frame()
+        if not session.running or session.ended:
+            if timeout_s > 0:
+                time.sleep(min(timeout_s, 0.01))
+            return False
+        frame_state = self._pacer.take(timeout_s)
         if frame_state is None:
-            return
+            return False
+        began = session.begin_frame(frame_state)
+        self._pacer.began()
+        if not began:
+            return False
         start = time.perf_counter()
         layers: list[Any] = []
         layer = None
@@ -163,6 +181,7 @@ class StereoView:
             self.rendered += 1
             self.render_ms.append(1000.0 * (time.perf_counter() - start))
             self._mirror()
+        return True
 
     def _render(self, views: list[Any], display_time: int) -> Any:
         xr, GL = self._xr, self._gl_api
@@ -253,6 +272,7 @@ class StereoView:
         """Free the swapchains and GL objects (idempotent); the session closes separately, afterwards."""
         if self._context is None:
             return
+        self._pacer.close()
         for swapchain in self._swapchains:
             self._xr.destroy_swapchain(swapchain)
         self._swapchains.clear()

@@ -123,15 +123,16 @@ def test_losing_focus_pauses_and_regaining_resumes(started, monkeypatch: pytest.
     headset = source.headset
     assert headset is not None
     drive(source, sim, 2)
-    draw, drawn = headset.view.draw, []
+    draw, drawn = headset.view.draw_wait, []
 
-    def draw_then_refocus() -> None:  # the headset put back on after 3 frames
-        draw()
+    def draw_then_refocus(timeout_s: float = 0.1) -> bool:  # the headset put back on after 3 frames
+        drew = draw(timeout_s)
         drawn.append(sim.steps)
         if len(drawn) == 3:
             headset.session.handle_state(xr.SessionState.FOCUSED)
+        return drew
 
-    monkeypatch.setattr(headset.view, "draw", draw_then_refocus)
+    monkeypatch.setattr(headset.view, "draw_wait", draw_then_refocus)
     headset.session.handle_state(xr.SessionState.VISIBLE)  # what the runtime sends when the headset comes off
     assert not headset.session.focused and headset.session.visible
     held = sim.commanded_targets()
@@ -147,7 +148,7 @@ def test_the_runtime_stopping_the_session_stops_the_recording(started) -> None:
     source, _sim = started
     headset = source.headset
     assert headset is not None
-    headset.session.request_exit(frame=headset.view.draw)  # as when the user quits from the runtime's menu
+    headset.session.request_exit(frame=headset.view.draw_wait)  # as when the user quits from the runtime's menu
     assert headset.session.ended and not headset.session.lost
     assert source.poll_command() is EpisodeCommand.STOP
 

@@ -59,7 +59,7 @@ def rendered_frame(headset: Headset) -> list:
     """Draw until a frame is rendered; the eyes' views it was rendered with."""
     before = headset.view.rendered
     while headset.view.rendered == before:
-        headset.view.draw()
+        headset.view.draw_wait()
     views = headset.session.locate_views(headset.session.last_display_time)
     assert views is not None
     return views
@@ -87,7 +87,7 @@ def test_the_view_follows_the_head(headset: Headset) -> None:
     seen, predicted = [], []
     for _ in range(2):
         for _ in range(8):  # Monado's simulated head sways: 0.4 s later it has moved
-            headset.view.draw()
+            headset.view.draw_wait()
         views = rendered_frame(headset)
         height, width = headset.view.last_eyes[0].shape[:2]
         seen.append(brick_pixel(headset.view.last_eyes[0]))
@@ -146,7 +146,7 @@ def keep_and_swap():  # what the window shows: its back buffer when swapped (Xvf
 
 gl.swap = keep_and_swap
 while not shown:
-    headset.view.draw()
+    headset.view.draw_wait()
 np.save(sys.argv[1], shown[-1])
 np.save(sys.argv[2], headset.view.last_eyes[0])
 headset.close()

@@ -93,7 +93,7 @@ class Headset:
 
     def start(self, timeout_s: float = START_TIMEOUT_S) -> bool:
         """Run frames until the session is focused; False if it ended or the time ran out."""
-        return self.session.wait_until(lambda: self.session.focused, timeout_s, self.view.draw)
+        return self.session.wait_until(lambda: self.session.focused, timeout_s, self.view.draw_wait)
 
     def sample(self) -> ControllerSample:
         """The controllers now, with the keyboard fallbacks merged and ``input_filter`` applied."""
@@ -134,7 +134,7 @@ class Headset:
         self._closed = True
         try:
             if not self.session.lost:
-                self.session.request_exit(frame=self.view.draw)
+                self.session.request_exit(frame=self.view.draw_wait)
         finally:
             self.view.close()
             self.session.close()  # destroying the instance destroys the action set

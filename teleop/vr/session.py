@@ -232,22 +232,37 @@ class XrSession:
     # ------------------------------------------------------------------ frames and poses
 
     def wait_frame(self) -> Any | None:
-        """``xrWaitFrame`` + ``xrBeginFrame``; the frame state, or None when no frame runs (not running, ended)."""
+        """``xrWaitFrame`` + ``xrBeginFrame`` on this thread; the frame state, or None when no frame runs."""
         xr = self._xr
         if not self.running or self.ended:
             return None
         try:
             frame_state = xr.wait_frame(self.session)
-            xr.begin_frame(self.session)
         except (xr.exception.SessionLostError, xr.exception.InstanceLostError):
             self._lose()
             return None
         except xr.exception.SessionNotRunningError:
             self.running = False
             return None
+        return frame_state if self.begin_frame(frame_state) else None
+
+    def begin_frame(self, frame_state: Any) -> bool:
+        """``xrBeginFrame`` for a frame state from ``xrWaitFrame`` (this thread's or a ``FramePacer``'s); False
+        when the session no longer runs."""
+        xr = self._xr
+        if not self.running or self.ended:
+            return False
+        try:
+            xr.begin_frame(self.session)
+        except (xr.exception.SessionLostError, xr.exception.InstanceLostError):
+            self._lose()
+            return False
+        except xr.exception.SessionNotRunningError:
+            self.running = False
+            return False
         self.display_period_s = max(frame_state.predicted_display_period, 1) * 1e-9
         self.last_display_time = frame_state.predicted_display_time
-        return frame_state
+        return True
 
     def end_frame(self, frame_state: Any, layers: list[Any]) -> None:
         """``xrEndFrame`` with ``layers`` (byref'd composition layers) at the frame's predicted display time."""

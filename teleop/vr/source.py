@@ -112,7 +112,7 @@ class VRTeleop(ActionSource):
                 self._raise_if_lost()
                 return False
             self._status(sim, "READY: press A (Enter) to start this episode")
-            headset.view.draw()
+            headset.view.draw_wait()
             self._buttons(headset.sample())
         self._waiting = False
         return True
@@ -206,9 +206,7 @@ class VRTeleop(ActionSource):
         self.clutch.release()
         self._status(sim, "PAUSED: the headset lost focus")
         while not session.focused and not session.ended:
-            self.headset.view.draw()
-            if not session.running:
-                time.sleep(0.01)
+            self.headset.view.draw_wait()
         self._held = frozenset()
 
     def _raise_if_lost(self) -> None:

@@ -63,7 +63,7 @@ def check(cfg: VRCommandConfig) -> int:
         )
         frames_before, start = headset.view.rendered, time.perf_counter()
         while time.perf_counter() - start < CHECK_FRAMES_S and not headset.session.ended:
-            headset.view.draw()
+            headset.view.draw_wait()
             headset.sample()  # syncing the actions makes the runtime bind an interaction profile
         rendered = headset.view.rendered - frames_before
         rate = rendered / (time.perf_counter() - start)
