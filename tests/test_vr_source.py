@@ -168,6 +168,7 @@ def test_a_vr_recording_is_a_dataset_lerobot_loads(monado: object, hands: Hands,
 
     from recording.dataset_writer import DatasetConfig
     from recording.record import RecordConfig, record
+    from recording.scene_metadata import SceneMetadata
     from sim.options import CameraOptions
 
     source = VRTeleop(HEADLESS)
@@ -188,3 +189,5 @@ def test_a_vr_recording_is_a_dataset_lerobot_loads(monado: object, hands: Hands,
     assert dataset.num_episodes == 1 and dataset.num_frames == 15
     actions = np.stack([dataset[i]["action"].numpy() for i in range(15)])
     assert np.abs(actions[-1, :5] - actions[0, :5]).max() > 1.0  # the controller moved the arm
+    (session,) = SceneMetadata(tmp_path / "vr").sessions()
+    assert session["source"] == "vr" and session["source_config"]["motion_scale"] == HEADLESS.motion_scale
