@@ -96,3 +96,25 @@ def test_a_missing_runtime_manifest_is_one_line_naming_the_fix(
     assert main(["--check"]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("so101 vr: XR_RUNTIME_JSON=") and "is not a file" in err
+
+
+def test_vr_practice_runs_episodes_until_the_stop_button(
+    monado: object,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from dataclasses import replace
+
+    from teleop.vr.headset import Headset
+
+    sample, calls = Headset.sample, []
+
+    def pressing(self: Headset) -> object:  # A to start the first episode, then (after it timed out) Y to stop
+        calls.append(None)
+        buttons = {"start_save"} if len(calls) < 3 else {"stop"} if len(calls) > 12 else set()
+        return replace(sample(self), buttons=frozenset(buttons))
+
+    monkeypatch.setattr(Headset, "sample", pressing)
+    assert main([*HEADLESS, "--episode_time_s", "0.2"]) == 0
+    out = capsys.readouterr().out
+    assert "vr: seed 0: timeout after 0.2 s" in out and "seed 1" not in out
