@@ -57,6 +57,28 @@ def eye_camera(pose: Pose, fov: tuple[float, float, float, float], near: float, 
     camera.orthographic = 0
 
 
+def _font_scale(width: int) -> int:
+    # Headset eyes are ~2000 px wide and seen up close: a larger font reads at the same angle as a desktop's.
+    return int(mujoco.mjtFontScale.mjFONTSCALE_200 if width >= 1200 else mujoco.mjtFontScale.mjFONTSCALE_100)
+
+
+def _make_context(model: mujoco.MjModel, profile: RenderProfile, sizes: list[tuple[int, int]]) -> mujoco.MjrContext:
+    """A MuJoCo render context with ``profile``'s multisampling and tessellation and an offscreen buffer as large as
+    the largest eye. The model's visual settings are put back afterwards: they belong to the robot cameras, whose
+    images are recorded with their own profile."""
+    quality, buffers = model.vis.quality, model.vis.global_
+    saved = (quality.offsamples, quality.numslices, quality.numstacks, quality.numquads, buffers.offwidth,
+             buffers.offheight)  # fmt: skip
+    try:
+        apply_render_profile(model, profile)
+        buffers.offwidth = max(buffers.offwidth, *(w for w, _ in sizes))
+        buffers.offheight = max(buffers.offheight, *(h for _, h in sizes))
+        return mujoco.MjrContext(model, _font_scale(sizes[0][0]))
+    finally:
+        (quality.offsamples, quality.numslices, quality.numstacks, quality.numquads, buffers.offwidth,
+         buffers.offheight) = saved  # fmt: skip
+
+
 class StereoView:
     """A ``sim.control_loop.View`` drawing ``sim`` into ``session``'s headset.
 
@@ -95,14 +117,11 @@ class StereoView:
         """CPU time of each rendered frame (ms): scene update, both eyes, blits and ``xrEndFrame``."""
         self._sizes = [view.recommended for view in session.views]
         model = sim.model
-        apply_render_profile(model, profile)
-        model.vis.global_.offwidth = max(model.vis.global_.offwidth, *(w for w, _ in self._sizes))
-        model.vis.global_.offheight = max(model.vis.global_.offheight, *(h for _, h in self._sizes))
         assert session.gl is not None
         self._context_owner = session.gl
         make_current(session.gl)
-        self._context: mujoco.MjrContext | None = mujoco.MjrContext(model, self._font_for(self._sizes[0][0]))
-        self._font = self._font_for(self._sizes[0][0])
+        self._context: mujoco.MjrContext | None = _make_context(model, profile, self._sizes)
+        self._font = _font_scale(self._sizes[0][0])
         self._scene = mujoco.MjvScene(model, maxgeom=10_000)
         configure_scene_flags(self._scene, profile)
         self._option = scene_option(profile)
@@ -132,11 +151,6 @@ class StereoView:
         """How often the control clock offers time to draw (s): a quarter of the display period, so that a frame
         the runtime has asked for (``FramePacer``) is rendered within a quarter period of being ready."""
         return 0.25 * self.session.display_period_s
-
-    @staticmethod
-    def _font_for(width: int) -> int:
-        # Headset eyes are ~2000 px wide and seen up close: a larger font reads at the same angle as a desktop's.
-        return int(mujoco.mjtFontScale.mjFONTSCALE_200 if width >= 1200 else mujoco.mjtFontScale.mjFONTSCALE_100)
 
     def recenter(self) -> bool:
         """Put the workspace in front of the head as it is now; False while the head is not tracked."""

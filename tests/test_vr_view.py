@@ -170,3 +170,17 @@ def test_the_glx_binding_mirrors_the_left_eye_in_a_window(monado: Path, tmp_path
     shown = window[ys][:, xs]
     assert np.abs(shown.astype(int) - left).mean() < 8  # the left eye, scaled to fit
     assert window[:, : max(x0 - 2, 1)].max() == 0  # black bars beside it
+
+
+def test_the_headsets_profile_leaves_the_robot_cameras_settings_alone(monado: object) -> None:  # noqa: F811
+    from sim.rendering import apply_render_profile
+
+    sim = So101Sim()
+    apply_render_profile(sim.model, "fast")  # as the recording's cameras set it
+    quality, buffers = sim.model.vis.quality, sim.model.vis.global_
+    before = (quality.offsamples, quality.numslices, buffers.offwidth, buffers.offheight)
+    headset = Headset(VRConfig(graphics="egl", mirror=False, render_profile="quality"), sim)
+    try:
+        assert (quality.offsamples, quality.numslices, buffers.offwidth, buffers.offheight) == before
+    finally:
+        headset.close()
