@@ -163,7 +163,12 @@ def test_the_runtime_going_away_is_a_disconnection(started) -> None:
         source.next_action(sim)
 
 
-def test_a_vr_recording_is_a_dataset_lerobot_loads(monado: object, hands: Hands, tmp_path: Path) -> None:  # noqa: F811
+def test_a_vr_recording_is_a_dataset_lerobot_loads_and_keeps_it_when_the_runtime_goes(
+    monado: object,  # noqa: F811
+    hands: Hands,
+    tmp_path: Path,
+) -> None:
+    import xr
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
     from recording.dataset_writer import DatasetConfig
@@ -172,11 +177,22 @@ def test_a_vr_recording_is_a_dataset_lerobot_loads(monado: object, hands: Hands,
     from sim.options import CameraOptions
 
     source = VRTeleop(HEADLESS)
-    hands.buttons, hands.clutch, hands.drift = {"start_save"}, 1.0, np.array([0.0, 0.0, -0.004])
-    source.input_filter = hands
+    hands.clutch, hands.drift = 1.0, np.array([0.0, 0.0, -0.004])
+    samples: list[str] = []
+
+    def operator(sample: ControllerSample) -> ControllerSample:
+        """Presses A (again and again) while an episode waits to start; in the second episode the runtime dies."""
+        assert source.headset is not None
+        samples.append(source.headset.view.status_lines[0] if source.headset.view.status_lines else "")
+        hands.buttons = {"start_save"} if "READY" in samples[-1] and len(samples) % 2 else set()
+        if sum("episode 2" in line and "RECORDING" in line for line in samples) == 5:
+            source.headset.session.handle_state(xr.SessionState.LOSS_PENDING)
+        return hands(sample)
+
+    source.input_filter = operator
     config = RecordConfig(
         teleop="vr",
-        episodes=1,
+        episodes=3,
         episode_time_s=0.5,
         keep_failed=True,
         dataset=DatasetConfig(repo_id="test/so101_vr", root=tmp_path / "vr"),
@@ -184,9 +200,10 @@ def test_a_vr_recording_is_a_dataset_lerobot_loads(monado: object, hands: Hands,
         vr=HEADLESS,
     )
     summary = record(config, source=source)
-    assert summary.saved == 1 and summary.frames == 15, summary
+    assert summary.saved == 1 and summary.frames == 15 and summary.source_lost, summary
+    assert "OpenXR runtime went away" in summary.stopped and "--resume" in summary.stopped
     dataset = LeRobotDataset("test/so101_vr", root=tmp_path / "vr")
-    assert dataset.num_episodes == 1 and dataset.num_frames == 15
+    assert dataset.num_episodes == 1 and dataset.num_frames == 15  # the saved episode; the second one dropped
     actions = np.stack([dataset[i]["action"].numpy() for i in range(15)])
     assert np.abs(actions[-1, :5] - actions[0, :5]).max() > 1.0  # the controller moved the arm
     (session,) = SceneMetadata(tmp_path / "vr").sessions()

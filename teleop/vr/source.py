@@ -161,6 +161,12 @@ class VRTeleop(ActionSource):
         return self._targets.copy()
 
     def poll_command(self) -> EpisodeCommand:
+        """The buttons' latest command; STOP once the runtime has stopped the session.
+
+        Raises:
+            SourceDisconnected: the runtime went away (the episode in progress cannot be completed).
+        """
+        self._raise_if_lost()
         if self.headset is not None and self.headset.session.ended:
             return EpisodeCommand.STOP
         command, self._command = self._command, EpisodeCommand.CONTINUE
