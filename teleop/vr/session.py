@@ -350,7 +350,7 @@ class XrSession:
         """Destroy the session, its spaces, the instance and the GL context (idempotent)."""
         xr = self._xr
         if self.session is not None:
-            self._end_session()
+            self.running = False  # xrDestroySession ends a running session too; xrEndSession is for STOPPING only
             for space in self._spaces:
                 xr.destroy_space(space)
             self._spaces.clear()
