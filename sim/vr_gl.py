@@ -131,7 +131,7 @@ class XrGLContext:
             return xr.GraphicsBindingOpenGLWin32KHR(h_dc=hdc, h_glrc=glfw.get_wgl_context(self.window))
         from OpenGL import GLX
 
-        # Monado and SteamVR read the display, drawable and context; the visual and FB config are the window's.
+        # Monado reads the display, drawable and context (checked under Xvfb); visual id and FB config stay unset.
         return xr.GraphicsBindingOpenGLXlibKHR(
             x_display=ctypes.cast(glfw.get_x11_display(), ctypes.POINTER(GLX.Display)),
             glx_drawable=glfw.get_glx_window(self.window),
