@@ -136,7 +136,7 @@ class VRTeleop(ActionSource):
         if not session.focused and not session.ended:
             self._pause(sim)
         self._raise_if_lost()
-        if session.ended:
+        if session.ended or not session.focused:  # ended, or stopped from the keyboard while paused: hold
             return self._targets.copy()
         targets = self.apply_input(headset.sample(), sim)
         if sim.signals.success and not self._succeeded:
@@ -205,14 +205,16 @@ class VRTeleop(ActionSource):
                 self.headset.actions.pulse()
 
     def _pause(self, sim: So101Sim) -> None:
-        """Draw frames, moving nothing, until the session is focused again or ends."""
+        """Draw frames, moving nothing, until the session is focused again or ends, or the stop key is pressed
+        (the mirror window's keys still work: the controllers give no input without focus)."""
         assert self.headset is not None and self.clutch is not None
         session = self.headset.session
         self.pauses += 1
         self.clutch.release()
         self._status(sim, "PAUSED: the headset lost focus")
-        while not session.focused and not session.ended:
+        while not session.focused and not session.ended and self._command is not EpisodeCommand.STOP:
             self.headset.view.draw_wait()
+            self._buttons(self.headset.sample())
         self._held = frozenset()
 
     def _raise_if_lost(self) -> None:
