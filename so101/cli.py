@@ -31,7 +31,7 @@ COMMANDS: Table = {
     "calibrate-leader": Command("teleop.calibrate_leader:main", "calibrate a physical SO-101 leader arm"),
     "emulate": Command("teleop.emulate_cmd:main", "an emulated leader arm on a pseudo-terminal, for trying teleop"),
     "teleop": Command("teleop.teleop_cmd:main", "drive the sim from a leader arm in real time; --check for overrides"),
-    "record": Command("recording.record:main", "record episodes into a LeRobot dataset (scripted, keyboard, leader)"),
+    "record": Command("recording.record:main", "record LeRobot episodes (scripted, keyboard, leader, VR)"),
     "vr": Command("teleop.vr.vr_cmd:main", "check the OpenXR runtime and headset (--check), or practise in VR"),
     "replay": Command("recording.replay:main", "re-simulate recorded episodes from their scenes and actions"),
     "dataset": {
