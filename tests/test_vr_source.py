@@ -144,6 +144,24 @@ def test_losing_focus_pauses_and_regaining_resumes(started, monkeypatch: pytest.
     drive(source, sim, 2)
 
 
+def test_recenter_moves_the_workspace_and_the_arm_holds(started, hands: Hands) -> None:
+    source, sim = started
+    headset = source.headset
+    assert headset is not None
+    hands.clutch, hands.trigger = 1.0, 1.0
+    drive(source, sim, 3)
+    before = headset.view.anchor.world_from_xr
+    for _ in range(6):  # Monado's simulated head sways: recentering on it moves the workspace
+        headset.view.draw_wait()
+    hands.buttons = {"recenter"}
+    held = sim.commanded_targets()
+    targets = drive(source, sim, 1)[0]
+    after = headset.view.anchor.world_from_xr
+    assert before is not None and after is not None
+    assert np.linalg.norm(after.position - before.position) > 1e-4
+    np.testing.assert_allclose(targets[:5], held[:5], atol=1e-9)  # re-engaged from where the arm is: no jump
+
+
 def test_the_runtime_stopping_the_session_stops_the_recording(started) -> None:
     source, _sim = started
     headset = source.headset
