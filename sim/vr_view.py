@@ -35,6 +35,8 @@ from teleop.vr.frame_pacer import FramePacer
 if TYPE_CHECKING:
     from teleop.vr.session import XrSession
 
+PANEL_DEPTH_M = 0.8
+"""Distance at which the status panel appears (m): nearer than the workspace, within arm's length."""
 _GL_SRGB8_ALPHA8 = 0x8C43
 _GL_RGBA8 = 0x8058
 _FORMATS = (_GL_SRGB8_ALPHA8, _GL_RGBA8)
@@ -219,9 +221,11 @@ class StereoView:
         projection_views = []
         if self.capture:
             self.last_eyes = []
+        eyes = [xr_pose(view.pose) for view in views]
+        middle = np.mean([eye.position for eye in eyes], axis=0)
         for index, view in enumerate(views):
             width, height = self._sizes[index]
-            pose = self.anchor.to_world(xr_pose(view.pose))
+            pose = self.anchor.to_world(eyes[index])
             fov = (view.fov.angle_left, view.fov.angle_right, view.fov.angle_down, view.fov.angle_up)
             for camera in self._scene.camera:  # both slots: mjr_render averages them when not in stereo mode
                 eye_camera(pose, fov, near, far, camera)
@@ -229,7 +233,13 @@ class StereoView:
             mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._context)
             mujoco.mjr_render(viewport, self._scene, self._context)
             if self.status_lines:
-                panel = mujoco.MjrRect(int(0.3 * width), int(0.25 * height), int(0.45 * width), int(0.25 * height))
+                # Drawn at the same place in both eyes, text would float at infinity, behind the scene; shifting it
+                # by each eye's share of the parallax puts it PANEL_DEPTH_M away, in front of the workspace.
+                side = quat_rotate(eyes[index].quat, np.array([1.0, 0.0, 0.0])) @ (eyes[index].position - middle)
+                focal = width / (np.tan(fov[1]) - np.tan(fov[0]))
+                shift = int(np.rint(-side * focal / PANEL_DEPTH_M))
+                left, bottom = int(0.2 * width) + shift, int(0.25 * height)
+                panel = mujoco.MjrRect(left, bottom, int(0.6 * width), int(0.25 * height))
                 text = "\n".join(self.status_lines)
                 mujoco.mjr_overlay(self._font, mujoco.mjtGridPos.mjGRID_TOPLEFT, panel, text, "", self._context)
             swapchain = self._swapchains[index]

@@ -17,7 +17,7 @@ from monado import monado  # noqa: F401  (fixture)
 
 from kinematics.pose import Pose, quat_conjugate, quat_rotate
 from sim.simulator import So101Sim
-from sim.vr_view import eye_camera
+from sim.vr_view import PANEL_DEPTH_M, eye_camera
 from teleop.vr.headset import Headset, VRConfig
 from teleop.vr.session import xr_pose
 
@@ -105,9 +105,18 @@ def test_the_status_panel_shows_in_both_eyes(headset: Headset) -> None:
     plain = [eye.copy() for eye in headset.view.last_eyes]
     headset.view.status_lines = ["episode 2 of 5   RECORDING   12.0 s left"]
     rendered_frame(headset)
+    columns = []
     for before, after in zip(plain, headset.view.last_eyes, strict=True):
         white = (after.min(axis=2) > 200) & (before.min(axis=2) <= 200)
         assert white.sum() > 50  # the text's pixels
+        columns.append(np.nonzero(white.any(axis=0))[0].min())
+    # Shifted apart by the parallax of a panel 0.8 m away (not drawn at infinity, behind the scene).
+    views = headset.session.locate_views(headset.session.last_display_time)
+    assert views is not None
+    separation = np.linalg.norm(xr_pose(views[0].pose).position - xr_pose(views[1].pose).position)
+    width = headset.view.last_eyes[0].shape[1]
+    focal = width / (np.tan(views[0].fov.angle_right) - np.tan(views[0].fov.angle_left))
+    assert columns[0] - columns[1] == pytest.approx(separation * focal / PANEL_DEPTH_M, abs=2.0)
 
 
 def test_eye_camera_sets_an_asymmetric_frustum() -> None:
