@@ -21,6 +21,7 @@ made them (the runtime, or a test injecting button states that a simulated contr
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import time
 from dataclasses import dataclass, field
@@ -205,8 +206,6 @@ class ControllerActions:
             return
         vibration = xr.HapticVibration(duration=int(duration_s * 1e9), frequency=xr.FREQUENCY_UNSPECIFIED,
                                        amplitude=amplitude)  # fmt: skip
-        xr.apply_haptic_feedback(
-            self.session.session,
-            xr.HapticActionInfo(action=self.haptic_action, subaction_path=self._hands[self.hand]),
-            ctypes.cast(ctypes.byref(vibration), ctypes.POINTER(xr.HapticBaseHeader)),
-        )
+        info = xr.HapticActionInfo(action=self.haptic_action, subaction_path=self._hands[self.hand])
+        with contextlib.suppress(xr.exception.XrException):  # a missed pulse must never end a recording
+            xr.apply_haptic_feedback(self.session.session, info, vibration)
