@@ -48,7 +48,7 @@ def test_the_session_reaches_focused_and_reports_the_headset(session: XrSession)
     sample = actions.read()
     assert sample.hand is not None and sample.buttons == frozenset()
     assert actions.interaction_profile() == "/interaction_profiles/khr/simple_controller"
-    actions.pulse()  # the haptic output the simple profile binds: accepted by the runtime
+    assert actions.pulse()  # the haptic output the simple profile binds: accepted by the runtime
     assert session.head() is not None
 
 

@@ -21,7 +21,6 @@ made them (the runtime, or a test injecting button states that a simulated contr
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import time
 from dataclasses import dataclass, field
@@ -199,13 +198,17 @@ class ControllerActions:
         profile = state.interaction_profile
         return xr.path_to_string(self.session.instance, profile) if profile else ""
 
-    def pulse(self, duration_s: float = 0.08, amplitude: float = 0.6) -> None:
-        """A short haptic pulse on the controlling hand (success, saved); nothing unless focused."""
+    def pulse(self, duration_s: float = 0.08, amplitude: float = 0.6) -> bool:
+        """A short haptic pulse on the controlling hand (success, saved); True if the runtime took it. Nothing
+        unless focused; a refusal is ignored, as a missed pulse must never end a recording."""
         xr = self._xr
         if not self.session.focused:
-            return
+            return False
         vibration = xr.HapticVibration(duration=int(duration_s * 1e9), frequency=xr.FREQUENCY_UNSPECIFIED,
                                        amplitude=amplitude)  # fmt: skip
         info = xr.HapticActionInfo(action=self.haptic_action, subaction_path=self._hands[self.hand])
-        with contextlib.suppress(xr.exception.XrException):  # a missed pulse must never end a recording
+        try:
             xr.apply_haptic_feedback(self.session.session, info, vibration)
+        except xr.exception.XrException:
+            return False
+        return True
