@@ -144,6 +144,24 @@ def test_losing_focus_pauses_and_regaining_resumes(started, monkeypatch: pytest.
     drive(source, sim, 2)
 
 
+def test_buttons_save_rerecord_and_stop_like_keyboard_keys(started, hands: Hands) -> None:
+    source, sim = started
+    assert source.headset is not None
+    drive(source, sim, 1)  # A, which started the episode, released
+    for button, command in (("start_save", EpisodeCommand.SAVE), ("rerecord", EpisodeCommand.RERECORD),
+                            ("stop", EpisodeCommand.STOP)):  # fmt: skip
+        hands.buttons = {button}
+        drive(source, sim, 2)  # held for two steps: acts once
+        assert source.poll_command() is command
+        assert source.poll_command() is EpisodeCommand.CONTINUE
+        hands.buttons = set()
+        drive(source, sim, 1)
+        if command is EpisodeCommand.RERECORD:
+            source.start_episode(sim)  # the same episode again: its number stays
+            drive(source, sim, 1)
+            assert source.headset.view.status_lines[0].startswith("episode 1 ")
+
+
 def test_recenter_moves_the_workspace_and_the_arm_holds(started, hands: Hands) -> None:
     source, sim = started
     headset = source.headset
