@@ -157,6 +157,7 @@ def keep_and_swap():  # what the window shows: its back buffer when swapped (Xvf
 gl.swap = keep_and_swap
 while not shown:
     headset.view.draw_wait()
+assert headset.sample().buttons == frozenset()  # the mirror window's keys (the fallbacks), none held
 np.save(sys.argv[1], shown[-1])
 np.save(sys.argv[2], headset.view.last_eyes[0])
 headset.close()
