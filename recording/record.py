@@ -157,6 +157,7 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
 
         source = source if isinstance(source, VRTeleop) else VRTeleop(cfg.vr, driver=source)
         source.plan_session(cfg.episodes, cfg.episode_time_s)
+        source.open(sim)  # no runtime or no headset is one line naming the fix, before anything is written
     session = session_metadata(
         sim.scene,
         source=source.name,

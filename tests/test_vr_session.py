@@ -10,6 +10,7 @@ import pytest
 from monado import monado  # noqa: F401  (fixture)
 
 from teleop.vr.actions import ControllerActions
+from teleop.vr.runtime_info import runtime_info
 from teleop.vr.session import XrSession
 from teleop.vr.vr_cmd import main
 
@@ -39,7 +40,7 @@ def test_the_session_reaches_focused_and_reports_the_headset(session: XrSession)
     actions = ControllerActions(session, "right")
     assert session.wait_until(lambda: session.focused, 10.0, empty_frames(session))
     assert session.running and session.visible and not session.ended
-    info = session.info()
+    info = runtime_info(session)
     assert info.runtime.startswith("Monado") and info.system == "Monado: Simulated HMD"
     assert info.graphics == "egl" and "XR_MNDX_egl_enable" in info.extensions
     assert len(info.views) == 2 and info.views[0].recommended == (320, 240)
@@ -95,8 +96,8 @@ def test_a_missing_runtime_manifest_is_one_line_naming_the_fix(
 ) -> None:
     monkeypatch.setenv("XR_RUNTIME_JSON", str(tmp_path / "missing.json"))
     assert main(["--check"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err.startswith("so101 vr: XR_RUNTIME_JSON=") and "is not a file" in err
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("so101 vr: XR_RUNTIME_JSON=") and "is not a file" in err and "\n" not in err
 
 
 def test_vr_practice_runs_episodes_until_the_stop_button(
@@ -119,3 +120,15 @@ def test_vr_practice_runs_episodes_until_the_stop_button(
     assert main([*HEADLESS, "--episode_time_s", "0.2"]) == 0
     out = capsys.readouterr().out
     assert "vr: seed 0: timeout after 0.2 s" in out and "seed 1" not in out
+
+
+def test_record_without_a_runtime_says_so_before_writing_anything(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from recording.record import main as record_main
+
+    monkeypatch.setenv("XR_RUNTIME_JSON", str(tmp_path / "missing.json"))
+    assert record_main(["--teleop", "vr", "--dataset.root", str(tmp_path / "data"), "--episodes", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("so101 record: XR_RUNTIME_JSON=") and "\n" not in err
+    assert not (tmp_path / "data").exists()

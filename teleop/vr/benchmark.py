@@ -74,6 +74,7 @@ def session_figures(cfg: VRBenchConfig) -> dict[str, object]:
     """Measurements 1 and 2: a paced VR session; returns the figures."""
     from sim.control_loop import ControlClock
     from sim.simulator import So101Sim
+    from teleop.vr.runtime_info import runtime_info
     from teleop.vr.source import VRTeleop
 
     sim = So101Sim(cfg.scene.scene_config())
@@ -83,7 +84,7 @@ def session_figures(cfg: VRBenchConfig) -> dict[str, object]:
     try:
         headset = source.open(sim)
         source.start_episode(sim)
-        info = headset.session.info()
+        info = runtime_info(headset.session)
         clock = ControlClock(sim.fps, view=headset.view)
         frames0, start = headset.view.rendered, time.perf_counter()
         render_from = len(headset.view.render_ms)

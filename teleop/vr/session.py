@@ -20,7 +20,7 @@ import ctypes
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -45,36 +45,10 @@ class ViewInfo:
     """Recommended swapchain sample count."""
 
 
-@dataclass
-class RuntimeInfo:
-    """What ``so101 vr --check`` reports about the runtime and the headset."""
-
-    runtime: str
-    version: str
-    system: str
-    vendor_id: int
-    tracking: str
-    """``position and orientation``, ``orientation only``..."""
-    view_configuration: str
-    views: list[ViewInfo]
-    graphics: str
-    """The binding chosen (``glx``, ``wgl``, ``egl``)."""
-    reference_space: str
-    refresh_rate_hz: float | None = None
-    """The display refresh rate when the runtime reports it (``XR_FB_display_refresh_rate``), else None."""
-    extensions: list[str] = field(default_factory=list)
-
-
 def xr_pose(pose: Any) -> Pose:
     """An ``xr.Posef`` as a ``Pose`` (m, ``[w, x, y, z]``)."""
     p, q = pose.position, pose.orientation
     return Pose(np.array([p.x, p.y, p.z]), np.array([q.w, q.x, q.y, q.z]))
-
-
-def _version(version: Any) -> str:
-    import xr
-
-    return str(xr.Version(int(version))) if int(version) else "?"
 
 
 class XrSession:
@@ -90,6 +64,8 @@ class XrSession:
     """
 
     def __init__(self, graphics: GraphicsName = "auto", mirror: bool = True, app_name: str = "so101") -> None:
+        # The OpenXR loader prints its own errors to stderr; ours name the fix, in one line.
+        os.environ.setdefault("XR_LOADER_DEBUG", "none")
         import xr
 
         self._xr = xr
@@ -291,47 +267,35 @@ class XrSession:
             return None
         return list(views)
 
-    def locate(self, space: Any, display_time: int | None = None) -> Pose | None:
-        """``space``'s pose in the reference space at ``display_time`` (default: the latest predicted display
-        time); None while it is not tracked."""
+    def now(self) -> int:
+        """The runtime's time now (OpenXR ns) through ``XR_KHR_convert_timespec_time``; without it, the latest
+        predicted display time (0 before the first frame)."""
         xr = self._xr
-        when = self.last_display_time if display_time is None else display_time
+        if "XR_KHR_convert_timespec_time" not in self.extensions or self.instance is None:
+            return self.last_display_time
+        seconds = time.clock_gettime(time.CLOCK_MONOTONIC)
+        spec = xr.timespec(int(seconds), int((seconds % 1.0) * 1e9))
+        return int(xr.convert_timespec_time_to_time_khr(self.instance, ctypes.byref(spec)).value)
+
+    def locate(self, space: Any, display_time: int | None = None) -> Pose | None:
+        """``space``'s pose in the reference space at ``display_time`` (default: now, see ``now``); None while it
+        is not tracked (or the runtime reports no usable orientation)."""
+        xr = self._xr
+        when = self.now() if display_time is None else display_time
         if when <= 0:
             return None
         location = xr.locate_space(space, self.space, when)
         flags = int(location.location_flags)
         valid = int(xr.SPACE_LOCATION_POSITION_VALID_BIT) | int(xr.SPACE_LOCATION_ORIENTATION_VALID_BIT)
-        return xr_pose(location.pose) if flags & valid == valid else None
+        if flags & valid != valid:
+            return None
+        pose = xr_pose(location.pose)
+        usable = np.isfinite(pose.position).all() and abs(np.linalg.norm(pose.quat) - 1.0) < 0.1
+        return pose if usable else None
 
     def head(self, display_time: int | None = None) -> Pose | None:
         """The head (view space) pose in the reference space; None while not tracked."""
         return self.locate(self.view_space, display_time)
-
-    def info(self) -> RuntimeInfo:
-        """What the runtime and the headset report."""
-        xr = self._xr
-        instance = xr.get_instance_properties(self.instance)
-        system = xr.get_system_properties(self.instance, self.system_id)
-        tracking = system.tracking_properties
-        kinds = [name for name, ok in (("position", tracking.position_tracking), ("orientation",
-                 tracking.orientation_tracking)) if ok]  # fmt: skip
-        refresh = None
-        if "XR_FB_display_refresh_rate" in self.extensions:
-            rate = xr.get_display_refresh_rate_fb(self.session)
-            refresh = float(getattr(rate, "value", rate))
-        return RuntimeInfo(
-            runtime=instance.runtime_name.decode(),
-            version=_version(instance.runtime_version),
-            system=system.system_name.decode(),
-            vendor_id=int(system.vendor_id),
-            tracking=" and ".join(kinds) or "none",
-            view_configuration=self.view_type.name,
-            views=self.views,
-            graphics=self.gl.graphics if self.gl is not None else "?",
-            reference_space=self.reference_type.name,
-            refresh_rate_hz=refresh,
-            extensions=list(self.extensions),
-        )
 
     # ------------------------------------------------------------------ ending
 

@@ -81,15 +81,19 @@ class VRTeleop(ActionSource):
         return None if self.headset is None else self.headset.view
 
     def open(self, sim: So101Sim) -> Headset:
-        """Start the headset session on ``sim`` (done by the first ``wait_for_start``); waits until focused.
+        """Start the headset session on ``sim`` (``so101 record`` does it before writing anything; otherwise the
+        first ``wait_for_start``); waits until focused. On failure everything is closed, the driver included.
 
         Raises:
+            UsageError: no runtime, no headset, no OpenGL binding (the message names the fix).
             SourceDisconnected: the session did not come up (the runtime stopped it or went away).
         """
-        if self.headset is None:
-            from kinematics.ee_controller import EEControllerConfig, EndEffectorController
-            from teleop.vr.clutch import Clutch
+        if self.headset is not None:
+            return self.headset
+        from kinematics.ee_controller import EEControllerConfig, EndEffectorController
+        from teleop.vr.clutch import Clutch
 
+        try:
             self.headset = Headset(self.config, sim)
             self.headset.input_filter = self.input_filter
             controller = EndEffectorController(sim.model, EEControllerConfig(self.config.max_joint_step_deg))
@@ -99,6 +103,9 @@ class VRTeleop(ActionSource):
                     "the OpenXR session did not start: put the headset on (it must be worn to get focus) and "
                     "keep the runtime running"
                 )
+        except BaseException:
+            self.close()
+            raise
         return self.headset
 
     def wait_for_start(self, sim: So101Sim) -> bool:
@@ -239,11 +246,13 @@ class VRTeleop(ActionSource):
 
 
 def _base_from_world(sim: So101Sim) -> Pose:
-    """The inverse of the arm base's pose in the world (the clutch moves hands from world into base frame)."""
+    """The inverse of the arm base's pose in the world (the clutch moves hands from world into base frame),
+    computed on a data of its own: the sim may not have been reset yet."""
     import mujoco
 
     from kinematics.fk import BASE_BODY_NAME
 
+    data = mujoco.MjData(sim.model)
+    mujoco.mj_kinematics(sim.model, data)
     body = mujoco.mj_name2id(sim.model, mujoco.mjtObj.mjOBJ_BODY, BASE_BODY_NAME)
-    base = Pose(sim.data.xpos[body].copy(), sim.data.xquat[body].copy())
-    return base.inverse()
+    return Pose(data.xpos[body].copy(), data.xquat[body].copy()).inverse()

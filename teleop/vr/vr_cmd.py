@@ -46,13 +46,14 @@ def check(cfg: VRCommandConfig) -> int:
     """Body of ``so101 vr --check``: prints the report; 0 when the headset is ready for recording, else 1."""
     from sim.simulator import So101Sim
     from teleop.vr.headset import Headset
+    from teleop.vr.runtime_info import runtime_info
 
     sim = So101Sim(cfg.scene.scene_config())
     sim.reset(cfg.seed)
     headset = Headset(cfg.vr, sim)
     try:
         focused = headset.start()
-        info = headset.session.info()
+        info = runtime_info(headset.session)
         view = info.views[0]
         print(f"runtime: {info.runtime} {info.version}")
         print(f"system: {info.system} (vendor {info.vendor_id}), tracking {info.tracking}")
