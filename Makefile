@@ -1,6 +1,6 @@
 # Set-up and the two everyday commands. Every target creates the virtual environment in .venv/ when missing.
 #   make demo   the main job on the embedded default (simulator + scripted expert, no hardware)
-#   make test   the lint step (ruff), then the test suite
+#   make test   the lint step (ruff), Monado for the VR tests (built once), then the test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libglx-mesa0 libopengl0 libosmesa6 xvfb xauth ffmpeg
 DEMO_OUTPUT ?= outputs/demo
 
-.PHONY: setup system-deps demo lint test clean
+.PHONY: setup system-deps monado demo lint test clean
 
 setup: $(VENV)/.installed
 
@@ -41,7 +41,12 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check .
 
-test: lint
+# Monado, the open-source OpenXR runtime, built once into ~/.cache/so101/monado for the VR tests (Debian only;
+# elsewhere the VR tests skip, saying why).
+monado:
+	@sh tests/vr_runtime.sh >/dev/null || echo "Monado could not be built: the VR tests will be skipped"
+
+test: lint monado
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(BIN)/python -m pytest
 
 clean:

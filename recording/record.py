@@ -3,6 +3,7 @@
     so101 record --teleop scripted --episodes 50 --dataset.repo_id me/so101_pick --dataset.root data/pick
     so101 record --teleop keyboard --episodes 10 --dataset.root data/pick --resume true
     so101 record --teleop leader --leader.port /dev/ttyACM0 --leader.id my_leader --episodes 20 --dataset.root data/pick
+    so101 record --teleop vr --episodes 20 --dataset.root data/pick        (add --view vr to a leader: the headset)
 
 Episodes that fail (time-out) are discarded unless ``--keep_failed true``. Ctrl-C, a crash or the stop key end the
 session with every saved episode in a valid dataset; ``--resume true`` appends to it later, with new scenes.
@@ -18,6 +19,7 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from recording.dataset_writer import DatasetConfig, DatasetWriter
 from recording.episode_loop import EpisodeLoopConfig, Outcome, run_episode
@@ -29,6 +31,7 @@ from teleop.keyboard import KeyboardConfig
 from teleop.leader import LeaderConfig
 from teleop.scripted_expert import ExpertConfig
 from teleop.sources import SOURCES
+from teleop.vr.headset import VRConfig
 
 
 @dataclass
@@ -36,8 +39,12 @@ class RecordConfig:
     """Options of ``so101 record``."""
 
     teleop: str = "scripted"
-    """Action source: ``scripted`` (the IK expert, no hardware), ``keyboard`` (jog keys in the viewer window) or
-    ``leader`` (a physical leader arm: ``--leader.port`` and ``--leader.id``)."""
+    """Action source: ``scripted`` (the IK expert, no hardware), ``keyboard`` (jog keys in the viewer window),
+    ``leader`` (a physical leader arm: ``--leader.port`` and ``--leader.id``) or ``vr`` (an OpenXR headset's
+    controller: ``--vr.*``)."""
+    view: Literal["default", "vr"] = "default"
+    """Where the person sees the scene: ``default`` (the source's own: keyboard's window, none for the others) or
+    ``vr`` (an OpenXR headset, e.g. ``--teleop leader --view vr``; its buttons start, save and re-record)."""
     episodes: int = 10
     """Episodes to save in this session."""
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
@@ -59,6 +66,8 @@ class RecordConfig:
     keyboard: KeyboardConfig = field(default_factory=KeyboardConfig)
     leader: LeaderConfig = field(default_factory=LeaderConfig)
     """The leader arm of ``--teleop leader`` (``--leader.port``, ``--leader.id``, ...)."""
+    vr: VRConfig = field(default_factory=VRConfig)
+    """The headset and controllers of ``--teleop vr`` and ``--view vr`` (``--vr.graphics``, ``--vr.hand``, ...)."""
 
     def __post_init__(self) -> None:
         if self.teleop not in SOURCES:
@@ -143,6 +152,12 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
     sim = So101Sim(cfg.scene.scene_config())
     cameras = cfg.cameras.configs()
     source = source if source is not None else make_source(cfg.teleop, cfg)
+    if cfg.view == "vr" or source.name == "vr":
+        from teleop.vr.source import VRTeleop
+
+        source = source if isinstance(source, VRTeleop) else VRTeleop(cfg.vr, driver=source)
+        source.plan_session(cfg.episodes, cfg.episode_time_s)
+        source.open(sim)  # no runtime or no headset is one line naming the fix, before anything is written
     session = session_metadata(
         sim.scene,
         source=source.name,

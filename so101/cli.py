@@ -31,7 +31,8 @@ COMMANDS: Table = {
     "calibrate-leader": Command("teleop.calibrate_leader:main", "calibrate a physical SO-101 leader arm"),
     "emulate": Command("teleop.emulate_cmd:main", "an emulated leader arm on a pseudo-terminal, for trying teleop"),
     "teleop": Command("teleop.teleop_cmd:main", "drive the sim from a leader arm in real time; --check for overrides"),
-    "record": Command("recording.record:main", "record episodes into a LeRobot dataset (scripted, keyboard, leader)"),
+    "record": Command("recording.record:main", "record LeRobot episodes (scripted, keyboard, leader, VR)"),
+    "vr": Command("teleop.vr.vr_cmd:main", "check the OpenXR runtime and headset (--check), or practise in VR"),
     "replay": Command("recording.replay:main", "re-simulate recorded episodes from their scenes and actions"),
     "dataset": {
         "info": Command("recording.dataset_tools:info_main", "episodes, frames, features, cameras, scenes"),
@@ -53,6 +54,7 @@ COMMANDS: Table = {
         "leader": Command("teleop.leader_benchmark:main", "leader arm over the emulator: latency and loop rate"),
         "train": Command("training.benchmark:main", "frame-cache size and the data-loading share of a step"),
         "eval": Command("inference.benchmark:main", "evaluation episodes per minute and ms per policy call"),
+        "vr": Command("teleop.vr.benchmark:main", "VR: ms per stereo frame, frame rate, pose-to-target latency, jumps"),
     },
 }
 

@@ -26,6 +26,7 @@ SOURCES: dict[str, SourceEntry] = {
     "scripted": SourceEntry("teleop.scripted_expert", "ScriptedExpert", "expert"),
     "keyboard": SourceEntry("teleop.keyboard", "KeyboardTeleop", "keyboard"),
     "leader": SourceEntry("teleop.leader_source", "LeaderSource", "leader"),
+    "vr": SourceEntry("teleop.vr.source", "VRTeleop", "vr"),
 }
 
 

@@ -3,6 +3,7 @@
     so101 teleop --teleop leader --leader.port /dev/ttyACM0 --leader.id my_leader
     so101 teleop --teleop leader --leader.port /dev/ttyACM0 --leader.id my_leader --check
     so101 teleop ... --leader.overrides_path my_leader_overrides.json --headless --duration_s 60
+    so101 teleop --teleop leader --leader.port /dev/ttyACM0 --leader.id my_leader --view vr   (the scene in a headset)
 
 No arm at hand: ``so101 emulate leader`` serves an emulated one and prints the command to try.
 
@@ -30,6 +31,7 @@ from kinematics.units import JOINT_NAMES, radians_to_dataset
 from sim.options import SceneOptions
 from so101.command import UsageError, run_command
 from teleop.leader import JointOverrides, LeaderConfig
+from teleop.vr.headset import Headset, VRConfig
 
 if TYPE_CHECKING:
     from sim.control_loop import ControlClock
@@ -55,6 +57,11 @@ class TeleopConfig:
     """Print leader readings and sim joints side by side every half second, to set the overrides."""
     headless: bool = False
     """Run without a window even when a display is available."""
+    view: Literal["window", "vr"] = "window"
+    """Where the scene shows: ``window`` (a desktop window when a display exists) or ``vr`` (an OpenXR headset;
+    its stop button, Y or Q in the mirror window, ends the run)."""
+    vr: VRConfig = field(default_factory=VRConfig)
+    """The headset of ``--view vr`` (``--vr.graphics``, ``--vr.render_profile``, ...)."""
     duration_s: float | None = None
     """Stop after this much time (s); default: run until Esc, Ctrl-C or the window is closed."""
     seed: int = 0
@@ -78,25 +85,41 @@ def teleop(cfg: TeleopConfig) -> int:
     source = LeaderSource(cfg.leader)
     clock = None
     viewer = None
+    headset = None
     try:
         sim = So101Sim(cfg.scene.scene_config())
         sim.reset(cfg.seed)
-        viewer = None if cfg.headless else _open_viewer(sim)
-        clock = ControlClock(sim.fps, view=viewer)
-        run(source, sim, cfg, clock, viewer)
+        if cfg.view == "vr":
+            headset = Headset(cfg.vr, sim)
+            if not headset.start():
+                raise UsageError("the headset's session did not start: put the headset on and keep its runtime running")
+        else:
+            viewer = None if cfg.headless else _open_viewer(sim)
+        clock = ControlClock(sim.fps, view=headset.view if headset is not None else viewer)
+        run(source, sim, cfg, clock, viewer, headset)
     finally:
         source.close()
         if viewer is not None:
             viewer.shutdown()
+        if headset is not None:
+            headset.close()
         print(source.report())
         if clock is not None:
             print(f"control loop: {clock.summary()}")
     return 0
 
 
-def run(source: LeaderSource, sim: So101Sim, cfg: TeleopConfig, clock: ControlClock, viewer: Viewer | None) -> None:
-    """Step ``sim`` from ``source`` once per tick of ``clock`` until ``cfg.duration_s`` has passed or the window
-    closes; ``viewer`` (the clock's view, or None) shows the scene.
+def run(
+    source: LeaderSource,
+    sim: So101Sim,
+    cfg: TeleopConfig,
+    clock: ControlClock,
+    viewer: Viewer | None,
+    headset: Headset | None = None,
+) -> None:
+    """Step ``sim`` from ``source`` once per tick of ``clock`` until ``cfg.duration_s`` has passed, the window
+    closes or the headset's stop button is pressed (or its session ends); ``viewer`` or ``headset`` (the clock's
+    view, or neither) shows the scene.
 
     Raises:
         LeaderDisconnected: the leader went away.
@@ -121,9 +144,13 @@ def run(source: LeaderSource, sim: So101Sim, cfg: TeleopConfig, clock: ControlCl
     step = 0
     clock.restart()
     while (steps is None or step < steps) and not (viewer is not None and viewer.should_close):
+        if headset is not None and (headset.session.ended or "stop" in headset.sample().buttons):
+            break
         target = source.next_action(sim)
         sim.step(target)
         step += 1
+        if headset is not None:
+            headset.view.status_lines = [f"leader teleop   seed {seed}   t = {sim.steps * sim.control_dt:5.1f} s"]
         if viewer is not None:
             stats = source.stats
             viewer.status_lines = [

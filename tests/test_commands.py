@@ -65,6 +65,10 @@ BAD_INPUTS: list[tuple[list[str], tuple[str, ...]]] = [
     (["eval", "checkpoint", "--episodes", "-1"], ("--episodes",)),
     (["train", "--steps", "-1"], ("--steps",)),
     (["bench", "eval", "--episodes", "0"], ("--episodes",)),
+    (["vr", "--vr.motion_scale", "0"], ("--vr.motion_scale",)),
+    (["vr", "--vr.graphics", "vulkan"], ("vulkan", "egl")),
+    (["record", "--teleop", "vr", "--vr.hand", "third"], ("third", "right")),
+    (["bench", "vr", "--duration_s", "0"], ("--duration_s",)),
     # nonexistent paths
     (["eval", MISSING], (MISSING,)),
     (["train", "--dataset.root", MISSING], (MISSING, "so101 record")),
