@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -77,26 +78,41 @@ def test_reading_beyond_a_limit_is_marked_clamped(emulator, tmp_path, capsys):
     assert "clamped to the joint limits: shoulder_pan 3" in out
 
 
+def _once_reading(emulator, action) -> threading.Event:
+    """Run ``action`` from a thread once the control loop reads the arm (its third sync read of positions), so the
+    connection handshake, however slow on a loaded machine, is never what the action hits. Set the returned event to
+    give up waiting."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            if emulator.counters.requests["sync_read"] >= 3:
+                action()
+                return
+            time.sleep(0.002)
+
+    threading.Thread(target=watch, daemon=True).start()
+    return done
+
+
 def test_corrupted_replies_mid_run_are_retried_and_reported(emulator, tmp_path, capsys):
     emulator.play(lambda t: POSE)
-    # After the connection handshake: six corrupted replies spoil one whole sync read, the seventh the next.
-    timer = threading.Timer(0.3, emulator.corrupt_next_replies, (7,))
-    timer.start()
+    # Six corrupted replies spoil one whole sync read, the seventh the next.
+    done = _once_reading(emulator, lambda: emulator.corrupt_next_replies(7))
     try:
         assert main(argv(emulator, tmp_path, "--duration_s", "1.0")) == 0
     finally:
-        timer.cancel()
+        done.set()
     assert "30 reads, 2 retried, 0 stale" in capsys.readouterr().out
 
 
 def test_unplugged_leader_stops_with_a_message(emulator, tmp_path, capsys):
     emulator.play(lambda t: POSE)
-    timer = threading.Timer(0.3, emulator.unplug)
-    timer.start()
+    done = _once_reading(emulator, emulator.unplug)
     try:
         assert main(argv(emulator, tmp_path, "--duration_s", "30")) == 2
     finally:
-        timer.cancel()
+        done.set()
     captured = capsys.readouterr()
     assert captured.err.startswith("so101 teleop: the leader arm on")
     assert "USB cable unplugged" in captured.err and "Plug it back in" in captured.err
