@@ -11,15 +11,14 @@ Videos are encoded while recording (LeRobot's streaming encoder), which makes ``
 skips the PNG round trip. LeRobot's encoder drops frames when its queue is full (a real camera cannot wait); a
 simulation can, so the writer swaps in an encoder that waits instead: no frame is ever lost.
 
-Episodes become part of the dataset only through ``save_episode``; ``discard_episode`` drops the one in progress.
-``finalize`` must run at the end (LeRobot writes the parquet footers then); ``recording.record`` calls it from a
-``finally`` block so that Ctrl-C or an exception leaves every saved episode in a valid dataset.
+Episodes become part of the dataset only through ``save_episode``, each in one durable commit (LeRobot's writers
+are closed after every episode, ``recording.episode_commit``): whatever kills the process, every episode reported
+saved is in a valid dataset. ``discard_episode`` drops the one in progress; ``finalize`` ends the session.
 """
 
 from __future__ import annotations
 
 import queue
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kinematics.units import JOINT_FEATURE_NAMES
+from recording.crash_points import crash_point
 from recording.scene_metadata import EpisodeRecord, SceneMetadata
 from sim.randomization import ScenePlacement
 from sim.scene import CameraConfig
@@ -151,33 +151,54 @@ def feature_mismatches(expected: dict[str, dict[str, Any]], actual: dict[str, di
 
 
 class DatasetWriter:
-    """One LeRobot dataset being recorded into, with its scene metadata."""
+    """One LeRobot dataset being recorded into, with its scene metadata; every saved episode is committed durably.
 
-    def __init__(self, dataset: LeRobotDataset, metadata: SceneMetadata, session: int, task: str) -> None:
+    The dataset folder only ever holds complete episodes (``recording.episode_commit``): a kill -9 at any instant
+    leaves every episode reported saved readable by stock LeRobot, and ``--resume true`` continues the session.
+    """
+
+    def __init__(
+        self, dataset: LeRobotDataset, root: Path, session: dict[str, Any], session_index: int, task: str
+    ) -> None:
+        from recording.durable_root import DurableRoot
+        from recording.episode_commit import EpisodeCommitter
+
         self.dataset = dataset
-        self.metadata = metadata
+        self._root = root
+        self.metadata = SceneMetadata(root)
+        self._used_seeds = {r.placement.seed for r in self.metadata.episodes() if r.placement.seed is not None}
         self.session = session
+        self.session_index = session_index
         self.task = task
+        self.committer = EpisodeCommitter(dataset, DurableRoot(root))
+        self._session_written = False
         self._frames = 0
-        self._created_here = False
 
     @classmethod
     def create(
         cls, config: DatasetConfig, fps: int, cameras: list[CameraConfig], session: dict[str, Any]
     ) -> DatasetWriter:
-        """Start a new dataset at ``config.root``; refuses to touch an existing folder."""
+        """Start a new dataset at ``config.root``; refuses to touch an existing folder.
+
+        The folder appears with the first saved episode: a session that saves nothing leaves nothing.
+        """
         from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
+        from recording.durable_root import DurableRoot
+
+        _check_lerobot_version()
         root = config.resolved_root()
         if root.exists():
             raise FileExistsError(
                 f"{root} exists already; pass --resume to append to it, or choose another --dataset.root"
             )
+        durable = DurableRoot(root)
+        _say_recovered(durable.recover(), root)
         dataset = LeRobotDataset.create(
             repo_id=config.repo_id,
             fps=fps,
             features=dataset_features(cameras),
-            root=root,
+            root=durable.next,
             robot_type=ROBOT_TYPE,
             use_videos=True,
             vcodec=config.vcodec,
@@ -185,10 +206,7 @@ class DatasetWriter:
             encoder_threads=config.encoder_threads,
         )
         _use_lossless_encoder(dataset, config)
-        metadata = SceneMetadata(root)
-        writer = cls(dataset, metadata, metadata.add_session(session), config.task)
-        writer._created_here = True
-        return writer
+        return cls(dataset, root, session, 0, config.task)
 
     @classmethod
     def resume(
@@ -198,7 +216,12 @@ class DatasetWriter:
         import datasets
         from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
+        from recording.dataset_checks import check_openable
+        from recording.durable_root import DurableRoot
+
+        _check_lerobot_version()
         root = config.resolved_root()
+        _say_recovered(DurableRoot(root).recover(), root)
         metadata = SceneMetadata(root)
         if not (root / "meta" / "info.json").is_file():
             raise FileNotFoundError(f"--resume: there is no LeRobot dataset at {root}; drop --resume to create one")
@@ -207,6 +230,7 @@ class DatasetWriter:
                 f"--resume: {root} was not recorded by the workbench (no {metadata.recording_path.name}); its "
                 "episodes could not be re-simulated. Record into a new --dataset.root and merge instead"
             )
+        check_openable(root, "--resume")
         dataset = LeRobotDataset(
             config.repo_id,
             root=root,
@@ -230,19 +254,20 @@ class DatasetWriter:
                 + ". Use the dataset's --scene.fps, --cameras.names and image size, or record into a new --dataset.root"
             )
         _use_lossless_encoder(dataset, config)
-        return cls(dataset, metadata, metadata.add_session(session), config.task)
+        return cls(dataset, root, session, len(metadata.sessions()), config.task)
 
     @property
     def root(self) -> Path:
-        return Path(self.dataset.root)
+        return self._root
 
     @property
     def num_episodes(self) -> int:
-        return int(self.dataset.meta.total_episodes)
+        """Episodes in the dataset folder (committed)."""
+        return self.committer.committed
 
     def used_seeds(self) -> set[int]:
         """Scene seeds of the episodes already in the dataset (a resumed session draws new ones)."""
-        return {record.placement.seed for record in self.metadata.episodes() if record.placement.seed is not None}
+        return set(self._used_seeds)
 
     def add_frame(self, state: np.ndarray, action: np.ndarray, images: dict[str, np.ndarray]) -> None:
         """Append one frame to the episode in progress. ``state`` and ``action``: (6,) dataset units."""
@@ -255,16 +280,23 @@ class DatasetWriter:
             frame[f"observation.images.{name}"] = image
         self.dataset.add_frame(frame)
         self._frames += 1
+        crash_point("frame")
 
     def save_episode(self, placement: ScenePlacement, outcome: str, phases: dict[str, bool]) -> int:
-        """Write the episode in progress and its scene; returns its episode index."""
+        """Write the episode in progress and its scene in one durable commit; returns its episode index."""
         if self._frames == 0:
             raise ValueError("an episode needs at least one frame")
         index = self.num_episodes
-        # Serialize first: nothing may fail between LeRobot's save and the scene's, or the two would disagree.
-        record = EpisodeRecord(index, self.session, placement, outcome, self._frames, phases).to_json()
-        self.dataset.save_episode()
-        self.metadata.append_episode_line(record)
+        record = EpisodeRecord(index, self.session_index, placement, outcome, self._frames, phases).to_json()
+
+        def write_scene(version: Path) -> None:
+            scenes = SceneMetadata(version)
+            if not self._session_written:
+                scenes.add_session(self.session)
+            scenes.append_episode_line(record)
+
+        self.committer.save(write_scene)
+        self._session_written = True
         self._frames = 0
         return index
 
@@ -275,11 +307,29 @@ class DatasetWriter:
         self._frames = 0
 
     def finalize(self) -> None:
-        """Close LeRobot's writers so the dataset is valid; a new dataset left without episodes is removed."""
-        self.discard_episode()
-        self.dataset.finalize()
-        if self._created_here and self.num_episodes == 0:
-            shutil.rmtree(self.root, ignore_errors=True)
+        """End the session: the episode in progress is dropped, the work folder removed."""
+        crash_point("finalize")
+        try:
+            self.discard_episode()
+        finally:
+            self.committer.close()
+
+
+def _check_lerobot_version() -> None:
+    from importlib.metadata import version
+
+    from recording.episode_commit import COMMIT_LEROBOT
+
+    if version("lerobot") != COMMIT_LEROBOT:
+        raise UsageError(
+            f"record writes datasets through LeRobot {COMMIT_LEROBOT}'s writer internals, but LeRobot "
+            f"{version('lerobot')} is installed; install the pinned version (make setup)"
+        )
+
+
+def _say_recovered(removed: list[str], root: Path) -> None:
+    if removed:
+        print(f"record: an earlier session on {root} was killed; removed {' and '.join(removed)} (never saved)")
 
 
 LOSSLESS_ENCODER_LEROBOT = "0.4.4"

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from recording.crash_points import crash_point
 from recording.dataset_writer import DatasetConfig, DatasetWriter
 from recording.episode_loop import EpisodeLoopConfig, Outcome, run_episode
 from recording.progress import Progress
@@ -195,6 +196,8 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
                     writer.discard_episode()
                     failures += 1
                 progress.episode(result, index)
+                if index is not None:
+                    crash_point("saved")
                 if failures >= cfg.max_consecutive_failures:
                     stopped = f"gave up after {failures} failed episodes in a row"
                     break
