@@ -205,7 +205,7 @@ class DatasetWriter:
             streaming_encoding=True,
             encoder_threads=config.encoder_threads,
         )
-        _use_lossless_encoder(dataset, config)
+        use_lossless_encoder(dataset, config)
         return cls(dataset, root, session, 0, config.task)
 
     @classmethod
@@ -253,7 +253,7 @@ class DatasetWriter:
                 + "; ".join(problems)
                 + ". Use the dataset's --scene.fps, --cameras.names and image size, or record into a new --dataset.root"
             )
-        _use_lossless_encoder(dataset, config)
+        use_lossless_encoder(dataset, config)
         return cls(dataset, root, session, len(metadata.sessions()), config.task)
 
     @property
@@ -333,10 +333,10 @@ def _say_recovered(removed: list[str], root: Path) -> None:
 
 
 LOSSLESS_ENCODER_LEROBOT = "0.4.4"
-"""The LeRobot version whose private streaming-encoder attributes ``_use_lossless_encoder`` replaces."""
+"""The LeRobot version whose private streaming-encoder attributes ``use_lossless_encoder`` replaces."""
 
 
-def _use_lossless_encoder(dataset: LeRobotDataset, config: DatasetConfig) -> None:
+def use_lossless_encoder(dataset: LeRobotDataset, config: DatasetConfig) -> None:
     """Replace LeRobot's streaming encoder by one that waits for a full queue instead of dropping the frame.
 
     LeRobot 0.4.4 has no option for this; the replacement relies on that version's private attributes

@@ -37,6 +37,7 @@ COMMANDS: Table = {
         "info": Command("recording.dataset_tools:info_main", "episodes, frames, features, cameras, scenes"),
         "validate": Command("recording.dataset_tools:validate_main", "check a dataset, re-simulating its episodes"),
         "merge": Command("recording.dataset_tools:merge_main", "merge datasets into a new one"),
+        "repair": Command("recording.repair:main", "rebuild a broken dataset from its provably complete episodes"),
     },
     "train": Command("training.train:main", "train ACT on a dataset, evaluating success in the sim as it learns"),
     "eval": Command("inference.evaluate_cmd:main", "evaluate a checkpoint or every checkpoint of a run in the sim"),

@@ -75,6 +75,7 @@ BAD_INPUTS: list[tuple[list[str], tuple[str, ...]]] = [
     (["replay", "--dataset.root", MISSING], (MISSING,)),
     (["dataset", "info", "--dataset.root", MISSING], (MISSING, "--dataset.root")),
     (["dataset", "validate", "--dataset.root", MISSING], (MISSING, "--dataset.root")),
+    (["dataset", "repair", "--dataset.root", MISSING], (MISSING, "--dataset.root", "does not exist")),
     (["bench", "ik", "--model", f"{MISSING}/arm.xml"], (f"{MISSING}/arm.xml",)),
     # missing devices
     (["teleop", "--leader.port", f"{MISSING}/ttyACM0", "--leader.id", "arm"], (f"{MISSING}/ttyACM0",)),
