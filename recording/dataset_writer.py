@@ -363,7 +363,15 @@ def use_lossless_encoder(dataset: LeRobotDataset, config: DatasetConfig) -> None
                     return
                 except queue.Full:
                     if not self._threads[video_key].is_alive():
-                        raise RuntimeError(f"the video encoder of {video_key} stopped") from None
+                        reason = self._thread_error(video_key)
+                        raise RuntimeError(f"the video encoder of {video_key} stopped: {reason}") from None
+
+        def _thread_error(self, video_key: str) -> str:
+            try:
+                status, data = self._result_queues[video_key].get_nowait()
+            except queue.Empty:
+                return "no reason given"
+            return str(data) if status == "error" else "it ended early"
 
     previous = dataset._streaming_encoder
     if previous is not None:

@@ -17,6 +17,7 @@ Measured cost: see the README (``so101 bench record`` before and after).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,15 +58,19 @@ class EpisodeCommitter:
         dataset, meta = self.dataset, self.dataset.meta
         first = not self.durable.root.exists()
         # The first version is the folder LeRobotDataset.create made in the work folder.
-        target = self.durable.next if first else self.durable.stage()
-        crash_point("save:staged")
-        dataset.root = meta.root = target
-        dataset.save_episode()
-        dataset._close_writer()
-        meta._close_writer()
-        write_extra(target)
-        crash_point("save:written")
-        self.durable.commit()
+        try:
+            target = self.durable.next if first else self.durable.stage()
+            crash_point("save:staged")
+            dataset.root = meta.root = target
+            dataset.save_episode()
+            dataset._close_writer()
+            meta._close_writer()
+            write_extra(target)
+            crash_point("save:written")
+            self.durable.commit()
+        except BaseException:
+            self._abandon()
+            raise
         self.committed += 1
         latest = meta.latest_episode
         self._episodes.append({key: value[0] if isinstance(value, list) else value for key, value in latest.items()})
@@ -73,13 +78,25 @@ class EpisodeCommitter:
         meta.latest_episode = None
         dataset.root, meta.root = self.durable.stream, self.durable.root
 
+    def _abandon(self) -> None:
+        """Forget a failed save: LeRobot's buffered metadata and open writers would otherwise be written into the
+        work folder by ``finalize`` or by their ``__del__``, after the work folder is removed."""
+        dataset, meta = self.dataset, self.dataset.meta
+        meta.metadata_buffer.clear()
+        for owner in (dataset, meta):
+            writer, owner.writer = owner.writer, None
+            if writer is not None:
+                # A full disk may fail the close: the file is in the staged version, which is discarded.
+                with contextlib.suppress(OSError):
+                    writer.close()
+        dataset.root = self.durable.stream
+
     def close(self) -> None:
         """End the session: LeRobot's encoder and writers (closed after every save), and the work folder."""
         try:
-            self.dataset.finalize()
-        except OSError:
-            # Only a save that failed (a full disk) leaves a writer open, and it points into the staged folder
+            # Only a failed save (a full disk) leaves an encoder in a bad state, writing into the work folder
             # removed below: the dataset folder holds the last committed version whatever happens here.
-            pass
+            with contextlib.suppress(OSError, RuntimeError):
+                self.dataset.finalize()
         finally:
             self.durable.close()

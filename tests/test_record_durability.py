@@ -10,14 +10,12 @@ run completes the session.
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from record_forker import Forker
 
 from recording.durable_root import work_dir
 from recording.scene_metadata import SceneMetadata
@@ -45,28 +43,24 @@ KILLS: list[tuple[str, int]] = [
 
 
 @pytest.fixture(scope="module")
-def forker() -> Iterator[subprocess.Popen]:
-    script = Path(__file__).with_name("record_forker.py")
-    process = subprocess.Popen(
-        [sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        cwd=Path(__file__).parents[1],
-    )
+def forker() -> Iterator[Forker]:
+    process = Forker()
     yield process
-    process.stdin.close()
-    process.wait(timeout=30)
+    process.close()
 
 
-def run_record(forker: subprocess.Popen, root: Path, episodes: int, log: Path, crash_at: str = "") -> int:
-    """Run ``so101 record`` in a fork; returns its exit status (-9: killed)."""
-    argv = [
+def record_argv(root: Path, episodes: int, repo_id: str = REPO_ID) -> list[str]:
+    """A scripted session of short episodes (kept as time-outs) with two 64x48 cameras."""
+    return [
         "record", "--teleop", "scripted", "--episodes", str(episodes), "--keep_failed", "true",
-        "--episode_time_s", str(FRAMES / 30), "--dataset.repo_id", REPO_ID, "--dataset.root", str(root),
+        "--episode_time_s", str(FRAMES / 30), "--dataset.repo_id", repo_id, "--dataset.root", str(root),
         "--cameras.width", "64", "--cameras.height", "48", "--resume", str(root.exists()).lower(),
     ]
-    env = {"SO101_CRASH_AT": crash_at, "HF_HUB_OFFLINE": "1"}
-    forker.stdin.write(json.dumps({"argv": argv, "env": env, "log": str(log)}) + "\n")
-    forker.stdin.flush()
-    return json.loads(forker.stdout.readline())["code"]
+
+
+def run_record(forker: Forker, root: Path, episodes: int, log: Path, crash_at: str = "") -> int:
+    """Run ``so101 record`` in a fork; returns its exit status (-9: killed)."""
+    return forker.run(record_argv(root, episodes), log, {"SO101_CRASH_AT": crash_at})
 
 
 def reported_saved(log: Path) -> int:
@@ -93,7 +87,7 @@ def check_loads(root: Path) -> int:
     return int(meta.total_episodes)
 
 
-def test_every_saved_episode_survives_kill_9_anywhere(forker: subprocess.Popen, tmp_path: Path) -> None:
+def test_every_saved_episode_survives_kill_9_anywhere(forker: Forker, tmp_path: Path) -> None:
     root = tmp_path / "dataset"
     snapshots: list[tuple[str, int, Path | None]] = []
     reported = 0
