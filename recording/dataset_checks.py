@@ -115,7 +115,32 @@ def check_openable(root: Path, flag: str) -> dict[str, Any]:
         )
     _check_video_files(root, info, episode_files, flag)
     _check_numbers(root, info, data_files, flag)
+    _check_scene_files(root, flag)
     return info
+
+
+def _check_scene_files(root: Path, flag: str) -> None:
+    """The workbench's ``meta/so101`` files, when present, parse (their agreement with the episodes is
+    ``validate``'s and ``replay``'s to judge)."""
+    from recording.scene_metadata import SceneMetadata
+
+    metadata = SceneMetadata(root)
+    fix = f"restore it from a copy, or run so101 dataset repair --dataset.root {root}"
+    if metadata.exists():
+        try:
+            sessions = metadata.sessions()
+        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
+            what = f"is not a valid session file ({error!s:.80})"
+            raise problem(flag, root, metadata.recording_path, what, fix) from None
+        except ValueError as error:  # a format this workbench does not read
+            raise problem(flag, root, metadata.recording_path, str(error), "update the workbench") from None
+        if not isinstance(sessions, list) or not all(isinstance(s, dict) for s in sessions):
+            raise problem(flag, root, metadata.recording_path, "does not hold a list of sessions", fix)
+    try:
+        metadata.episodes()
+    except (UnicodeDecodeError, ValueError) as error:
+        what = f"has a line that is not a scene ({error!s:.100})"
+        raise problem(flag, root, metadata.episodes_path, what, fix) from None
 
 
 def _check_video_files(root: Path, info: dict[str, Any], episode_files: list[Path], flag: str) -> None:

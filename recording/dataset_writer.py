@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 
 ROBOT_TYPE = "so101_follower"
 """LeRobot's name of the SO-101 follower: policies trained on the dataset deploy to it unchanged."""
+SIM_ROBOT_TYPE = "so101_sim"
+"""The robot type ``lerobot-record --robot.type=so101_sim`` (``sim.lerobot_robot``) writes: same features and units."""
+ROBOT_TYPES = (ROBOT_TYPE, SIM_ROBOT_TYPE)
 
 VIDEO_CODECS: tuple[str, ...] = ("libsvtav1", "h264", "hevc")
 
@@ -84,11 +87,13 @@ class DatasetRef:
         return resolve_root(self.repo_id, self.root)
 
     def existing_root(self) -> Path:
-        """The dataset's folder, checked to hold a LeRobot dataset.
+        """The dataset's folder, checked to hold a LeRobot dataset that opens (``dataset_checks.check_openable``).
 
         Raises:
-            UsageError: the folder does not exist, or has no ``meta/info.json``.
+            UsageError: the folder does not exist, is not a LeRobot dataset, or one of its files is damaged.
         """
+        from recording.dataset_checks import check_openable
+
         root = self.resolved_root()
         if not (root / "meta" / "info.json").is_file():
             problem = "does not exist" if not root.exists() else "is not a LeRobot dataset (it has no meta/info.json)"
@@ -96,6 +101,7 @@ class DatasetRef:
                 f"--dataset.root {root} {problem}; give the folder of a LeRobot v3.0 dataset, as "
                 "so101 record --dataset.root wrote it"
             )
+        check_openable(root, "--dataset.root")
         return root
 
     def metadata(self) -> LeRobotDatasetMetadata:

@@ -36,7 +36,8 @@ COMMANDS: Table = {
     "dataset": {
         "info": Command("recording.dataset_tools:info_main", "episodes, frames, features, cameras, scenes"),
         "validate": Command("recording.dataset_tools:validate_main", "check a dataset, re-simulating its episodes"),
-        "merge": Command("recording.dataset_tools:merge_main", "merge datasets into a new one"),
+        "merge": Command("recording.dataset_merge:main", "merge datasets into a new one"),
+        "delete-episodes": Command("recording.dataset_edit:main", "remove episodes (LeRobot's tool), scenes in step"),
         "repair": Command("recording.repair:main", "rebuild a broken dataset from its provably complete episodes"),
     },
     "train": Command("training.train:main", "train ACT on a dataset, evaluating success in the sim as it learns"),

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recording.dataset_tools import merge, validate
+from recording.dataset_merge import merge
+from recording.dataset_tools import validate
 from recording.dataset_writer import DatasetConfig
 from recording.record import RecordConfig, record
 from recording.scene_metadata import SceneMetadata
