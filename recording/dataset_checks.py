@@ -87,6 +87,11 @@ def check_openable(root: Path, flag: str) -> dict[str, Any]:
     """
     root = Path(root)
     info = read_info(root, flag)
+    if info["total_episodes"] == 0 and not any((root / "data").glob("*/*.parquet")):
+        raise problem(
+            flag, root, root / "meta" / "info.json", "says the dataset holds no episode (a session that saved nothing)",
+            "remove the folder, then record without --resume",
+        )
     tasks = root / "meta" / "tasks.parquet"
     if not tasks.is_file():
         raise problem(flag, root, tasks, "is missing (the dataset's task strings)")
