@@ -121,3 +121,30 @@ def test_every_saved_episode_survives_kill_9_anywhere(forker: Forker, tmp_path: 
     assert not work_dir(root).exists()
     seeds = [scene.placement.seed for scene in SceneMetadata(root).episodes()]
     assert len(set(seeds)) == SESSION_EPISODES
+
+
+def test_a_session_killed_before_its_first_episode_leaves_nothing(forker: Forker, tmp_path: Path) -> None:
+    root = tmp_path / "dataset"
+    assert run_record(forker, root, 1, tmp_path / "killed.log", "frame:5") == -9
+    assert not root.exists()
+    # The retry needs no --resume; it says what it cleaned up.
+    assert forker.run(record_argv(root, 1), tmp_path / "retry.log") == 0
+    assert "removed the videos of an episode in progress" in (tmp_path / "retry.log").read_text()
+    assert check_loads(root) == 1 and not work_dir(root).exists()
+
+
+def test_resume_names_a_folder_an_older_version_left_without_episodes(tmp_path: Path, capsys) -> None:
+    """Older versions left meta/info.json and meta/so101/recording.json when a session crashed before saving."""
+    from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
+
+    from recording.dataset_writer import dataset_features
+    from recording.record import main
+    from sim.scene import CameraConfig
+
+    root = tmp_path / "dataset"
+    cameras = [CameraConfig("overhead_cam", 64, 48), CameraConfig("wrist_cam", 64, 48)]
+    LeRobotDatasetMetadata.create(REPO_ID, 30, dataset_features(cameras), "so101_follower", root=root)
+    SceneMetadata(root).add_session({"fps": 30})
+    assert main(record_argv(root, 1)[1:]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "holds no episode" in err and "remove the folder" in err
