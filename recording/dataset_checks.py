@@ -56,7 +56,22 @@ def read_info(root: Path, flag: str) -> dict[str, Any]:
     for name, feature in info["features"].items():
         if not isinstance(feature, dict) or "dtype" not in feature or not isinstance(feature.get("shape"), list):
             raise problem(flag, root, path, f"describes feature {name!r} without a dtype and a shape")
+    _check_so101_features(root, path, info, flag)
     return info
+
+
+def _check_so101_features(root: Path, path: Path, info: dict[str, Any], flag: str) -> None:
+    """The SO-101's joint state and action, in LeRobot's names and order: what every workbench command needs."""
+    from kinematics.units import JOINT_FEATURE_NAMES
+
+    for key in ("observation.state", "action"):
+        feature = info["features"].get(key)
+        found = "missing" if feature is None else f"{tuple(feature['shape'])} {feature.get('names')}"
+        if feature is None or tuple(feature["shape"]) != (6,) or feature.get("names") != list(JOINT_FEATURE_NAMES):
+            raise problem(
+                flag, root, path, f"feature {key} is {found}, not the SO-101's 6 joints {list(JOINT_FEATURE_NAMES)}",
+                "give a dataset of an SO-101 arm (so101 record, or lerobot-record with so101_follower or so101_sim)",
+            )
 
 
 def _parquet_rows(root: Path, path: Path, flag: str) -> int:
@@ -177,8 +192,16 @@ def _check_numbers(root: Path, info: dict[str, Any], data_files: list[Path], fla
     import numpy as np
 
     keys = [k for k, f in info["features"].items() if str(f["dtype"]).startswith("float") and k != "timestamp"]
+    fps = info["fps"]
     for path in data_files:
-        table = _read_parquet(root, path, flag, keys or None)
+        table = _read_parquet(root, path, flag, [*keys, "timestamp", "frame_index"])
+        steps = np.asarray(table["timestamp"], dtype=np.float64) - np.asarray(table["frame_index"]) / fps
+        if steps.size and np.abs(steps).max() > 1e-3:
+            raise problem(
+                flag, root, root / "meta" / "info.json",
+                f"says fps {fps}, but the timestamps of {path.relative_to(root)} are not frame_index/{fps}",
+                "put back the fps the dataset was recorded at (its timestamps tell it)",
+            )
         for key in keys:
             values = np.asarray(table[key].tolist(), dtype=np.float64)
             if values.size and not np.isfinite(values).all():

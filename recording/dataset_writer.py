@@ -230,7 +230,9 @@ class DatasetWriter:
         _say_recovered(DurableRoot(root).recover(), root)
         metadata = SceneMetadata(root)
         if not (root / "meta" / "info.json").is_file():
-            raise FileNotFoundError(f"--resume: there is no LeRobot dataset at {root}; drop --resume to create one")
+            raise FileNotFoundError(
+                f"--resume: there is no LeRobot dataset at {root} (no meta/info.json); drop --resume to create one"
+            )
         if not metadata.exists():
             raise UsageError(
                 f"--resume: {root} was not recorded by the workbench (no {metadata.recording_path.name}); its "
