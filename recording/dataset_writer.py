@@ -194,12 +194,14 @@ class DatasetWriter:
 
         _check_lerobot_version()
         root = config.resolved_root()
+        # Recover first: a commit interrupted between its two renames (filesystems without an atomic exchange)
+        # is completed there, which brings the dataset folder back.
+        durable = DurableRoot(root)
+        _say_recovered(durable.recover(), root)
         if root.exists():
             raise FileExistsError(
                 f"{root} exists already; pass --resume to append to it, or choose another --dataset.root"
             )
-        durable = DurableRoot(root)
-        _say_recovered(durable.recover(), root)
         dataset = LeRobotDataset.create(
             repo_id=config.repo_id,
             fps=fps,

@@ -46,6 +46,7 @@ class DurableRoot:
         self.stream = self.work / "stream"
         self._marker = self.work / "committing"
         self._old = self.work / "old"
+        self._links = True
 
     def recover(self) -> list[str]:
         """Complete or undo a commit a crash interrupted, then drop the leftovers of unsaved episodes.
@@ -84,10 +85,14 @@ class DurableRoot:
             dirs.sort()
             shared = any(here == base or base in here.parents for base in linked)
             for name in files:
-                if shared:
-                    os.link(here / name, target / name)
-                else:
-                    shutil.copy2(here / name, target / name)
+                if shared and self._links:
+                    try:
+                        os.link(here / name, target / name)
+                        continue
+                    except OSError:
+                        # A filesystem without hard links (FAT, exFAT, some network shares): copies, slower.
+                        self._links = False
+                shutil.copy2(here / name, target / name)
         return self.next
 
     def commit(self) -> None:
