@@ -13,7 +13,8 @@ from typing import Any
 
 from so101.command import UsageError
 
-REPAIR_HINT = "run so101 dataset repair --dataset.root {root} (it keeps a backup), or record the dataset again"
+REPAIR_HINT = "run so101 dataset repair --dataset.root {root} (it writes a repaired copy), or record the dataset again"
+INFO_FIX = "restore meta/info.json from a copy of the dataset (nothing can read the dataset without it)"
 
 
 def problem(flag: str, root: Path, path: Path, what: str, fix: str | None = None) -> UsageError:
@@ -38,9 +39,9 @@ def read_info(root: Path, flag: str) -> dict[str, Any]:
     try:
         info = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise problem(flag, root, path, f"is not valid JSON ({error})") from None
+        raise problem(flag, root, path, f"is not valid JSON ({error})", INFO_FIX) from None
     if not isinstance(info, dict):
-        raise problem(flag, root, path, "is not a JSON object")
+        raise problem(flag, root, path, "is not a JSON object", INFO_FIX)
     version = info.get("codebase_version")
     if version != "v3.0":
         raise problem(
@@ -50,12 +51,12 @@ def read_info(root: Path, flag: str) -> dict[str, Any]:
     for key, kind in (("features", dict), ("fps", int), ("total_episodes", int), ("total_frames", int)):
         value = info.get(key)
         if not isinstance(value, kind) or isinstance(value, bool):
-            raise problem(flag, root, path, f"has no valid {key!r} (found {value!r})")
+            raise problem(flag, root, path, f"has no valid {key!r} (found {value!r})", INFO_FIX)
     if info["fps"] <= 0:
-        raise problem(flag, root, path, f"has fps {info['fps']}, which must be positive")
+        raise problem(flag, root, path, f"has fps {info['fps']}, which must be positive", INFO_FIX)
     for name, feature in info["features"].items():
         if not isinstance(feature, dict) or "dtype" not in feature or not isinstance(feature.get("shape"), list):
-            raise problem(flag, root, path, f"describes feature {name!r} without a dtype and a shape")
+            raise problem(flag, root, path, f"describes feature {name!r} without a dtype and a shape", INFO_FIX)
     _check_so101_features(root, path, info, flag)
     return info
 

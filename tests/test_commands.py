@@ -76,6 +76,8 @@ BAD_INPUTS: list[tuple[list[str], tuple[str, ...]]] = [
     (["dataset", "info", "--dataset.root", MISSING], (MISSING, "--dataset.root")),
     (["dataset", "validate", "--dataset.root", MISSING], (MISSING, "--dataset.root")),
     (["dataset", "repair", "--dataset.root", MISSING], (MISSING, "--dataset.root", "does not exist")),
+    (["dataset", "delete-episodes", "--dataset.root", MISSING, "--episodes", "[1]"], (MISSING, "does not exist")),
+    (["dataset", "delete-episodes", "--dataset.root", MISSING], ("--episodes", "[1, 3]")),
     (["bench", "ik", "--model", f"{MISSING}/arm.xml"], (f"{MISSING}/arm.xml",)),
     # missing devices
     (["teleop", "--leader.port", f"{MISSING}/ttyACM0", "--leader.id", "arm"], (f"{MISSING}/ttyACM0",)),
