@@ -93,3 +93,54 @@ def test_says_when_nothing_can_be_kept(broken: Path, capsys) -> None:
     assert main(["--dataset.root", str(broken), "--dataset.repo_id", TINY_REPO_ID]) == 1
     assert "nothing was written" in capsys.readouterr().out
     assert not broken.with_name("broken.repaired").exists()
+
+
+def test_matches_episodes_to_one_appended_video_without_episodes_metadata(tmp_path: Path, capsys) -> None:
+    """LeRobot's own writer appends every episode to one video file per camera; with meta/episodes lost (a kill
+    before finalize), the episodes are found one after another in it."""
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    from recording.dataset_writer import dataset_features
+    from recording.scene_metadata import EpisodeRecord
+    from sim.randomization import ScenePlacement
+    from sim.scene import CameraConfig
+    from sim.task_signals import TASK
+
+    root = tmp_path / "stock"
+    cameras = [CameraConfig("overhead_cam", 64, 48)]
+    dataset = LeRobotDataset.create(
+        TINY_REPO_ID, 30, dataset_features(cameras), root=root, robot_type="so101_follower", vcodec="h264"
+    )
+    rng = np.random.default_rng(0)
+    lengths = [12, 9, 15]
+    for length in lengths:
+        shade = rng.integers(0, 255)
+        for _ in range(length):
+            dataset.add_frame(
+                {
+                    "observation.state": rng.normal(size=6).astype(np.float32),
+                    "action": rng.normal(size=6).astype(np.float32),
+                    "observation.images.overhead_cam": np.full((48, 64, 3), shade, dtype=np.uint8),
+                    "task": TASK,
+                }
+            )
+        dataset.save_episode()
+    dataset.finalize()
+    assert len(list((root / "videos").rglob("*.mp4"))) == 1  # one appended file, as LeRobot writes it
+    placement = ScenePlacement(3, (0.2, 0.0, 0.01), 0.0, (0.25, 0.1, 0.0))
+    records = [EpisodeRecord(i, 0, placement, "saved", n, {}) for i, n in enumerate(lengths)]
+    SceneMetadata(root).write_all([{"fps": 30, "task": TASK}], records)
+    shutil.rmtree(root / "meta" / "episodes")
+    assert main(["--dataset.root", str(root), "--dataset.repo_id", TINY_REPO_ID]) == 0
+    assert "kept 3 episode(s) (0, 1, 2)" in capsys.readouterr().out
+    fixed = LeRobotDataset(TINY_REPO_ID, root=root.with_name("stock.repaired"))
+    shades = []
+    for episode, length in enumerate(lengths):
+        row = fixed.meta.episodes[episode]
+        assert row["dataset_to_index"] - row["dataset_from_index"] == length
+        first = fixed[row["dataset_from_index"]]["observation.images.overhead_cam"]
+        last = fixed[row["dataset_to_index"] - 1]["observation.images.overhead_cam"]
+        # Each episode's frames are its own: one uniform shade from its first to its last frame.
+        assert abs(float(first.mean()) - float(last.mean())) < 0.02
+        shades.append(float(first.mean()))
+    assert len({round(shade, 2) for shade in shades}) == 3
