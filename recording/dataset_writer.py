@@ -28,6 +28,9 @@ import numpy as np
 
 from kinematics.units import JOINT_FEATURE_NAMES
 from recording.crash_points import crash_point
+from recording.dataset_checks import check_openable
+from recording.durable_root import DurableRoot
+from recording.episode_commit import COMMIT_LEROBOT, EpisodeCommitter
 from recording.scene_metadata import EpisodeRecord, SceneMetadata
 from sim.randomization import ScenePlacement
 from sim.scene import CameraConfig
@@ -92,8 +95,6 @@ class DatasetRef:
         Raises:
             UsageError: the folder does not exist, is not a LeRobot dataset, or one of its files is damaged.
         """
-        from recording.dataset_checks import check_openable
-
         root = self.resolved_root()
         if not (root / "meta" / "info.json").is_file():
             problem = "does not exist" if not root.exists() else "is not a LeRobot dataset (it has no meta/info.json)"
@@ -166,9 +167,6 @@ class DatasetWriter:
     def __init__(
         self, dataset: LeRobotDataset, root: Path, session: dict[str, Any], session_index: int, task: str
     ) -> None:
-        from recording.durable_root import DurableRoot
-        from recording.episode_commit import EpisodeCommitter
-
         self.dataset = dataset
         self._root = root
         self.metadata = SceneMetadata(root)
@@ -189,8 +187,6 @@ class DatasetWriter:
         The folder appears with the first saved episode: a session that saves nothing leaves nothing.
         """
         from lerobot.datasets.lerobot_dataset import LeRobotDataset
-
-        from recording.durable_root import DurableRoot
 
         _check_lerobot_version()
         root = config.resolved_root()
@@ -223,9 +219,6 @@ class DatasetWriter:
         """Open an existing workbench dataset to append episodes; its fps and features must match this recording."""
         import datasets
         from lerobot.datasets.lerobot_dataset import LeRobotDataset
-
-        from recording.dataset_checks import check_openable
-        from recording.durable_root import DurableRoot
 
         _check_lerobot_version()
         root = config.resolved_root()
@@ -327,8 +320,6 @@ class DatasetWriter:
 
 def _check_lerobot_version() -> None:
     from importlib.metadata import version
-
-    from recording.episode_commit import COMMIT_LEROBOT
 
     if version("lerobot") != COMMIT_LEROBOT:
         raise UsageError(
