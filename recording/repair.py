@@ -6,10 +6,11 @@
 For datasets left broken by older versions or other tools (a kill -9 before LeRobot's finalize, a lost or
 truncated file). An episode is kept when all of these hold: its frames are readable (frame_index 0..n-1, finite
 state and action), every camera's video holds its n frames, and ``meta/so101/episodes.jsonl`` holds its scene with
-n frames. The others are dropped, each with the reason. Kept episodes are written again through LeRobot into a new
-folder (renumbered from 0; videos re-encoded, statistics recomputed), with their scenes and sessions: the original
-folder is only read. Video timestamps come from ``meta/episodes`` when it is readable; without it, a camera's
-single video file is taken as the episodes one after another, as LeRobot 0.4.4 appends them.
+n frames (datasets of other tools, such as ``lerobot-record``, have no ``meta/so101``: no scene is asked of them).
+The others are dropped, each with the reason. Kept episodes are written again through LeRobot into a new folder
+(renumbered from 0; videos re-encoded, statistics recomputed), with their scenes and sessions: the original folder
+is only read. Video timestamps come from ``meta/episodes`` when it is readable; without it, a camera's video files
+are taken, in order, as the episodes one after another, as LeRobot 0.4.4 appends them.
 
 Not recoverable: frames of a parquet file without its footer (LeRobot writes the footer at finalize); such a
 file's episodes are reported lost.
@@ -57,6 +58,9 @@ class Survey:
     """episode index -> its row of ``meta/episodes`` (video files and timestamps), when readable."""
     scenes: dict[int, EpisodeRecord] = field(default_factory=dict)
     sessions: list[dict[str, Any]] = field(default_factory=list)
+    workbench: bool = True
+    """The dataset has workbench metadata (``meta/so101``): scenes are then required; datasets of other tools
+    (``lerobot-record``) have none, and are repaired without."""
     tasks: dict[int, str] = field(default_factory=dict)
 
 
@@ -89,6 +93,7 @@ def survey(root: Path) -> Survey:
     except (OSError, pa.ArrowException, KeyError) as error:
         result.lost.append(f"meta/tasks.parquet: unreadable, tasks come from the sessions ({error!s:.60})")
     metadata = SceneMetadata(root)
+    result.workbench = (root / "meta" / "so101").is_dir()
     try:
         result.sessions = metadata.sessions()
     except (OSError, ValueError, KeyError, TypeError) as error:
@@ -201,6 +206,8 @@ def _precheck(found: Survey, episode: int) -> str | None:
     for key in ("observation.state", "action"):
         if key in rows and not np.isfinite(np.asarray(rows[key].tolist(), dtype=np.float64)).all():
             return f"its {key} holds NaN or infinity"
+    if not found.workbench:
+        return None
     scene = found.scenes.get(episode)
     if scene is None:
         return "it has no scene in meta/so101/episodes.jsonl"
@@ -257,11 +264,12 @@ def repair(root: Path, output: Path, repo_id: str) -> tuple[list[int], dict[int,
     if not kept:
         shutil.rmtree(partial, ignore_errors=True)
         return kept, dropped, found.lost
-    records = [
-        EpisodeRecord(new, s.session, s.placement, s.outcome, s.frames, s.phases)
-        for new, s in enumerate(found.scenes[old] for old in kept)
-    ]
-    SceneMetadata(partial).write_all(found.sessions, records)
+    if found.workbench:
+        records = [
+            EpisodeRecord(new, s.session, s.placement, s.outcome, s.frames, s.phases)
+            for new, s in enumerate(found.scenes[old] for old in kept)
+        ]
+        SceneMetadata(partial).write_all(found.sessions, records)
     os.rename(partial, output)
     return kept, dropped, found.lost
 
@@ -281,7 +289,11 @@ def _copy_episode(
         images[key] = reader.take(path, start, n, fps)
         if len(images[key]) < n:
             return f"the video of {key} holds {len(images[key])} of its {n} frames ({path.relative_to(root)})"
-    task = found.tasks.get(int(rows["task_index"].iloc[0])) or found.sessions[found.scenes[episode].session]["task"]
+    task = found.tasks.get(int(rows["task_index"].iloc[0]))
+    if task is None and found.workbench:
+        task = found.sessions[found.scenes[episode].session].get("task")
+    if task is None:
+        return "its task is unknown (meta/tasks.parquet is lost and no session names it)"
     for i, row in enumerate(rows.to_dict("records")):
         frame = {"task": task, **{key: images[key][i] for key in images}}
         for key in ("observation.state", "action"):
@@ -303,6 +315,8 @@ def _repair(cfg: RepairConfig) -> int:
     kept, dropped, lost = repair(root, output, cfg.dataset.repo_id)
     for line in lost:
         print(f"  file lost: {line}")
+    if not (root / "meta" / "so101").is_dir():
+        print("  note: no workbench metadata (meta/so101; recorded by lerobot-record?): scenes were not checked")
     for episode, reason in dropped.items():
         print(f"  episode {episode}: dropped: {reason}")
     if not kept:

@@ -144,3 +144,15 @@ def test_matches_episodes_to_one_appended_video_without_episodes_metadata(tmp_pa
         assert abs(float(first.mean()) - float(last.mean())) < 0.02
         shades.append(float(first.mean()))
     assert len({round(shade, 2) for shade in shades}) == 3
+
+
+def test_repairs_a_lerobot_record_dataset_without_scenes(broken: Path, capsys) -> None:
+    shutil.rmtree(broken / "meta" / "so101")
+    shutil.rmtree(broken / "meta" / "episodes")
+    truncate(broken / "videos" / "observation.images.overhead_cam" / "chunk-000" / "file-003.mp4")
+    assert main(["--dataset.root", str(broken), "--dataset.repo_id", TINY_REPO_ID]) == 0
+    out = capsys.readouterr().out
+    assert "note: no workbench metadata" in out and "kept 3 episode(s) (0, 1, 2)" in out
+    assert "episode 3: dropped: the video of observation.images.overhead_cam holds" in out
+    output = broken.with_name("broken.repaired")
+    assert repaired_episodes(output) == [40, 40, 40] and not (output / "meta" / "so101").exists()
