@@ -61,10 +61,12 @@ class DurableRoot:
             os.rename(source, self.root)
             fsync_dir(self.root.parent)
         removed = []
-        if self.stream.is_dir() and any(self.stream.rglob("*.mp4")):
+        if self.stream.is_dir() and any(self.stream.iterdir()):
             removed.append("the videos of an episode in progress")
         if self.next.is_dir() and not self._marker.exists():
-            removed.append("an episode that was being saved")
+            # Before the first commit, next/ is the new dataset itself, still without a saved episode.
+            saving = self.root.exists()
+            removed.append("an episode that was being saved" if saving else "a dataset with no saved episode")
         shutil.rmtree(self.work)
         fsync_dir(self.work.parent)
         return removed

@@ -129,7 +129,7 @@ def test_a_session_killed_before_its_first_episode_leaves_nothing(forker: Forker
     assert not root.exists()
     # The retry needs no --resume; it says what it cleaned up.
     assert forker.run(record_argv(root, 1), tmp_path / "retry.log") == 0
-    assert "removed the videos of an episode in progress" in (tmp_path / "retry.log").read_text()
+    assert "a dataset with no saved episode" in (tmp_path / "retry.log").read_text()
     assert check_loads(root) == 1 and not work_dir(root).exists()
 
 
