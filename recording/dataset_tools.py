@@ -1,13 +1,13 @@
-"""``so101 dataset info|validate|merge``: look into, check and combine workbench datasets.
+"""``so101 dataset info|validate``: look into and check datasets (``merge``: ``recording.dataset_merge``).
 
     so101 dataset info --dataset.root data/pick
     so101 dataset validate --dataset.root data/pick
-    so101 dataset merge --roots "[data/a, data/b]" --output.root data/ab --output.repo_id me/so101_ab
 
 ``validate`` re-simulates every episode from its scene and actions and checks that ``observation.state`` is the
 robot's joints, that each camera's video covers each episode, that fps, features, robot type and task agree with
 the recording's metadata, and that every episode has its scene. It prints each problem with what to do about it.
-``merge`` uses LeRobot's own ``aggregate_datasets`` and carries every episode's scene and session metadata over.
+Datasets of ``lerobot-record`` with the ``so101_sim`` robot plugin have no workbench metadata: ``validate`` checks
+what LeRobot's files allow and says what it could not check (``unchecked``).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from kinematics.units import JOINT_FEATURE_NAMES
-from recording.dataset_writer import ROBOT_TYPE, DatasetRef, dataset_features, feature_mismatches
+from recording.dataset_writer import ROBOT_TYPES, DatasetRef, dataset_features, feature_mismatches
 from recording.scene_metadata import EpisodeRecord, SceneMetadata
 from sim.scene import CameraConfig
-from so101.command import UsageError, run_command
+from so101.command import run_command
 
 STATE_TOLERANCE = 1e-2
 """Largest difference (dataset units) between recorded state and re-simulated joints that still counts as equal."""
@@ -35,16 +35,6 @@ class InspectConfig:
     """The dataset to look at (``--dataset.root``, or ``--dataset.repo_id`` in LeRobot's cache)."""
     resimulate: bool = True
     """validate: re-simulate every episode to check ``observation.state`` (a few seconds per 100 episodes)."""
-
-
-@dataclass
-class MergeConfig:
-    """Options of ``so101 dataset merge``."""
-
-    roots: list[Path] = field(default_factory=list)
-    """Datasets to merge, in order; episode indices follow this order: ``--roots "[data/a, data/b]"``."""
-    output: DatasetRef = field(default_factory=lambda: DatasetRef(repo_id="local/so101_merged"))
-    """The merged dataset to create (``--output.root``, a new folder; ``--output.repo_id``)."""
 
 
 # ---------------------------------------------------------------------- info
@@ -118,11 +108,6 @@ def validate(root: Path, repo_id: str = "local/so101_pickplace", resimulate: boo
     metadata = SceneMetadata(root)
     sessions = metadata.sessions() if metadata.exists() else []
     records = metadata.episodes() if metadata.exists() else []
-    if not sessions:
-        problems.append(
-            f"no workbench metadata ({metadata.recording_path.relative_to(root)}): its episodes cannot be "
-            "re-simulated or checked against the simulation; record with `so101 record`"
-        )
 
     problems += _check_features(meta_info, sessions)
     problems += _check_episodes(root, meta, records, sessions)
@@ -130,6 +115,18 @@ def validate(root: Path, repo_id: str = "local/so101_pickplace", resimulate: boo
     if sessions and resimulate and not any("scene" in p for p in problems):
         problems += _check_states(root, records)
     return problems
+
+
+def unchecked(root: Path) -> list[str]:
+    """What ``validate`` cannot check on ``root`` because ``so101 record`` did not write it, one line each."""
+    metadata = SceneMetadata(root)
+    if metadata.exists():
+        return []
+    return [
+        f"no workbench metadata ({metadata.recording_path.relative_to(root)}; recorded by lerobot-record?): not "
+        "checked: the scenes, observation.state against a re-simulation, the recording's fps and cameras; "
+        "so101 replay cannot re-simulate its episodes"
+    ]
 
 
 def _check_features(meta_info: dict, sessions: list[dict]) -> list[str]:
@@ -144,8 +141,8 @@ def _check_features(meta_info: dict, sessions: list[dict]) -> list[str]:
                 f"feature {key!r} has shape {tuple(feature['shape'])} and names {feature.get('names')}; expected (6,) "
                 f"and {list(JOINT_FEATURE_NAMES)} (LeRobot's SO-101 joints, in order)"
             )
-    if meta_info.get("robot_type") != ROBOT_TYPE:
-        problems.append(f"robot_type is {meta_info.get('robot_type')!r}, expected {ROBOT_TYPE!r}")
+    if meta_info.get("robot_type") not in ROBOT_TYPES:
+        problems.append(f"robot_type is {meta_info.get('robot_type')!r}, expected one of {list(ROBOT_TYPES)}")
     for index, session in enumerate(sessions):
         if session.get("fps") != meta_info.get("fps"):
             problems.append(
@@ -274,51 +271,6 @@ def _check_states(root: Path, records: list[EpisodeRecord]) -> list[str]:
     return problems
 
 
-# ---------------------------------------------------------------------- merge
-
-
-def merge(roots: list[Path], output_root: Path, output_repo_id: str) -> int:
-    """Merge datasets with LeRobot's ``aggregate_datasets``; returns the number of episodes written."""
-    from lerobot.datasets.aggregate import aggregate_datasets
-
-    if len(roots) < 2:
-        raise UsageError('merge needs at least two datasets: --roots "[data/a, data/b]"')
-    if output_root.exists():
-        raise FileExistsError(f"{output_root} exists already; choose a new --output.root")
-    for root in roots:
-        problems = validate(root, resimulate=False)
-        if problems:
-            raise UsageError(f"{root} is not sound, fix it before merging: " + "; ".join(problems))
-    sessions: list[dict] = []
-    records: list[EpisodeRecord] = []
-    offset = 0
-    for root in roots:
-        metadata = SceneMetadata(root)
-        base = len(sessions)
-        sessions += [{**session, "merged_from": str(root)} for session in metadata.sessions()]
-        source_records = sorted(metadata.episodes(), key=lambda record: record.episode_index)
-        for record in source_records:
-            records.append(
-                EpisodeRecord(
-                    record.episode_index + offset,
-                    record.session + base,
-                    record.placement,
-                    record.outcome,
-                    record.frames,
-                    record.phases,
-                )
-            )
-        offset += len(source_records)
-    aggregate_datasets(
-        repo_ids=[f"local/{root.name}" for root in roots],
-        aggr_repo_id=output_repo_id,
-        roots=list(roots),
-        aggr_root=output_root,
-    )
-    SceneMetadata(output_root).write_all(sessions, records)
-    return len(records)
-
-
 # ---------------------------------------------------------------------- command
 
 
@@ -331,22 +283,15 @@ def _validate(cfg: InspectConfig) -> int:
     root = cfg.dataset.existing_root()
     problems = validate(root, cfg.dataset.repo_id, cfg.resimulate)
     if problems:
+        problems += [f"note: {line}" for line in unchecked(root)]
         print(f"dataset validate: {root}: {len(problems)} problem(s)")
         for problem in problems:
             print(f"  - {problem}")
         return 1
     print(f"dataset validate: {root}: OK")
+    for line in unchecked(root):
+        print(f"  note: {line}")
     return 0
-
-
-def _merge(cfg: MergeConfig) -> int:
-    root = cfg.output.resolved_root()
-    count = merge(list(cfg.roots), root, cfg.output.repo_id)
-    problems = validate(root, cfg.output.repo_id, resimulate=False)
-    print(f"merged {len(cfg.roots)} datasets into {root}: {count} episodes")
-    for problem in problems:
-        print(f"  problem: {problem}")
-    return 1 if problems else 0
 
 
 def info_main(argv: list[str] | None = None) -> int:
@@ -357,8 +302,3 @@ def info_main(argv: list[str] | None = None) -> int:
 def validate_main(argv: list[str] | None = None) -> int:
     """Entry point of ``so101 dataset validate``; exits 1 when the dataset has problems."""
     return run_command("dataset validate", InspectConfig, _validate, argv)
-
-
-def merge_main(argv: list[str] | None = None) -> int:
-    """Entry point of ``so101 dataset merge``."""
-    return run_command("dataset merge", MergeConfig, _merge, argv)

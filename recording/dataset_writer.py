@@ -11,15 +11,14 @@ Videos are encoded while recording (LeRobot's streaming encoder), which makes ``
 skips the PNG round trip. LeRobot's encoder drops frames when its queue is full (a real camera cannot wait); a
 simulation can, so the writer swaps in an encoder that waits instead: no frame is ever lost.
 
-Episodes become part of the dataset only through ``save_episode``; ``discard_episode`` drops the one in progress.
-``finalize`` must run at the end (LeRobot writes the parquet footers then); ``recording.record`` calls it from a
-``finally`` block so that Ctrl-C or an exception leaves every saved episode in a valid dataset.
+Episodes become part of the dataset only through ``save_episode``, each in one durable commit (LeRobot's writers
+are closed after every episode, ``recording.episode_commit``): whatever kills the process, every episode reported
+saved is in a valid dataset. ``discard_episode`` drops the one in progress; ``finalize`` ends the session.
 """
 
 from __future__ import annotations
 
 import queue
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kinematics.units import JOINT_FEATURE_NAMES
+from recording.crash_points import crash_point
+from recording.dataset_checks import check_openable
+from recording.durable_root import DurableRoot
+from recording.episode_commit import COMMIT_LEROBOT, EpisodeCommitter
 from recording.scene_metadata import EpisodeRecord, SceneMetadata
 from sim.randomization import ScenePlacement
 from sim.scene import CameraConfig
@@ -39,6 +42,9 @@ if TYPE_CHECKING:
 
 ROBOT_TYPE = "so101_follower"
 """LeRobot's name of the SO-101 follower: policies trained on the dataset deploy to it unchanged."""
+SIM_ROBOT_TYPE = "so101_sim"
+"""The robot type ``lerobot-record --robot.type=so101_sim`` (``sim.lerobot_robot``) writes: same features and units."""
+ROBOT_TYPES = (ROBOT_TYPE, SIM_ROBOT_TYPE)
 
 VIDEO_CODECS: tuple[str, ...] = ("libsvtav1", "h264", "hevc")
 
@@ -84,10 +90,10 @@ class DatasetRef:
         return resolve_root(self.repo_id, self.root)
 
     def existing_root(self) -> Path:
-        """The dataset's folder, checked to hold a LeRobot dataset.
+        """The dataset's folder, checked to hold a LeRobot dataset that opens (``dataset_checks.check_openable``).
 
         Raises:
-            UsageError: the folder does not exist, or has no ``meta/info.json``.
+            UsageError: the folder does not exist, is not a LeRobot dataset, or one of its files is damaged.
         """
         root = self.resolved_root()
         if not (root / "meta" / "info.json").is_file():
@@ -96,6 +102,7 @@ class DatasetRef:
                 f"--dataset.root {root} {problem}; give the folder of a LeRobot v3.0 dataset, as "
                 "so101 record --dataset.root wrote it"
             )
+        check_openable(root, "--dataset.root")
         return root
 
     def metadata(self) -> LeRobotDatasetMetadata:
@@ -151,24 +158,42 @@ def feature_mismatches(expected: dict[str, dict[str, Any]], actual: dict[str, di
 
 
 class DatasetWriter:
-    """One LeRobot dataset being recorded into, with its scene metadata."""
+    """One LeRobot dataset being recorded into, with its scene metadata; every saved episode is committed durably.
 
-    def __init__(self, dataset: LeRobotDataset, metadata: SceneMetadata, session: int, task: str) -> None:
+    The dataset folder only ever holds complete episodes (``recording.episode_commit``): a kill -9 at any instant
+    leaves every episode reported saved readable by stock LeRobot, and ``--resume true`` continues the session.
+    """
+
+    def __init__(
+        self, dataset: LeRobotDataset, root: Path, session: dict[str, Any], session_index: int, task: str
+    ) -> None:
         self.dataset = dataset
-        self.metadata = metadata
+        self._root = root
+        self.metadata = SceneMetadata(root)
+        self._used_seeds = {r.placement.seed for r in self.metadata.episodes() if r.placement.seed is not None}
         self.session = session
+        self.session_index = session_index
         self.task = task
+        self.committer = EpisodeCommitter(dataset, DurableRoot(root))
+        self._session_written = False
         self._frames = 0
-        self._created_here = False
 
     @classmethod
     def create(
         cls, config: DatasetConfig, fps: int, cameras: list[CameraConfig], session: dict[str, Any]
     ) -> DatasetWriter:
-        """Start a new dataset at ``config.root``; refuses to touch an existing folder."""
+        """Start a new dataset at ``config.root``; refuses to touch an existing folder.
+
+        The folder appears with the first saved episode: a session that saves nothing leaves nothing.
+        """
         from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
+        _check_lerobot_version()
         root = config.resolved_root()
+        # Recover first: a commit interrupted between its two renames (filesystems without an atomic exchange)
+        # is completed there, which brings the dataset folder back.
+        durable = DurableRoot(root)
+        _say_recovered(durable.recover(), root)
         if root.exists():
             raise FileExistsError(
                 f"{root} exists already; pass --resume to append to it, or choose another --dataset.root"
@@ -177,18 +202,15 @@ class DatasetWriter:
             repo_id=config.repo_id,
             fps=fps,
             features=dataset_features(cameras),
-            root=root,
+            root=durable.next,
             robot_type=ROBOT_TYPE,
             use_videos=True,
             vcodec=config.vcodec,
             streaming_encoding=True,
             encoder_threads=config.encoder_threads,
         )
-        _use_lossless_encoder(dataset, config)
-        metadata = SceneMetadata(root)
-        writer = cls(dataset, metadata, metadata.add_session(session), config.task)
-        writer._created_here = True
-        return writer
+        use_lossless_encoder(dataset, config)
+        return cls(dataset, root, session, 0, config.task)
 
     @classmethod
     def resume(
@@ -198,15 +220,20 @@ class DatasetWriter:
         import datasets
         from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
+        _check_lerobot_version()
         root = config.resolved_root()
+        _say_recovered(DurableRoot(root).recover(), root)
         metadata = SceneMetadata(root)
         if not (root / "meta" / "info.json").is_file():
-            raise FileNotFoundError(f"--resume: there is no LeRobot dataset at {root}; drop --resume to create one")
+            raise FileNotFoundError(
+                f"--resume: there is no LeRobot dataset at {root} (no meta/info.json); drop --resume to create one"
+            )
         if not metadata.exists():
             raise UsageError(
                 f"--resume: {root} was not recorded by the workbench (no {metadata.recording_path.name}); its "
                 "episodes could not be re-simulated. Record into a new --dataset.root and merge instead"
             )
+        check_openable(root, "--resume")
         dataset = LeRobotDataset(
             config.repo_id,
             root=root,
@@ -229,20 +256,21 @@ class DatasetWriter:
                 + "; ".join(problems)
                 + ". Use the dataset's --scene.fps, --cameras.names and image size, or record into a new --dataset.root"
             )
-        _use_lossless_encoder(dataset, config)
-        return cls(dataset, metadata, metadata.add_session(session), config.task)
+        use_lossless_encoder(dataset, config)
+        return cls(dataset, root, session, len(metadata.sessions()), config.task)
 
     @property
     def root(self) -> Path:
-        return Path(self.dataset.root)
+        return self._root
 
     @property
     def num_episodes(self) -> int:
-        return int(self.dataset.meta.total_episodes)
+        """Episodes in the dataset folder (committed)."""
+        return self.committer.committed
 
     def used_seeds(self) -> set[int]:
         """Scene seeds of the episodes already in the dataset (a resumed session draws new ones)."""
-        return {record.placement.seed for record in self.metadata.episodes() if record.placement.seed is not None}
+        return set(self._used_seeds)
 
     def add_frame(self, state: np.ndarray, action: np.ndarray, images: dict[str, np.ndarray]) -> None:
         """Append one frame to the episode in progress. ``state`` and ``action``: (6,) dataset units."""
@@ -255,16 +283,23 @@ class DatasetWriter:
             frame[f"observation.images.{name}"] = image
         self.dataset.add_frame(frame)
         self._frames += 1
+        crash_point("frame")
 
     def save_episode(self, placement: ScenePlacement, outcome: str, phases: dict[str, bool]) -> int:
-        """Write the episode in progress and its scene; returns its episode index."""
+        """Write the episode in progress and its scene in one durable commit; returns its episode index."""
         if self._frames == 0:
             raise ValueError("an episode needs at least one frame")
         index = self.num_episodes
-        # Serialize first: nothing may fail between LeRobot's save and the scene's, or the two would disagree.
-        record = EpisodeRecord(index, self.session, placement, outcome, self._frames, phases).to_json()
-        self.dataset.save_episode()
-        self.metadata.append_episode_line(record)
+        record = EpisodeRecord(index, self.session_index, placement, outcome, self._frames, phases).to_json()
+
+        def write_scene(version: Path) -> None:
+            scenes = SceneMetadata(version)
+            if not self._session_written:
+                scenes.add_session(self.session)
+            scenes.append_episode_line(record)
+
+        self.committer.save(write_scene)
+        self._session_written = True
         self._frames = 0
         return index
 
@@ -275,18 +310,34 @@ class DatasetWriter:
         self._frames = 0
 
     def finalize(self) -> None:
-        """Close LeRobot's writers so the dataset is valid; a new dataset left without episodes is removed."""
-        self.discard_episode()
-        self.dataset.finalize()
-        if self._created_here and self.num_episodes == 0:
-            shutil.rmtree(self.root, ignore_errors=True)
+        """End the session: the episode in progress is dropped, the work folder removed."""
+        crash_point("finalize")
+        try:
+            self.discard_episode()
+        finally:
+            self.committer.close()
+
+
+def _check_lerobot_version() -> None:
+    from importlib.metadata import version
+
+    if version("lerobot") != COMMIT_LEROBOT:
+        raise UsageError(
+            f"record writes datasets through LeRobot {COMMIT_LEROBOT}'s writer internals, but LeRobot "
+            f"{version('lerobot')} is installed; install the pinned version (make setup)"
+        )
+
+
+def _say_recovered(removed: list[str], root: Path) -> None:
+    if removed:
+        print(f"record: an earlier session on {root} was killed; removed {' and '.join(removed)} (never saved)")
 
 
 LOSSLESS_ENCODER_LEROBOT = "0.4.4"
-"""The LeRobot version whose private streaming-encoder attributes ``_use_lossless_encoder`` replaces."""
+"""The LeRobot version whose private streaming-encoder attributes ``use_lossless_encoder`` replaces."""
 
 
-def _use_lossless_encoder(dataset: LeRobotDataset, config: DatasetConfig) -> None:
+def use_lossless_encoder(dataset: LeRobotDataset, config: DatasetConfig) -> None:
     """Replace LeRobot's streaming encoder by one that waits for a full queue instead of dropping the frame.
 
     LeRobot 0.4.4 has no option for this; the replacement relies on that version's private attributes
@@ -313,7 +364,15 @@ def _use_lossless_encoder(dataset: LeRobotDataset, config: DatasetConfig) -> Non
                     return
                 except queue.Full:
                     if not self._threads[video_key].is_alive():
-                        raise RuntimeError(f"the video encoder of {video_key} stopped") from None
+                        reason = self._thread_error(video_key)
+                        raise RuntimeError(f"the video encoder of {video_key} stopped: {reason}") from None
+
+        def _thread_error(self, video_key: str) -> str:
+            try:
+                status, data = self._result_queues[video_key].get_nowait()
+            except queue.Empty:
+                return "no reason given"
+            return str(data) if status == "error" else "it ended early"
 
     previous = dataset._streaming_encoder
     if previous is not None:

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from recording.crash_points import crash_point
 from recording.dataset_writer import DatasetConfig, DatasetWriter
+from recording.disk_space import check_free_space, episode_bytes, free_bytes, is_disk_full, mb
 from recording.episode_loop import EpisodeLoopConfig, Outcome, run_episode
 from recording.progress import Progress
 from sim.options import CameraOptions, SceneOptions
@@ -100,6 +102,8 @@ class RecordSummary:
     """The device went away mid-episode (``stopped`` says what happened and how to resume)."""
     dataset_exists: bool = True
     """False when the session ended before a dataset was written (nothing was left on disk)."""
+    disk_full: bool = False
+    """The disk filled up (``stopped`` says how much was needed, where); saved episodes stay valid."""
 
 
 @contextlib.contextmanager
@@ -170,11 +174,15 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
     )
     progress = progress or Progress(cfg.episodes)
     loop = EpisodeLoopConfig(cfg.episode_time_s, cfg.settle_s)
+    per_episode = episode_bytes(sim.fps, cfg.episode_time_s, [(c.width, c.height) for c in cameras])
+    warning = check_free_space(cfg.dataset.resolved_root(), per_episode, cfg.episodes)
+    if warning:
+        print(warning, file=progress.stream)
     start = time.perf_counter()
     saved = attempts = successes = frames = failures = 0
     stopped = ""
     error: BaseException | None = None
-    source_lost = False
+    source_lost = disk_full = False
     renderer = None
     writer = None
     try:
@@ -210,6 +218,8 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
                     writer.discard_episode()
                     failures += 1
                 progress.episode(result, index)
+                if index is not None:
+                    crash_point("saved")
                 if failures >= cfg.max_consecutive_failures:
                     stopped = f"gave up after {failures} failed episodes in a row"
                     break
@@ -226,9 +236,18 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
     except Exception as exc:
         # Before the dataset exists, an error is a bad setup: the caller reports it. Afterwards the session
         # ends like an interruption: the episode in progress is dropped, the saved ones are finalized.
-        if writer is None:
+        if is_disk_full(exc):
+            disk_full = True
+            where = cfg.dataset.resolved_root()
+            stopped = (
+                f"the disk holding {where} is full ({mb(free_bytes(where))} "
+                f"free, an episode needs about {mb(per_episode)}); the episode in progress was dropped, every saved "
+                "episode is kept. Free some space, then run the same command with --resume true"
+            )
+        elif writer is None:
             raise
-        stopped, error = f"stopped by an error: {exc!r}", exc
+        else:
+            stopped, error = f"stopped by an error: {exc!r}", exc
     finally:
         if writer is not None:
             writer.finalize()
@@ -239,7 +258,9 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
     exists = (root / "meta" / "info.json").is_file()
     total = writer.num_episodes if writer is not None and exists else 0
     wall = time.perf_counter() - start
-    return RecordSummary(root, saved, attempts, successes, total, frames, wall, stopped, error, source_lost, exists)
+    return RecordSummary(
+        root, saved, attempts, successes, total, frames, wall, stopped, error, source_lost, exists, disk_full
+    )
 
 
 def _report(summary: RecordSummary) -> int:
@@ -259,7 +280,7 @@ def _report(summary: RecordSummary) -> int:
             "record: the episode in progress was discarded; the saved episodes form a valid dataset. "
             "Fix the error, then run the same command with --resume true to continue."
         )
-    if summary.source_lost or summary.error is not None:
+    if summary.source_lost or summary.disk_full or summary.error is not None:
         return 1
     return 130 if summary.stopped == "interrupted" else 0
 

@@ -93,18 +93,20 @@ def load_episodes(root: Path, episodes: list[int] | None = None) -> list[Episode
             f"{root} has no workbench scene files ({metadata.recording_path}); only datasets recorded with "
             "`so101 record` can be re-simulated"
         )
-    records = {record.episode_index: record for record in metadata.episodes()}
-    sessions = metadata.sessions()
-    wanted = sorted(records) if episodes is None else episodes
-    missing = [index for index in wanted if index not in records]
-    if missing:
-        raise UsageError(f"{root} has no episode(s) {missing}; choose --episode from 0..{len(records) - 1}")
     files = sorted((root / "data").glob("chunk-*/file-*.parquet"))
     if not files:
         raise FileNotFoundError(f"{root} has no data files under data/; is it a finalized LeRobot v3.0 dataset?")
     layout, state_key = ee_layout(root)
     columns = ["episode_index", "frame_index", "action", state_key]
     frame = pd.concat([pd.read_parquet(path, columns=columns) for path in files], ignore_index=True)
+    lengths = {int(index): int(count) for index, count in frame.groupby("episode_index").size().items()}
+    records = {record.episode_index: record for record in metadata.episodes()}
+    _check_scenes_match(metadata, records, lengths)
+    sessions = metadata.sessions()
+    wanted = sorted(records) if episodes is None else episodes
+    missing = [index for index in wanted if index not in records]
+    if missing:
+        raise UsageError(f"{root} has no episode(s) {missing}; choose --episode from 0..{len(records) - 1}")
     out = []
     for index in wanted:
         rows = frame[frame["episode_index"] == index].sort_values("frame_index")
@@ -131,6 +133,31 @@ def ee_layout(root: Path) -> tuple[EELayout | None, str]:
     layout = EELayout.from_names(features.get("action", {}).get("names") or [], tcp)
     kept_joints = "joints.observation.state"
     return layout, kept_joints if kept_joints in features else "observation.state"
+def _check_scenes_match(metadata: SceneMetadata, records: dict[int, EpisodeRecord], lengths: dict[int, int]) -> None:
+    """The scene file describes exactly the dataset's episodes, frame for frame; else replaying would put an
+    episode's actions in another episode's scene."""
+    name = metadata.episodes_path.relative_to(metadata.root)
+    if set(records) != set(lengths):
+        only_scenes, only_data = sorted(set(records) - set(lengths)), sorted(set(lengths) - set(records))
+        detail = "; ".join(
+            part
+            for part in (
+                f"scenes for episodes {only_scenes} the dataset lacks" if only_scenes else "",
+                f"no scene for episodes {only_data}" if only_data else "",
+            )
+            if part
+        )
+        bad = f"lists scenes for {len(records)} episode(s), the dataset holds {len(lengths)} ({detail})"
+    else:
+        wrong = [i for i in sorted(records) if records[i].frames != lengths[i]]
+        if not wrong:
+            return
+        i = wrong[0]
+        bad = f"does not match the episodes: episode {i} has {records[i].frames} frames there, {lengths[i]} in the data"
+    raise UsageError(
+        f"{metadata.root}: {name} {bad}; episodes were removed or added without it (lerobot-edit-dataset?). "
+        "Remove episodes with so101 dataset delete-episodes, which keeps the scenes in step"
+    )
 
 
 def make_sim(session: dict) -> So101Sim:
@@ -190,7 +217,7 @@ def model_changes(session: dict, sim: So101Sim) -> list[str]:
 
 
 def _replay_all(cfg: ReplayConfig) -> int:
-    episodes = load_episodes(cfg.dataset.resolved_root())
+    episodes = load_episodes(cfg.dataset.existing_root())
     sims: dict[int, So101Sim] = {}
     results = []
     for episode in episodes:
@@ -217,7 +244,7 @@ def _replay_all(cfg: ReplayConfig) -> int:
 def _replay_one(cfg: ReplayConfig) -> int:
     from sim.control_loop import ControlClock
 
-    (episode,) = load_episodes(cfg.dataset.resolved_root(), [cfg.episode])
+    (episode,) = load_episodes(cfg.dataset.existing_root(), [cfg.episode])
     sim = make_sim(episode.session)
     changed = model_changes(episode.session, sim)
     if changed:

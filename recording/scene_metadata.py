@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from recording.atomic_file import write_atomic
 from sim.paths import ASSETS_DIR, REPO_ROOT
 from sim.randomization import ScenePlacement
 from sim.scene import SceneModel
@@ -207,12 +208,8 @@ class SceneMetadata:
     def write_all(self, sessions: list[dict[str, Any]], episodes: list[EpisodeRecord]) -> None:
         """Replace both files (used by ``dataset merge``)."""
         self._write_json(self.recording_path, {"format": FORMAT_VERSION, "sessions": sessions})
-        self.episodes_path.parent.mkdir(parents=True, exist_ok=True)
-        self.episodes_path.write_text("".join(record.to_json() + "\n" for record in episodes))
+        write_atomic(self.episodes_path, "".join(record.to_json() + "\n" for record in episodes))
 
     @staticmethod
     def _write_json(path: Path, payload: dict[str, Any]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-        tmp.replace(path)
+        write_atomic(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")

@@ -37,9 +37,11 @@ COMMANDS: Table = {
     "dataset": {
         "info": Command("recording.dataset_tools:info_main", "episodes, frames, features, cameras, scenes"),
         "validate": Command("recording.dataset_tools:validate_main", "check a dataset, re-simulating its episodes"),
-        "merge": Command("recording.dataset_tools:merge_main", "merge datasets into a new one"),
         "export-hdf5": Command("recording.hdf5_export:main", "episodes as HDF5 files in the ACT/ALOHA layout"),
         "import-hdf5": Command("recording.hdf5_import:main", "ACT/ALOHA or LeIsaac HDF5 files into a new dataset"),
+        "merge": Command("recording.dataset_merge:main", "merge datasets into a new one"),
+        "delete-episodes": Command("recording.dataset_edit:main", "remove episodes (LeRobot's tool), scenes in step"),
+        "repair": Command("recording.repair:main", "rebuild a broken dataset from its provably complete episodes"),
     },
     "convert-ee": Command("recording.convert_ee:main", "convert a joint-space dataset to end-effector space, verified"),
     "train": Command("training.train:main", "train ACT on a dataset, evaluating success in the sim as it learns"),

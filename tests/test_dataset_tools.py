@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recording.dataset_tools import merge, validate
+from recording.dataset_merge import merge
+from recording.dataset_tools import validate
 from recording.dataset_writer import DatasetConfig
 from recording.record import RecordConfig, record
 from recording.scene_metadata import SceneMetadata
@@ -122,3 +123,58 @@ def test_info_summarizes_the_dataset(datasets: tuple[Path, Path], capsys) -> Non
     assert "episodes   2" in out and "source scripted" in out and "success 2" in out
     assert so101_main(["dataset", "frobnicate"]) == 2
     assert so101_main(["dataset", "info", "--dataset.root", str(datasets[0].parent / "nothing")]) == 2
+
+
+def as_lerobot_record_dataset(root: Path) -> Path:
+    """What ``lerobot-record --robot.type=so101_sim`` writes: the same files, robot_type so101_sim, no meta/so101."""
+    info_path = root / "meta" / "info.json"
+    info = json.loads(info_path.read_text())
+    info["robot_type"] = "so101_sim"
+    info_path.write_text(json.dumps(info, indent=4))
+    shutil.rmtree(root / "meta" / "so101")
+    return root
+
+
+def test_a_lerobot_record_dataset_validates_saying_what_was_not_checked(copy_a: Path, capsys) -> None:
+    as_lerobot_record_dataset(copy_a)
+    assert validate(copy_a) == []
+    assert so101_main(["dataset", "validate", "--dataset.root", str(copy_a)]) == 0
+    out = capsys.readouterr().out
+    assert "OK" in out and "note: no workbench metadata" in out and "re-simulation" in out
+
+
+def test_merge_accepts_lerobot_record_datasets_and_names_a_robot_type_mismatch(
+    datasets: tuple[Path, Path], tmp_path: Path, capsys
+) -> None:
+    a = as_lerobot_record_dataset(Path(shutil.copytree(datasets[0], tmp_path / "sim_a")))
+    b = as_lerobot_record_dataset(Path(shutil.copytree(datasets[1], tmp_path / "sim_b")))
+    out = tmp_path / "merged"
+    argv = ["dataset", "merge", "--roots", f"[{a}, {b}]", "--output.root", str(out), "--output.repo_id", "test/m"]
+    assert so101_main(argv) == 0
+    assert "4 episodes" in capsys.readouterr().out and not (out / "meta" / "so101").exists()
+    argv = ["dataset", "merge", "--roots", f"[{datasets[0]}, {a}]", "--output.root", str(tmp_path / "mixed")]
+    assert so101_main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "robot_type differs" in err and "'so101_sim'" in err and len(err.splitlines()) == 1
+
+
+def test_merge_names_a_camera_of_another_size_in_one_short_line(
+    datasets: tuple[Path, Path], copy_a: Path, tmp_path: Path, capsys
+) -> None:
+    info_path = copy_a / "meta" / "info.json"
+    info = json.loads(info_path.read_text())
+    info["features"]["observation.images.wrist_cam"]["shape"] = [96, 128, 3]
+    info_path.write_text(json.dumps(info, indent=4))
+    argv = ["dataset", "merge", "--roots", f"[{datasets[1]}, {copy_a}]", "--output.root", str(tmp_path / "out")]
+    assert so101_main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and len(err) < 400, err
+    assert "observation.images.wrist_cam" in err and "(48, 64, 3)" in err and "(96, 128, 3)" in err
+
+
+def test_merge_warns_about_scenes_that_appear_twice(datasets: tuple[Path, Path], copy_a: Path, tmp_path: Path, capsys):
+    out = tmp_path / "twice"
+    argv = ["dataset", "merge", "--roots", f"[{datasets[0]}, {copy_a}]", "--output.root", str(out)]
+    assert so101_main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"warning: 2 episode(s) of {copy_a} use scene seeds already in the datasets before it" in out

@@ -62,3 +62,22 @@ def test_names_a_missing_episode_or_dataset(root: Path, tmp_path: Path, capsys) 
     assert "no episode(s) [5]" in capsys.readouterr().err
     assert main(["--dataset.root", str(tmp_path / "none")]) == 2
     assert "so101 record" in capsys.readouterr().err
+
+
+def test_a_scene_file_out_of_step_with_the_episodes_is_named_first(tiny_dataset: Path, tmp_path: Path, capsys) -> None:
+    """LeRobot's own delete_episodes (lerobot-edit-dataset) with meta/so101 copied along unchanged."""
+    import shutil
+
+    from lerobot.datasets.dataset_tools import delete_episodes
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    edited = tmp_path / "edited"
+    delete_episodes(LeRobotDataset("test/so101_scripted", root=tiny_dataset), [1], output_dir=edited)
+    shutil.copytree(tiny_dataset / "meta" / "so101", edited / "meta" / "so101")
+    capsys.readouterr()  # LeRobot's progress bars
+    for argv in (["--all", "true"], ["--episode", "1"], ["--episode", "5"]):
+        assert main(["--dataset.root", str(edited), *argv]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1, err
+        assert "meta/so101/episodes.jsonl lists scenes for 4 episode(s), the dataset holds 3" in err
+        assert "so101 dataset delete-episodes" in err

@@ -1,0 +1,213 @@
+"""Read-only checks that a dataset folder can be opened, before LeRobot or the workbench opens it.
+
+A corrupted or foreign dataset makes LeRobot fail deep inside pyarrow, pandas or json with a traceback that names
+neither the file nor the fix; ``check_openable`` finds the first such problem itself and raises one
+``UsageError`` line: the flag, the file, the problem and what to run. It never writes anything.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from so101.command import UsageError
+
+REPAIR_HINT = "run so101 dataset repair --dataset.root {root} (it writes a repaired copy), or record the dataset again"
+INFO_FIX = "restore meta/info.json from a copy of the dataset (nothing can read the dataset without it)"
+
+
+def problem(flag: str, root: Path, path: Path, what: str, fix: str | None = None) -> UsageError:
+    """The one line that names the file (relative to the dataset), the problem and the fix."""
+    try:
+        name = path.relative_to(root)
+    except ValueError:
+        name = path
+    return UsageError(f"{flag} {root}: {name} {what}; {fix or REPAIR_HINT.format(root=root)}")
+
+
+def read_info(root: Path, flag: str) -> dict[str, Any]:
+    """``meta/info.json``, checked to be a LeRobot v3.0 description with features, fps and counts."""
+    path = root / "meta" / "info.json"
+    if not root.is_dir():
+        raise problem(flag, root, root, "does not exist", "give the folder of a LeRobot v3.0 dataset")
+    if not path.is_file():
+        raise problem(
+            flag, root, path, "is missing: the folder is not a LeRobot dataset",
+            "give the folder of a LeRobot v3.0 dataset, as so101 record --dataset.root wrote it",
+        )
+    try:
+        info = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise problem(flag, root, path, f"is not valid JSON ({error})", INFO_FIX) from None
+    if not isinstance(info, dict):
+        raise problem(flag, root, path, "is not a JSON object", INFO_FIX)
+    version = info.get("codebase_version")
+    if version != "v3.0":
+        raise problem(
+            flag, root, path, f"says codebase_version {version!r}, not 'v3.0'",
+            "convert it with LeRobot's lerobot/datasets/v30/convert_dataset_v21_to_v30.py",
+        )
+    for key, kind in (("features", dict), ("fps", int), ("total_episodes", int), ("total_frames", int)):
+        value = info.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise problem(flag, root, path, f"has no valid {key!r} (found {value!r})", INFO_FIX)
+    if info["fps"] <= 0:
+        raise problem(flag, root, path, f"has fps {info['fps']}, which must be positive", INFO_FIX)
+    for name, feature in info["features"].items():
+        if not isinstance(feature, dict) or "dtype" not in feature or not isinstance(feature.get("shape"), list):
+            raise problem(flag, root, path, f"describes feature {name!r} without a dtype and a shape", INFO_FIX)
+    _check_so101_features(root, path, info, flag)
+    return info
+
+
+def _check_so101_features(root: Path, path: Path, info: dict[str, Any], flag: str) -> None:
+    """The SO-101's joint state and action, in LeRobot's names and order: what every workbench command needs."""
+    from kinematics.units import JOINT_FEATURE_NAMES
+
+    for key in ("observation.state", "action"):
+        feature = info["features"].get(key)
+        found = "missing" if feature is None else f"{tuple(feature['shape'])} {feature.get('names')}"
+        if feature is None or tuple(feature["shape"]) != (6,) or feature.get("names") != list(JOINT_FEATURE_NAMES):
+            raise problem(
+                flag, root, path, f"feature {key} is {found}, not the SO-101's 6 joints {list(JOINT_FEATURE_NAMES)}",
+                "give a dataset of an SO-101 arm (so101 record, or lerobot-record with so101_follower or so101_sim)",
+            )
+
+
+def _parquet_rows(root: Path, path: Path, flag: str) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return int(pq.read_metadata(path).num_rows)
+    except (OSError, pa.ArrowException) as error:
+        raise problem(flag, root, path, f"is truncated or not a parquet file ({str(error)[:120]})") from None
+
+
+def _read_parquet(root: Path, path: Path, flag: str, columns: list[str] | None = None) -> Any:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path, columns=columns).to_pandas()
+    except (OSError, pa.ArrowException, KeyError) as error:
+        raise problem(flag, root, path, f"cannot be read ({str(error)[:120]})") from None
+
+
+def check_openable(root: Path, flag: str) -> dict[str, Any]:
+    """Check everything LeRobot reads when it opens ``root``; returns ``info.json``.
+
+    Raises:
+        UsageError: the first problem found, naming its file and the fix.
+    """
+    root = Path(root)
+    info = read_info(root, flag)
+    if info["total_episodes"] == 0 and not any((root / "data").glob("*/*.parquet")):
+        raise problem(
+            flag, root, root / "meta" / "info.json", "says the dataset holds no episode (a session that saved nothing)",
+            "remove the folder, then record without --resume",
+        )
+    tasks = root / "meta" / "tasks.parquet"
+    if not tasks.is_file():
+        raise problem(flag, root, tasks, "is missing (the dataset's task strings)")
+    if _read_parquet(root, tasks, flag).empty:
+        raise problem(flag, root, tasks, "holds no task")
+    stats = root / "meta" / "stats.json"
+    if stats.is_file():
+        try:
+            json.loads(stats.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise problem(flag, root, stats, f"is not valid JSON ({error})") from None
+    episode_files = sorted((root / "meta" / "episodes").glob("*/*.parquet"))
+    if not episode_files:
+        raise problem(flag, root, root / "meta" / "episodes", "holds no episodes metadata")
+    episodes = sum(_parquet_rows(root, path, flag) for path in episode_files)
+    if episodes != info["total_episodes"]:
+        raise problem(
+            flag, root, root / "meta" / "episodes",
+            f"describes {episodes} episode(s) but meta/info.json says {info['total_episodes']}",
+        )
+    data_files = sorted((root / "data").glob("*/*.parquet"))
+    frames = sum(_parquet_rows(root, path, flag) for path in data_files)
+    if frames != info["total_frames"]:
+        raise problem(
+            flag, root, root / "data", f"holds {frames} frame(s) but meta/info.json says {info['total_frames']}"
+        )
+    _check_video_files(root, info, episode_files, flag)
+    _check_numbers(root, info, data_files, flag)
+    _check_scene_files(root, flag)
+    return info
+
+
+def _check_scene_files(root: Path, flag: str) -> None:
+    """The workbench's ``meta/so101`` files, when present, parse (their agreement with the episodes is
+    ``validate``'s and ``replay``'s to judge)."""
+    from recording.scene_metadata import SceneMetadata
+
+    metadata = SceneMetadata(root)
+    fix = f"restore it from a copy, or run so101 dataset repair --dataset.root {root}"
+    if metadata.exists():
+        try:
+            sessions = metadata.sessions()
+        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
+            what = f"is not a valid session file ({error!s:.80})"
+            raise problem(flag, root, metadata.recording_path, what, fix) from None
+        except ValueError as error:  # a format this workbench does not read
+            raise problem(flag, root, metadata.recording_path, str(error), "update the workbench") from None
+        if not isinstance(sessions, list) or not all(isinstance(s, dict) for s in sessions):
+            raise problem(flag, root, metadata.recording_path, "does not hold a list of sessions", fix)
+    try:
+        metadata.episodes()
+    except (UnicodeDecodeError, ValueError) as error:
+        what = f"has a line that is not a scene ({error!s:.100})"
+        raise problem(flag, root, metadata.episodes_path, what, fix) from None
+
+
+def _check_video_files(root: Path, info: dict[str, Any], episode_files: list[Path], flag: str) -> None:
+    video_keys = [key for key, feature in info["features"].items() if feature["dtype"] == "video"]
+    template = info.get("video_path")
+    if not video_keys:
+        return
+    if not isinstance(template, str):
+        raise problem(flag, root, root / "meta" / "info.json", "has video features but no 'video_path'")
+    for path in episode_files:
+        columns = [f"videos/{key}/{field}" for key in video_keys for field in ("chunk_index", "file_index")]
+        table = _read_parquet(root, path, flag, ["episode_index", *columns])
+        for row in table.itertuples(index=False):
+            values = dict(zip(["episode_index", *columns], row, strict=True))
+            for key in video_keys:
+                video = root / template.format(
+                    video_key=key,
+                    chunk_index=int(values[f"videos/{key}/chunk_index"]),
+                    file_index=int(values[f"videos/{key}/file_index"]),
+                )
+                if not video.is_file() or video.stat().st_size == 0:
+                    raise problem(
+                        flag, root, video, f"is missing or empty (episode {values['episode_index']}'s {key})"
+                    )
+
+
+def _check_numbers(root: Path, info: dict[str, Any], data_files: list[Path], flag: str) -> None:
+    """No NaN or infinity in any float feature: a policy trained on one learns nothing useful."""
+    import numpy as np
+
+    keys = [k for k, f in info["features"].items() if str(f["dtype"]).startswith("float") and k != "timestamp"]
+    fps = info["fps"]
+    for path in data_files:
+        table = _read_parquet(root, path, flag, [*keys, "timestamp", "frame_index"])
+        steps = np.asarray(table["timestamp"], dtype=np.float64) - np.asarray(table["frame_index"]) / fps
+        if steps.size and np.abs(steps).max() > 1e-3:
+            raise problem(
+                flag, root, root / "meta" / "info.json",
+                f"says fps {fps}, but the timestamps of {path.relative_to(root)} are not frame_index/{fps}",
+                "put back the fps the dataset was recorded at (its timestamps tell it)",
+            )
+        for key in keys:
+            values = np.asarray(table[key].tolist(), dtype=np.float64)
+            if values.size and not np.isfinite(values).all():
+                bad = int(np.argwhere(~np.isfinite(values.reshape(len(values), -1)))[0][0])
+                raise problem(
+                    flag, root, path, f"has a non-finite {key} (NaN or infinity) at its row {bad}",
+                    "drop the episode with so101 dataset delete-episodes, or record it again",
+                )

@@ -1,0 +1,104 @@
+"""``so101 dataset delete-episodes``: LeRobot's own ``delete_episodes``, with the workbench's scenes kept in step.
+
+    so101 dataset delete-episodes --dataset.root data/pick --episodes "[1, 3]"      # replaced, original kept aside
+    so101 dataset delete-episodes --dataset.root data/pick --episodes "[1, 3]" --output data/pick_clean
+
+LeRobot (``lerobot.datasets.dataset_tools.delete_episodes``, as ``lerobot-edit-dataset`` runs it) writes the new
+dataset; the scene of every kept episode follows it to its new index in ``meta/so101/episodes.jsonl``, so that
+``replay`` and ``validate`` re-simulate the right scene. Without ``--output`` the original folder is moved to
+``<root>.backup-<time>`` and the new dataset takes its place; nothing is modified in place.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from recording.atomic_file import fsync_dir
+from recording.dataset_checks import check_openable
+from recording.dataset_writer import DatasetRef
+from recording.scene_metadata import EpisodeRecord, SceneMetadata
+from so101.command import UsageError, run_command
+
+
+@dataclass
+class DeleteConfig:
+    """Options of ``so101 dataset delete-episodes``."""
+
+    dataset: DatasetRef = field(default_factory=DatasetRef)
+    """The dataset to remove episodes from (``--dataset.root``)."""
+    episodes: list[int] = field(default_factory=list)
+    """Indices of the episodes to remove: ``--episodes "[1, 3]"``."""
+    output: Path | None = None
+    """Write the result here (a new folder) and leave the dataset as it is; default: replace the dataset, keeping
+    the original as ``<root>.backup-<time>``."""
+
+    def __post_init__(self) -> None:
+        if not self.episodes:
+            raise ValueError('--episodes must name at least one episode index, e.g. --episodes "[1, 3]"')
+        if min(self.episodes) < 0:
+            raise ValueError(f"--episodes must be episode indices (0 or more), got {self.episodes}")
+
+
+def renumbered_scenes(records: list[EpisodeRecord], removed: set[int]) -> list[EpisodeRecord]:
+    """The scene records of the kept episodes, renumbered 0.. in their order, as LeRobot renumbers the episodes."""
+    kept = sorted((r for r in records if r.episode_index not in removed), key=lambda r: r.episode_index)
+    return [EpisodeRecord(new, r.session, r.placement, r.outcome, r.frames, r.phases) for new, r in enumerate(kept)]
+
+
+def delete_episodes(root: Path, repo_id: str, episodes: list[int], output: Path) -> int:
+    """Write ``root`` without ``episodes`` into the new folder ``output``; returns the episodes kept."""
+    from lerobot.datasets.dataset_tools import delete_episodes as lerobot_delete
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    info = check_openable(root, "--dataset.root")
+    total = info["total_episodes"]
+    unknown = sorted(set(episodes) - set(range(total)))
+    if unknown:
+        raise UsageError(f"--episodes {unknown}: {root} holds episodes 0..{total - 1}; choose among those")
+    if len(set(episodes)) == total:
+        raise UsageError(f"--episodes names every episode of {root}; a dataset needs at least one")
+    metadata = SceneMetadata(root)
+    records = metadata.episodes() if metadata.exists() else []
+    if metadata.exists() and sorted(r.episode_index for r in records) != list(range(total)):
+        raise UsageError(
+            f"{metadata.episodes_path} does not list one scene per episode 0..{total - 1}; the scenes cannot be "
+            f"kept in step: run so101 dataset repair --dataset.root {root} first"
+        )
+    lerobot_delete(LeRobotDataset(repo_id, root=root), sorted(set(episodes)), output_dir=output, repo_id=repo_id)
+    if metadata.exists():
+        SceneMetadata(output).write_all(metadata.sessions(), renumbered_scenes(records, set(episodes)))
+    return total - len(set(episodes))
+
+
+def _delete(cfg: DeleteConfig) -> int:
+    root = cfg.dataset.resolved_root()
+    if cfg.output is not None:
+        if cfg.output.exists():
+            raise UsageError(f"--output {cfg.output} exists already; choose a new folder")
+        kept = delete_episodes(root, cfg.dataset.repo_id, cfg.episodes, cfg.output)
+        print(
+            f"dataset delete-episodes: {cfg.output} holds {kept} episode(s), renumbered 0..{kept - 1}; "
+            f"{root} is unchanged"
+        )
+        return 0
+    staged = root.with_name(f".{root.name}.so101-edit")
+    shutil.rmtree(staged, ignore_errors=True)
+    kept = delete_episodes(root, cfg.dataset.repo_id, cfg.episodes, staged)
+    backup = root.with_name(f"{root.name}.backup-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.rename(root, backup)
+    os.rename(staged, root)
+    fsync_dir(root.parent)
+    print(
+        f"dataset delete-episodes: {root} holds {kept} episode(s), renumbered 0..{kept - 1}; the original is in "
+        f"{backup}"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``so101 dataset delete-episodes``."""
+    return run_command("dataset delete-episodes", DeleteConfig, _delete, argv)
