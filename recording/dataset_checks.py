@@ -62,17 +62,32 @@ def read_info(root: Path, flag: str) -> dict[str, Any]:
 
 
 def _check_so101_features(root: Path, path: Path, info: dict[str, Any], flag: str) -> None:
-    """The SO-101's joint state and action, in LeRobot's names and order: what every workbench command needs."""
+    """The SO-101's joint state and action, in LeRobot's names and order: what every workbench command needs. An
+    end-effector dataset (``so101 convert-ee``) holds ``ee.*`` features there and keeps the joints as ``joints.*``."""
+    from kinematics.ee_features import EELayout
     from kinematics.units import JOINT_FEATURE_NAMES
 
+    def is_joints(feature: dict[str, Any] | None) -> bool:
+        return (
+            feature is not None
+            and tuple(feature["shape"]) == (6,)
+            and feature.get("names") == list(JOINT_FEATURE_NAMES)
+        )
+
+    features = info["features"]
     for key in ("observation.state", "action"):
-        feature = info["features"].get(key)
+        feature = features.get(key)
+        if is_joints(feature):
+            continue
+        is_ee = feature is not None and EELayout.from_names(feature.get("names") or []) is not None
+        if is_ee and is_joints(features.get(f"joints.{key}")):
+            continue
         found = "missing" if feature is None else f"{tuple(feature['shape'])} {feature.get('names')}"
-        if feature is None or tuple(feature["shape"]) != (6,) or feature.get("names") != list(JOINT_FEATURE_NAMES):
-            raise problem(
-                flag, root, path, f"feature {key} is {found}, not the SO-101's 6 joints {list(JOINT_FEATURE_NAMES)}",
-                "give a dataset of an SO-101 arm (so101 record, or lerobot-record with so101_follower or so101_sim)",
-            )
+        raise problem(
+            flag, root, path, f"feature {key} is {found}, not the SO-101's 6 joints {list(JOINT_FEATURE_NAMES)}",
+            "give a dataset of an SO-101 arm (so101 record, or lerobot-record with so101_follower or so101_sim), or "
+            "its end-effector conversion by so101 convert-ee",
+        )
 
 
 def _parquet_rows(root: Path, path: Path, flag: str) -> int:
