@@ -129,9 +129,16 @@ def unchecked(root: Path) -> list[str]:
     ]
 
 
+def joint_features(features: dict[str, dict]) -> dict[str, dict]:
+    """The features as the recording wrote them: an end-effector dataset's kept ``joints.*`` features back in place
+    of its ``ee.*`` ones (``so101 convert-ee`` converts nothing else)."""
+    kept = {key.removeprefix("joints."): features[key] for key in features if key.startswith("joints.")}
+    return {key: feature for key, feature in features.items() if not key.startswith("joints.")} | kept
+
+
 def _check_features(meta_info: dict, sessions: list[dict]) -> list[str]:
     problems = []
-    features = meta_info["features"]
+    features = joint_features(meta_info["features"])
     for key in ("observation.state", "action"):
         feature = features.get(key)
         if feature is None:
@@ -239,7 +246,9 @@ def _check_states(root: Path, records: list[EpisodeRecord]) -> list[str]:
     from recording.replay import load_episodes, make_sim, model_changes, replay_episode
 
     problems = []
-    episodes = load_episodes(root, [record.episode_index for record in records])
+    # An end-effector dataset re-simulates from its kept joint targets: exact, as recorded; that its ee.* actions
+    # reach the same joints is what convert-ee's verification (meta/so101/convert_ee.json) measured.
+    episodes = load_episodes(root, [record.episode_index for record in records], joint_actions=True)
     sims = {}
     for episode in episodes:
         session = episode.record.session

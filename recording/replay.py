@@ -83,8 +83,9 @@ class EpisodeData:
     """The end-effector layout of ``actions``; None for joint targets."""
 
 
-def load_episodes(root: Path, episodes: list[int] | None = None) -> list[EpisodeData]:
-    """Actions, states and scenes of ``episodes`` (all when None), read from the dataset's parquet files."""
+def load_episodes(root: Path, episodes: list[int] | None = None, joint_actions: bool = False) -> list[EpisodeData]:
+    """Actions, states and scenes of ``episodes`` (all when None), read from the dataset's parquet files;
+    ``joint_actions`` takes an end-effector dataset's kept joint targets (``joints.action``) as the actions."""
     import pandas as pd
 
     metadata = SceneMetadata(root)
@@ -97,7 +98,10 @@ def load_episodes(root: Path, episodes: list[int] | None = None) -> list[Episode
     if not files:
         raise FileNotFoundError(f"{root} has no data files under data/; is it a finalized LeRobot v3.0 dataset?")
     layout, state_key = ee_layout(root)
-    columns = ["episode_index", "frame_index", "action", state_key]
+    action_key = "action"
+    if joint_actions and layout is not None:
+        layout, action_key = None, "joints.action"
+    columns = ["episode_index", "frame_index", action_key, state_key]
     frame = pd.concat([pd.read_parquet(path, columns=columns) for path in files], ignore_index=True)
     lengths = {int(index): int(count) for index, count in frame.groupby("episode_index").size().items()}
     records = {record.episode_index: record for record in metadata.episodes()}
@@ -114,7 +118,7 @@ def load_episodes(root: Path, episodes: list[int] | None = None) -> list[Episode
         out.append(
             EpisodeData(
                 record,
-                np.stack(rows["action"].to_numpy()).astype(np.float64),
+                np.stack(rows[action_key].to_numpy()).astype(np.float64),
                 np.stack(rows[state_key].to_numpy()).astype(np.float64),
                 sessions[record.session],
                 layout,

@@ -203,3 +203,10 @@ def test_a_state_that_is_not_joints_is_left_alone(tiny_dataset: Path, tmp_path: 
     assert report["verification"]["ik_failures"] == 0
     out = json.loads((tmp_path / "out" / "meta" / "info.json").read_text())["features"]
     assert out["observation.state"]["names"][0] == "sensor_0" and "joints.observation.state" not in out
+
+
+def test_a_converted_dataset_validates_as_its_recording_did(converted: Path) -> None:
+    from recording.dataset_tools import validate
+
+    # Features compared with the recording's through the kept joints; states re-simulated from the joint targets.
+    assert validate(converted, "test/ee") == []
