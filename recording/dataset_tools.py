@@ -110,6 +110,8 @@ def validate(root: Path, repo_id: str = "local/so101_pickplace", resimulate: boo
     records = metadata.episodes() if metadata.exists() else []
 
     problems += _check_features(meta_info, sessions)
+    if _sceneless(sessions):
+        sessions = []  # imported episodes have no scene to check or re-simulate: unchecked() says so
     problems += _check_episodes(root, meta, records, sessions)
     problems += _check_videos(root, meta)
     if sessions and resimulate and not any("scene" in p for p in problems):
@@ -117,9 +119,22 @@ def validate(root: Path, repo_id: str = "local/so101_pickplace", resimulate: boo
     return problems
 
 
+SCENELESS_SOURCES = ("import-hdf5",)
+"""Session sources whose episodes have no simulator scene (``so101 dataset import-hdf5``)."""
+
+
+def _sceneless(sessions: list[dict]) -> bool:
+    return bool(sessions) and all(session.get("source") in SCENELESS_SOURCES for session in sessions)
+
+
 def unchecked(root: Path) -> list[str]:
     """What ``validate`` cannot check on ``root`` because ``so101 record`` did not write it, one line each."""
     metadata = SceneMetadata(root)
+    if metadata.exists() and _sceneless(metadata.sessions()):
+        return [
+            "imported episodes (so101 dataset import-hdf5) have no simulator scene: not checked: observation.state "
+            "against a re-simulation; so101 replay cannot re-simulate them"
+        ]
     if metadata.exists():
         return []
     return [

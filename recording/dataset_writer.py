@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import queue
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -289,16 +290,27 @@ class DatasetWriter:
         """Write the episode in progress and its scene in one durable commit; returns its episode index."""
         if self._frames == 0:
             raise ValueError("an episode needs at least one frame")
-        index = self.num_episodes
-        record = EpisodeRecord(index, self.session_index, placement, outcome, self._frames, phases).to_json()
+        index, frames = self.num_episodes, self._frames
+        record = EpisodeRecord(index, self.session_index, placement, outcome, frames, phases).to_json()
+        return self._commit(lambda scenes: scenes.append_episode_line(record))
 
-        def write_scene(version: Path) -> None:
+    def save_sceneless_episode(self) -> int:
+        """Write the episode in progress without a scene line (episodes that did not happen in the simulator:
+        imports, the real arm), in one durable commit; returns its episode index."""
+        if self._frames == 0:
+            raise ValueError("an episode needs at least one frame")
+        return self._commit(lambda scenes: None)
+
+    def _commit(self, write_scene: Callable[[SceneMetadata], None]) -> int:
+        index = self.num_episodes
+
+        def write_metadata(version: Path) -> None:
             scenes = SceneMetadata(version)
             if not self._session_written:
                 scenes.add_session(self.session)
-            scenes.append_episode_line(record)
+            write_scene(scenes)
 
-        self.committer.save(write_scene)
+        self.committer.save(write_metadata)
         self._session_written = True
         self._frames = 0
         return index

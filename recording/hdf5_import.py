@@ -96,19 +96,6 @@ class ImportConfig:
 # ---------------------------------------------------------------------- writing
 
 
-class ImportWriter(DatasetWriter):
-    """The recording writer for episodes that have no scene: LeRobot's files and the session, no scene lines."""
-
-    def save_imported_episode(self) -> int:
-        """Write the episode in progress; returns its episode index."""
-        if self._frames == 0:
-            raise ValueError("an episode needs at least one frame")
-        index = self.num_episodes
-        self.dataset.save_episode()
-        self._frames = 0
-        return index
-
-
 @dataclass
 class ImportSummary:
     root: Path
@@ -153,14 +140,14 @@ def import_hdf5(cfg: ImportConfig) -> ImportSummary:
     units = {source.name: episode_units(source, cfg.units) for source in sources}
     cameras = [CameraConfig(name, width, height) for name, (height, width) in shapes.items()]
     session = _session(cfg, files, fps, cameras, task, sorted(set(units.values())))
-    writer = ImportWriter.create(replace(cfg.dataset, task=task), fps, cameras, session)
+    writer = DatasetWriter.create(replace(cfg.dataset, task=task), fps, cameras, session)
     frames = 0
     try:
         limits = _model_limits()
         for episode in checked:
             for state, action, images in _frames(episode.source, units[episode.source.name], limits):
                 writer.add_frame(state, action, images)
-            writer.save_imported_episode()
+            writer.save_sceneless_episode()
             frames += episode.frames
         writer.finalize()
     except BaseException:
@@ -219,18 +206,9 @@ def _session(
 def check_imported(root: Path, repo_id: str) -> list[str]:
     """``so101 dataset validate``'s checks that apply to episodes without scenes: features against the session's
     cameras, fps, robot type, task strings, and every episode's span of every video."""
-    import json
+    from recording.dataset_tools import validate
 
-    from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
-
-    from recording.dataset_tools import _check_episodes, _check_features, _check_videos
-    from recording.scene_metadata import SceneMetadata
-
-    meta_info = json.loads((root / "meta" / "info.json").read_text())
-    meta = LeRobotDatasetMetadata(repo_id, root=root)
-    sessions = SceneMetadata(root).sessions()
-    # No sessions passed to _check_episodes: with them it would report every episode's missing scene.
-    return _check_features(meta_info, sessions) + _check_episodes(root, meta, [], []) + _check_videos(root, meta)
+    return validate(root, repo_id, resimulate=False)
 
 
 # ---------------------------------------------------------------------- command

@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
+from recording.dataset_tools import validate_main
 from recording.hdf5_export import main as export_main
 from recording.hdf5_import import check_imported, main
 
@@ -56,6 +57,10 @@ def test_export_then_import_gives_the_same_joints_actions_and_frames(
     assert session["source"] == "import-hdf5" and session["fps"] == 30
     assert not (root / "meta/so101/episodes.jsonl").exists()
     assert check_imported(root, "test/again") == []
+    # so101 dataset validate passes it too, saying what it could not check.
+    capsys.readouterr()
+    assert validate_main(["--dataset.root", str(root), "--dataset.repo_id", "test/again"]) == 0
+    assert "imported episodes" in capsys.readouterr().out
 
 
 def test_a_leisaac_file_imports_in_dataset_units(tmp_path: Path) -> None:
@@ -124,9 +129,9 @@ def test_an_existing_destination_is_refused(exported: Path, tmp_path: Path, caps
 def test_an_interrupted_import_leaves_no_dataset(
     exported: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from recording.hdf5_import import ImportWriter
+    from recording.dataset_writer import DatasetWriter
 
-    add_frame = ImportWriter.add_frame
+    add_frame = DatasetWriter.add_frame
     calls = []
 
     def interrupt_in_the_second_episode(self, *args) -> None:
@@ -135,7 +140,7 @@ def test_an_interrupted_import_leaves_no_dataset(
             raise KeyboardInterrupt  # Ctrl-C while the second episode is being written
         add_frame(self, *args)
 
-    monkeypatch.setattr(ImportWriter, "add_frame", interrupt_in_the_second_episode)
+    monkeypatch.setattr(DatasetWriter, "add_frame", interrupt_in_the_second_episode)
     root = tmp_path / "out"
     assert main(["--input", str(exported), "--dataset.root", str(root)]) == 130
     assert "interrupted" in capsys.readouterr().err
