@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from recording.dataset_checks import read_info
-from recording.dataset_writer import DatasetConfig, DatasetRef, use_lossless_encoder
+from recording.dataset_writer import DatasetConfig, DatasetRef
+from recording.lossless_encoder import use_lossless_encoder
 from recording.scene_metadata import EpisodeRecord, SceneMetadata
 from so101.command import UsageError, run_command
 
