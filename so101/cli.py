@@ -29,7 +29,7 @@ COMMANDS: Table = {
     "view": Command("sim.view_cmd:main", "open the scene in a window: free camera, robot cameras, re-randomize"),
     "rollout": Command("sim.rollout_cmd:main", "headless rollouts of random scenes, saved as images and a video"),
     "calibrate-leader": Command("teleop.calibrate_leader:main", "calibrate a physical SO-101 leader arm"),
-    "emulate": Command("teleop.emulate_cmd:main", "an emulated leader arm on a pseudo-terminal, for trying teleop"),
+    "emulate": Command("teleop.emulate_cmd:main", "an emulated leader or follower arm, for trying teleop or deploy"),
     "teleop": Command("teleop.teleop_cmd:main", "drive the sim from a leader arm in real time; --check for overrides"),
     "record": Command("recording.record:main", "record episodes into a LeRobot dataset (scripted, keyboard, leader)"),
     "replay": Command("recording.replay:main", "re-simulate recorded episodes from their scenes and actions"),
@@ -40,6 +40,7 @@ COMMANDS: Table = {
     },
     "train": Command("training.train:main", "train ACT on a dataset, evaluating success in the sim as it learns"),
     "eval": Command("inference.evaluate_cmd:main", "evaluate a checkpoint or every checkpoint of a run in the sim"),
+    "deploy": Command("inference.deploy:main", "run a policy on the real follower: preflight, safety layer, recording"),
     "bench": {
         "sim": Command("sim.benchmark:main", "physics and environment steps/s, both render profiles"),
         "ik": Command("kinematics.benchmark:main", "IK success, accuracy and time per solve, beside mink"),

@@ -61,7 +61,7 @@ BAD_INPUTS: list[tuple[list[str], tuple[str, ...]]] = [
     (["bench", "expert", "--episodes", "0"], ("--episodes",)),
     (["bench", "leader", "--duration_s", "-1"], ("--duration_s",)),
     (["emulate", "leader", "--duration_s", "-1"], ("--duration_s",)),
-    (["emulate", "follower"], ("follower", "leader")),
+    (["emulate", "robot"], ("follower", "leader")),
     (["eval", "checkpoint", "--episodes", "-1"], ("--episodes",)),
     (["train", "--steps", "-1"], ("--steps",)),
     (["bench", "eval", "--episodes", "0"], ("--episodes",)),

@@ -70,9 +70,11 @@ def read_pose(path: Path) -> tuple[np.ndarray, float]:
         FileNotFoundError: no feed at ``path`` (the emulated follower is not running).
     """
     feed = np.memmap(Path(path), dtype=np.float64, mode="r", shape=(_SLOTS,))
-    for _ in range(100):
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
         before = feed[0]
         values = np.array(feed[1:])
         if before % 2 == 0 and feed[0] == before:
             return values[1:], float(values[0])
-    raise RuntimeError(f"the pose feed {path} is being rewritten without pause")
+        time.sleep(0.0002)  # let the writer (maybe a thread of this process) finish
+    raise RuntimeError(f"the pose feed {path} was being rewritten for a second without pause")
