@@ -84,6 +84,15 @@ class Deployment:
                     self.dry.close()
 
     def run(self) -> int:
+        """Preflight, then the episodes: 0 when every episode ran, 1 after a safety stop."""
+        try:
+            self._run()
+        except SafetyStop as reason:
+            print(f"stopped: {reason}", flush=True)
+            return 1
+        return 0
+
+    def _run(self) -> None:
         import sim  # noqa: F401  (MuJoCo's GL backend before anything renders)
         from inference.deploy import session_record, training_root
         from inference.policy_runner import PolicyRunner
@@ -103,7 +112,8 @@ class Deployment:
         if cfg.dry_run:
             robot.bus.disable_torque()  # the real arm must not move at all in a dry run
         names = list(robot.cameras)
-        observation = robot.get_observation()
+        # Before the run, a slow first reading (cameras starting up) is no reason to stop.
+        observation = Watchdog(max(2.0, cfg.safety.watchdog_s)).read(robot.get_observation)
         state, images = joint_state(observation), camera_images(observation, names)
         live = {name: (int(c.height or 0), int(c.width or 0), c.fps) for name, c in cfg.robot.cameras.items()}
         results = [
@@ -144,15 +154,10 @@ class Deployment:
         watchdog = Watchdog(cfg.safety.watchdog_s)
         with EmergencyStop(cfg.stop_file) as stop:
             print(f"emergency stop: {stop.how()}", flush=True)
-            try:
-                for episode in range(cfg.episodes):
-                    if episode:
-                        self._hold(stop)
-                    self._episode(episode, runner, safety, clock, watchdog, stop, names)
-            except SafetyStop as reason:
-                print(f"stopped: {reason}", flush=True)
-                return 1
-        return 0
+            for episode in range(cfg.episodes):
+                if episode:
+                    self._hold(stop)
+                self._episode(episode, runner, safety, clock, watchdog, stop, names)
 
     def _report(self, results: list[Any]) -> list[str]:
         lines = [result.line(allowed=result.name in self.cfg.allowed) for result in results]
@@ -165,14 +170,15 @@ class Deployment:
 
         assert self.robot is not None
         print(f"moving slowly to the training start pose [{', '.join(f'{v:.0f}' for v in target)}]", flush=True)
-        safety.start(joint_state(self.robot.get_observation()))
+        watchdog = Watchdog(max(2.0, self.cfg.safety.watchdog_s))
+        safety.start(joint_state(watchdog.read(self.robot.get_observation)))
         clock = ControlClock(fps)
         deadline = time.monotonic() + 30.0
         while time.monotonic() < deadline:
             sent = safety.filter(target).target
             self.robot.send_action(joint_action(sent))
             clock.wait()
-            state = joint_state(self.robot.get_observation())
+            state = joint_state(watchdog.read(self.robot.get_observation))
             if not safety.ramping and np.abs(state - target).max() <= 2.0:
                 return
         raise SafetyStop("the arm did not reach the start pose within 30 s")

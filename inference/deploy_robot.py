@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 import shlex
 import termios
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +22,21 @@ if TYPE_CHECKING:
     from sim.simulator import So101Sim
 
 ARM = "follower"
+BUS_ATTEMPTS = 3
+"""Tries of a set-up step whose bus reply got lost: LeRobot 0.4.4 sends each request once, and a real bus (or a
+busy machine serving an emulated one) loses a reply now and then."""
 log = logging.getLogger(__name__)
+
+
+def _with_retries(step: Callable[[], None]) -> None:
+    for attempt in range(BUS_ATTEMPTS):
+        try:
+            step()
+            return
+        except ConnectionError:
+            if attempt == BUS_ATTEMPTS - 1:
+                raise
+            log.info("a reply of the follower's bus was lost; trying again")
 
 
 def calibrate_command(config: SO101FollowerConfig) -> str:
@@ -53,12 +69,12 @@ def connect_follower(config: SO101FollowerConfig) -> SO101Follower:
     robot = SO101Follower(config)
     open_bus(robot.bus, ARM)
     try:
-        calibration.check_servos(
-            robot.bus, robot.calibration, path, f"the follower calibrated as {config.id!r}", calibrate_command(config)
-        )
+        arm = f"the follower calibrated as {config.id!r}"
+        fix = calibrate_command(config)
+        _with_retries(lambda: calibration.check_servos(robot.bus, robot.calibration, path, arm, fix))
         for camera in robot.cameras.values():
             camera.connect()
-        robot.configure()
+        _with_retries(robot.configure)
     except BaseException:
         for camera in robot.cameras.values():
             if camera.is_connected:
@@ -68,14 +84,30 @@ def connect_follower(config: SO101FollowerConfig) -> SO101Follower:
     return robot
 
 
+RELEASE_S = 2.0
+"""How long ``release`` keeps trying to switch the torque off through a stalled bus (s)."""
+
+
 def release(robot: SO101Follower) -> None:
-    """Torque off on every servo and close the port and cameras; quiet when the arm is already gone."""
+    """Torque off on every servo and close the port and cameras; quiet when the arm is already gone.
+
+    A bus that has just stalled (the watchdog's stop) answers late or out of turn: late replies are dropped from
+    the input and the writes retried for ``RELEASE_S``, since an arm left holding torque is the one thing to avoid.
+    """
     from teleop.feetech.ports import close_quietly
 
-    try:
-        robot.bus.disable_torque()
-    except (ConnectionError, OSError, RuntimeError, termios.error) as error:
-        log.warning("could not release the follower's torque: %s", error)
+    deadline = time.monotonic() + RELEASE_S
+    while True:
+        try:
+            if robot.bus.port_handler.is_open:
+                robot.bus.port_handler.ser.reset_input_buffer()
+            robot.bus.disable_torque(num_retry=1)
+            break
+        except (ConnectionError, OSError, RuntimeError, termios.error) as error:
+            if time.monotonic() > deadline or not robot.bus.port_handler.is_open:
+                log.warning("could not release the follower's torque: %s", error)
+                break
+            time.sleep(0.05)
     close_quietly(robot.bus)
     for camera in robot.cameras.values():
         if camera.is_connected:

@@ -167,19 +167,31 @@ class SafetyLayer:
 
 
 class Watchdog:
-    """Stops the run when an observation arrives late: the robot's reading or a camera frame is stale."""
+    """Stops the run when an observation arrives late: the robot's reading or a camera frame is stale.
+
+    A failed bus read (a corrupted or lost reply, ``ConnectionError`` from LeRobot's bus) is retried while the
+    timeout allows, as a real bus drops a packet now and then; a bus that stays silent stops the run.
+    """
 
     def __init__(self, timeout_s: float) -> None:
         self.timeout_s = timeout_s
+        self.retries = 0
+        """Bus reads retried since the watchdog was made."""
 
     def read(self, get_observation: Any) -> dict[str, Any]:
         """``get_observation()``, raising ``SafetyStop`` when it takes longer than the timeout or a camera
         reports a stale frame (LeRobot cameras raise TimeoutError)."""
         start = time.perf_counter()
-        try:
-            observation = get_observation()
-        except TimeoutError as error:
-            raise SafetyStop(f"watchdog: stale observation ({error})") from error
+        while True:
+            try:
+                observation = get_observation()
+                break
+            except TimeoutError as error:
+                raise SafetyStop(f"watchdog: stale observation ({error})") from error
+            except ConnectionError as error:
+                if time.perf_counter() - start > self.timeout_s:
+                    raise SafetyStop(f"watchdog: the follower does not answer ({error})") from error
+                self.retries += 1
         elapsed = time.perf_counter() - start
         if elapsed > self.timeout_s:
             raise SafetyStop(
