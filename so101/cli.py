@@ -49,6 +49,7 @@ COMMANDS: Table = {
         "leader": Command("teleop.leader_benchmark:main", "leader arm over the emulator: latency and loop rate"),
         "train": Command("training.benchmark:main", "frame-cache size and the data-loading share of a step"),
         "eval": Command("inference.benchmark:main", "evaluation episodes per minute and ms per policy call"),
+        "deploy": Command("inference.deploy_benchmark:main", "deployment loop on the follower rig: latency, 30 Hz"),
     },
 }
 
