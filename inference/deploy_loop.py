@@ -116,27 +116,38 @@ class Deployment:
         observation = Watchdog(max(2.0, cfg.safety.watchdog_s)).read(robot.get_observation)
         state, images = joint_state(observation), camera_images(observation, names)
         live = {name: (int(c.height or 0), int(c.width or 0), c.fps) for name, c in cfg.robot.cameras.items()}
-        results = [
+        setup = [
             check_cameras(live, loaded.requirements.cameras, fps),
-            check_camera_views(images, reference.frames),
             check_task(cfg.dataset.task, reference.tasks),
             check_units(cfg.robot.use_degrees, reference.units, reference.units_source),
-            check_start_pose(state, reference.start_states, cfg.start_tolerance_deg),
         ]
-        if not results[0].ok and "cameras" not in cfg.allowed:
-            self._report(results)  # a policy call on the wrong cameras cannot be timed
-            conclude(results, cfg.allowed)
+        start = check_start_pose(state, reference.start_states, cfg.start_tolerance_deg)
+        safety = SafetyLayer(config=cfg.safety)
+        move = not start.ok and cfg.move_to_start and not cfg.dry_run
+        if move or (not setup[0].ok and "cameras" not in cfg.allowed):
+            # Nothing moves, and no policy runs on the wrong cameras, unless cameras, task and units pass.
+            self._report([*setup, start])
+            conclude(setup, cfg.allowed)
+        if move:
+            self._move_to(nearest_start(state, reference.start_states), safety, fps)
+            observation = Watchdog(max(2.0, cfg.safety.watchdog_s)).read(robot.get_observation)
+            state, images = joint_state(observation), camera_images(observation, names)
+            start = check_start_pose(state, reference.start_states, cfg.start_tolerance_deg)
+        results = [setup[0], check_camera_views(images, reference.frames), *setup[1:], start]
         call_s = warm_up(runner, state, images, cfg.warmup_calls)
         results.append(check_timing(call_s, fps, runner.n_action_steps, runner.temporal_ensemble))
         lines = self._report(results)
-        far = not results[4].ok
-        conclude(results, cfg.allowed | ({"start_pose"} if cfg.move_to_start else set()))
+        conclude(results, cfg.allowed)
 
-        safety = SafetyLayer(config=cfg.safety)
-        if far and cfg.move_to_start and not cfg.dry_run:
-            self._move_to(nearest_start(state, reference.start_states), safety, fps)
+        import av
+        import datasets
+
         from recording.dataset_writer import DatasetWriter
         from sim.scene import CameraConfig
+
+        # Quiet the per-episode chatter of the encoders and LeRobot's "Map" progress bar at each save, as record does.
+        av.logging.set_libav_level(av.logging.ERROR)
+        datasets.disable_progress_bars()
 
         cameras = [CameraConfig(name, int(c.width or 0), int(c.height or 0)) for name, c in cfg.robot.cameras.items()]
         feature = {"dtype": "float32", "shape": (6,), "names": list(JOINT_FEATURE_NAMES)}
@@ -148,16 +159,13 @@ class Deployment:
 
             video_dir = cfg.video_dir or self.writer.root.with_name(self.writer.root.name + "_dry_run")
             self.dry = DryRunArm(fps, video_dir, window=has_display())
-        from sim.control_loop import ControlClock
-
-        clock = ControlClock(fps)
         watchdog = Watchdog(cfg.safety.watchdog_s)
         with EmergencyStop(cfg.stop_file) as stop:
             print(f"emergency stop: {stop.how()}", flush=True)
             for episode in range(cfg.episodes):
                 if episode:
                     self._hold(stop)
-                self._episode(episode, runner, safety, clock, watchdog, stop, names)
+                self._episode(episode, runner, safety, fps, watchdog, stop, names)
 
     def _report(self, results: list[Any]) -> list[str]:
         lines = [result.line(allowed=result.name in self.cfg.allowed) for result in results]
@@ -195,11 +203,12 @@ class Deployment:
         index: int,
         runner: PolicyRunner,
         safety: SafetyLayer,
-        clock: Any,
+        fps: int,
         watchdog: Watchdog,
         stop: EmergencyStop,
         names: list[str],
     ) -> None:
+        from sim.control_loop import ControlClock
         from sim.options import episode_steps
 
         cfg, robot, writer = self.cfg, self.robot, self.writer
@@ -210,8 +219,8 @@ class Deployment:
         runner.reset()
         if self.dry is not None:
             self.dry.start(state, index)
-        clock.restart()
-        frames, steps = 0, episode_steps(round(1.0 / clock.period), cfg.episode_time_s)
+        clock = ControlClock(fps)
+        frames, steps = 0, episode_steps(fps, cfg.episode_time_s)
         try:
             for step in range(steps):
                 stop.check()

@@ -176,15 +176,16 @@ def check_camera_views(
         best = max(by_reference, key=by_reference.__getitem__)
         own = by_reference.get(name)
         found.append(f"{name} {own:.2f}" if own is not None else f"{name} -")
-        if best != name and (own is None or by_reference[best] > own):
+        if best != name and by_reference[best] >= min_similarity and (own is None or by_reference[best] > own):
             problems.append(f"{name} shows the training's {best} view ({by_reference[best]:.2f} vs {own or 0:.2f})")
-        elif own is not None and own < min_similarity:
-            problems.append(f"{name} differs from its training view ({own:.2f} < {min_similarity}): moved?")
+        elif own is None or own < min_similarity:
+            problems.append(f"{name} differs from its training view ({own or 0:.2f} < {min_similarity}): moved?")
     detail = "similarity to training frames: " + ", ".join(found)
     if problems:
         return CheckResult(
             "camera_views", False, f"{detail}; {'; '.join(problems)}",
-            "Swap the cameras' entries in --robot.cameras, or put the cameras back where they were in training",
+            "Swap the cameras' entries in --robot.cameras, or put the cameras back where they were in training (a "
+            "wrist camera sees the arm's pose: start near the training start pose)",
         )  # fmt: skip
     return CheckResult("camera_views", True, detail)
 

@@ -101,7 +101,7 @@ class SafetyLayer:
         self.lower, self.upper = bounds[0], bounds[1]
         self._fk = ForwardKinematics(model)
         self.counts: Counter[str] = Counter()
-        """Steps at which each event acted, since the layer was made."""
+        """Steps at which each event acted in this episode (since ``start``)."""
         self._last: np.ndarray | None = None
         self._ramping = True
         self._bad_in_row = 0
@@ -116,6 +116,7 @@ class SafetyLayer:
         self._last = np.asarray(pose, dtype=np.float64).copy()
         self._ramping = True
         self._bad_in_row = 0
+        self.counts.clear()
 
     def end_effector(self, target: np.ndarray) -> np.ndarray:
         """The end-effector position (3,) in the base frame (m) at joint ``target`` (dataset units)."""
