@@ -219,11 +219,14 @@ class Deployment:
         runner.reset()
         if self.dry is not None:
             self.dry.start(state, index)
-        clock = ControlClock(fps)
+        viewer = self.dry.viewer if self.dry is not None else None
+        clock = ControlClock(fps, view=viewer)  # a dry run's window draws between ticks
         frames, steps = 0, episode_steps(fps, cfg.episode_time_s)
         try:
             for step in range(steps):
                 stop.check()
+                if viewer is not None and viewer.should_close:
+                    raise SafetyStop("the dry run's window was closed")
                 images = camera_images(observation, names)
                 raw = runner.act(state, images)
                 target = safety.filter(raw).target
