@@ -185,3 +185,35 @@ def test_a_dry_run_moves_only_the_simulated_arm(rig, checkpoint, tmp_path, capsy
     assert status == 0, capsys.readouterr().out
     assert np.allclose(rig.positions(), before, atol=0.2) and released(rig)
     assert (tmp_path / "deployed_dry_run" / "episode_000.mp4").stat().st_size > 0
+
+
+def test_a_missing_or_mismatched_calibration_stops_with_the_calibrate_command(rig, checkpoint, tmp_path, capsys):
+    calibration = tmp_path / "calibration" / f"{ARM_ID}.json"
+    saved = calibration.read_text()
+    calibration.unlink()
+    assert deploy(rig, checkpoint, tmp_path) == 2
+    err = capsys.readouterr().err
+    assert "no calibration file for the follower" in err and "lerobot-calibrate --robot.type=so101_follower" in err
+    calibration.write_text(saved)
+    rig.emulator.set_register(3, "Homing_Offset", 99)  # the servos were reset since the calibration
+    assert deploy(rig, checkpoint, tmp_path) == 2
+    err = capsys.readouterr().err
+    assert "does not match the servos" in err and "elbow_flex" in err
+    assert released(rig) and not (tmp_path / "deployed").exists()
+
+
+def test_the_training_dataset_comes_from_the_checkpoint_or_the_flag(tmp_path: Path) -> None:
+    from lerobot.robots.so_follower import SO101FollowerConfig
+
+    from inference.deploy import DeployConfig, DeployPolicyOptions, TrainingOptions, training_root
+    from so101.command import UsageError
+
+    config = DeployConfig(DeployPolicyOptions(path=tmp_path), SO101FollowerConfig(port="p", id="f"))
+    with pytest.raises(UsageError, match=r"--training\.root"):
+        training_root(config, tmp_path)
+    (tmp_path / "train_config.json").write_text(json.dumps({"dataset": {"root": "/data/stock"}}))
+    assert training_root(config, tmp_path) == Path("/data/stock")  # a stock lerobot-train checkpoint
+    (tmp_path / "so101.json").write_text(json.dumps({"dataset": "/data/ours"}))
+    assert training_root(config, tmp_path) == Path("/data/ours")
+    config.training = TrainingOptions(root=Path("/data/flag"))
+    assert training_root(config, tmp_path) == Path("/data/flag")
