@@ -22,15 +22,14 @@ import difflib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
 from kinematics.units import JOINT_NAMES, Normalization
 from so101.command import UsageError
 
-CheckName = Literal["cameras", "camera_views", "task", "units", "start_pose", "timing"]
 CHECKS: tuple[str, ...] = ("cameras", "camera_views", "task", "units", "start_pose", "timing")
+"""The checks, by the names ``--allow`` takes."""
 
 VIEW_SIZE = (32, 24)
 """Width and height (pixels) frames are reduced to before their views are compared."""

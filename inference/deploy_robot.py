@@ -143,7 +143,6 @@ class DryRunArm:
         self.video_dir = video_dir
         self._renderer: Any = None
         self._video: Any = None
-        self.videos: list[Path] = []
         if window:
             from sim.viewer import Viewer
 
@@ -169,7 +168,6 @@ class DryRunArm:
             path = self.video_dir / f"episode_{episode:03d}.mp4"
             path.parent.mkdir(parents=True, exist_ok=True)
             self._video = EpisodeVideo(path, sim.fps)
-            self.videos.append(path)
 
     def send(self, target: np.ndarray, step: int) -> None:
         self.sim.step(target)
