@@ -17,6 +17,7 @@ the cameras, ``action.policy`` (the raw policy action) and ``action`` (what was 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -129,9 +130,17 @@ def training_root(cfg: DeployConfig, pretrained_dir: Path) -> Path:
     )
 
 
-def session_record(cfg: DeployConfig, checkpoint: Path, preflight: list[str]) -> dict[str, object]:
+def session_record(cfg: DeployConfig, checkpoint: Path, fps: int, preflight: list[str]) -> dict[str, object]:
     """The entry of ``meta/so101/recording.json`` for this deployment."""
+    import lerobot
+
+    from recording.scene_metadata import workbench_version
+
     return {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "workbench_version": workbench_version(),
+        "lerobot_version": getattr(lerobot, "__version__", "unknown"),
+        "fps": fps,
         "source": "deploy",
         "policy": str(checkpoint),
         "robot": {"type": "so101_follower", "port": cfg.robot.port, "id": cfg.robot.id,

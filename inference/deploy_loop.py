@@ -152,7 +152,7 @@ class Deployment:
         cameras = [CameraConfig(name, int(c.width or 0), int(c.height or 0)) for name, c in cfg.robot.cameras.items()]
         feature = {"dtype": "float32", "shape": (6,), "names": list(JOINT_FEATURE_NAMES)}
         self.writer = DatasetWriter.create(
-            cfg.dataset, fps, cameras, session_record(cfg, loaded.path, lines), {POLICY_ACTION: feature}
+            cfg.dataset, fps, cameras, session_record(cfg, loaded.path, fps, lines), {POLICY_ACTION: feature}
         )
         if cfg.dry_run:
             from sim.viewer import has_display
