@@ -134,3 +134,25 @@ def test_the_emergency_stop_acts_on_a_file_and_on_a_signal(tmp_path) -> None:
 def test_bad_settings_name_their_flag() -> None:
     with pytest.raises(ValueError, match=r"--safety\.max_step_deg"):
         SafetyConfig(max_step_deg=0)
+
+
+def test_any_key_in_the_terminal_is_an_emergency_stop(monkeypatch) -> None:
+    import sys
+    import termios
+
+    master, slave = os.openpty()
+    terminal = os.fdopen(slave, "r")
+    monkeypatch.setattr(sys, "stdin", terminal)
+    before = termios.tcgetattr(slave)
+    try:
+        with EmergencyStop() as stop:
+            assert "any key in this terminal" in stop.how()
+            stop.check()  # nothing typed yet
+            os.write(master, b" ")  # no Enter needed: the terminal is in cbreak mode
+            time.sleep(0.05)
+            with pytest.raises(SafetyStop, match="key b' ' pressed"):
+                stop.check()
+        assert termios.tcgetattr(slave) == before  # the terminal's mode is restored
+    finally:
+        terminal.close()
+        os.close(master)
