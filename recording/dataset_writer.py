@@ -121,12 +121,16 @@ def resolve_root(repo_id: str, root: Path | None) -> Path:
     return Path(HF_LEROBOT_HOME) / repo_id
 
 
-def dataset_features(cameras: list[CameraConfig]) -> dict[str, dict[str, Any]]:
-    """The dataset's features, in the form ``LeRobotDataset.create`` takes."""
+def dataset_features(
+    cameras: list[CameraConfig], extra: dict[str, dict[str, Any]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """The dataset's features, in the form ``LeRobotDataset.create`` takes; ``extra`` features are added (a
+    deployment's ``action.policy``)."""
     names = list(JOINT_FEATURE_NAMES)
     features: dict[str, dict[str, Any]] = {
         "observation.state": {"dtype": "float32", "shape": (6,), "names": names},
         "action": {"dtype": "float32", "shape": (6,), "names": names},
+        **(extra or {}),
     }
     for camera in cameras:
         features[f"observation.images.{camera.name}"] = {
@@ -180,9 +184,15 @@ class DatasetWriter:
 
     @classmethod
     def create(
-        cls, config: DatasetConfig, fps: int, cameras: list[CameraConfig], session: dict[str, Any]
+        cls,
+        config: DatasetConfig,
+        fps: int,
+        cameras: list[CameraConfig],
+        session: dict[str, Any],
+        extra_features: dict[str, dict[str, Any]] | None = None,
     ) -> DatasetWriter:
-        """Start a new dataset at ``config.root``; refuses to touch an existing folder.
+        """Start a new dataset at ``config.root``; refuses to touch an existing folder. ``extra_features`` are
+        recorded beside the standard ones (``add_frame``'s ``extra``).
 
         The folder appears with the first saved episode: a session that saves nothing leaves nothing.
         """
@@ -201,7 +211,7 @@ class DatasetWriter:
         dataset = LeRobotDataset.create(
             repo_id=config.repo_id,
             fps=fps,
-            features=dataset_features(cameras),
+            features=dataset_features(cameras, extra_features),
             root=durable.next,
             robot_type=ROBOT_TYPE,
             use_videos=True,
@@ -272,12 +282,20 @@ class DatasetWriter:
         """Scene seeds of the episodes already in the dataset (a resumed session draws new ones)."""
         return set(self._used_seeds)
 
-    def add_frame(self, state: np.ndarray, action: np.ndarray, images: dict[str, np.ndarray]) -> None:
-        """Append one frame to the episode in progress. ``state`` and ``action``: (6,) dataset units."""
+    def add_frame(
+        self,
+        state: np.ndarray,
+        action: np.ndarray,
+        images: dict[str, np.ndarray],
+        extra: dict[str, np.ndarray] | None = None,
+    ) -> None:
+        """Append one frame to the episode in progress. ``state`` and ``action``: (6,) dataset units; ``extra``:
+        values of the ``extra_features`` the dataset was created with."""
         frame: dict[str, Any] = {
             "observation.state": np.asarray(state, dtype=np.float32),
             "action": np.asarray(action, dtype=np.float32),
             "task": self.task,
+            **{key: np.asarray(value, dtype=np.float32) for key, value in (extra or {}).items()},
         }
         for name, image in images.items():
             frame[f"observation.images.{name}"] = image

@@ -29,7 +29,7 @@ COMMANDS: Table = {
     "view": Command("sim.view_cmd:main", "open the scene in a window: free camera, robot cameras, re-randomize"),
     "rollout": Command("sim.rollout_cmd:main", "headless rollouts of random scenes, saved as images and a video"),
     "calibrate-leader": Command("teleop.calibrate_leader:main", "calibrate a physical SO-101 leader arm"),
-    "emulate": Command("teleop.emulate_cmd:main", "an emulated leader arm on a pseudo-terminal, for trying teleop"),
+    "emulate": Command("teleop.emulate_cmd:main", "an emulated leader or follower arm, for trying teleop or deploy"),
     "teleop": Command("teleop.teleop_cmd:main", "drive the sim from a leader arm in real time; --check for overrides"),
     "record": Command("recording.record:main", "record LeRobot episodes (scripted, keyboard, leader, VR)"),
     "vr": Command("teleop.vr.vr_cmd:main", "check the OpenXR runtime and headset (--check), or practise in VR"),
@@ -47,6 +47,7 @@ COMMANDS: Table = {
     "train": Command("training.train:main", "train ACT on a dataset, evaluating success in the sim as it learns"),
     "eval": Command("inference.evaluate_cmd:main", "evaluate a checkpoint or every checkpoint of a run in the sim"),
     "diagnose": Command("inference.diagnose:main", "compare training data with deployment/eval recordings: report"),
+    "deploy": Command("inference.deploy:main", "run a policy on the real follower: preflight, safety layer, recording"),
     "bench": {
         "sim": Command("sim.benchmark:main", "physics and environment steps/s, both render profiles"),
         "ik": Command("kinematics.benchmark:main", "IK success, accuracy and time per solve, beside mink"),
@@ -57,6 +58,7 @@ COMMANDS: Table = {
         "train": Command("training.benchmark:main", "frame-cache size and the data-loading share of a step"),
         "eval": Command("inference.benchmark:main", "evaluation episodes per minute and ms per policy call"),
         "vr": Command("teleop.vr.benchmark:main", "VR: ms per stereo frame, frame rate, pose-to-target latency, jumps"),
+        "deploy": Command("inference.deploy_benchmark:main", "deployment loop on the follower rig: latency, 30 Hz"),
     },
 }
 

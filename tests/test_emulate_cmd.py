@@ -96,7 +96,7 @@ def test_never_replaces_another_arms_calibration(tmp_path, capsys):
     ("argv", "message"),
     [
         ([], "name the device to emulate: so101 emulate leader"),
-        (["follower"], "'follower' is not one of leader"),
+        (["robot"], "'robot' is not one of leader, follower"),
         (["leader", "--speed", "0"], "--speed must be positive, got 0"),
         (["leader", "--trajectory", "dance"], "'dance' is not one of wave, sweep, still"),
         (["leader", "extra"], "unexpected argument 'extra'"),

@@ -100,14 +100,56 @@ def test_read_only_registers_ignore_writes(bus, emulator):
     assert emulator.register(1, "Model_Number") == 777
 
 
-def test_sync_write_moves_torqued_servos_and_sync_read_reports_them(bus, emulator):
-    bus.write("Max_Position_Limit", "gripper", 3000)
-    bus.enable_torque()
-    goals = dict(zip(NAMES, (100, 4000, 2047, 0, 1, 3900), strict=True))
-    bus.sync_write("Goal_Position", goals, normalize=False)
-    positions = bus.sync_read("Present_Position", normalize=False)
-    assert positions == {**goals, "gripper": 3000}  # the goal is clamped to the position limits
-    assert emulator.encoder(1) == 100
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def wait_served(bus) -> None:
+    """A sync write has no reply; a read behind it returns once the emulator has applied it."""
+    bus.read("ID", "shoulder_pan", normalize=False)
+
+
+def test_sync_write_moves_torqued_servos_at_servo_speed_and_sync_read_reports_them():
+    from lerobot.motors import Motor, MotorNormMode
+    from lerobot.motors.feetech import FeetechMotorsBus
+
+    from teleop.feetech.servo import MAX_SPEED_TICKS_S
+
+    clock = FakeClock()
+    with FeetechBusEmulator(encoders=[1000, 1500, 2000, 2500, 3000, 3500], clock=clock) as emulator:
+        motors = {name: Motor(i + 1, "sts3215", MotorNormMode.DEGREES) for i, name in enumerate(NAMES)}
+        bus = FeetechMotorsBus(emulator.port, motors)
+        bus.connect()
+        try:
+            bus.write("Max_Position_Limit", "gripper", 3000)
+            bus.sync_write("Goal_Position", dict.fromkeys(NAMES, 2048), normalize=False)
+            wait_served(bus)
+            clock.now = 10.0
+            assert emulator.encoder(1) == 1000  # torque off: a goal is stored, the shaft stays
+            bus.enable_torque()
+            clock.now = 20.0
+            assert emulator.encoder(1) == 1000  # enabling torque holds the shaft where it is
+            goals = dict(zip(NAMES, (100, 4000, 2047, 0, 1, 3900), strict=True))
+            bus.sync_write("Goal_Position", goals, normalize=False)
+            wait_served(bus)
+            clock.now += 0.1
+            assert emulator.encoder(1) == 1000 - round(0.1 * MAX_SPEED_TICKS_S)  # on its way at servo speed
+            assert emulator.register(1, "Moving") == 1
+            clock.now += 2.0
+            positions = bus.sync_read("Present_Position", normalize=False)
+            assert positions == {**goals, "gripper": 3000}  # the goal is clamped to the position limits
+            assert emulator.encoder(1) == 100 and emulator.register(1, "Moving") == 0
+            bus.disable_torque()
+            bus.sync_write("Goal_Position", dict.fromkeys(NAMES, 2048), normalize=False)
+            wait_served(bus)
+            clock.now += 2.0
+            assert emulator.encoder(1) == 100  # torque released: no motion
+        finally:
+            bus.port_handler.closePort()
 
 
 def test_setup_motor_changes_id_and_configure_writes_eprom():

@@ -41,6 +41,9 @@ class CalibrationLocation:
 LEADER = CalibrationLocation("teleoperators", "so_leader", "so101_leader")
 """SO-100 and SO-101 leader arms (LeRobot's ``so101_leader`` teleoperator)."""
 
+FOLLOWER = CalibrationLocation("robots", "so_follower", "so101_follower")
+"""SO-100 and SO-101 follower arms (LeRobot 0.4.4's ``SOFollower``, whose ``name`` is ``so_follower``)."""
+
 
 def calibration_path(location: CalibrationLocation, arm_id: str, calibration_dir: Path | None = None) -> Path:
     """The calibration file of the arm ``arm_id``: in ``calibration_dir`` when given, else LeRobot's place."""

@@ -78,7 +78,7 @@ class FeetechBusEmulator:
     Args:
         ids: the servo ids on the bus (default: an SO-101 arm's 1..6).
         encoders: initial encoder angles (ticks), one per id; default: mid-turn, 2048.
-        clock: time source (s) for trajectories; tests pass a fake one to step time by hand.
+        clock: time source (s) for trajectories and the servos' motion; tests pass a fake one to step time by hand.
     """
 
     def __init__(
@@ -91,7 +91,7 @@ class FeetechBusEmulator:
         if len(encoders) != len(ids):
             raise ValueError(f"need one initial encoder angle per servo id: {len(ids)} ids, {len(encoders)} angles")
         # Servos in bus order: sync reads answer in the order of the request, but trajectories use this one.
-        self._servos: list[Servo] = [Servo(i, e) for i, e in zip(ids, encoders, strict=True)]
+        self._servos: list[Servo] = [Servo(i, e, clock) for i, e in zip(ids, encoders, strict=True)]
         self._clock = clock
         self._lock = threading.Lock()
         self._trajectory: Trajectory | None = None
@@ -160,11 +160,29 @@ class FeetechBusEmulator:
             self._trajectory = None
             self._servo(servo_id).encoder = ticks % TICKS_PER_TURN
 
+    def place(self, values: Sequence[float], units: Sequence[Unit] = SO101_UNITS) -> None:
+        """Put every servo, in bus order, where LeRobot calibrated like it reads ``values`` (``units``); stops
+        ``play``, as a hand positioning an unpowered arm."""
+        with self._lock:
+            self._trajectory = None
+            for servo, value, unit in zip(self._servos, values, units, strict=True):
+                servo.encoder = servo.encoder_for(float(value), unit)
+
     def encoder(self, servo_id: int) -> int:
         """A servo's physical encoder angle (ticks), as last moved by a script or a goal."""
         with self._lock:
             self._apply_trajectory()
-            return self._servo(servo_id).encoder
+            servo = self._servo(servo_id)
+            servo.advance()
+            return servo.encoder
+
+    def positions(self, units: Sequence[Unit] = SO101_UNITS) -> np.ndarray:
+        """Every servo's position now, in bus order, as LeRobot calibrated like the servos reads it (``units``)."""
+        with self._lock:
+            self._apply_trajectory()
+            for servo in self._servos:
+                servo.advance()
+            return np.array([servo.value(unit) for servo, unit in zip(self._servos, units, strict=True)])
 
     def set_register(self, servo_id: int, name: str, value: int) -> None:
         """Set a register as the servo would store it (signed registers take signed values), read-only ones too."""

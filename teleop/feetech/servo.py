@@ -6,11 +6,16 @@ byte outside the read-only registers.
 The position model follows the real servo. The encoder angle is in ticks (0..4095, 4096 per turn); the
 ``Present_Position`` register reports it shifted by the homing offset, ``present = (encoder - homing_offset) mod
 4096``, where ``Homing_Offset`` is sign-magnitude with its sign in bit 11. With torque on, a written
-``Goal_Position`` (in the same shifted frame, clamped to the position limits) moves the encoder there at once.
+``Goal_Position`` (in the same shifted frame, clamped to the position limits) moves the encoder toward it at the
+servo's speed (``Goal_Velocity`` ticks/s when set, else ``MAX_SPEED_TICKS_S``), advanced whenever the servo is
+read; ``Moving`` is 1 until it arrives. Enabling torque holds the shaft where it is (the goal becomes the present
+position, as the firmware does); with torque off a goal is stored but the shaft does not move.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -21,6 +26,9 @@ TICKS_PER_TURN = 4096
 
 MEMORY_SIZE = 256
 """Bytes of a servo's register memory."""
+
+MAX_SPEED_TICKS_S = 3000.0
+"""No-load speed of an STS3215 at 7.4 V (0.222 s per 60 degrees, about 264 degrees/s), in ticks per second."""
 
 
 @dataclass(frozen=True)
@@ -127,9 +135,13 @@ class Servo:
     Args:
         servo_id: the bus id (the ``ID`` register).
         encoder: the initial encoder angle (ticks).
+        clock: time source (s) of the motion toward a goal.
     """
 
-    def __init__(self, servo_id: int, encoder: int) -> None:
+    def __init__(self, servo_id: int, encoder: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._goal: int | None = None
+        self._moved_at = clock()
         self.memory = bytearray(MEMORY_SIZE)
         for name, register in STS3215_REGISTERS.items():
             self.set(name, register.default)
@@ -174,9 +186,40 @@ class Servo:
             raise ValueError(f"unknown unit {unit!r}; use one of {get_args(Unit)}")
         return (round(present) + self.get("Homing_Offset")) % TICKS_PER_TURN
 
+    def value(self, unit: Unit) -> float:
+        """The position LeRobot, calibrated like this servo, reads in ``unit`` (the inverse of ``encoder_for``)."""
+        present = self.present_position()
+        if unit == "ticks":
+            return float(self.encoder)
+        low, high = self.get("Min_Position_Limit"), self.get("Max_Position_Limit")
+        if unit == "degrees":
+            return (present - (low + high) / 2) * 360.0 / (TICKS_PER_TURN - 1)
+        if unit == "range_0_100":
+            return (present - low) / (high - low) * 100.0
+        if unit == "range_m100_100":
+            return (present - low) / (high - low) * 200.0 - 100.0
+        raise ValueError(f"unknown unit {unit!r}; use one of {get_args(Unit)}")
+
     def refresh(self) -> None:
         """Bring the registers the servo maintains up to date with the encoder (before any read of them)."""
+        self.advance()
         self.set("Present_Position", self.present_position())
+        self.set("Moving", int(self._goal is not None))
+
+    def advance(self) -> None:
+        """Move the shaft toward its goal for the time elapsed since the last call, at the servo's speed."""
+        now = self._clock()
+        elapsed, self._moved_at = now - self._moved_at, now
+        if self._goal is None:
+            return
+        speed = self.get("Goal_Velocity") or MAX_SPEED_TICKS_S
+        present = self.present_position()
+        remaining = self._goal - present
+        step = min(abs(remaining), abs(speed) * elapsed)
+        present = self._goal if step >= abs(remaining) else present + round(step) * (1 if remaining > 0 else -1)
+        self.encoder = (present + self.get("Homing_Offset")) % TICKS_PER_TURN
+        if present == self._goal:
+            self._goal = None
 
     def read(self, address: int, length: int) -> bytes:
         """``length`` bytes of memory from ``address`` (zeros past its end), read-only registers up to date."""
@@ -184,12 +227,19 @@ class Servo:
         return bytes(self.memory[address : address + length]).ljust(length, b"\x00")
 
     def write(self, address: int, data: bytes) -> None:
-        """Write ``data`` from ``address``, skipping read-only bytes; a goal written with torque on is reached."""
+        """Write ``data`` from ``address``, skipping read-only bytes; a goal written with torque on is pursued."""
+        self.advance()
+        torque_was_on = bool(self.get("Torque_Enable"))
         for i, byte in enumerate(data):
             if address + i < MEMORY_SIZE and address + i not in _READ_ONLY_BYTES:
                 self.memory[address + i] = byte
+        torque_on = bool(self.get("Torque_Enable"))
+        if torque_on and not torque_was_on:
+            self.set("Goal_Position", self.present_position())
+        if not torque_on:
+            self._goal = None
         goal = STS3215_REGISTERS["Goal_Position"]
-        if self.get("Torque_Enable") and address < goal.address + goal.size and address + len(data) > goal.address:
+        if torque_on and address < goal.address + goal.size and address + len(data) > goal.address:
             self._move_to_goal()
 
     def _move_to_goal(self) -> None:
@@ -197,4 +247,4 @@ class Servo:
         low, high = self.get("Min_Position_Limit"), self.get("Max_Position_Limit")
         if low < high:  # a 0..0 range means "no limits" on Feetech servos
             goal = min(max(goal, low), high)
-        self.encoder = (goal + self.get("Homing_Offset")) % TICKS_PER_TURN
+        self._goal = goal

@@ -1,0 +1,257 @@
+"""The run of ``so101 deploy``: load, connect, preflight, then episodes on the control clock, recorded.
+
+``Deployment`` owns the follower, the dataset and the dry-run arm, and lets go of them in that order on any exit:
+torque off first, then the dataset finalized (every saved episode stays valid), then the simulated arm.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from inference.deploy_preflight import (
+    TrainingReference,
+    check_camera_views,
+    check_cameras,
+    check_start_pose,
+    check_task,
+    check_timing,
+    check_units,
+    conclude,
+    nearest_start,
+)
+from inference.deploy_robot import DryRunArm, connect_follower, joint_action, joint_state, release
+from inference.deploy_safety import EmergencyStop, SafetyLayer, SafetyStop, Watchdog
+from kinematics.units import JOINT_FEATURE_NAMES
+from sim.randomization import ScenePlacement
+
+if TYPE_CHECKING:
+    from lerobot.robots.so_follower import SO101Follower
+
+    from inference.deploy import DeployConfig
+    from inference.policy_runner import PolicyRunner
+    from recording.dataset_writer import DatasetWriter
+
+POLICY_ACTION = "action.policy"
+"""The raw policy action of each frame, beside ``action`` (what was sent after the safety layer)."""
+
+UNKNOWN_SCENE = ScenePlacement(seed=None, brick_pos=(np.nan,) * 3, brick_yaw=np.nan, bowl_pos=(np.nan,) * 3)
+"""The scene of an episode on the real arm: not known to the workbench."""
+
+
+def camera_images(observation: dict[str, Any], names: list[str]) -> dict[str, np.ndarray]:
+    """The camera frames of a follower observation, by camera name."""
+    return {name: np.asarray(observation[name]) for name in names}
+
+
+def warm_up(runner: PolicyRunner, state: np.ndarray, images: dict[str, np.ndarray], calls: int) -> float:
+    """Median seconds of ``calls`` - 1 policy calls on the live observation (the first warms up, not counted)."""
+    durations = []
+    for _ in range(calls):
+        runner.reset()
+        runner.act(state, images)
+        durations.append(runner.timing.durations_s[-1])
+    runner.reset()
+    return statistics.median(durations[1:])
+
+
+class Deployment:
+    """One ``so101 deploy`` run; use as a context manager so that everything is released on any exit."""
+
+    def __init__(self, cfg: DeployConfig) -> None:
+        self.cfg = cfg
+        self.robot: SO101Follower | None = None
+        self.writer: DatasetWriter | None = None
+        self.dry: DryRunArm | None = None
+
+    def __enter__(self) -> Deployment:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.robot is not None:
+                release(self.robot)
+                print("follower released (torque off)", flush=True)
+        finally:
+            try:
+                if self.writer is not None:
+                    self.writer.finalize()
+            finally:
+                if self.dry is not None:
+                    self.dry.close()
+
+    def run(self) -> int:
+        """Preflight, then the episodes: 0 when every episode ran, 1 after a safety stop."""
+        try:
+            self._run()
+        except SafetyStop as reason:
+            print(f"stopped: {reason}", flush=True)
+            return 1
+        return 0
+
+    def _run(self) -> None:
+        import sim  # noqa: F401  (MuJoCo's GL backend before anything renders)
+        from inference.deploy import session_record, training_root
+        from inference.policy_runner import PolicyRunner
+        from policies.checkpoint import load_policy
+
+        cfg = self.cfg
+        loaded = load_policy(
+            cfg.policy.path, cfg.policy.device, cfg.policy.n_action_steps, cfg.policy.temporal_ensemble_coeff
+        )
+        runner = PolicyRunner.from_loaded(loaded)
+        fps = loaded.requirements.fps
+        reference = TrainingReference.load(training_root(cfg, loaded.path), list(loaded.requirements.cameras))
+        chunking = "temporal ensembling" if runner.temporal_ensemble else f"n_action_steps {runner.n_action_steps}"
+        print(f"policy {loaded.path}: {fps} fps, cameras {', '.join(runner.cameras)}, {chunking}", flush=True)
+        print(f"training data {reference.root}: {len(reference.start_states)} episodes", flush=True)
+        self.robot = robot = connect_follower(cfg.robot)
+        if cfg.dry_run:
+            robot.bus.disable_torque()  # the real arm must not move at all in a dry run
+        names = list(robot.cameras)
+        # Before the run, a slow first reading (cameras starting up) is no reason to stop.
+        observation = Watchdog(max(2.0, cfg.safety.watchdog_s)).read(robot.get_observation)
+        state, images = joint_state(observation), camera_images(observation, names)
+        live = {name: (int(c.height or 0), int(c.width or 0), c.fps) for name, c in cfg.robot.cameras.items()}
+        setup = [
+            check_cameras(live, loaded.requirements.cameras, fps),
+            check_task(cfg.dataset.task, reference.tasks),
+            check_units(cfg.robot.use_degrees, reference.units, reference.units_source),
+        ]
+        start = check_start_pose(state, reference.start_states, cfg.start_tolerance_deg)
+        safety = SafetyLayer(config=cfg.safety)
+        move = not start.ok and cfg.move_to_start and not cfg.dry_run
+        if move or (not setup[0].ok and "cameras" not in cfg.allowed):
+            # Nothing moves, and no policy runs on the wrong cameras, unless cameras, task and units pass.
+            self._report([*setup, start])
+            conclude(setup, cfg.allowed)
+        if move:
+            self._move_to(nearest_start(state, reference.start_states), safety, fps)
+            observation = Watchdog(max(2.0, cfg.safety.watchdog_s)).read(robot.get_observation)
+            state, images = joint_state(observation), camera_images(observation, names)
+            start = check_start_pose(state, reference.start_states, cfg.start_tolerance_deg)
+        results = [setup[0], check_camera_views(images, reference.frames), *setup[1:], start]
+        call_s = warm_up(runner, state, images, cfg.warmup_calls)
+        results.append(check_timing(call_s, fps, runner.n_action_steps, runner.temporal_ensemble))
+        lines = self._report(results)
+        conclude(results, cfg.allowed)
+
+        import av
+        import datasets
+
+        from recording.dataset_writer import DatasetWriter
+        from sim.scene import CameraConfig
+
+        # Quiet the per-episode chatter of the encoders and LeRobot's "Map" progress bar at each save, as record does.
+        av.logging.set_libav_level(av.logging.ERROR)
+        datasets.disable_progress_bars()
+
+        cameras = [CameraConfig(name, int(c.width or 0), int(c.height or 0)) for name, c in cfg.robot.cameras.items()]
+        feature = {"dtype": "float32", "shape": (6,), "names": list(JOINT_FEATURE_NAMES)}
+        self.writer = DatasetWriter.create(
+            cfg.dataset, fps, cameras, session_record(cfg, loaded.path, fps, lines), {POLICY_ACTION: feature}
+        )
+        if cfg.dry_run:
+            from sim.viewer import has_display
+
+            video_dir = cfg.video_dir or self.writer.root.with_name(self.writer.root.name + "_dry_run")
+            self.dry = DryRunArm(fps, video_dir, window=has_display())
+        watchdog = Watchdog(cfg.safety.watchdog_s)
+        with EmergencyStop(cfg.stop_file) as stop:
+            print(f"emergency stop: {stop.how()}", flush=True)
+            for episode in range(cfg.episodes):
+                if episode:
+                    self._hold(stop)
+                self._episode(episode, runner, safety, fps, watchdog, stop, names)
+
+    def _report(self, results: list[Any]) -> list[str]:
+        lines = [result.line(allowed=result.name in self.cfg.allowed) for result in results]
+        print("preflight:\n" + "\n".join(lines), flush=True)
+        return lines
+
+    def _move_to(self, target: np.ndarray, safety: SafetyLayer, fps: int) -> None:
+        """A slow move (the ramp bound per step) to ``target``, then wait for the arm to arrive."""
+        from sim.control_loop import ControlClock
+
+        assert self.robot is not None
+        print(f"moving slowly to the training start pose [{', '.join(f'{v:.0f}' for v in target)}]", flush=True)
+        watchdog = Watchdog(max(2.0, self.cfg.safety.watchdog_s))
+        safety.start(joint_state(watchdog.read(self.robot.get_observation)))
+        clock = ControlClock(fps)
+        deadline = time.monotonic() + 30.0
+        while time.monotonic() < deadline:
+            sent = safety.filter(target).target
+            self.robot.send_action(joint_action(sent))
+            clock.wait()
+            state = joint_state(watchdog.read(self.robot.get_observation))
+            if not safety.ramping and np.abs(state - target).max() <= 2.0:
+                return
+        raise SafetyStop("the arm did not reach the start pose within 30 s")
+
+    def _hold(self, stop: EmergencyStop) -> None:
+        print(f"reset the scene: next episode in {self.cfg.reset_time_s:g} s", flush=True)
+        end = time.monotonic() + self.cfg.reset_time_s
+        while time.monotonic() < end:
+            stop.check()
+            time.sleep(0.02)
+
+    def _episode(
+        self,
+        index: int,
+        runner: PolicyRunner,
+        safety: SafetyLayer,
+        fps: int,
+        watchdog: Watchdog,
+        stop: EmergencyStop,
+        names: list[str],
+    ) -> None:
+        from sim.control_loop import ControlClock
+        from sim.options import episode_steps
+
+        cfg, robot, writer = self.cfg, self.robot, self.writer
+        assert robot is not None and writer is not None
+        observation = watchdog.read(robot.get_observation)
+        state = joint_state(observation)
+        safety.start(state)
+        runner.reset()
+        if self.dry is not None:
+            self.dry.start(state, index)
+        viewer = self.dry.viewer if self.dry is not None else None
+        clock = ControlClock(fps, view=viewer)  # a dry run's window draws between ticks
+        frames, steps = 0, episode_steps(fps, cfg.episode_time_s)
+        try:
+            for step in range(steps):
+                stop.check()
+                if viewer is not None and viewer.should_close:
+                    raise SafetyStop("the dry run's window was closed")
+                images = camera_images(observation, names)
+                raw = runner.act(state, images)
+                target = safety.filter(raw).target
+                if self.dry is not None:
+                    self.dry.send(target, step)
+                else:
+                    robot.send_action(joint_action(target))
+                writer.add_frame(state, target, images, {POLICY_ACTION: raw})
+                frames += 1
+                clock.wait()
+                observation = watchdog.read(robot.get_observation)
+                state = joint_state(observation)
+        except SafetyStop as reason:
+            if frames:  # what led to a stop is worth keeping
+                self._save(index, f"stopped: {reason}")
+            raise
+        else:
+            self._save(index, "deployed")
+        finally:
+            if self.dry is not None:
+                self.dry.end_episode()
+            print(f"  {safety.summary()}; {runner.timing.line()}; {clock.summary()}", flush=True)
+
+    def _save(self, index: int, outcome: str) -> None:
+        assert self.writer is not None
+        placement = self.dry.sim.placement if self.dry is not None else None
+        saved = self.writer.save_episode(placement or UNKNOWN_SCENE, outcome, {})
+        print(f"episode {index + 1}/{self.cfg.episodes} saved as episode {saved} ({outcome})", flush=True)

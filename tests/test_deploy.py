@@ -1,0 +1,219 @@
+"""``so101 deploy`` end to end on the follower rig: LeRobot's own ``SO101Follower`` on the emulated servos (a real
+pseudo-terminal) with the simulated LeRobot cameras, a small untrained ACT checkpoint whose training dataset is
+the tiny recorded one. The checks and the safety layer are tested one by one in test_deploy_preflight.py and
+test_deploy_safety.py; here the command runs a few times as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inference.benchmark import write_untrained_checkpoint
+from policies.act import ActPolicyConfig
+from sim.simulator import START_POSE
+from so101.cli import main
+from teleop.emulate_cmd import sim_cameras
+from teleop.feetech.follower_rig import FollowerRig
+
+TINY = ActPolicyConfig(dim_model=32, n_heads=2, dim_feedforward=64, n_encoder_layers=1, n_vae_encoder_layers=1,
+                       chunk_size=10, n_action_steps=10, image_height=48, image_width=64, pretrained_backbone=False,
+                       device="cpu")  # fmt: skip
+ARM_ID = "rig_follower"
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory, tiny_dataset: Path) -> Path:
+    """An untrained ACT on the tiny dataset's cameras (96x128), which records that dataset as its training data."""
+    directory = write_untrained_checkpoint(tmp_path_factory.mktemp("ckpt") / "pretrained_model", TINY, (96, 128))
+    sidecar = directory / "so101.json"
+    sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "dataset": str(tiny_dataset)}))
+    return directory
+
+
+@pytest.fixture
+def rig(tmp_path: Path):
+    with FollowerRig(tmp_path / "calibration", ARM_ID, tmp_path / "pose", START_POSE) as rig:
+        yield rig
+
+
+def deploy(rig: FollowerRig, checkpoint: Path, tmp_path: Path, *extra: str, cameras: str | None = None) -> int:
+    """``so101 deploy`` on the rig, 0.3 s episodes (9 steps), timing allowed (a loaded CPU is slow)."""
+    cameras = cameras or sim_cameras(rig.pose_feed, 128, 96, 0)
+    return main([
+        "deploy", "--policy.path", str(checkpoint), "--policy.device", "cpu",
+        "--robot.port", rig.port, "--robot.id", ARM_ID, "--robot.calibration_dir", str(tmp_path / "calibration"),
+        "--robot.cameras", cameras, "--episode_time_s", "0.3", "--warmup_calls", "2",
+        "--dataset.root", str(tmp_path / "deployed"), "--dataset.repo_id", "test/deployed", *extra,
+    ])  # fmt: skip
+
+
+def released(rig: FollowerRig) -> bool:
+    return not any(rig.torque_enabled())
+
+
+def test_a_matching_set_up_passes_preflight_runs_and_records_a_valid_dataset(rig, checkpoint, tmp_path, capsys):
+    status = deploy(rig, checkpoint, tmp_path, "--allow", "timing", "--episodes", "2", "--reset_time_s", "0")
+    out = capsys.readouterr().out
+    assert status == 0, out
+    for check in ("cameras", "camera_views", "task", "units", "start_pose"):
+        assert any(line.startswith(f"  [  ok   ] {check} ") for line in out.splitlines()), (check, out)
+    assert "episode 2/2 saved as episode 1 (deployed)" in out and "follower released (torque off)" in out
+    assert released(rig)
+    assert not np.allclose(rig.positions(), START_POSE, atol=0.5), "the policy's targets moved the servos"
+
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    dataset = LeRobotDataset("test/deployed", root=tmp_path / "deployed")
+    assert dataset.meta.total_episodes == 2 and dataset.meta.total_frames == 18
+    assert {"action", "action.policy", "observation.state", "observation.images.wrist_cam"} <= set(dataset.features)
+    sent = np.stack([dataset[i]["action"].numpy() for i in range(9)])
+    raw = np.stack([dataset[i]["action.policy"].numpy() for i in range(9)])
+    state = dataset[0]["observation.state"].numpy()
+    # The ramp: the sent targets creep from the measured pose, 1 degree a step, while the raw actions jump.
+    assert np.abs(sent[0, :5] - state[:5]).max() <= 1.0 + 1e-4 < np.abs(raw[0, :5] - state[:5]).max()
+    assert np.abs(np.diff(sent[:, :5], axis=0)).max() <= 1.0 + 1e-4
+    session = json.loads((tmp_path / "deployed" / "meta" / "so101" / "recording.json").read_text())["sessions"][0]
+    assert session["source"] == "deploy" and len(session["preflight"]) == 6
+
+
+def swapped(feed: Path) -> str:
+    return sim_cameras(feed, 128, 96, 0).replace("scene_camera: overhead_cam", "scene_camera: TMP").replace(
+        "scene_camera: wrist_cam", "scene_camera: overhead_cam").replace("scene_camera: TMP", "scene_camera: wrist_cam")
+
+
+REFUSALS = {
+    "swapped cameras": ([], swapped, "overhead_cam shows the training's wrist_cam view"),
+    "another task": (["--dataset.task", "Pick up the brick."], None, "task: 'Pick up the brick.' is not a training"),
+    "other units": (["--robot.use_degrees", "false"], None, "units: robot in range_m100_100, training data in degrees"),
+    "missing camera": ([], lambda feed: sim_cameras(feed, 128, 96, 0).split(", wrist_cam")[0] + "}",
+                       "cameras: overhead_cam 96x128 @ 30 fps: missing wrist_cam"),
+    "far start pose": (["--allow", "timing"], None, "start_pose: 40.0 from the nearest"),
+}
+
+
+@pytest.mark.parametrize("case", REFUSALS, ids=str)
+def test_preflight_refuses_naming_the_cause_before_any_motion(case, rig, checkpoint, tmp_path, capsys):
+    extra, cameras, cause = REFUSALS[case]
+    if case == "far start pose":
+        rig.place(START_POSE + np.array([0.0, 40.0, 0.0, 0.0, 0.0, 0.0]))
+    before = rig.positions()
+    status = deploy(rig, checkpoint, tmp_path, *extra, cameras=cameras(rig.pose_feed) if cameras else None)
+    err = capsys.readouterr().err
+    assert status == 2 and cause in err and "To run anyway: --allow" in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert released(rig) and np.allclose(rig.positions(), before, atol=0.2)
+    assert not (tmp_path / "deployed").exists()
+
+
+def test_move_to_start_brings_a_far_arm_to_the_training_start_pose(rig, checkpoint, tmp_path, capsys):
+    rig.place(START_POSE + np.array([20.0, 0.0, 0.0, 0.0, 0.0, 0.0]))
+    status = deploy(rig, checkpoint, tmp_path, "--allow", "timing", "--move_to_start", "--episode_time_s", "0.1")
+    out = capsys.readouterr().out
+    assert status == 0 and "moving slowly to the training start pose" in out, out
+    assert "[ALLOWED] start_pose" not in out  # offered, not overridden
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    first = LeRobotDataset("test/deployed", root=tmp_path / "deployed")[0]["observation.state"].numpy()
+    assert abs(first[0] - START_POSE[0]) <= 2.0
+
+
+def once_running(tmp_path: Path, action) -> None:
+    """Run ``action`` in a thread half a second after the run has started (its dataset is created)."""
+
+    def wait_then_act() -> None:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "deployed").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        action()
+
+    threading.Thread(target=wait_then_act, daemon=True).start()
+
+
+def test_the_emergency_stop_file_stops_the_run_saves_it_and_releases_torque(rig, checkpoint, tmp_path, capsys):
+    stop_file = tmp_path / "STOP"
+    once_running(tmp_path, stop_file.touch)
+    status = deploy(rig, checkpoint, tmp_path, "--allow", "timing", "--episode_time_s", "20", "--stop_file",
+                    str(stop_file))  # fmt: skip
+    out = capsys.readouterr().out
+    assert status == 1 and f"stopped: emergency stop: {stop_file} appeared" in out, out
+    assert "(stopped: emergency stop" in out and released(rig)
+
+
+def test_the_watchdog_stops_a_run_whose_observations_stall(rig, checkpoint, tmp_path, capsys):
+    once_running(tmp_path, lambda: rig.emulator.delay_next_answers(1, 0.6))
+    status = deploy(rig, checkpoint, tmp_path, "--allow", "timing", "--episode_time_s", "20")
+    out = capsys.readouterr().out
+    assert status == 1 and "stopped: watchdog" in out, out
+    assert released(rig)
+
+
+@pytest.mark.parametrize("fault", [KeyboardInterrupt, RuntimeError])
+def test_torque_is_released_on_ctrl_c_and_on_an_exception_inside_the_policy(
+    fault, rig, checkpoint, tmp_path, monkeypatch, capsys
+):
+    from inference.policy_runner import PolicyRunner
+
+    act, calls = PolicyRunner.act, []
+
+    def failing(self, state, images=None):
+        calls.append(1)
+        if len(calls) == 4:  # two warm-up calls, then the second step of the episode
+            raise fault("inside the policy")
+        return act(self, state, images)
+
+    monkeypatch.setattr(PolicyRunner, "act", failing)
+    if fault is KeyboardInterrupt:
+        assert deploy(rig, checkpoint, tmp_path, "--allow", "timing") == 130
+    else:
+        with pytest.raises(RuntimeError, match="inside the policy"):
+            deploy(rig, checkpoint, tmp_path, "--allow", "timing")
+    assert "follower released (torque off)" in capsys.readouterr().out
+    assert released(rig)
+
+
+def test_a_dry_run_moves_only_the_simulated_arm(rig, checkpoint, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    before = rig.positions()
+    status = deploy(rig, checkpoint, tmp_path, "--allow", "timing", "--dry_run")
+    assert status == 0, capsys.readouterr().out
+    assert np.allclose(rig.positions(), before, atol=0.2) and released(rig)
+    assert (tmp_path / "deployed_dry_run" / "episode_000.mp4").stat().st_size > 0
+
+
+def test_a_missing_or_mismatched_calibration_stops_with_the_calibrate_command(rig, checkpoint, tmp_path, capsys):
+    calibration = tmp_path / "calibration" / f"{ARM_ID}.json"
+    saved = calibration.read_text()
+    calibration.unlink()
+    assert deploy(rig, checkpoint, tmp_path) == 2
+    err = capsys.readouterr().err
+    assert "no calibration file for the follower" in err and "lerobot-calibrate --robot.type=so101_follower" in err
+    calibration.write_text(saved)
+    rig.emulator.set_register(3, "Homing_Offset", 99)  # the servos were reset since the calibration
+    assert deploy(rig, checkpoint, tmp_path) == 2
+    err = capsys.readouterr().err
+    assert "does not match the servos" in err and "elbow_flex" in err
+    assert released(rig) and not (tmp_path / "deployed").exists()
+
+
+def test_the_training_dataset_comes_from_the_checkpoint_or_the_flag(tmp_path: Path) -> None:
+    from lerobot.robots.so_follower import SO101FollowerConfig
+
+    from inference.deploy import DeployConfig, DeployPolicyOptions, TrainingOptions, training_root
+    from so101.command import UsageError
+
+    config = DeployConfig(DeployPolicyOptions(path=tmp_path), SO101FollowerConfig(port="p", id="f"))
+    with pytest.raises(UsageError, match=r"--training\.root"):
+        training_root(config, tmp_path)
+    (tmp_path / "train_config.json").write_text(json.dumps({"dataset": {"root": "/data/stock"}}))
+    assert training_root(config, tmp_path) == Path("/data/stock")  # a stock lerobot-train checkpoint
+    (tmp_path / "so101.json").write_text(json.dumps({"dataset": "/data/ours"}))
+    assert training_root(config, tmp_path) == Path("/data/ours")
+    config.training = TrainingOptions(root=Path("/data/flag"))
+    assert training_root(config, tmp_path) == Path("/data/flag")
