@@ -20,6 +20,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 # Registers LeRobot's camera types and the simulated one with draccus before --robot.cameras is parsed.
 import lerobot.cameras.opencv.configuration_opencv
@@ -32,6 +33,9 @@ from inference.deploy_safety import SafetyConfig
 from recording.dataset_writer import DatasetConfig
 from sim.options import EPISODE_TIME_S
 from so101.command import UsageError, run_command
+
+if TYPE_CHECKING:
+    from sim.scene import CameraConfig
 
 
 @dataclass
@@ -130,8 +134,16 @@ def training_root(cfg: DeployConfig, pretrained_dir: Path) -> Path:
     )
 
 
-def session_record(cfg: DeployConfig, checkpoint: Path, fps: int, preflight: list[str]) -> dict[str, object]:
-    """The entry of ``meta/so101/recording.json`` for this deployment."""
+def session_record(
+    cfg: DeployConfig,
+    checkpoint: Path,
+    fps: int,
+    preflight: list[str],
+    cameras: list[CameraConfig],
+    extra_features: dict[str, dict[str, Any]],
+) -> dict[str, object]:
+    """The entry of ``meta/so101/recording.json`` for this deployment: the cameras and extra features as
+    ``so101 dataset validate`` checks them, and what ran."""
     import lerobot
 
     from recording.scene_metadata import workbench_version
@@ -147,6 +159,8 @@ def session_record(cfg: DeployConfig, checkpoint: Path, fps: int, preflight: lis
                   "use_degrees": cfg.robot.use_degrees,
                   "cameras": {name: str(camera) for name, camera in cfg.robot.cameras.items()}},
         "task": cfg.dataset.task,
+        "cameras": [{"name": c.name, "width": c.width, "height": c.height} for c in cameras],
+        "extra_features": {key: {**f, "shape": list(f["shape"])} for key, f in extra_features.items()},
         "safety": asdict(cfg.safety),
         "dry_run": cfg.dry_run,
         "allowed": sorted(cfg.allowed),

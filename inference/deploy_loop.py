@@ -26,7 +26,6 @@ from inference.deploy_preflight import (
 from inference.deploy_robot import DryRunArm, connect_follower, joint_action, joint_state, release
 from inference.deploy_safety import EmergencyStop, SafetyLayer, SafetyStop, Watchdog
 from kinematics.units import JOINT_FEATURE_NAMES
-from sim.randomization import ScenePlacement
 
 if TYPE_CHECKING:
     from lerobot.robots.so_follower import SO101Follower
@@ -38,7 +37,6 @@ if TYPE_CHECKING:
 POLICY_ACTION = "action.policy"
 """The raw policy action of each frame, beside ``action`` (what was sent after the safety layer)."""
 
-UNKNOWN_SCENE = ScenePlacement(seed=None, brick_pos=(np.nan,) * 3, brick_yaw=np.nan, bowl_pos=(np.nan,) * 3)
 """The scene of an episode on the real arm: not known to the workbench."""
 
 
@@ -151,9 +149,9 @@ class Deployment:
 
         cameras = [CameraConfig(name, int(c.width or 0), int(c.height or 0)) for name, c in cfg.robot.cameras.items()]
         feature = {"dtype": "float32", "shape": (6,), "names": list(JOINT_FEATURE_NAMES)}
-        self.writer = DatasetWriter.create(
-            cfg.dataset, fps, cameras, session_record(cfg, loaded.path, fps, lines), {POLICY_ACTION: feature}
-        )
+        extra = {POLICY_ACTION: feature}
+        session = session_record(cfg, loaded.path, fps, lines, cameras, extra)
+        self.writer = DatasetWriter.create(cfg.dataset, fps, cameras, session, extra)
         if cfg.dry_run:
             from sim.viewer import has_display
 
@@ -252,6 +250,7 @@ class Deployment:
 
     def _save(self, index: int, outcome: str) -> None:
         assert self.writer is not None
-        placement = self.dry.sim.placement if self.dry is not None else None
-        saved = self.writer.save_episode(placement or UNKNOWN_SCENE, outcome, {})
+        # The real arm's episodes have no simulator scene to re-simulate (a dry run's scene is not what the real
+        # cameras saw), so they are saved without one.
+        saved = self.writer.save_sceneless_episode()
         print(f"episode {index + 1}/{self.cfg.episodes} saved as episode {saved} ({outcome})", flush=True)

@@ -119,8 +119,8 @@ def validate(root: Path, repo_id: str = "local/so101_pickplace", resimulate: boo
     return problems
 
 
-SCENELESS_SOURCES = ("import-hdf5",)
-"""Session sources whose episodes have no simulator scene (``so101 dataset import-hdf5``)."""
+SCENELESS_SOURCES = ("import-hdf5", "deploy")
+"""Session sources whose episodes have no simulator scene (``so101 dataset import-hdf5``, ``so101 deploy``)."""
 
 
 def _sceneless(sessions: list[dict]) -> bool:
@@ -132,8 +132,8 @@ def unchecked(root: Path) -> list[str]:
     metadata = SceneMetadata(root)
     if metadata.exists() and _sceneless(metadata.sessions()):
         return [
-            "imported episodes (so101 dataset import-hdf5) have no simulator scene: not checked: observation.state "
-            "against a re-simulation; so101 replay cannot re-simulate them"
+            "episodes imported (import-hdf5) or deployed on the real arm (deploy) have no simulator scene: not "
+            "checked: observation.state against a re-simulation; so101 replay cannot re-simulate them"
         ]
     if metadata.exists():
         return []
@@ -172,7 +172,7 @@ def _check_features(meta_info: dict, sessions: list[dict]) -> list[str]:
                 f"{session.get('fps')}; timestamps and videos no longer match the simulation's steps"
             )
         cameras = [CameraConfig(c["name"], c["width"], c["height"]) for c in session.get("cameras", [])]
-        expected = dataset_features(cameras)
+        expected = dataset_features(cameras, session.get("extra_features"))
         for mismatch in feature_mismatches(expected, features):
             problems.append(f"features differ from what session {index} recorded: {mismatch}")
     return problems

@@ -79,6 +79,11 @@ def test_a_matching_set_up_passes_preflight_runs_and_records_a_valid_dataset(rig
     assert np.abs(np.diff(sent[:, :5], axis=0)).max() <= 1.0 + 1e-4
     session = json.loads((tmp_path / "deployed" / "meta" / "so101" / "recording.json").read_text())["sessions"][0]
     assert session["source"] == "deploy" and len(session["preflight"]) == 6
+    # so101 dataset validate checks it as a deployment: the extra feature expected, no scenes to re-simulate.
+    from recording.dataset_tools import unchecked, validate
+
+    assert validate(tmp_path / "deployed", "test/deployed") == []
+    assert "deployed on the real arm" in unchecked(tmp_path / "deployed")[0]
 
 
 def swapped(feed: Path) -> str:

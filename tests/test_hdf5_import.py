@@ -60,7 +60,7 @@ def test_export_then_import_gives_the_same_joints_actions_and_frames(
     # so101 dataset validate passes it too, saying what it could not check.
     capsys.readouterr()
     assert validate_main(["--dataset.root", str(root), "--dataset.repo_id", "test/again"]) == 0
-    assert "imported episodes" in capsys.readouterr().out
+    assert "imported (import-hdf5)" in capsys.readouterr().out
 
 
 def test_a_leisaac_file_imports_in_dataset_units(tmp_path: Path) -> None:
