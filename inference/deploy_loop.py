@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from inference.deploy import DeployConfig
     from inference.policy_runner import PolicyRunner
+    from inference.policy_spaces import PolicySpaces
     from recording.dataset_writer import DatasetWriter
 
 POLICY_ACTION = "action.policy"
@@ -64,6 +65,8 @@ class Deployment:
         self.robot: SO101Follower | None = None
         self.writer: DatasetWriter | None = None
         self.dry: DryRunArm | None = None
+        self.spaces: PolicySpaces | None = None
+        """Joints <-> the policy's spaces (end-effector policies through the FK and the IK); set by the preflight."""
 
     def __enter__(self) -> Deployment:
         return self
@@ -94,6 +97,7 @@ class Deployment:
         import sim  # noqa: F401  (MuJoCo's GL backend before anything renders)
         from inference.deploy import session_record, training_root
         from inference.policy_runner import PolicyRunner
+        from inference.policy_spaces import PolicySpaces
         from policies.checkpoint import load_policy
 
         cfg = self.cfg
@@ -101,6 +105,9 @@ class Deployment:
             cfg.policy.path, cfg.policy.device, cfg.policy.n_action_steps, cfg.policy.temporal_ensemble_coeff
         )
         runner = PolicyRunner.from_loaded(loaded)
+        safety = SafetyLayer(config=cfg.safety)
+        # An end-effector policy observes the TCP pose and acts through the IK on this host, as in sim evaluation.
+        self.spaces = PolicySpaces(safety.model, loaded.requirements)
         fps = loaded.requirements.fps
         reference = TrainingReference.load(training_root(cfg, loaded.path), list(loaded.requirements.cameras))
         chunking = "temporal ensembling" if runner.temporal_ensemble else f"n_action_steps {runner.n_action_steps}"
@@ -120,7 +127,6 @@ class Deployment:
             check_units(cfg.robot.use_degrees, reference.units, reference.units_source),
         ]
         start = check_start_pose(state, reference.start_states, cfg.start_tolerance_deg)
-        safety = SafetyLayer(config=cfg.safety)
         move = not start.ok and cfg.move_to_start and not cfg.dry_run
         if move or (not setup[0].ok and "cameras" not in cfg.allowed):
             # Nothing moves, and no policy runs on the wrong cameras, unless cameras, task and units pass.
@@ -132,7 +138,8 @@ class Deployment:
             state, images = joint_state(observation), camera_images(observation, names)
             start = check_start_pose(state, reference.start_states, cfg.start_tolerance_deg)
         results = [setup[0], check_camera_views(images, reference.frames), *setup[1:], start]
-        call_s = warm_up(runner, state, images, cfg.warmup_calls)
+        self.spaces.reset(state)
+        call_s = warm_up(runner, self.spaces.state(state), images, cfg.warmup_calls)
         results.append(check_timing(call_s, fps, runner.n_action_steps, runner.temporal_ensemble))
         lines = self._report(results)
         conclude(results, cfg.allowed)
@@ -148,8 +155,9 @@ class Deployment:
         datasets.disable_progress_bars()
 
         cameras = [CameraConfig(name, int(c.width or 0), int(c.height or 0)) for name, c in cfg.robot.cameras.items()]
-        feature = {"dtype": "float32", "shape": (6,), "names": list(JOINT_FEATURE_NAMES)}
-        extra = {POLICY_ACTION: feature}
+        layout = loaded.requirements.ee_layout if loaded.requirements.action_space == "ee" else None
+        action_names = list(JOINT_FEATURE_NAMES) if layout is None else list(layout.names)
+        extra = {POLICY_ACTION: {"dtype": "float32", "shape": (len(action_names),), "names": action_names}}
         session = session_record(cfg, loaded.path, fps, lines, cameras, extra)
         self.writer = DatasetWriter.create(cfg.dataset, fps, cameras, session, extra)
         if cfg.dry_run:
@@ -209,12 +217,13 @@ class Deployment:
         from sim.control_loop import ControlClock
         from sim.options import episode_steps
 
-        cfg, robot, writer = self.cfg, self.robot, self.writer
-        assert robot is not None and writer is not None
+        cfg, robot, writer, spaces = self.cfg, self.robot, self.writer, self.spaces
+        assert robot is not None and writer is not None and spaces is not None
         observation = watchdog.read(robot.get_observation)
         state = joint_state(observation)
         safety.start(state)
         runner.reset()
+        spaces.reset(state)
         if self.dry is not None:
             self.dry.start(state, index)
         viewer = self.dry.viewer if self.dry is not None else None
@@ -226,8 +235,8 @@ class Deployment:
                 if viewer is not None and viewer.should_close:
                     raise SafetyStop("the dry run's window was closed")
                 images = camera_images(observation, names)
-                raw = runner.act(state, images)
-                target = safety.filter(raw).target
+                raw = runner.act(spaces.state(state), images)
+                target = safety.filter(spaces.joint_targets(raw)).target
                 if self.dry is not None:
                     self.dry.send(target, step)
                 else:

@@ -84,7 +84,9 @@ class TrainingReference:
         tasks = [str(task) for task in meta.tasks.index]
         data = pd.concat(pd.read_parquet(path) for path in sorted((root / "data").glob("*/*.parquet")))
         firsts = data[data["frame_index"] == 0]
-        start_states = np.stack(firsts["observation.state"].to_numpy()).astype(np.float64)
+        # An end-effector dataset (so101 convert-ee --state) keeps its joints beside the converted state.
+        state_key = "joints.observation.state" if "joints.observation.state" in data else "observation.state"
+        start_states = np.stack(firsts[state_key].to_numpy()).astype(np.float64)
         units, source = training_units(root, start_states, data)
         frames: dict[str, list[np.ndarray]] = {}
         wanted = [name for name in cameras if f"observation.images.{name}" in meta.features]
@@ -111,7 +113,7 @@ def training_units(root: Path, start_states: np.ndarray, data: object) -> tuple[
         if modes == {"range_m100_100"}:
             return "range_m100_100", "recorded with a leader in range_m100_100"
         return "degrees", "recorded by the workbench"
-    states = np.stack(data["observation.state"].to_numpy())  # type: ignore[index]
+    states = start_states
     if np.abs(states[:, :5]).max() > 100.0:
         return "degrees", "body joints beyond +-100"
     return "degrees", "assumed: LeRobot 0.4's default (no joint beyond +-100 proves it)"

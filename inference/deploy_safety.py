@@ -96,6 +96,7 @@ class SafetyLayer:
 
             model = build_scene().model
         self.config = config or SafetyConfig()
+        self.model = model
         self.limits = JointLimits.from_model(model)
         bounds = radians_to_dataset(np.stack([self.limits.lower, self.limits.upper]), self.limits)
         self.lower, self.upper = bounds[0], bounds[1]

@@ -222,3 +222,33 @@ def test_the_training_dataset_comes_from_the_checkpoint_or_the_flag(tmp_path: Pa
     assert training_root(config, tmp_path) == Path("/data/ours")
     config.training = TrainingOptions(root=Path("/data/flag"))
     assert training_root(config, tmp_path) == Path("/data/flag")
+
+
+def test_an_end_effector_policy_observes_the_tcp_and_acts_through_the_ik(rig, tiny_dataset, tmp_path, capsys):
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    from kinematics.ee_features import EELayout
+    from recording.convert_ee import main as convert
+    from training.train import main as train
+
+    ee = tmp_path / "ee"
+    assert convert([f"--src.root={tiny_dataset}", f"--dst.root={ee}", "--dst.repo_id=test/ee", "--state",
+                    "--verify=false"]) == 0  # fmt: skip
+    run = tmp_path / "run"
+    assert train([
+        f"--dataset.root={ee}", "--dataset.repo_id=test/ee", f"--output_dir={run}", f"--cache_dir={tmp_path / 'c'}",
+        "--policy.dim_model=32", "--policy.n_heads=2", "--policy.dim_feedforward=64", "--policy.n_encoder_layers=1",
+        "--policy.n_vae_encoder_layers=1", "--policy.chunk_size=10", "--policy.n_action_steps=10",
+        "--policy.device=cpu", "--batch_size=4", "--num_workers=0", "--policy.image_height=48",
+        "--policy.image_width=64", "--policy.pretrained_backbone=false", "--wandb.mode=disabled", "--steps=2",
+        "--save_freq=2", "--eval_freq=0",
+    ]) == 0  # fmt: skip
+    capsys.readouterr()
+    status = deploy(rig, run / "checkpoints" / "last" / "pretrained_model", tmp_path, "--allow", "timing")
+    out = capsys.readouterr().out
+    assert status == 0, out
+    dataset = LeRobotDataset("test/deployed", root=tmp_path / "deployed")
+    # The raw actions are poses in the checkpoint's layout; what was sent are joint targets within the step bound.
+    assert dataset.meta.features["action.policy"]["names"] == list(EELayout().names)
+    sent = np.stack([dataset[i]["action"].numpy() for i in range(9)])
+    assert np.isfinite(sent).all() and np.abs(np.diff(sent[:, :5], axis=0)).max() <= 1.0 + 1e-4
