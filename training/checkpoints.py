@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from policies.checkpoint import safetensors_problem
+from recording.atomic_file import fsync_dir, fsync_tree
 from so101.command import UsageError
 
 STAGING_DIR = ".staging"
@@ -29,36 +30,6 @@ BEST_LINK = "best"
 """The run's link to its best checkpoint's copy (what ``so101 eval RUN/best`` reads)."""
 LAST_LINK = "last"
 """LeRobot's name of the link to the newest checkpoint (``lerobot.utils.constants.LAST_CHECKPOINT_LINK``)."""
-
-
-def fsync_tree(path: Path) -> None:
-    """Flush every file under ``path`` and every folder (their entries) to the disk."""
-    for folder, _dirs, files in os.walk(path):
-        for name in files:
-            with open(os.path.join(folder, name), "rb") as f:
-                os.fsync(f.fileno())
-        fsync_dir(Path(folder))
-
-
-def fsync_dir(path: Path) -> None:
-    """Flush a folder's entries (a rename or a new file in it) to the disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` by ``text`` so that a kill leaves either the old or the new content, never a part."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
 
 
 def publish(staging: Path, final: Path) -> None:

@@ -18,9 +18,10 @@ from inference.episode import RolloutSettings
 from inference.evaluate import EvalPool
 from inference.report import EvalSummary, plot_curve, summary_from_json
 from inference.seeds import SELECTION_SEEDS, TEST_SEEDS, eval_seeds, overlaps, seeds_record
+from recording.atomic_file import write_atomic
 from sim.options import EPISODE_TIME_S
 from sim.rendering import RenderProfile
-from training.checkpoints import publish_best, write_text_atomic
+from training.checkpoints import publish_best
 
 HISTORY_NAME = "eval_history.json"
 CURVE_NAME = "eval_curve.png"
@@ -120,5 +121,5 @@ class InLoopEvaluator:
             "best_step": best.step if best else None,
             "evaluations": [asdict(s) for s in history],
         }
-        write_text_atomic(self.run_dir / HISTORY_NAME, json.dumps(payload, indent=2))
+        write_atomic(self.run_dir / HISTORY_NAME, json.dumps(payload, indent=2))
         plot_curve(self.run_dir / CURVE_NAME, history)

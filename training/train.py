@@ -27,9 +27,10 @@ from typing import Any, Literal
 
 from inference.report import EvalSummary
 from policies.act import ActPolicyConfig
+from recording.atomic_file import write_atomic
 from recording.dataset_writer import DatasetRef
 from so101.command import UsageError, parse, run_command
-from training.checkpoints import resume_checkpoint, save_checkpoint_atomic, write_text_atomic
+from training.checkpoints import resume_checkpoint, save_checkpoint_atomic
 from training.in_loop_eval import InLoopEvalConfig
 from training.logger import WandbConfig
 
@@ -235,7 +236,7 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
         cfg.output_dir = str(run_dir)
         text = io.StringIO()
         draccus.dump(cfg, text)
-        write_text_atomic(run_dir / CONFIG_NAME, text.getvalue())
+        write_atomic(run_dir / CONFIG_NAME, text.getvalue())
     set_seed(cfg.seed, accelerator=accelerator)
 
     cameras = select_cameras(meta, cfg.policy.cameras)
