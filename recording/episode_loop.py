@@ -122,7 +122,10 @@ def run_episode(
             return end(Outcome.SUCCESS if success_at is not None else Outcome.TIMEOUT)
 
         state = sim.joint_positions()
+        pauses = source.pauses
         action = np.asarray(source.next_action(sim), dtype=np.float32)
+        if source.pauses != pauses:
+            clock.restart()
         if sink is not None:
             images = cameras.render(sim.data) if cameras is not None else {}
             sink.add_frame(state, action, images)

@@ -48,6 +48,9 @@ class ActionSource(abc.ABC):
     """Short name recorded in dataset metadata (``scripted``, ``keyboard``, ``leader``, ``vr``)."""
     realtime: ClassVar[bool] = False
     """True when a person drives the source: the episode loop then keeps wall-clock pace."""
+    pauses: int = 0
+    """Times ``next_action`` held the episode (a headset that lost focus): the episode loop restarts its clock after
+    each, so a pause counts neither as frames nor as late ticks."""
 
     @property
     def view(self) -> View | None:

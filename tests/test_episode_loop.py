@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -97,3 +99,23 @@ def test_ends_a_settle_time_after_success(sim: So101Sim) -> None:
 def test_rejects_a_non_positive_time_out() -> None:
     with pytest.raises(ValueError, match="episode_time_s"):
         EpisodeLoopConfig(episode_time_s=0.0)
+
+
+class Pausing(Wiggle):
+    """A person-driven source whose ``next_action`` holds 0.3 s at its third frame, as a headset losing focus does."""
+
+    realtime = True
+
+    def next_action(self, sim: So101Sim) -> np.ndarray:
+        if self.frames == 2:
+            time.sleep(0.3)
+            self.pauses += 1
+        return super().next_action(sim)
+
+
+def test_a_pause_of_the_source_is_not_counted_as_late_ticks(sim: So101Sim) -> None:
+    source = Pausing()
+    result = run_episode(sim, source, sim.sample_placement(0), EpisodeLoopConfig(episode_time_s=0.3, settle_s=0.0))
+    assert source.pauses == 1 and result.frames == 9
+    # Without the clock's restart after the pause, the tick after it is late by 0.3 s.
+    assert result.late_ticks == 0
