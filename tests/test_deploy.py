@@ -128,11 +128,13 @@ def test_move_to_start_brings_a_far_arm_to_the_training_start_pose(rig, checkpoi
 
 
 def once_running(tmp_path: Path, action) -> None:
-    """Run ``action`` in a thread half a second after the run has started (its dataset is created)."""
+    """Run ``action`` in a thread half a second after the run has started: its dataset's work folder exists (the
+    dataset folder itself appears with the first saved episode)."""
+    from recording.durable_root import work_dir
 
     def wait_then_act() -> None:
         deadline = time.monotonic() + 120
-        while not (tmp_path / "deployed").exists() and time.monotonic() < deadline:
+        while not work_dir(tmp_path / "deployed").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.5)
         action()
