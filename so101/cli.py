@@ -73,7 +73,7 @@ def usage(table: Table = COMMANDS, prefix: str = "") -> str:
     for name, entry in table.items():
         if isinstance(entry, dict):
             lines += ["", f"{name}:"]
-            lines += [f"  {name} {sub:<13} {leaf.description}" for sub, leaf in entry.items()]
+            lines += [f"  {name} {sub:<16} {leaf.description}" for sub, leaf in entry.items()]
     return "\n".join(lines)
 
 
