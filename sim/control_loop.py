@@ -31,8 +31,9 @@ class View(Protocol):
     frame_period_s: float
     """Seconds between the view's frames (1/60 for a window, the headset's display period for VR)."""
 
-    def draw(self) -> None:
-        """Draw one frame of the current simulation state and process the view's input events."""
+    def draw(self) -> bool | None:
+        """Draw one frame of the current simulation state and process the view's input events. A view that polls
+        (a VR runtime's frame pacer) returns False when no frame was due; anything else counts as a frame."""
 
 
 @dataclass
@@ -46,7 +47,7 @@ class ClockStats:
     worst_late_s: float = 0.0
     """Largest lateness of a tick (s)."""
     frames: int = 0
-    """Frames the view drew."""
+    """Frames the view drew (not the calls of a polling view that found no frame due)."""
 
 
 class ControlClock:
@@ -112,8 +113,8 @@ class ControlClock:
         """Draw one frame of the view now (also used while a loop is paused between episodes)."""
         if self.view is None:
             return
-        self.view.draw()
-        self.stats.frames += 1
+        if self.view.draw() is not False:
+            self.stats.frames += 1
         self._next_frame = max(self._next_frame + self.view.frame_period_s, time.perf_counter())
 
     def summary(self) -> str:

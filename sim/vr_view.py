@@ -162,10 +162,11 @@ class StereoView:
         self.anchor.recenter(head)
         return True
 
-    def draw(self) -> None:
+    def draw(self) -> bool:
         """Handle the runtime's events, then render and submit the frame the runtime asked for, if one is ready;
-        never waits (the ``sim.control_loop.View`` the control clock draws between ticks)."""
-        self.draw_wait(0.0)
+        never waits (the ``sim.control_loop.View`` the control clock draws between ticks). True if a frame was
+        submitted."""
+        return self.draw_wait(0.0)
 
     def draw_wait(self, timeout_s: float = 0.1) -> bool:
         """``draw``, waiting up to ``timeout_s`` for the runtime's next frame (loops outside the control clock:

@@ -105,6 +105,22 @@ def test_the_view_draws_between_ticks_at_its_frame_period_while_ticks_keep_the_r
     assert clock.stats.frames == 30 and clock.summary().endswith(", 30 view frames")
 
 
+def test_a_polling_view_counts_only_the_frames_it_drew(fake_time: FakeTime) -> None:
+    class PollingView(FakeView):
+        """A view asked four times per display frame, as the VR view polls its runtime's frame pacer."""
+
+        def draw(self) -> bool:
+            super().draw()
+            return len(self.draw_times) % 4 == 0
+
+    view = PollingView(fake_time, frame_period_s=0.01)
+    clock = ControlClock(20.0, view=view)
+    for _ in range(4):
+        clock.wait()
+    assert len(view.draw_times) == 20 and clock.stats.frames == 5
+    assert clock.summary().endswith(", 5 view frames")
+
+
 def test_a_slow_view_draws_less_often_but_never_delays_a_tick_by_a_period(fake_time: FakeTime) -> None:
     view = FakeView(fake_time, frame_period_s=0.01, draw_s=0.015)  # a frame takes longer than its period
     clock = ControlClock(20.0, view=view)
