@@ -19,9 +19,9 @@ dataset.
 from __future__ import annotations
 
 import difflib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -87,7 +87,7 @@ class TrainingReference:
         # An end-effector dataset (so101 convert-ee --state) keeps its joints beside the converted state.
         state_key = "joints.observation.state" if "joints.observation.state" in data else "observation.state"
         start_states = np.stack(firsts[state_key].to_numpy()).astype(np.float64)
-        units, source = training_units(root, start_states, data)
+        units, source = training_units(root, meta.info, state_key)
         frames: dict[str, list[np.ndarray]] = {}
         wanted = [name for name in cameras if f"observation.images.{name}" in meta.features]
         if wanted:
@@ -103,20 +103,14 @@ class TrainingReference:
         return cls(root, tasks, start_states, units, source, frames)
 
 
-def training_units(root: Path, start_states: np.ndarray, data: object) -> tuple[Normalization, str]:
-    """The units of the dataset's body joints: the workbench records degrees (``meta/so101`` present); otherwise
-    a body joint beyond +-100 proves degrees, and a dataset within +-100 is taken for degrees, LeRobot 0.4's
-    default, and said so."""
-    if (Path(root) / "meta" / "so101" / "recording.json").is_file():
-        sessions = json.loads((Path(root) / "meta" / "so101" / "recording.json").read_text()).get("sessions", [])
-        modes = {s.get("source_config", {}).get("leader", {}).get("norm_mode", "degrees") for s in sessions}
-        if modes == {"range_m100_100"}:
-            return "range_m100_100", "recorded with a leader in range_m100_100"
-        return "degrees", "recorded by the workbench"
-    states = start_states
-    if np.abs(states[:, :5]).max() > 100.0:
-        return "degrees", "body joints beyond +-100"
-    return "degrees", "assumed: LeRobot 0.4's default (no joint beyond +-100 proves it)"
+def training_units(root: Path, info: dict[str, Any], state_key: str) -> tuple[Normalization, str]:
+    """The unit convention of the training dataset's joints and why, decided as ``so101 convert-ee`` decides it
+    (``recording.convert_ee_source.detect_units``: workbench recording, joint names, value ranges)."""
+    from recording.convert_ee_source import detect_units
+    from sim.scene import build_scene
+
+    decision = detect_units(Path(root), info, [state_key], build_scene().limits)
+    return decision.units, decision.reason
 
 
 def check_cameras(
