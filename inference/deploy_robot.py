@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kinematics.units import JOINT_FEATURE_NAMES, dataset_to_radians
+from kinematics.units import JOINT_FEATURE_NAMES
 
 if TYPE_CHECKING:
     from lerobot.robots.so_follower import SO101Follower, SO101FollowerConfig
@@ -150,13 +150,8 @@ class DryRunArm:
 
     def start(self, pose: np.ndarray, episode: int) -> None:
         """Put the simulated arm at the real arm's ``pose`` and open this episode's video."""
-        import mujoco
-
         sim = self.sim
-        radians = dataset_to_radians(pose, sim.scene.limits)
-        sim.data.qpos[sim.scene.joint_qpos_adr] = radians
-        sim.data.ctrl[sim.scene.actuator_ids] = radians
-        mujoco.mj_forward(sim.model, sim.data)
+        sim.place_arm(pose)
         if self.viewer is None and self.video_dir is not None:
             from sim.rendering import CameraRenderer
             from sim.scene import CameraConfig

@@ -11,11 +11,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import mujoco
 import numpy as np
 from lerobot.cameras.camera import Camera
 
-from kinematics.units import dataset_to_radians
 from sim.config_lerobot_camera import So101SimCameraConfig
 from sim.rendering import CameraRenderer
 from sim.scene import CameraConfig, SceneConfig
@@ -69,8 +67,7 @@ class So101SimCamera(Camera):
 
             raise DeviceNotConnectedError(f"{self} is not connected")
         sim = self._sim
-        sim.data.qpos[sim.scene.joint_qpos_adr] = dataset_to_radians(self._pose(max_age_ms), sim.scene.limits)
-        mujoco.mj_forward(sim.model, sim.data)
+        sim.place_arm(self._pose(max_age_ms))
         return self._renderer.render(sim.data)[self.config.scene_camera]
 
     def read(self) -> np.ndarray:

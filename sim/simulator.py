@@ -60,17 +60,23 @@ class So101Sim:
         scene, model, data = self.scene, self.model, self.data
         mujoco.mj_resetData(model, data)
         model.body_pos[scene.bowl_body] = placement.bowl_pos
-        start = dataset_to_radians(START_POSE, scene.limits)
-        data.qpos[scene.joint_qpos_adr] = start
-        data.ctrl[scene.actuator_ids] = start
         adr = scene.brick_qpos_adr
         data.qpos[adr : adr + 3] = placement.brick_pos
         data.qpos[adr + 3 : adr + 7] = placement.brick_quat
-        mujoco.mj_forward(model, data)
+        self.place_arm(START_POSE)
         self.monitor.reset()
         self.placement = placement
         self.steps = 0
         return self.joint_positions()
+
+    def place_arm(self, pose: np.ndarray, norm: Normalization = "degrees") -> None:
+        """Put the arm at ``pose`` (6,) (dataset units ``norm``) at once, its actuators holding it there, and update
+        every pose-dependent quantity (a reset, a dry run taking the real arm's pose, a camera posed from servos)."""
+        scene = self.scene
+        radians = dataset_to_radians(np.asarray(pose, dtype=np.float64), scene.limits, norm)
+        self.data.qpos[scene.joint_qpos_adr] = radians
+        self.data.ctrl[scene.actuator_ids] = radians
+        mujoco.mj_forward(self.model, self.data)
 
     def step(self, action: np.ndarray, norm: Normalization = "degrees") -> TaskSignals:
         """Apply joint targets for one control step and return the task signals.

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import mujoco
 import numpy as np
 
 from kinematics.ik import IKSolver
 from kinematics.pose import quat_from_xyaxes
-from kinematics.units import dataset_to_radians, radians_to_dataset
+from kinematics.units import radians_to_dataset
 from sim.simulator import So101Sim
 
 
@@ -33,9 +32,3 @@ def grasp_pose(sim: So101Sim, brick_pos: np.ndarray, yaw: float) -> np.ndarray:
     joints[5] = 40.0
     return joints
 
-
-def teleport_arm(sim: So101Sim, joints: np.ndarray) -> None:
-    radians = dataset_to_radians(joints, sim.scene.limits)
-    sim.data.qpos[sim.scene.joint_qpos_adr] = radians
-    sim.data.ctrl[sim.scene.actuator_ids] = radians
-    mujoco.mj_forward(sim.model, sim.data)

@@ -133,7 +133,7 @@ def test_an_arm_without_tcp_site_or_actuators_is_refused_naming_the_fix(tmp_path
 
 
 def test_finger_pads_hold_the_brick_through_lift_and_carry_without_sinking_in() -> None:
-    from grasp_poses import grasp_pose, teleport_arm
+    from grasp_poses import grasp_pose
 
     from sim.randomization import ScenePlacement
     from sim.simulator import So101Sim
@@ -142,7 +142,7 @@ def test_finger_pads_hold_the_brick_through_lift_and_carry_without_sinking_in() 
     placement = ScenePlacement(seed=None, brick_pos=(0.2, 0.1, 0.0096), brick_yaw=-0.7, bowl_pos=(0.2, -0.14, 0.0))
     sim.reset(placement)
     open_pose = grasp_pose(sim, np.array(placement.brick_pos), placement.brick_yaw)
-    teleport_arm(sim, open_pose)
+    sim.place_arm(open_pose)
     closed = open_pose.copy()
     closed[5] = 0.0
     carried = closed + np.array([-60.0, -30.0, 0.0, 0.0, 0.0, 0.0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 import pytest
-from grasp_poses import grasp_pose, teleport_arm
+from grasp_poses import grasp_pose
 
 from sim.randomization import ScenePlacement
 from sim.scene import BOWL_RIM_HEIGHT
@@ -67,7 +67,7 @@ def test_brick_beside_bowl_or_above_rim_is_not_success(sim: So101Sim) -> None:
 def test_grasp_lift_and_holding_over_bowl_is_not_success(sim: So101Sim) -> None:
     brick = np.array(PLACEMENT.brick_pos)
     open_pose = grasp_pose(sim, brick, PLACEMENT.brick_yaw)
-    teleport_arm(sim, open_pose)
+    sim.place_arm(open_pose)
     closed = open_pose.copy()
     closed[5] = 0.0
     for _ in range(20):
