@@ -141,16 +141,15 @@ def check_cameras(
     return CheckResult("cameras", True, found)
 
 
-def _view(image: np.ndarray) -> np.ndarray:
+def view_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Correlation (-1..1) of two frames reduced to ``VIEW_SIZE``: near 1 for the same view of the same scene
+    (``so101 diagnose``'s ``image_correlation`` on the reduced frames)."""
     import cv2
 
-    small = cv2.resize(np.asarray(image), VIEW_SIZE, interpolation=cv2.INTER_AREA).astype(np.float64).ravel()
-    return (small - small.mean()) / (small.std() + 1e-6)
+    from inference.diagnose import image_correlation
 
-
-def view_similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """Correlation (-1..1) of two frames reduced to ``VIEW_SIZE``: near 1 for the same view of the same scene."""
-    return float(np.mean(_view(a) * _view(b)))
+    a, b = (cv2.resize(np.asarray(x), VIEW_SIZE, interpolation=cv2.INTER_AREA).astype(np.float64) for x in (a, b))
+    return image_correlation(a, b)
 
 
 def check_camera_views(
