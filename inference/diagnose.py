@@ -125,7 +125,7 @@ def read_dataset(ref: DatasetRef, name: str, frames_per_episode: int, max_episod
     """
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    root = _existing(ref, name)
+    root = ref.existing_root(f"--{name}.root")
     dataset = LeRobotDataset(ref.repo_id, root=root)
     for key in ("observation.state", "action"):
         feature = dataset.meta.features.get(key)
@@ -148,13 +148,6 @@ def read_dataset(ref: DatasetRef, name: str, frames_per_episode: int, max_episod
             dataset, key, frames_per_episode, max_episodes
         )
     return summary
-
-
-def _existing(ref: DatasetRef, name: str) -> Path:
-    root = ref.resolved_root()
-    if not (root / "meta" / "info.json").is_file():
-        raise UsageError(f"--{name}.root {root} is not a LeRobot dataset (no meta/info.json); give a dataset folder")
-    return root
 
 
 def _mean_image(dataset: LeRobotDataset, key: str, frames_per_episode: int, max_episodes: int) -> np.ndarray:

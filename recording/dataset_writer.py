@@ -89,8 +89,9 @@ class DatasetRef:
     def resolved_root(self) -> Path:
         return resolve_root(self.repo_id, self.root)
 
-    def existing_root(self) -> Path:
-        """The dataset's folder, checked to hold a LeRobot dataset that opens (``dataset_checks.check_openable``).
+    def existing_root(self, flag: str = "--dataset.root") -> Path:
+        """The dataset's folder, checked to hold a LeRobot dataset that opens (``dataset_checks.check_openable``);
+        errors name ``flag``, the option that gave the folder.
 
         Raises:
             UsageError: the folder does not exist, is not a LeRobot dataset, or one of its files is damaged.
@@ -99,10 +100,10 @@ class DatasetRef:
         if not (root / "meta" / "info.json").is_file():
             problem = "does not exist" if not root.exists() else "is not a LeRobot dataset (it has no meta/info.json)"
             raise UsageError(
-                f"--dataset.root {root} {problem}; give the folder of a LeRobot v3.0 dataset, as "
+                f"{flag} {root} {problem}; give the folder of a LeRobot v3.0 dataset, as "
                 "so101 record --dataset.root wrote it"
             )
-        check_openable(root, "--dataset.root")
+        check_openable(root, flag)
         return root
 
     def metadata(self) -> LeRobotDatasetMetadata:

@@ -131,3 +131,12 @@ def test_jumps_start_states_task_fps_and_brightness_are_flagged() -> None:
     far[100] += 40.0  # episode 1 starts 40 units away on every joint
     start_flags = [flag for flag in compare(train, summary(far, [100, 200])) if flag.check == "start state"]
     assert len(start_flags) == 1 and "episodes [1]" in start_flags[0].measured
+
+
+def test_a_damaged_dataset_is_named_by_its_option(tiny_dataset: Path, tmp_path: Path, capsys) -> None:
+    damaged = tmp_path / "damaged"
+    shutil.copytree(tiny_dataset, damaged)
+    (damaged / "meta" / "info.json").write_text("{ not json")
+    assert main(["--train.root", str(tiny_dataset), "--eval.root", str(damaged), "--output", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--eval.root" in err and "meta/info.json is not valid JSON" in err
