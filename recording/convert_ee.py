@@ -81,18 +81,17 @@ def convert(cfg: ConvertEEConfig) -> ConversionResult:
     from kinematics.units import JointLimits
     from recording.convert_ee_data import DatasetRewriter
     from recording.convert_ee_source import detect_units, joint_feature, model_path
+    from recording.dataset_checks import read_info
 
     start = time.perf_counter()
     src = cfg.src.resolved_root()
-    if not (src / "meta" / "info.json").is_file():
-        problem = "does not exist" if not src.exists() else "is not a LeRobot dataset (it has no meta/info.json)"
-        raise UsageError(f"--src.root {src} {problem}; give the folder of a joint-space LeRobot v3.0 dataset")
+    # Joint names of older LeRobot versions are accepted here, so the SO-101 feature check is joint_feature's.
+    info = read_info(src, "--src.root", so101_features=False)
     dst = cfg.dst.resolved_root()
     if dst.exists():
         raise FileExistsError(f"--dst.root {dst} exists; give a new folder (convert-ee never overwrites a dataset)")
     if dst.resolve() == src.resolve():
         raise UsageError("--dst.root must differ from --src.root")
-    info = _read_info(src)
     keys = [ACTION_KEY] + ([STATE_KEY] if cfg.state else [])
     for key in keys:
         joint_feature(info, key, src)
@@ -162,23 +161,6 @@ def _has_joint_state(info: dict[str, Any], root: Path) -> bool:
     except UsageError:
         return False
     return True
-
-
-def _read_info(root: Path) -> dict[str, Any]:
-    path = root / "meta" / "info.json"
-    try:
-        info = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UsageError(f"{path} is not valid JSON ({error}); the dataset is damaged: restore or re-record it") from (
-            error
-        )
-    version = str(info.get("codebase_version", ""))
-    if not version.startswith("v3"):
-        raise UsageError(
-            f"{root} is a LeRobot {version or 'unknown-version'} dataset; convert-ee reads v3.0: convert it first with "
-            "LeRobot's `python -m lerobot.datasets.v30.convert_dataset_v21_to_v30`"
-        )
-    return info
 
 
 def _convert_command(cfg: ConvertEEConfig) -> int:

@@ -26,8 +26,9 @@ def problem(flag: str, root: Path, path: Path, what: str, fix: str | None = None
     return UsageError(f"{flag} {root}: {name} {what}; {fix or REPAIR_HINT.format(root=root)}")
 
 
-def read_info(root: Path, flag: str) -> dict[str, Any]:
-    """``meta/info.json``, checked to be a LeRobot v3.0 description with features, fps and counts."""
+def read_info(root: Path, flag: str, so101_features: bool = True) -> dict[str, Any]:
+    """``meta/info.json``, checked to be a LeRobot v3.0 description with features, fps and counts, and with
+    ``so101_features`` the SO-101's joint state and action (readers of other joint names check those themselves)."""
     path = root / "meta" / "info.json"
     if not root.is_dir():
         raise problem(flag, root, root, "does not exist", "give the folder of a LeRobot v3.0 dataset")
@@ -57,7 +58,8 @@ def read_info(root: Path, flag: str) -> dict[str, Any]:
     for name, feature in info["features"].items():
         if not isinstance(feature, dict) or "dtype" not in feature or not isinstance(feature.get("shape"), list):
             raise problem(flag, root, path, f"describes feature {name!r} without a dtype and a shape", INFO_FIX)
-    _check_so101_features(root, path, info, flag)
+    if so101_features:
+        _check_so101_features(root, path, info, flag)
     return info
 
 
