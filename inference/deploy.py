@@ -8,8 +8,8 @@
 
 The follower is LeRobot 0.4.4's own ``SO101Follower`` (its calibration files, ``use_degrees``, its camera classes
 from ``--robot.cameras``), stepped at the policy's fps on a ``ControlClock`` through the shared ``PolicyRunner``.
-Before any motion the preflight (``inference.deploy_preflight``) compares the set-up with the training data; every
-action then goes through the safety layer (``inference.deploy_safety``). Torque is released on a normal exit,
+Before any motion the preflight (``so101.inference.deploy_preflight``) compares the set-up with the training data; every
+action then goes through the safety layer (``so101.inference.deploy_safety``). Torque is released on a normal exit,
 Ctrl-C, a safety stop and any exception. Every episode is recorded as a LeRobot dataset: ``observation.state``,
 the cameras, ``action.policy`` (the raw policy action) and ``action`` (what was sent after the safety layer).
 """
@@ -27,15 +27,15 @@ import lerobot.cameras.opencv.configuration_opencv
 import lerobot.cameras.realsense.configuration_realsense  # noqa: F401
 from lerobot.robots.so_follower import SO101FollowerConfig
 
-import sim.config_lerobot_camera  # noqa: F401
-from inference.deploy_preflight import CHECKS
-from inference.deploy_safety import SafetyConfig
-from recording.dataset_writer import DatasetConfig
-from sim.options import EPISODE_TIME_S
+import so101.sim.config_lerobot_camera  # noqa: F401
 from so101.command import UsageError, run_command
+from so101.inference.deploy_preflight import CHECKS
+from so101.inference.deploy_safety import SafetyConfig
+from so101.recording.dataset_writer import DatasetConfig
+from so101.sim.options import EPISODE_TIME_S
 
 if TYPE_CHECKING:
-    from sim.scene import CameraConfig
+    from so101.sim.scene import CameraConfig
 
 
 @dataclass
@@ -146,7 +146,7 @@ def session_record(
     ``so101 dataset validate`` checks them, and what ran."""
     import lerobot
 
-    from recording.scene_metadata import workbench_version
+    from so101.recording.scene_metadata import workbench_version
 
     return {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -170,7 +170,7 @@ def session_record(
 
 def deploy(cfg: DeployConfig) -> int:
     """Body of ``so101 deploy``: 0 when every episode ran, 1 after a safety stop."""
-    from inference.deploy_loop import Deployment
+    from so101.inference.deploy_loop import Deployment
 
     with Deployment(cfg) as deployment:
         return deployment.run()

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from kinematics.units import JOINT_NAMES, Normalization
 from so101.command import UsageError
+from so101.kinematics.units import JOINT_NAMES, Normalization
 
 CHECKS: tuple[str, ...] = ("cameras", "camera_views", "task", "units", "start_pose", "timing")
 """The checks, by the names ``--allow`` takes."""
@@ -105,9 +105,9 @@ class TrainingReference:
 
 def training_units(root: Path, info: dict[str, Any], state_key: str) -> tuple[Normalization, str]:
     """The unit convention of the training dataset's joints and why, decided as ``so101 convert-ee`` decides it
-    (``recording.convert_ee_source.detect_units``: workbench recording, joint names, value ranges)."""
-    from recording.convert_ee_source import detect_units
-    from sim.scene import build_scene
+    (``so101.recording.convert_ee_source.detect_units``: workbench recording, joint names, value ranges)."""
+    from so101.recording.convert_ee_source import detect_units
+    from so101.sim.scene import build_scene
 
     decision = detect_units(Path(root), info, [state_key], build_scene().limits)
     return decision.units, decision.reason
@@ -146,7 +146,7 @@ def view_similarity(a: np.ndarray, b: np.ndarray) -> float:
     (``so101 diagnose``'s ``image_correlation`` on the reduced frames)."""
     import cv2
 
-    from inference.diagnose import image_correlation
+    from so101.inference.diagnose import image_correlation
 
     a, b = (cv2.resize(np.asarray(x), VIEW_SIZE, interpolation=cv2.INTER_AREA).astype(np.float64) for x in (a, b))
     return image_correlation(a, b)

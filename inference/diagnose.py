@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kinematics.units import GRIPPER_INDEX, JOINT_FEATURE_NAMES, JOINT_NAMES
-from recording.dataset_writer import DatasetRef
 from so101.command import UsageError, run_command
+from so101.kinematics.units import GRIPPER_INDEX, JOINT_FEATURE_NAMES, JOINT_NAMES
+from so101.recording.dataset_writer import DatasetRef
 
 if TYPE_CHECKING:
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
@@ -336,7 +336,7 @@ def _compare_cameras(train: DatasetSummary, evaluation: DatasetSummary) -> list[
 
 
 def _diagnose(cfg: DiagnoseConfig) -> int:
-    from inference.diagnose_report import write_report
+    from so101.inference.diagnose_report import write_report
 
     train = read_dataset(cfg.train, "train", cfg.frames_per_episode, cfg.max_episodes)
     evaluation = read_dataset(cfg.eval, "eval", cfg.frames_per_episode, cfg.max_episodes)

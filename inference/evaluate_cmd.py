@@ -6,7 +6,7 @@
     so101 eval CKPT --render                              # watch the episodes in a window, at real time
 
 Every checkpoint is evaluated on the same scenes: episode ``i`` uses scene seed ``seed + i``. The default seeds are
-the test seeds (``inference.seeds``), disjoint from the selection seeds on which in-loop evaluation chose a run's
+the test seeds (``so101.inference.seeds``), disjoint from the selection seeds on which in-loop evaluation chose a run's
 ``best/``, so the success rate of ``best/`` is not inflated by its selection. The reports say which seeds were used.
 """
 
@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from inference.seeds import TEST_SEEDS
-from sim.options import EPISODE_TIME_S
-from sim.rendering import RenderProfile
 from so101.command import UsageError
+from so101.inference.seeds import TEST_SEEDS
+from so101.sim.options import EPISODE_TIME_S
+from so101.sim.rendering import RenderProfile
 
 
 @dataclass
@@ -72,15 +72,15 @@ class EvalCommandConfig:
 
 def evaluate_command(cfg: EvalCommandConfig) -> int:
     """Run ``so101 eval`` with parsed options; returns the exit status."""
-    from inference.discovery import checkpoint_step, default_output_dir, find_checkpoints
-    from inference.episode import RolloutSettings
-    from inference.evaluate import EvalPool
-    from inference.report import EvalEpisode, EvalSummary, markdown_table, plot_curve, write_json
-    from inference.seeds import describe_seeds, eval_seeds, seeds_record
-    from policies.checkpoint import apply_inference_overrides, check_sim_compatibility, load_config
+    from so101.inference.discovery import checkpoint_step, default_output_dir, find_checkpoints
+    from so101.inference.episode import RolloutSettings
+    from so101.inference.evaluate import EvalPool
+    from so101.inference.report import EvalEpisode, EvalSummary, markdown_table, plot_curve, write_json
+    from so101.inference.seeds import describe_seeds, eval_seeds, seeds_record
+    from so101.policies.checkpoint import apply_inference_overrides, check_sim_compatibility, load_config
 
     assert cfg.path is not None  # checked by the config
-    from sim.viewer import has_display
+    from so101.sim.viewer import has_display
 
     if cfg.render and not has_display():
         raise UsageError(
@@ -101,7 +101,7 @@ def evaluate_command(cfg: EvalCommandConfig) -> int:
     )
     seeds = eval_seeds(cfg.seed, cfg.episodes)
     if cfg.render:
-        from inference.watch import watch
+        from so101.inference.watch import watch
 
         results = watch(checkpoints[-1], seeds, settings)
         successes = sum(r.success for r in results)

@@ -8,7 +8,7 @@ Nothing here re-implements ACT. What this module adds around LeRobot's ``ACTPoli
   the network exactly what it was trained on, whatever resolution the cameras deliver;
 * ImageNet backbone weights are used only when they are already on disk: never a network error (a missing file
   is reported as one warning line);
-* checkpoints are saved and loaded by ``policies.checkpoint``, which also records and checks what the sim must
+* checkpoints are saved and loaded by ``so101.policies.checkpoint``, which also records and checks what the sim must
   provide.
 """
 
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sim.scene import ROBOT_CAMERA_NAMES
 from so101.command import UsageError
+from so101.sim.scene import ROBOT_CAMERA_NAMES
 
 if TYPE_CHECKING:
     from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kinematics.ee_features import EELayout
-from policies.act import ACTION_KEY, IMAGE_PREFIX, STATE_DIM, STATE_KEY, pick_device
-from sim.scene import BRICK_SIZES, ROBOT_CAMERA_NAMES
 from so101.command import UsageError
+from so101.kinematics.ee_features import EELayout
+from so101.policies.act import ACTION_KEY, IMAGE_PREFIX, STATE_DIM, STATE_KEY, pick_device
+from so101.sim.scene import BRICK_SIZES, ROBOT_CAMERA_NAMES
 
 if TYPE_CHECKING:
     from lerobot.configs.policies import PreTrainedConfig
@@ -48,7 +48,7 @@ class SimRequirements:
     """Duplo brick of the dataset's scenes."""
     action_space: str = "joint"
     """``joint``: the policy outputs joint targets (dataset units); ``ee``: end-effector poses in ``ee_layout``, which
-    go through the IK (``kinematics.ee_action.EEActionAdapter``) to the arm."""
+    go through the IK (``so101.kinematics.ee_action.EEActionAdapter``) to the arm."""
     state_space: str = "joint"
     """``joint``: ``observation.state`` is the joint positions; ``ee``: the TCP pose in ``ee_layout``."""
     ee_layout: EELayout | None = None

@@ -17,9 +17,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recording.dataset_writer import DatasetConfig
-from sim.options import CameraOptions
 from so101.command import run_command
+from so101.recording.dataset_writer import DatasetConfig
+from so101.sim.options import CameraOptions
 
 TARGET_REALTIME_RATIO = 3.0
 """Scripted recording should run at least this many times faster than real time on a 2-core CPU."""
@@ -43,8 +43,8 @@ class RecordBenchConfig:
 
 def run(cfg: RecordBenchConfig) -> int:
     """Record, print the figures, the target and the machine; 0 when it ran, whatever the figures."""
-    from recording.record import RecordConfig, record
-    from sim.machine import machine_line
+    from so101.recording.record import RecordConfig, record
+    from so101.sim.machine import machine_line
 
     cpu_start = time.process_time()
     with tempfile.TemporaryDirectory(prefix="so101_bench_record_") as tmp:

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from kinematics.units import GRIPPER_INDEX, JOINT_NAMES, JointLimits, Normalization
-from recording.scene_metadata import RECORDING_FILE
 from so101.command import UsageError
+from so101.kinematics.units import GRIPPER_INDEX, JOINT_NAMES, JointLimits, Normalization
+from so101.recording.scene_metadata import RECORDING_FILE
 
 LIMIT_MARGIN_DEG = 2.0
 """Recorded joints may overshoot the model's limits by calibration differences; more than this is not degrees. The
@@ -102,7 +102,7 @@ def detect_units(root: Path, info: dict[str, Any], keys: list[str], limits: Join
 def model_path(root: Path, override: Path | None) -> Path:
     """The robot MJCF to compute the kinematics on: ``--model``, else the one the dataset was recorded with when it
     is here, else the workbench's own SO-101."""
-    from sim.paths import ROBOT_XML
+    from so101.sim.paths import ROBOT_XML
 
     if override is not None:
         if not Path(override).is_file():

@@ -66,8 +66,8 @@ def read_info(root: Path, flag: str, so101_features: bool = True) -> dict[str, A
 def _check_so101_features(root: Path, path: Path, info: dict[str, Any], flag: str) -> None:
     """The SO-101's joint state and action, in LeRobot's names and order: what every workbench command needs. An
     end-effector dataset (``so101 convert-ee``) holds ``ee.*`` features there and keeps the joints as ``joints.*``."""
-    from kinematics.ee_features import EELayout
-    from kinematics.units import JOINT_FEATURE_NAMES
+    from so101.kinematics.ee_features import EELayout
+    from so101.kinematics.units import JOINT_FEATURE_NAMES
 
     def is_joints(feature: dict[str, Any] | None) -> bool:
         return (
@@ -160,7 +160,7 @@ def check_openable(root: Path, flag: str) -> dict[str, Any]:
 def _check_scene_files(root: Path, flag: str) -> None:
     """The workbench's ``meta/so101`` files, when present, parse (their agreement with the episodes is
     ``validate``'s and ``replay``'s to judge)."""
-    from recording.scene_metadata import SceneMetadata
+    from so101.recording.scene_metadata import SceneMetadata
 
     metadata = SceneMetadata(root)
     fix = f"restore it from a copy, or run so101 dataset repair --dataset.root {root}"

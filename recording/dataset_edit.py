@@ -17,11 +17,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recording.atomic_file import fsync_dir
-from recording.dataset_checks import check_openable
-from recording.dataset_writer import DatasetRef
-from recording.scene_metadata import EpisodeRecord, SceneMetadata
 from so101.command import UsageError, run_command
+from so101.recording.atomic_file import fsync_dir
+from so101.recording.dataset_checks import check_openable
+from so101.recording.dataset_writer import DatasetRef
+from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
 
 
 @dataclass

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recording.dataset_checks import check_openable
-from recording.dataset_tools import validate
-from recording.dataset_writer import DatasetRef
-from recording.scene_metadata import EpisodeRecord, SceneMetadata
 from so101.command import UsageError, run_command
+from so101.recording.dataset_checks import check_openable
+from so101.recording.dataset_tools import validate
+from so101.recording.dataset_writer import DatasetRef
+from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
 
 
 @dataclass

@@ -12,7 +12,7 @@ skips the PNG round trip. LeRobot's encoder drops frames when its queue is full 
 simulation can, so the writer swaps in an encoder that waits instead: no frame is ever lost.
 
 Episodes become part of the dataset only through ``save_episode``, each in one durable commit (LeRobot's writers
-are closed after every episode, ``recording.episode_commit``): whatever kills the process, every episode reported
+are closed after every episode, ``so101.recording.episode_commit``): whatever kills the process, every episode reported
 saved is in a valid dataset. ``discard_episode`` drops the one in progress; ``finalize`` ends the session.
 """
 
@@ -25,17 +25,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kinematics.units import JOINT_FEATURE_NAMES
-from recording.crash_points import crash_point
-from recording.dataset_checks import check_openable
-from recording.durable_root import DurableRoot
-from recording.episode_commit import COMMIT_LEROBOT, EpisodeCommitter
-from recording.lossless_encoder import use_lossless_encoder
-from recording.scene_metadata import EpisodeRecord, SceneMetadata
-from sim.randomization import ScenePlacement
-from sim.scene import CameraConfig
-from sim.task_signals import TASK
 from so101.command import UsageError
+from so101.kinematics.units import JOINT_FEATURE_NAMES
+from so101.recording.crash_points import crash_point
+from so101.recording.dataset_checks import check_openable
+from so101.recording.durable_root import DurableRoot
+from so101.recording.episode_commit import COMMIT_LEROBOT, EpisodeCommitter
+from so101.recording.lossless_encoder import use_lossless_encoder
+from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
+from so101.sim.randomization import ScenePlacement
+from so101.sim.scene import CameraConfig
+from so101.sim.task_signals import TASK
 
 if TYPE_CHECKING:
     from lerobot.datasets.lerobot_dataset import LeRobotDataset, LeRobotDatasetMetadata
@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 ROBOT_TYPE = "so101_follower"
 """LeRobot's name of the SO-101 follower: policies trained on the dataset deploy to it unchanged."""
 SIM_ROBOT_TYPE = "so101_sim"
-"""The robot type ``lerobot-record --robot.type=so101_sim`` (``sim.lerobot_robot``) writes: same features and units."""
+"""The robot type ``lerobot-record --robot.type=so101_sim`` (``so101.sim.lerobot_robot``) writes: same features and
+units."""
 ROBOT_TYPES = (ROBOT_TYPE, SIM_ROBOT_TYPE)
 
 VIDEO_CODECS: tuple[str, ...] = ("libsvtav1", "h264", "hevc")
@@ -165,7 +166,7 @@ def feature_mismatches(expected: dict[str, dict[str, Any]], actual: dict[str, di
 class DatasetWriter:
     """One LeRobot dataset being recorded into, with its scene metadata; every saved episode is committed durably.
 
-    The dataset folder only ever holds complete episodes (``recording.episode_commit``): a kill -9 at any instant
+    The dataset folder only ever holds complete episodes (``so101.recording.episode_commit``): a kill -9 at any instant
     leaves every episode reported saved readable by stock LeRobot, and ``--resume true`` continues the session.
     """
 

@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kinematics.units import JOINT_FEATURE_NAMES
-from recording.dataset_writer import DatasetRef
 from so101.command import UsageError, run_command
+from so101.kinematics.units import JOINT_FEATURE_NAMES
+from so101.recording.dataset_writer import DatasetRef
 
 if TYPE_CHECKING:
     import h5py

@@ -18,13 +18,13 @@ Layouts (found by what the file holds; anything else is refused):
   ``success`` attribute is false are skipped, as LeIsaac's converter does; its other ``obs`` fields
   (``joint_vel``, ``ee_frame_state``, ...) and ``initial_state`` do not map onto LeRobot's SO-101 features.
 
-Joint values are converted to the dataset's units (``kinematics.units``: degrees, gripper 0..100) from ``--units``
+Joint values are converted to the dataset's units (``so101.kinematics.units``: degrees, gripper 0..100) from ``--units``
 (default: the file's ``units`` attribute, radians for LeIsaac). Camera names must be the workbench's
 (``overhead_cam``, ``wrist_cam``, ``front_cam``) so that policies trained on the data run in the simulator;
 ``--cameras "{front: overhead_cam}"`` renames them (LeIsaac's ``front``/``wrist`` map to ``front_cam``/``wrist_cam``).
 
 Every episode is checked (six joints, equal lengths, finite values, image shapes) before anything is written. The
-dataset is written by ``recording.dataset_writer`` (the writer of ``so101 record``: same features, robot type,
+dataset is written by ``so101.recording.dataset_writer`` (the writer of ``so101 record``: same features, robot type,
 video encoding and ``meta/so101/recording.json`` session entry, here with source ``import-hdf5``), then checked by
 ``so101 dataset validate``'s checks of features, fps, tasks and videos. What cannot be checked: imported episodes
 have no scene, so they cannot be re-simulated (neither by ``validate`` nor ``replay``), and whether
@@ -41,9 +41,10 @@ from typing import Literal
 
 import numpy as np
 
-from kinematics.units import JointLimits
-from recording.dataset_writer import DatasetConfig, DatasetWriter
-from recording.hdf5_layouts import (
+from so101.command import UsageError, run_command
+from so101.kinematics.units import JointLimits
+from so101.recording.dataset_writer import DatasetConfig, DatasetWriter
+from so101.recording.hdf5_layouts import (
     EpisodeSource,
     check_episode,
     episode_units,
@@ -53,9 +54,8 @@ from recording.hdf5_layouts import (
     input_files,
     to_dataset_units,
 )
-from sim.scene import CameraConfig
-from sim.task_signals import TASK
-from so101.command import UsageError, run_command
+from so101.sim.scene import CameraConfig
+from so101.sim.task_signals import TASK
 
 Units = Literal["auto", "degrees", "range_m100_100", "radians"]
 READ_FRAMES = 32
@@ -175,7 +175,7 @@ def _frames(
 
 def _model_limits() -> JointLimits:
     """The workbench model's joint ranges: the radians <-> dataset units conversion needs the gripper's range."""
-    from sim.scene import build_scene
+    from so101.sim.scene import build_scene
 
     return build_scene().limits
 
@@ -188,7 +188,7 @@ def _session(
 
     import lerobot
 
-    from recording.scene_metadata import workbench_version
+    from so101.recording.scene_metadata import workbench_version
 
     return {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -206,7 +206,7 @@ def _session(
 def check_imported(root: Path, repo_id: str) -> list[str]:
     """``so101 dataset validate``'s checks that apply to episodes without scenes: features against the session's
     cameras, fps, robot type, task strings, and every episode's span of every video."""
-    from recording.dataset_tools import validate
+    from so101.recording.dataset_tools import validate
 
     return validate(root, repo_id, resimulate=False)
 

@@ -1,7 +1,7 @@
 """Reading HDF5 episodes for ``so101 dataset import-hdf5``: which layout a file has, where each episode's arrays
 are, and whether they can be imported (shapes, joint count, lengths, finite values), before anything is written.
 
-Layouts (see ``recording.hdf5_import`` for how their fields map onto LeRobot's features):
+Layouts (see ``so101.recording.hdf5_import`` for how their fields map onto LeRobot's features):
 
 * ACT / ALOHA: one episode per file, ``/observations/qpos``, ``/action``, ``/observations/images/<camera>``;
 * LeIsaac: ``/data/demo_<i>/obs/joint_pos``, ``/data/demo_<i>/actions``, images as (T, H, W, 3) uint8 datasets of
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kinematics.units import JointLimits, dataset_to_radians, radians_to_dataset
-from sim.scene import ROBOT_CAMERA_NAMES
 from so101.command import UsageError
+from so101.kinematics.units import JointLimits, dataset_to_radians, radians_to_dataset
+from so101.sim.scene import ROBOT_CAMERA_NAMES
 
 LEISAAC_CAMERAS = {"front": "front_cam", "wrist": "wrist_cam"}
 """LeIsaac's camera names and the workbench cameras they become unless ``--cameras`` says otherwise."""

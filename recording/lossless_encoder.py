@@ -11,7 +11,7 @@ import numpy as np
 if TYPE_CHECKING:
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    from recording.dataset_writer import DatasetConfig
+    from so101.recording.dataset_writer import DatasetConfig
 
 LOSSLESS_ENCODER_LEROBOT = "0.4.4"
 """The LeRobot version whose private streaming-encoder attributes ``use_lossless_encoder`` replaces."""

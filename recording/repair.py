@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from recording.dataset_checks import read_info
-from recording.dataset_writer import DatasetConfig, DatasetRef
-from recording.lossless_encoder import use_lossless_encoder
-from recording.scene_metadata import EpisodeRecord, SceneMetadata
 from so101.command import UsageError, run_command
+from so101.recording.dataset_checks import read_info
+from so101.recording.dataset_writer import DatasetConfig, DatasetRef
+from so101.recording.lossless_encoder import use_lossless_encoder
+from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
 
 FLAG = "--dataset.root"
 

@@ -1,4 +1,4 @@
-"""The scene and camera option blocks of ``sim.options``, built from the flat fields of LeRobot's plugin configs.
+"""The scene and camera option blocks of ``so101.sim.options``, built from the flat fields of LeRobot's plugin configs.
 
 The LeRobot plugins (env ``so101_pickplace``, robot ``so101_sim``) keep the field names LeRobot expects at its
 boundary, and plain ``str`` fields where the workbench uses ``Literal`` types (LeRobot's draccus cannot decode them).
@@ -13,19 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from sim.options import CameraOptions, SceneOptions
+from so101.sim.options import CameraOptions, SceneOptions
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class PluginFlags:
-    """The plugin's flag for each option of ``sim.options`` whose name LeRobot dictates, for error messages."""
+    """The plugin's flag for each option of ``so101.sim.options`` whose name LeRobot dictates, for error messages."""
 
     prefix: str
     """``env`` or ``robot``: LeRobot's prefix of the plugin's options."""
     names: Mapping[str, str]
-    """Option of ``sim.options`` (``cameras.names``) -> the plugin's field (``camera_names``)."""
+    """Option of ``so101.sim.options`` (``cameras.names``) -> the plugin's field (``camera_names``)."""
 
     def rename(self, message: str) -> str:
         for ours, theirs in self.names.items():

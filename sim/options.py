@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sim.rendering import RENDER_PROFILES, RenderProfile
-from sim.scene import BRICK_SIZES, ROBOT_CAMERA_NAMES, BrickSize, CameraConfig, SceneConfig
+from so101.sim.rendering import RENDER_PROFILES, RenderProfile
+from so101.sim.scene import BRICK_SIZES, ROBOT_CAMERA_NAMES, BrickSize, CameraConfig, SceneConfig
 
 DEFAULT_CAMERAS: tuple[str, ...] = ("overhead_cam", "wrist_cam")
 """The robot cameras recorded and observed by default."""

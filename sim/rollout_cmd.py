@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.options import CameraOptions, SceneOptions
 from so101.command import run_command
+from so101.sim.options import CameraOptions, SceneOptions
 
 
 @dataclass
@@ -58,9 +58,9 @@ def rollout(cfg: RolloutConfig) -> int:
     """Roll out ``cfg.scenes`` scenes and write their images, placements and video to ``cfg.output``."""
     import imageio.v3 as iio
 
-    from sim.rendering import CameraRenderer
-    from sim.simulator import So101Sim
-    from sim.video import EpisodeVideo
+    from so101.sim.rendering import CameraRenderer
+    from so101.sim.simulator import So101Sim
+    from so101.sim.video import EpisodeVideo
 
     sim = So101Sim(cfg.scene.scene_config())
     cfg.output.mkdir(parents=True, exist_ok=True)

@@ -19,10 +19,10 @@ from typing import Literal
 import mujoco
 import numpy as np
 
-from kinematics.pose import quat_from_xyaxes
-from kinematics.units import JOINT_NAMES, JointLimits
-from sim.paths import ASSETS_DIR, ROBOT_XML, SCENE_XML
 from so101.command import UsageError
+from so101.kinematics.pose import quat_from_xyaxes
+from so101.kinematics.units import JOINT_NAMES, JointLimits
+from so101.sim.paths import ASSETS_DIR, ROBOT_XML, SCENE_XML
 
 BrickSize = Literal["2x4", "2x2"]
 BRICK_SIZES: tuple[str, ...] = ("2x4", "2x2")
@@ -57,7 +57,7 @@ def default_cameras() -> list[CameraConfig]:
 
 @dataclass
 class SceneConfig:
-    """What the scene is made of. Randomized placements are a separate concern (``sim.randomization``)."""
+    """What the scene is made of. Randomized placements are a separate concern (``so101.sim.randomization``)."""
 
     robot_xml: Path | None = None
     """Another SO-101 MJCF to use instead of the workbench's own (same joint names, a ``gripperframe`` site)."""

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sim.options import SceneOptions
-from sim.rendering import RenderProfile
 from so101.command import run_command
+from so101.sim.options import SceneOptions
+from so101.sim.rendering import RenderProfile
 
 
 @dataclass
@@ -54,9 +54,9 @@ def view(cfg: ViewConfig) -> int:
     """Show the scene until the window is closed (or ``cfg.frames`` frames were drawn)."""
     import glfw
 
-    from sim.control_loop import ControlClock
-    from sim.simulator import So101Sim
-    from sim.viewer import Viewer
+    from so101.sim.control_loop import ControlClock
+    from so101.sim.simulator import So101Sim
+    from so101.sim.viewer import Viewer
 
     sim = So101Sim(cfg.scene.scene_config())
     seed = cfg.seed

@@ -7,7 +7,7 @@ Three bindings, chosen from what the runtime offers (``choose_graphics``):
 * ``wgl``: Windows, ``XR_KHR_opengl_enable`` with a Win32 binding; the same GLFW window.
 * ``egl``: ``XR_MNDX_egl_enable`` (Monado); a surfaceless EGL context, no window: headless sessions and tests.
 
-The context is a ``sim.gl_context`` owner, so it takes turns with the robot cameras' offscreen contexts.
+The context is a ``so101.sim.gl_context`` owner, so it takes turns with the robot cameras' offscreen contexts.
 pyopenxr switches PyOpenGL's platform to GLX when imported (pyopenxr 1.1.6501, ``xr/platform/linux.py``); EGL's
 functions are then taken from MuJoCo's EGL module, which bound them when MuJoCo was imported.
 """
@@ -19,9 +19,9 @@ import sys
 from collections.abc import Collection
 from typing import Any, Literal
 
-from sim.gl_context import close_at_exit, forget, make_current, release, release_current
-from sim.viewer import has_display
 from so101.command import UsageError
+from so101.sim.gl_context import close_at_exit, forget, make_current, release, release_current
+from so101.sim.viewer import has_display
 
 GraphicsName = Literal["auto", "glx", "wgl", "egl"]
 OPENGL_EXTENSION = "XR_KHR_opengl_enable"

@@ -16,8 +16,8 @@ import numpy as np
 from so101.command import UsageError
 
 if TYPE_CHECKING:
-    from sim.control_loop import View
-    from sim.simulator import So101Sim
+    from so101.sim.control_loop import View
+    from so101.sim.simulator import So101Sim
 
 
 class EpisodeCommand(enum.Enum):

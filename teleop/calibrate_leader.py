@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from so101.command import UsageError, run_command
-from teleop.feetech.calibration import CalibrationError, calibration_problem
-from teleop.feetech.ports import check_port, open_bus
-from teleop.leader import ARM, LeaderConfig, calibration_path, lerobot_leader
+from so101.teleop.feetech.calibration import CalibrationError, calibration_problem
+from so101.teleop.feetech.ports import check_port, open_bus
+from so101.teleop.leader import ARM, LeaderConfig, calibration_path, lerobot_leader
 
 
 @dataclass

@@ -1,10 +1,11 @@
-"""Tests of policies.act: construction from a dataset, resize in the processor, offline backbone."""
+"""Tests of so101.policies.act: construction from a dataset, resize in the processor, offline backbone."""
 
 from __future__ import annotations
 
 import pytest
 
-from policies.act import (
+from so101.command import UsageError
+from so101.policies.act import (
     ActPolicyConfig,
     act_config,
     backbone_weights_on_disk,
@@ -12,7 +13,6 @@ from policies.act import (
     make_processors,
     select_cameras,
 )
-from so101.command import UsageError
 
 TINY = {"dim_model": 32, "n_heads": 2, "dim_feedforward": 64, "n_encoder_layers": 1, "n_vae_encoder_layers": 1,
         "chunk_size": 10, "n_action_steps": 10, "image_height": 48, "image_width": 64}

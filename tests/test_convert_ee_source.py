@@ -9,10 +9,10 @@ from pathlib import Path
 import mujoco
 import pytest
 
-from kinematics.units import JOINT_FEATURE_NAMES, JointLimits
-from recording.convert_ee_source import detect_units, joint_feature
-from sim.paths import ROBOT_XML
 from so101.command import UsageError
+from so101.kinematics.units import JOINT_FEATURE_NAMES, JointLimits
+from so101.recording.convert_ee_source import detect_units, joint_feature
+from so101.sim.paths import ROBOT_XML
 
 LIMITS = JointLimits.from_model(mujoco.MjModel.from_xml_path(str(ROBOT_XML)))
 

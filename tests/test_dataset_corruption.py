@@ -19,9 +19,9 @@ import pandas as pd
 import pytest
 from conftest import TINY_REPO_ID
 
-from recording.dataset_writer import DatasetRef
 from so101.cli import main as so101_main
 from so101.command import UsageError
+from so101.recording.dataset_writer import DatasetRef
 
 VIDEO = Path("videos/observation.images.wrist_cam/chunk-000/file-002.mp4")
 DATA = Path("data/chunk-000/file-001.parquet")

@@ -1,4 +1,4 @@
-"""Tests of inference.evaluate: the evaluation pool on a small untrained checkpoint, in this process."""
+"""Tests of so101.inference.evaluate: the evaluation pool on a small untrained checkpoint, in this process."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from inference import evaluate
-from inference.benchmark import write_untrained_checkpoint
-from inference.episode import RolloutSettings
-from inference.evaluate import EvalPool
-from policies.act import ActPolicyConfig
+from so101.inference import evaluate
+from so101.inference.benchmark import write_untrained_checkpoint
+from so101.inference.episode import RolloutSettings
+from so101.inference.evaluate import EvalPool
+from so101.policies.act import ActPolicyConfig
 
 TINY = ActPolicyConfig(dim_model=32, n_heads=2, dim_feedforward=64, n_encoder_layers=1, n_vae_encoder_layers=1,
                        chunk_size=10, n_action_steps=10, image_height=48, image_width=64, pretrained_backbone=False,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from so101.command import UsageError
-from teleop.feetech.calibration import (
+from so101.teleop.feetech.calibration import (
     LEADER,
     CalibrationError,
     CalibrationLocation,
@@ -14,8 +14,8 @@ from teleop.feetech.calibration import (
     check_file,
     check_servos,
 )
-from teleop.feetech.emulated_arm import prepare
-from teleop.feetech.emulator import FeetechBusEmulator
+from so101.teleop.feetech.emulated_arm import prepare
+from so101.teleop.feetech.emulator import FeetechBusEmulator
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from so101.command import UsageError
-from teleop.feetech.emulated_arm import EXAMPLE_CALIBRATION, prepare, write_calibration_file
-from teleop.feetech.emulator import FeetechBusEmulator
+from so101.teleop.feetech.emulated_arm import EXAMPLE_CALIBRATION, prepare, write_calibration_file
+from so101.teleop.feetech.emulator import FeetechBusEmulator
 
 
 def test_lerobot_reads_the_prepared_arm_in_its_units(tmp_path):

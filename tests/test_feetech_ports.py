@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from so101.command import UsageError
-from teleop.feetech import ports
-from teleop.feetech.emulator import FeetechBusEmulator
-from teleop.feetech.ports import PortError, check_port, open_bus, processes_holding
+from so101.teleop.feetech import ports
+from so101.teleop.feetech.emulator import FeetechBusEmulator
+from so101.teleop.feetech.ports import PortError, check_port, open_bus, processes_holding
 
 
 @pytest.fixture

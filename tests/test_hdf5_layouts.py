@@ -8,8 +8,9 @@ import h5py
 import numpy as np
 import pytest
 
-from kinematics.units import JointLimits
-from recording.hdf5_layouts import (
+from so101.command import UsageError
+from so101.kinematics.units import JointLimits
+from so101.recording.hdf5_layouts import (
     check_episode,
     episode_units,
     file_attribute,
@@ -18,7 +19,6 @@ from recording.hdf5_layouts import (
     input_files,
     to_dataset_units,
 )
-from so101.command import UsageError
 
 
 def write_act(path: Path, frames: int = 5, joints: int = 6, action_frames: int | None = None, **attrs: object) -> Path:

@@ -11,13 +11,13 @@ import time
 import numpy as np
 import pytest
 
-from kinematics.units import JOINT_FEATURE_NAMES
 from so101.command import UsageError
-from teleop.feetech.calibration import CalibrationError
-from teleop.feetech.emulated_arm import store_calibration, write_calibration_file
-from teleop.feetech.emulator import FeetechBusEmulator
-from teleop.feetech.ports import PortError
-from teleop.leader import LeaderArm, LeaderConfig, LeaderDisconnected, calibration_path, lerobot_leader
+from so101.kinematics.units import JOINT_FEATURE_NAMES
+from so101.teleop.feetech.calibration import CalibrationError
+from so101.teleop.feetech.emulated_arm import store_calibration, write_calibration_file
+from so101.teleop.feetech.emulator import FeetechBusEmulator
+from so101.teleop.feetech.ports import PortError
+from so101.teleop.leader import LeaderArm, LeaderConfig, LeaderDisconnected, calibration_path, lerobot_leader
 
 
 @pytest.fixture

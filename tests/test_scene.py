@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from arm_scenes import REFERENCE_XML, needs_reference
 
-from kinematics.units import JOINT_NAMES
-from sim.paths import ROBOT_XML
-from sim.scene import CameraConfig, SceneConfig, build_scene
 from so101.command import UsageError
+from so101.kinematics.units import JOINT_NAMES
+from so101.sim.paths import ROBOT_XML
+from so101.sim.scene import CameraConfig, SceneConfig, build_scene
 
 
 def _site_pose(model: mujoco.MjModel, data: mujoco.MjData, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -70,7 +70,7 @@ def test_joint_ranges_inertials_and_servo_parameters_match_reference() -> None:
 
 @needs_reference
 def test_scene_runs_on_the_official_model() -> None:
-    from sim.simulator import So101Sim
+    from so101.sim.simulator import So101Sim
 
     sim = So101Sim(SceneConfig(robot_xml=REFERENCE_XML))
     sim.reset(3)
@@ -135,8 +135,8 @@ def test_an_arm_without_tcp_site_or_actuators_is_refused_naming_the_fix(tmp_path
 def test_finger_pads_hold_the_brick_through_lift_and_carry_without_sinking_in() -> None:
     from grasp_poses import grasp_pose
 
-    from sim.randomization import ScenePlacement
-    from sim.simulator import So101Sim
+    from so101.sim.randomization import ScenePlacement
+    from so101.sim.simulator import So101Sim
 
     sim = So101Sim()
     placement = ScenePlacement(seed=None, brick_pos=(0.2, 0.1, 0.0096), brick_yaw=-0.7, bowl_pos=(0.2, -0.14, 0.0))

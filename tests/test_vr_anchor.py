@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from kinematics.pose import Pose, quat_multiply, quat_rotate
-from sim.vr_anchor import WorkspaceAnchor, WorkspacePlacement
+from so101.kinematics.pose import Pose, quat_multiply, quat_rotate
+from so101.sim.vr_anchor import WorkspaceAnchor, WorkspacePlacement
 
 
 def yaw_pitch(yaw: float, pitch: float) -> np.ndarray:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from so101.command import UsageError
-from training.frame_cache import FrameCache
+from so101.training.frame_cache import FrameCache
 
 if TYPE_CHECKING:
     import torch

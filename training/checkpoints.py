@@ -18,9 +18,9 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from policies.checkpoint import safetensors_problem
-from recording.atomic_file import fsync_dir, fsync_tree
 from so101.command import UsageError
+from so101.policies.checkpoint import safetensors_problem
+from so101.recording.atomic_file import fsync_dir, fsync_tree
 
 STAGING_DIR = ".staging"
 """Folder of the run where checkpoints are written before they are published."""

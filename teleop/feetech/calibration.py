@@ -84,7 +84,7 @@ def calibration_problem(path: Path) -> str | None:
     """What makes ``path`` unfit as an SO-101 arm's LeRobot calibration file (said as the end of a sentence
     starting with the path), or None when LeRobot can use it: valid JSON, the six joints of ``JOINT_NAMES`` and no
     others, integer fields, ranges within the encoder's 0..4095."""
-    from kinematics.units import JOINT_NAMES
+    from so101.kinematics.units import JOINT_NAMES
 
     try:
         entries = json.loads(path.read_text())

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kinematics.units import JOINT_NAMES
 from so101.command import UsageError
-from teleop.feetech.emulator import FeetechBusEmulator
+from so101.kinematics.units import JOINT_NAMES
+from so101.teleop.feetech.emulator import FeetechBusEmulator
 
 EXAMPLE_CALIBRATION: dict[str, tuple[int, int, int]] = {
     "shoulder_pan": (120, 900, 3200),

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kinematics.ee_controller import EndEffectorController
-from kinematics.pose import Pose, quat_conjugate, quat_multiply, quat_rotate
-from kinematics.units import GRIPPER_INDEX
+from so101.kinematics.ee_controller import EndEffectorController
+from so101.kinematics.pose import Pose, quat_conjugate, quat_multiply, quat_rotate
+from so101.kinematics.units import GRIPPER_INDEX
 
 
 @dataclass

@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from sim.rendering import RenderProfile
-from sim.simulator import So101Sim
-from sim.vr_anchor import WorkspaceAnchor, WorkspacePlacement
-from sim.vr_gl import GraphicsName
-from teleop.vr.actions import ControllerActions, ControllerSample, Hand
-from teleop.vr.clutch import ClutchConfig
+from so101.sim.rendering import RenderProfile
+from so101.sim.simulator import So101Sim
+from so101.sim.vr_anchor import WorkspaceAnchor, WorkspacePlacement
+from so101.sim.vr_gl import GraphicsName
+from so101.teleop.vr.actions import ControllerActions, ControllerSample, Hand
+from so101.teleop.vr.clutch import ClutchConfig
 
 START_TIMEOUT_S = 30.0
 """How long to wait for the runtime to start the session (s): a person may still be putting the headset on."""
@@ -74,8 +74,8 @@ class Headset:
     """
 
     def __init__(self, config: VRConfig, sim: So101Sim, capture: bool = False) -> None:
-        from sim.vr_view import StereoView
-        from teleop.vr.session import XrSession
+        from so101.sim.vr_view import StereoView
+        from so101.teleop.vr.session import XrSession
 
         self.config = config
         graphics: GraphicsName = config.graphics
