@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from so101.command import UsageError
 from so101.kinematics.ee_features import EELayout
 from so101.policies.act import ACTION_KEY, IMAGE_PREFIX, STATE_DIM, STATE_KEY, pick_device
+from so101.policies.safetensors_file import safetensors_problem
 from so101.sim.scene import BRICK_SIZES, ROBOT_CAMERA_NAMES
 
 if TYPE_CHECKING:
@@ -264,27 +265,6 @@ def resolve_pretrained_dir(path: Path | str) -> Path:
 
 def _first_line(err: BaseException) -> str:
     return (str(err).strip().splitlines() or [type(err).__name__])[0]
-
-
-def safetensors_problem(path: Path) -> str | None:
-    """Why ``path`` is not a whole safetensors file (missing, truncated, not safetensors), or None; reads only its
-    header."""
-    if not path.is_file():
-        return f"{path} is missing"
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        head = f.read(8)
-        header_len = int.from_bytes(head, "little") if len(head) == 8 else -1
-        if header_len < 2 or 8 + header_len > size:
-            return f"{path} is not a safetensors file or is truncated ({size} bytes)"
-        try:
-            header = json.loads(f.read(header_len))
-            end = max((entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"), default=0)
-        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
-            return f"{path} has an unreadable safetensors header"
-    if 8 + header_len + end > size:
-        return f"{path} is truncated ({size} bytes, its header describes {8 + header_len + end})"
-    return None
 
 
 def check_checkpoint_files(pretrained_dir: Path) -> None:

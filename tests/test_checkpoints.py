@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from so101.policies.checkpoint import safetensors_problem
+from so101.policies.safetensors_file import safetensors_problem
 from so101.training.checkpoints import (
     checkpoint_problem,
     point,

@@ -1,4 +1,4 @@
-"""The follower rig (``so101.teleop.feetech.follower_rig``, ``pose_feed``) with the simulated LeRobot camera
+"""The follower rig (``so101.teleop.feetech.follower_rig``, ``so101.sim.pose_feed``) with the simulated LeRobot camera
 (``so101.sim.lerobot_camera``): LeRobot's own ``SO101Follower`` and camera code drive it unmodified; and
 ``so101 emulate follower`` serving it from its own process."""
 
@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from so101.sim.pose_feed import read_pose
 from so101.sim.simulator import START_POSE
 from so101.teleop.feetech.follower_rig import FollowerRig
-from so101.teleop.feetech.pose_feed import read_pose
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

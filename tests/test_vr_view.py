@@ -1,5 +1,5 @@
 """The stereo view against Monado: the swapchain images hold the scene, the eyes differ by the parallax of the
-runtime's eye separation, the view follows the head, the status panel shows (sim/vr_view.py)."""
+runtime's eye separation, the view follows the head, the status panel shows (teleop/vr/view.py)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from monado import monado  # noqa: F401  (fixture)
 
 from so101.kinematics.pose import Pose, quat_conjugate, quat_rotate
 from so101.sim.simulator import So101Sim
-from so101.sim.vr_view import PANEL_DEPTH_M, eye_camera
 from so101.teleop.vr.headset import Headset, VRConfig
 from so101.teleop.vr.session import xr_pose
+from so101.teleop.vr.view import PANEL_DEPTH_M, eye_camera
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

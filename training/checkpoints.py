@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from so101.command import UsageError
-from so101.policies.checkpoint import safetensors_problem
+from so101.policies.safetensors_file import safetensors_problem
 from so101.recording.atomic_file import fsync_dir, fsync_tree
 
 STAGING_DIR = ".staging"

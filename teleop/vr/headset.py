@@ -14,10 +14,10 @@ from typing import Literal
 
 from so101.sim.rendering import RenderProfile
 from so101.sim.simulator import So101Sim
-from so101.sim.vr_anchor import WorkspaceAnchor, WorkspacePlacement
-from so101.sim.vr_gl import GraphicsName
 from so101.teleop.vr.actions import ControllerActions, ControllerSample, Hand
+from so101.teleop.vr.anchor import WorkspaceAnchor, WorkspacePlacement
 from so101.teleop.vr.clutch import ClutchConfig
+from so101.teleop.vr.gl import GraphicsName
 
 START_TIMEOUT_S = 30.0
 """How long to wait for the runtime to start the session (s): a person may still be putting the headset on."""
@@ -74,8 +74,8 @@ class Headset:
     """
 
     def __init__(self, config: VRConfig, sim: So101Sim, capture: bool = False) -> None:
-        from so101.sim.vr_view import StereoView
         from so101.teleop.vr.session import XrSession
+        from so101.teleop.vr.view import StereoView
 
         self.config = config
         graphics: GraphicsName = config.graphics

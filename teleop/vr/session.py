@@ -10,7 +10,7 @@ runtime's events or from a test):
 * LOSS_PENDING, EXITING, or the instance being lost (the runtime went away): ``lost`` / ``ended``.
 
 Spaces: the reference space is ``STAGE`` (floor level) when the runtime has one, else ``LOCAL``; the workspace is
-placed in it by ``so101.sim.vr_anchor``. Times are OpenXR times (ns); poses in the reference space (m,
+placed in it by ``so101.teleop.vr.anchor``. Times are OpenXR times (ns); poses in the reference space (m,
 ``[w, x, y, z]``).
 """
 
@@ -28,7 +28,7 @@ import numpy as np
 
 from so101.command import UsageError
 from so101.kinematics.pose import Pose
-from so101.sim.vr_gl import EGL_EXTENSION, OPENGL_EXTENSION, GraphicsName, XrGLContext, choose_graphics
+from so101.teleop.vr.gl import EGL_EXTENSION, OPENGL_EXTENSION, GraphicsName, XrGLContext, choose_graphics
 
 OPTIONAL_EXTENSIONS = ("XR_KHR_convert_timespec_time", "XR_FB_display_refresh_rate")
 DEFAULT_DISPLAY_PERIOD_S = 1.0 / 90.0
@@ -56,7 +56,7 @@ class XrSession:
     """An OpenXR instance and session with an OpenGL context.
 
     Args:
-        graphics: the binding (``auto`` chooses from what the runtime offers, see ``so101.sim.vr_gl``).
+        graphics: the binding (``auto`` chooses from what the runtime offers, see ``so101.teleop.vr.gl``).
         mirror: show the desktop mirror window (window bindings only).
         app_name: the application name the runtime shows.
 

@@ -8,7 +8,7 @@ display period, so physics keeps the control rate and frames keep the display ra
    display period, so it runs on that thread: physics never waits for the display);
 3. when the session is visible, locates both eyes at the frame's predicted display time, updates the MuJoCo scene
    once, and renders it per eye with that eye's pose and asymmetric field of view (MuJoCo's camera frustum set
-   per eye), at 1:1 scale through ``so101.sim.vr_anchor``; the status panel is overlaid in each eye; each eye's image
+   per eye), at 1:1 scale through ``so101.teleop.vr.anchor``; the status panel is overlaid in each eye; each eye's image
    is blitted into its swapchain image;
 4. ends the frame with one projection layer, then shows the left eye in the mirror window, if there is one.
 
@@ -29,7 +29,7 @@ from so101.kinematics.pose import Pose, quat_rotate
 from so101.sim.gl_context import make_current
 from so101.sim.rendering import RenderProfile, apply_render_profile, configure_scene_flags, scene_option
 from so101.sim.simulator import So101Sim
-from so101.sim.vr_anchor import WorkspaceAnchor
+from so101.teleop.vr.anchor import WorkspaceAnchor
 from so101.teleop.vr.frame_pacer import FramePacer
 
 if TYPE_CHECKING:
