@@ -27,11 +27,11 @@ import numpy as np
 
 from so101.command import UsageError
 from so101.kinematics.units import JOINT_FEATURE_NAMES
+from so101.lerobot_compat import require, use_lossless_encoder
 from so101.recording.crash_points import crash_point
 from so101.recording.dataset_checks import check_openable
 from so101.recording.durable_root import DurableRoot
-from so101.recording.episode_commit import COMMIT_LEROBOT, EpisodeCommitter
-from so101.recording.lossless_encoder import use_lossless_encoder
+from so101.recording.episode_commit import EpisodeCommitter
 from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
 from so101.sim.randomization import ScenePlacement
 from so101.sim.scene import CameraConfig
@@ -200,7 +200,7 @@ class DatasetWriter:
         """
         from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-        _check_lerobot_version()
+        require("lerobot", "record (durable episode commits through LeRobot's writer)")
         root = config.resolved_root()
         # Recover first: a commit interrupted between its two renames (filesystems without an atomic exchange)
         # is completed there, which brings the dataset folder back.
@@ -221,7 +221,7 @@ class DatasetWriter:
             streaming_encoding=True,
             encoder_threads=config.encoder_threads,
         )
-        use_lossless_encoder(dataset, config)
+        use_lossless_encoder(dataset, config.encoder_threads)
         return cls(dataset, root, session, 0, config.task)
 
     @classmethod
@@ -232,7 +232,7 @@ class DatasetWriter:
         import datasets
         from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-        _check_lerobot_version()
+        require("lerobot", "record (durable episode commits through LeRobot's writer)")
         root = config.resolved_root()
         _say_recovered(DurableRoot(root).recover(), root)
         metadata = SceneMetadata(root)
@@ -268,7 +268,7 @@ class DatasetWriter:
                 + "; ".join(problems)
                 + ". Use the dataset's --scene.fps, --cameras.names and image size, or record into a new --dataset.root"
             )
-        use_lossless_encoder(dataset, config)
+        use_lossless_encoder(dataset, config.encoder_threads)
         return cls(dataset, root, session, len(metadata.sessions()), config.task)
 
     @property
@@ -347,16 +347,6 @@ class DatasetWriter:
             self.discard_episode()
         finally:
             self.committer.close()
-
-
-def _check_lerobot_version() -> None:
-    from importlib.metadata import version
-
-    if version("lerobot") != COMMIT_LEROBOT:
-        raise UsageError(
-            f"record writes datasets through LeRobot {COMMIT_LEROBOT}'s writer internals, but LeRobot "
-            f"{version('lerobot')} is installed; install the pinned version (make setup)"
-        )
 
 
 def _say_recovered(removed: list[str], root: Path) -> None:

@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from so101.command import UsageError, run_command
+from so101.lerobot_compat import use_lossless_encoder
 from so101.recording.dataset_checks import read_info
 from so101.recording.dataset_writer import DatasetConfig, DatasetRef
-from so101.recording.lossless_encoder import use_lossless_encoder
 from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
 
 FLAG = "--dataset.root"
@@ -245,7 +245,7 @@ def repair(root: Path, output: Path, repo_id: str) -> tuple[list[int], dict[int,
         repo_id=repo_id, fps=fps, features=features, root=partial, robot_type=info.get("robot_type"),
         use_videos=True, vcodec="h264", streaming_encoding=True,
     )
-    use_lossless_encoder(dataset, DatasetConfig(repo_id=repo_id))
+    use_lossless_encoder(dataset, DatasetConfig(repo_id=repo_id).encoder_threads)
     readers = {key: VideoFrames() for key in video_keys}
     kept: list[int] = []
     dropped: dict[int, str] = {}

@@ -40,42 +40,6 @@ USER_ERRORS: tuple[type[BaseException], ...] = (UsageError, FileNotFoundError, F
 """Errors that the command layer reports as one line (exit 2) instead of a traceback."""
 
 
-def _patch_draccus() -> None:
-    """Teach draccus 0.10 two things it lacks; checked against the version these patches were written for."""
-    from importlib.metadata import version
-
-    from draccus.parsers.decoding import decode
-    from draccus.utils import DecodingError
-    from draccus.wrappers import docstring
-
-    if version("draccus") != "0.10.0" or getattr(docstring, "_so101_patched", False):
-        return
-
-    def decode_literal(cls: Any, raw_value: Any, path: Sequence[str]) -> Any:
-        choices = typing.get_args(cls)
-        for choice in choices:
-            if raw_value == choice or str(raw_value) == str(choice):
-                return choice
-        raise DecodingError(path, f"{raw_value!r} is not one of {', '.join(map(str, choices))}")
-
-    decode.register(typing.Literal, decode_literal, include_subclasses=True)
-    # draccus takes a field docstring whose first line holds one colon ("Control rate (Hz): ...") for another
-    # field definition and shows no help for the option; a line that opens a string literal is never a field.
-    is_field = docstring._contains_attribute_definition
-    docstring._contains_attribute_definition = lambda line: not line.lstrip().startswith(('"', "'")) and is_field(
-        line
-    )
-    # argparse formats help text with %: a field docstring saying "10 %" would crash --help.
-    read_docstring = docstring.get_attribute_docstring
-
-    def escaped_docstring(cls: type, name: str) -> Any:
-        doc = read_docstring(cls, name)
-        return dataclasses.replace(doc, **{k: v.replace("%", "%%") for k, v in dataclasses.asdict(doc).items()})
-
-    docstring.get_attribute_docstring = escaped_docstring
-    docstring._so101_patched = True
-
-
 # ------------------------------------------------------------------------------------------- option names
 
 
@@ -178,7 +142,9 @@ def parse(config_class: type[T], argv: Sequence[str], command: str, positional: 
     import draccus
     from draccus.utils import DraccusException
 
-    _patch_draccus()
+    from so101.lerobot_compat import patch_draccus
+
+    patch_draccus()
     args = normalize_args(config_class, argv, positional)
     try:
         return draccus.parse(config_class=config_class, args=args, prog=f"so101 {command}", exit_on_error=False)
