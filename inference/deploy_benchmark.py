@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from so101.command import run_command
+from so101.errors import ConfigError
 
 RATE_HZ = 30
 SAFETY_TARGET_US = 500.0
@@ -49,11 +50,11 @@ class DeployBenchConfig:
 
     def __post_init__(self) -> None:
         if self.duration_s <= 0:
-            raise ValueError(f"--duration_s must be positive, got {self.duration_s}")
+            raise ConfigError("duration_s", self.duration_s, "must be positive")
         if not 1 <= self.n_action_steps <= 100:
-            raise ValueError(f"--n_action_steps must be within 1..100 (the chunk size), got {self.n_action_steps}")
+            raise ConfigError("n_action_steps", self.n_action_steps, "must be within 1..100 (the chunk size)")
         if self.safety_actions < 10:
-            raise ValueError(f"--safety_actions must be at least 10, got {self.safety_actions}")
+            raise ConfigError("safety_actions", self.safety_actions, "must be at least 10")
 
 
 def start_rig(directory: Path, width: int, height: int) -> tuple[subprocess.Popen[str], list[str]]:

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from so101.command import UsageError
+from so101.errors import PreflightError
 from so101.kinematics.units import JOINT_NAMES, Normalization
 
 CHECKS: tuple[str, ...] = ("cameras", "camera_views", "task", "units", "start_pose", "timing")
@@ -33,10 +33,6 @@ CHECKS: tuple[str, ...] = ("cameras", "camera_views", "task", "units", "start_po
 
 VIEW_SIZE = (32, 24)
 """Width and height (pixels) frames are reduced to before their views are compared."""
-
-
-class PreflightRefused(UsageError):
-    """A preflight check failed and was not allowed; the message names each cause and the flag."""
 
 
 @dataclass
@@ -248,9 +244,12 @@ def check_timing(call_s: float, fps: int, n_action_steps: int, ensemble: bool) -
 
 
 def conclude(results: list[CheckResult], allow: set[str]) -> None:
-    """Raise ``PreflightRefused`` naming each failed check not in ``allow``, its fix and the flag that overrides."""
+    """Raise ``PreflightError`` naming each failed check not in ``allow``, its fix and the flag that overrides."""
     refused = [result for result in results if not result.ok and result.name not in allow]
     if refused:
         causes = "; ".join(f"{result.name}: {result.detail}" for result in refused)
         names = ",".join(result.name for result in refused)
-        raise PreflightRefused(f"preflight refused ({causes}). {refused[0].fix}. To run anyway: --allow {names}")
+        raise PreflightError(
+            f"preflight refused ({causes}). {refused[0].fix}. To run anyway: --allow {names}",
+            checks=[result.name for result in refused],
+        )

@@ -36,7 +36,7 @@ def _with_retries(step: Callable[[], None]) -> None:
         except ConnectionError:
             if attempt == BUS_ATTEMPTS - 1:
                 raise
-            log.info("a reply of the follower's bus was lost; trying again")
+            log.debug("a reply of the follower's bus was lost; trying again")
 
 
 def calibrate_command(config: SO101FollowerConfig) -> str:

@@ -8,10 +8,13 @@ in the same thread; ``so101.sim.gl_context`` hands the thread's GL between the w
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from so101.inference.episode import RolloutSettings, run_policy_episode
 from so101.inference.report import EvalEpisode
+
+log = logging.getLogger(__name__)
 
 
 def watch(
@@ -50,9 +53,9 @@ def watch(
                 should_stop=lambda: viewer.should_close, spaces=spaces if spaces.end_effector else None,
             )  # fmt: skip
             results.append(episode)
-            print(f"seed {seed}: {'success' if episode.success else 'failure'} in {episode.steps} steps "
-                  f"({runner.timing.line()})", flush=True)  # fmt: skip
-        print(f"pacing: {clock.summary()}")
+            outcome = "success" if episode.success else "failure"
+            log.info("seed %s: %s in %d steps (%s)", seed, outcome, episode.steps, runner.timing.line())
+        log.info("pacing: %s", clock.summary())
     finally:
         renderer.close()
         if viewer is not None:

@@ -24,7 +24,8 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from so101.command import UsageError, run_command
+from so101.command import run_command
+from so101.errors import ConfigError, DependencyError
 from so101.kinematics.fk import ForwardKinematics
 from so101.kinematics.ik import N_BODY, IKConfig, IKSolver
 from so101.kinematics.pose import Pose, matrix_to_quat, quat_angle
@@ -231,9 +232,8 @@ def mink_solver(model: mujoco.MjModel, cfg: IkBenchConfig) -> Solver:
     try:
         import mink
     except ImportError as error:
-        raise UsageError(
-            "the IK benchmark compares against mink, which is not installed: `pip install mink`, "
-            "or run with --mink false"
+        raise DependencyError(
+            "mink", "not installed", "1.3.0", "the IK benchmark's comparison", alternative="run with --mink false"
         ) from error
 
     ik_cfg = IKConfig()
@@ -282,7 +282,7 @@ def _resolve_model(path: str | None) -> Path:
 
         model_path = ROBOT_XML
     if not model_path.is_file():
-        raise UsageError(f"no SO-101 model at {model_path}; pass one with --model path/to/so101.xml")
+        raise ConfigError("model", model_path, "must be the path of an SO-101 MJCF file (nothing there)")
     return model_path
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+from so101.errors import ConfigError
 from so101.kinematics.fk import ForwardKinematics
 from so101.kinematics.ik import IKConfig, IKSolver, IKStatus
 from so101.kinematics.ik_trajectory import bound_joint_step
@@ -58,9 +59,9 @@ class EEControllerConfig:
 
     def __post_init__(self) -> None:
         if self.max_joint_step_deg <= 0:
-            raise ValueError(f"--max_joint_step_deg must be positive, got {self.max_joint_step_deg}")
+            raise ConfigError("max_joint_step_deg", self.max_joint_step_deg, "must be positive")
         if self.position_tolerance <= 0:
-            raise ValueError(f"--position_tolerance must be positive, got {self.position_tolerance}")
+            raise ConfigError("position_tolerance", self.position_tolerance, "must be positive")
         if self.orientation_weight < 0 or self.restarts < 0:
             raise ValueError(
                 f"--orientation_weight and --restarts must not be negative, got {self.orientation_weight}, "

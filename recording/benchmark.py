@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from so101.command import run_command
+from so101.errors import ConfigError
 from so101.recording.dataset_writer import DatasetConfig
 from so101.sim.options import CameraOptions
 
@@ -38,7 +39,7 @@ class RecordBenchConfig:
 
     def __post_init__(self) -> None:
         if self.episodes < 1:
-            raise ValueError(f"--episodes must be at least 1, got {self.episodes}")
+            raise ConfigError("episodes", self.episodes, "must be at least 1")
 
 
 def run(cfg: RecordBenchConfig) -> int:

@@ -28,7 +28,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from so101.command import UsageError, run_command
+from so101.command import run_command
+from so101.errors import DatasetError
 from so101.kinematics.ee_features import EELayout, RotationEncoding
 from so101.recording.dataset_writer import DatasetRef
 from so101.recording.scene_metadata import META_DIR
@@ -91,7 +92,7 @@ def convert(cfg: ConvertEEConfig) -> ConversionResult:
     if dst.exists():
         raise FileExistsError(f"--dst.root {dst} exists; give a new folder (convert-ee never overwrites a dataset)")
     if dst.resolve() == src.resolve():
-        raise UsageError("--dst.root must differ from --src.root")
+        raise DatasetError("--dst.root must differ from --src.root")
     keys = [ACTION_KEY] + ([STATE_KEY] if cfg.state else [])
     for key in keys:
         joint_feature(info, key, src)
@@ -99,7 +100,7 @@ def convert(cfg: ConvertEEConfig) -> ConversionResult:
     try:
         model = mujoco.MjModel.from_xml_path(str(path))
     except ValueError as error:
-        raise UsageError(f"{path} is not a loadable MJCF ({str(error).splitlines()[0]}); give --model") from error
+        raise DatasetError(f"{path} is not a loadable MJCF ({str(error).splitlines()[0]}); give --model") from error
     limits = JointLimits.from_model(model)
     if cfg.units == "auto":
         decision = detect_units(src, info, keys, limits)
@@ -111,7 +112,7 @@ def convert(cfg: ConvertEEConfig) -> ConversionResult:
         converter = JointsToEE(model, layout, units)
         verifier = EEVerifier(model, layout, units) if cfg.verify else None
     except ValueError as error:
-        raise UsageError(f"--tcp {cfg.tcp}: {error}") from error
+        raise DatasetError(f"--tcp {cfg.tcp}: {error}") from error
     report = VerificationReport()
 
     def convert_episode(episode_index: int, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -158,7 +159,7 @@ def _has_joint_state(info: dict[str, Any], root: Path) -> bool:
 
     try:
         joint_feature(info, STATE_KEY, root)
-    except UsageError:
+    except DatasetError:
         return False
     return True
 

@@ -18,6 +18,7 @@ saved is in a valid dataset. ``discard_episode`` drops the one in progress; ``fi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from so101.command import UsageError
+from so101.errors import ConfigError, DatasetError
 from so101.kinematics.units import JOINT_FEATURE_NAMES
 from so101.lerobot_compat import require, use_lossless_encoder
 from so101.recording.crash_points import crash_point
@@ -39,6 +40,8 @@ from so101.sim.task_signals import TASK
 
 if TYPE_CHECKING:
     from lerobot.datasets.lerobot_dataset import LeRobotDataset, LeRobotDatasetMetadata
+
+log = logging.getLogger(__name__)
 
 ROBOT_TYPE = "so101_follower"
 """LeRobot's name of the SO-101 follower: policies trained on the dataset deploy to it unchanged."""
@@ -69,7 +72,7 @@ class DatasetConfig:
 
     def __post_init__(self) -> None:
         if "/" not in self.repo_id or self.repo_id.startswith("/") or self.repo_id.endswith("/"):
-            raise ValueError(f"--dataset.repo_id must look like 'user/name', got {self.repo_id!r}")
+            raise ConfigError("dataset.repo_id", self.repo_id, "must look like 'user/name'")
         if self.vcodec not in VIDEO_CODECS:
             raise ValueError(f"--dataset.vcodec must be one of {', '.join(VIDEO_CODECS)}, got {self.vcodec!r}")
         if not self.task.strip():
@@ -95,12 +98,12 @@ class DatasetRef:
         errors name ``flag``, the option that gave the folder.
 
         Raises:
-            UsageError: the folder does not exist, is not a LeRobot dataset, or one of its files is damaged.
+            DatasetError: the folder does not exist, is not a LeRobot dataset, or one of its files is damaged.
         """
         root = self.resolved_root()
         if not (root / "meta" / "info.json").is_file():
             problem = "does not exist" if not root.exists() else "is not a LeRobot dataset (it has no meta/info.json)"
-            raise UsageError(
+            raise DatasetError(
                 f"{flag} {root} {problem}; give the folder of a LeRobot v3.0 dataset, as "
                 "so101 record --dataset.root wrote it"
             )
@@ -241,7 +244,7 @@ class DatasetWriter:
                 f"--resume: there is no LeRobot dataset at {root} (no meta/info.json); drop --resume to create one"
             )
         if not metadata.exists():
-            raise UsageError(
+            raise DatasetError(
                 f"--resume: {root} was not recorded by the workbench (no {metadata.recording_path.name}); its "
                 "episodes could not be re-simulated. Record into a new --dataset.root and merge instead"
             )
@@ -263,7 +266,7 @@ class DatasetWriter:
             problems.append(f"robot_type is {dataset.meta.robot_type!r}, expected {ROBOT_TYPE!r}")
         if problems:
             dataset.finalize()
-            raise UsageError(
+            raise DatasetError(
                 f"--resume: {root} does not match this recording: "
                 + "; ".join(problems)
                 + ". Use the dataset's --scene.fps, --cameras.names and image size, or record into a new --dataset.root"
@@ -351,4 +354,4 @@ class DatasetWriter:
 
 def _say_recovered(removed: list[str], root: Path) -> None:
     if removed:
-        print(f"record: an earlier session on {root} was killed; removed {' and '.join(removed)} (never saved)")
+        log.info("record: an earlier session on %s was killed; removed %s (never saved)", root, " and ".join(removed))

@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from so101.command import UsageError, run_command
+from so101.command import run_command
+from so101.errors import DatasetError
 from so101.lerobot_compat import use_lossless_encoder
 from so101.recording.dataset_checks import read_info
 from so101.recording.dataset_writer import DatasetConfig, DatasetRef
@@ -312,7 +313,7 @@ def _repair(cfg: RepairConfig) -> int:
     root = cfg.dataset.resolved_root()
     output = cfg.output if cfg.output is not None else root.with_name(root.name + ".repaired")
     if output.exists():
-        raise UsageError(f"--output {output} exists already; remove it or give another --output")
+        raise DatasetError(f"--output {output} exists already; remove it or give another --output")
     kept, dropped, lost = repair(root, output, cfg.dataset.repo_id)
     for line in lost:
         print(f"  file lost: {line}")

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from so101.command import UsageError, run_command
+from so101.command import run_command
+from so101.errors import ConfigError, DatasetError
 from so101.kinematics.ee_features import EELayout
 from so101.recording.dataset_writer import DatasetRef
 from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata, model_files
@@ -53,7 +54,7 @@ class ReplayConfig:
 
     def __post_init__(self) -> None:
         if self.episode < 0:
-            raise ValueError(f"--episode must be an episode index (0 or more), got {self.episode}")
+            raise ConfigError("episode", self.episode, "must be an episode index (0 or more)")
 
 
 @dataclass
@@ -110,7 +111,7 @@ def load_episodes(root: Path, episodes: list[int] | None = None, joint_actions: 
     wanted = sorted(records) if episodes is None else episodes
     missing = [index for index in wanted if index not in records]
     if missing:
-        raise UsageError(f"{root} has no episode(s) {missing}; choose --episode from 0..{len(records) - 1}")
+        raise DatasetError(f"{root} has no episode(s) {missing}; choose --episode from 0..{len(records) - 1}")
     out = []
     for index in wanted:
         rows = frame[frame["episode_index"] == index].sort_values("frame_index")
@@ -158,7 +159,7 @@ def _check_scenes_match(metadata: SceneMetadata, records: dict[int, EpisodeRecor
             return
         i = wrong[0]
         bad = f"does not match the episodes: episode {i} has {records[i].frames} frames there, {lengths[i]} in the data"
-    raise UsageError(
+    raise DatasetError(
         f"{metadata.root}: {name} {bad}; episodes were removed or added without it (lerobot-edit-dataset?). "
         "Remove episodes with so101 dataset delete-episodes, which keeps the scenes in step"
     )

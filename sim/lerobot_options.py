@@ -3,7 +3,8 @@
 The LeRobot plugins (env ``so101_pickplace``, robot ``so101_sim``) keep the field names LeRobot expects at its
 boundary, and plain ``str`` fields where the workbench uses ``Literal`` types (LeRobot's draccus cannot decode them).
 Their values are validated by ``SceneOptions`` and ``CameraOptions``, with the same rules as every ``so101``
-command; error messages name the plugin's own flags.
+command; a ``ConfigError`` is raised again about the plugin's own fields (its structured option renamed, its text
+never edited).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from so101.errors import ConfigError
 from so101.sim.options import CameraOptions, SceneOptions
 
 T = TypeVar("T")
@@ -27,17 +29,16 @@ class PluginFlags:
     names: Mapping[str, str]
     """Option of ``so101.sim.options`` (``cameras.names``) -> the plugin's field (``camera_names``)."""
 
-    def rename(self, message: str) -> str:
-        for ours, theirs in self.names.items():
-            message = message.replace(f"--{ours}", f"--{self.prefix}.{theirs}")
-        return message
+    def field(self, option: str) -> str:
+        """The plugin's option for one of ``so101.sim.options`` (``cameras.width`` -> ``env.observation_width``)."""
+        return f"{self.prefix}.{self.names.get(option, option)}"
 
     def check(self, build: Callable[[], T]) -> T:
-        """``build()``, its ValueError reworded with the plugin's flags."""
+        """``build()``; a ``ConfigError`` it raises is raised again about the plugin's own options."""
         try:
             return build()
-        except ValueError as error:
-            raise ValueError(self.rename(str(error))) from error
+        except ConfigError as error:
+            raise error.renamed(self.field) from error
 
 
 def scene_options(brick: str, robot_xml: str | Path | None, fps: int, flags: PluginFlags) -> SceneOptions:

@@ -22,7 +22,7 @@ from typing import Any
 import mujoco
 import numpy as np
 
-from so101.command import UsageError
+from so101.errors import DeviceError
 from so101.sim.gl_context import close_at_exit, forget, make_current, release, release_current
 from so101.sim.rendering import RenderProfile, configure_scene_flags, scene_option
 from so101.sim.simulator import So101Sim
@@ -59,10 +59,10 @@ class Viewer:
         import glfw
 
         self._window: Any = None
-        with warnings.catch_warnings():  # the reason is in the UsageError; GLFW's own warning would be a 2nd line
+        with warnings.catch_warnings():  # the reason is in the DeviceError; GLFW's own warning would be a 2nd line
             warnings.simplefilter("ignore")
             if not glfw.init():
-                raise UsageError(
+                raise DeviceError(
                     f"cannot open a window: no display ({_glfw_error(glfw)}); run on a desktop session, or under "
                     f"a virtual display: {_xvfb_command()}"
                 )
@@ -71,7 +71,7 @@ class Viewer:
             release_current()
             window = glfw.create_window(width, height, title, None, None)
         if not window:
-            raise UsageError(
+            raise DeviceError(
                 f"cannot open an OpenGL window on this display ({_glfw_error(glfw)}); install the display's OpenGL "
                 f"drivers, or use a virtual display: {_xvfb_command()}"
             )

@@ -25,25 +25,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from so101.command import UsageError
+from so101.errors import DependencyError
 
 if TYPE_CHECKING:
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
 SUPPORTED = {"lerobot": "0.4.4", "draccus": "0.10.0"}
 """The versions whose internals this module was written against (the pins of pyproject.toml)."""
-
-
-class UnsupportedVersionError(UsageError):
-    """An installed LeRobot or draccus is not the version whose internals the workbench relies on."""
-
-    def __init__(self, package: str, installed: str, supported: str, needed_for: str) -> None:
-        self.package, self.installed, self.supported, self.needed_for = package, installed, supported, needed_for
-        super().__init__(
-            f"{package} {installed} is installed, but {needed_for} relies on {package} {supported}'s internals "
-            f"(so101/lerobot_compat.py): install the pinned version with  pip install {package}=={supported}  "
-            "(or make setup)"
-        )
 
 
 def installed_version(package: str) -> str:
@@ -57,10 +45,10 @@ def installed_version(package: str) -> str:
 
 
 def require(package: str, needed_for: str) -> None:
-    """Raise ``UnsupportedVersionError`` unless ``package`` is the version in ``SUPPORTED``."""
+    """Raise ``DependencyError`` unless ``package`` is the version in ``SUPPORTED``."""
     installed = installed_version(package)
     if installed != SUPPORTED[package]:
-        raise UnsupportedVersionError(package, installed, SUPPORTED[package], needed_for)
+        raise DependencyError(package, installed, SUPPORTED[package], needed_for)
 
 
 # ------------------------------------------------------------------------------------------------ draccus

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 from so101.command import run_command
+from so101.errors import ConfigError
 from so101.teleop.feetech.trajectories import MotionName
 
 Device = Literal["leader", "follower"]
@@ -66,9 +67,9 @@ class EmulateConfig:
         if self.device is None:
             raise ValueError("name the device to emulate: so101 emulate leader, or so101 emulate follower")
         if self.speed <= 0:
-            raise ValueError(f"--speed must be positive, got {self.speed}")
+            raise ConfigError("speed", self.speed, "must be positive")
         if self.duration_s is not None and self.duration_s <= 0:
-            raise ValueError(f"--duration_s must be positive, got {self.duration_s}")
+            raise ConfigError("duration_s", self.duration_s, "must be positive")
         if self.camera_width < 16 or self.camera_height < 16:
             raise ValueError("--camera_width and --camera_height must be at least 16")
         if self.id is None:

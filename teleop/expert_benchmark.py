@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from so101.command import run_command
+from so101.errors import ConfigError
 from so101.teleop.scripted_expert import ExpertConfig
 
 TARGET_SUCCESS = 0.98
@@ -37,9 +38,9 @@ class ExpertBenchConfig:
 
     def __post_init__(self) -> None:
         if self.episodes < 1:
-            raise ValueError(f"--episodes must be at least 1, got {self.episodes}")
+            raise ConfigError("episodes", self.episodes, "must be at least 1")
         if self.episode_time_s <= 0:
-            raise ValueError(f"--episode_time_s must be positive, got {self.episode_time_s}")
+            raise ConfigError("episode_time_s", self.episode_time_s, "must be positive")
 
 
 @dataclass

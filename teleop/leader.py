@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, get_args
 import numpy as np
 from serial import SerialException
 
+from so101.errors import ConfigError
 from so101.kinematics.units import JOINT_FEATURE_NAMES, JOINT_NAMES, Normalization
 from so101.teleop.action_source import SourceDisconnected
 from so101.teleop.feetech import calibration
@@ -76,9 +77,9 @@ class LeaderConfig:
             choices = ", ".join(get_args(Normalization))
             raise ValueError(f"--leader.norm_mode must be one of {choices}, got {self.norm_mode!r}")
         if self.read_budget_s < 0:
-            raise ValueError(f"--leader.read_budget_s must be at least 0, got {self.read_budget_s}")
+            raise ConfigError("leader.read_budget_s", self.read_budget_s, "must be at least 0")
         if self.disconnect_after_s <= 0:
-            raise ValueError(f"--leader.disconnect_after_s must be positive, got {self.disconnect_after_s}")
+            raise ConfigError("leader.disconnect_after_s", self.disconnect_after_s, "must be positive")
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,7 @@ class LeaderArm:
         self._leader = leader
         self._last = None
         self._last_good_time = time.monotonic()
-        logger.info("leader arm %r connected on %s", config.id, config.port)
+        logger.debug("leader arm %r connected on %s", config.id, config.port)
 
     def disconnect(self) -> None:
         """Release the servos (torque off, as LeRobot does) and close the port; quiet if the arm is gone."""

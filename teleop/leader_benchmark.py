@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from so101.command import run_command
+from so101.errors import ConfigError
 from so101.sim.options import SceneOptions
 
 GOAL_MEDIAN_MS = 5.0
@@ -47,7 +48,7 @@ class LeaderBenchConfig:
 
     def __post_init__(self) -> None:
         if self.duration_s <= 0:
-            raise ValueError(f"--duration_s must be positive, got {self.duration_s}")
+            raise ConfigError("duration_s", self.duration_s, "must be positive")
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Literal, TextIO
 
 import numpy as np
 
-from so101.command import UsageError, run_command
+from so101.command import run_command
+from so101.errors import ConfigError, DeviceError
 from so101.kinematics.units import JOINT_NAMES, radians_to_dataset
 from so101.sim.options import SceneOptions
 from so101.teleop.leader import JointOverrides, LeaderConfig
@@ -69,7 +70,7 @@ class TeleopConfig:
 
     def __post_init__(self) -> None:
         if self.duration_s is not None and self.duration_s <= 0:
-            raise ValueError(f"--duration_s must be positive, got {self.duration_s}")
+            raise ConfigError("duration_s", self.duration_s, "must be positive")
 
 
 def teleop(cfg: TeleopConfig) -> int:
@@ -92,7 +93,9 @@ def teleop(cfg: TeleopConfig) -> int:
         if cfg.view == "vr":
             headset = Headset(cfg.vr, sim)
             if not headset.start():
-                raise UsageError("the headset's session did not start: put the headset on and keep its runtime running")
+                raise DeviceError(
+                    "the headset's session did not start: put the headset on and keep its runtime running"
+                )
         else:
             viewer = None if cfg.headless else _open_viewer(sim)
         clock = ControlClock(sim.fps, view=headset.view if headset is not None else viewer)
@@ -217,7 +220,7 @@ def _open_viewer(sim: So101Sim) -> Viewer | None:
 
     try:
         return Viewer(sim, title="so101 teleop", profile="fast")
-    except UsageError as error:
+    except DeviceError as error:
         print(f"so101 teleop: no window ({error}); running headless", file=sys.stderr)
         return None
 

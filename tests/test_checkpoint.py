@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from so101.command import UsageError
+from so101.errors import So101Error
 from so101.policies.act import ActPolicyConfig, act_config
 from so101.policies.checkpoint import IncompatibleCheckpointError, check_sim_compatibility, sim_requirements
 
@@ -30,7 +30,7 @@ def test_incompatible_checkpoints_are_refused_naming_the_mismatch() -> None:
     with pytest.raises(IncompatibleCheckpointError, match="camera 'laptop'"):
         check_sim_compatibility(config, "ckpt")
     # A mismatch is the user's to fix: the command layer prints it as one line (exit 2), not a traceback.
-    assert issubclass(IncompatibleCheckpointError, UsageError)
+    assert issubclass(IncompatibleCheckpointError, So101Error)
 
 
 def test_requirements_of_stock_lerobot_checkpoints_come_from_their_config(tmp_path) -> None:

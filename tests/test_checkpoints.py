@@ -165,7 +165,7 @@ def test_best_of_a_step_evaluated_again_never_replaces_the_folder_best_points_at
 def test_a_full_disk_during_a_save_leaves_last_on_the_previous_checkpoint(tmp_path) -> None:
     import errno
 
-    from so101.training.checkpoints import DiskFullError
+    from so101.errors import DiskFullError
 
     checkpoints = tmp_path / "checkpoints"
     save_checkpoint_atomic(checkpoints / "000010", lambda folder: _fake_checkpoint(folder, 10))
@@ -183,8 +183,8 @@ def test_a_full_disk_during_a_save_leaves_last_on_the_previous_checkpoint(tmp_pa
 def test_a_full_disk_while_best_is_copied_leaves_best_as_it_was(tmp_path, monkeypatch) -> None:
     import errno
 
+    from so101.errors import DiskFullError
     from so101.training import checkpoints
-    from so101.training.checkpoints import DiskFullError
 
     publish_best(tmp_path, _fake_checkpoint(tmp_path / "checkpoints" / "000010", 10), {"step": 10})
 

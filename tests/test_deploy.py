@@ -212,11 +212,11 @@ def test_a_missing_or_mismatched_calibration_stops_with_the_calibrate_command(ri
 def test_the_training_dataset_comes_from_the_checkpoint_or_the_flag(tmp_path: Path) -> None:
     from lerobot.robots.so_follower import SO101FollowerConfig
 
-    from so101.command import UsageError
+    from so101.errors import So101Error
     from so101.inference.deploy import DeployConfig, DeployPolicyOptions, TrainingOptions, training_root
 
     config = DeployConfig(DeployPolicyOptions(path=tmp_path), SO101FollowerConfig(port="p", id="f"))
-    with pytest.raises(UsageError, match=r"--training\.root"):
+    with pytest.raises(So101Error, match=r"--training\.root"):
         training_root(config, tmp_path)
     (tmp_path / "train_config.json").write_text(json.dumps({"dataset": {"root": "/data/stock"}}))
     assert training_root(config, tmp_path) == Path("/data/stock")  # a stock lerobot-train checkpoint

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from so101.errors import PreflightError
 from so101.inference.deploy_preflight import (
-    PreflightRefused,
     TrainingReference,
     check_camera_views,
     check_cameras,
@@ -102,8 +102,9 @@ def test_inference_time_must_fit_the_control_period_with_the_chunk_settings() ->
 
 def test_a_failed_check_refuses_unless_allowed() -> None:
     results = [check_task("other", [TASK]), check_units(True, "degrees", "x")]
-    with pytest.raises(PreflightRefused, match="--allow task"):
+    with pytest.raises(PreflightError, match="--allow task") as refused:
         conclude(results, set())
+    assert refused.value.checks == ["task"]
     conclude(results, {"task"})
     assert "ALLOWED" in results[0].line(allowed=True) and "FAIL" in results[0].line()
 

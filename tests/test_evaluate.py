@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from so101.errors import EvalWorkerError
 from so101.inference import evaluate
 from so101.inference.benchmark import write_untrained_checkpoint
 from so101.inference.episode import RolloutSettings
@@ -66,7 +67,7 @@ def test_a_worker_killed_again_and_again_stops_the_evaluation_with_one_clear_lin
     killer = threading.Thread(target=kill_every_worker)
     killer.start()
     try:
-        with pytest.raises(evaluate.EvalWorkersDied) as stopped:
+        with pytest.raises(EvalWorkerError) as stopped:
             pool.evaluate(checkpoint, [5, 6], settings)
     finally:
         done.set()
@@ -79,5 +80,5 @@ def test_a_worker_killed_again_and_again_stops_the_evaluation_with_one_clear_lin
 
 def test_a_worker_silent_past_the_episode_timeout_is_killed_as_hung(checkpoint: Path, monkeypatch) -> None:
     monkeypatch.setattr(evaluate, "EPISODE_TIMEOUT_S", 0.3)  # shorter than a worker takes to start its episode
-    with EvalPool(1) as pool, pytest.raises(evaluate.EvalWorkersDied, match=r"scene seed 9: no answer in 0\.3 s"):
+    with EvalPool(1) as pool, pytest.raises(EvalWorkerError, match=r"scene seed 9: no answer in 0\.3 s"):
         pool.evaluate(checkpoint, [9], RolloutSettings(episode_time_s=0.1, device="cpu"))

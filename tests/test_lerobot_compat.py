@@ -16,7 +16,8 @@ import pytest
 import tomllib
 
 from so101 import lerobot_compat
-from so101.lerobot_compat import SUPPORTED, DatasetInternals, UnsupportedVersionError, require
+from so101.errors import DependencyError
+from so101.lerobot_compat import SUPPORTED, DatasetInternals, require
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,7 +33,7 @@ def test_the_supported_versions_are_the_pins_and_are_installed() -> None:
 
 def test_another_version_is_refused_naming_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(lerobot_compat, "installed_version", lambda package: "0.5.0")
-    with pytest.raises(UnsupportedVersionError) as raised:
+    with pytest.raises(DependencyError) as raised:
         require("lerobot", "durable dataset recording")
     error = raised.value
     assert (error.package, error.installed, error.supported) == ("lerobot", "0.5.0", "0.4.4")
@@ -44,7 +45,7 @@ def test_patching_another_draccus_is_refused(monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setattr(docstring, "_so101_patched", False, raising=False)
     monkeypatch.setattr(lerobot_compat, "installed_version", lambda package: "0.11.0")
-    with pytest.raises(UnsupportedVersionError, match=r"draccus 0\.11\.0 is installed"):
+    with pytest.raises(DependencyError, match=r"draccus 0\.11\.0 is installed"):
         lerobot_compat.patch_draccus()
 
 

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from so101.command import EXIT_INTERRUPTED, UsageError
+from so101.command import EXIT_INTERRUPTED
+from so101.errors import ConfigError, So101Error
 from so101.sim.options import CameraOptions
 
 # Small enough to train on a CPU in minutes; LeRobot's defaults otherwise.
@@ -81,7 +82,7 @@ class PipelineConfig:
 
     def __post_init__(self) -> None:
         if self.policy_preset not in ("small", "default"):
-            raise ValueError(f"--policy_preset must be small or default, got {self.policy_preset!r}")
+            raise ConfigError("policy_preset", self.policy_preset, "must be small or default")
         for name in ("episodes", "steps", "batch_size", "eval_episodes", "eval_freq"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be at least 1, got {getattr(self, name)}")
@@ -95,7 +96,7 @@ def _stage(name: str, command: list[str], main: Callable[[list[str]], int], timi
     if status == EXIT_INTERRUPTED:
         raise KeyboardInterrupt
     if status:
-        raise UsageError(f"the {name} stage failed (exit status {status}); fix what its message above names")
+        raise So101Error(f"the {name} stage failed (exit status {status}); fix what its message above names")
     timings.append((name, "so101 " + " ".join(command), time.perf_counter() - start))
 
 

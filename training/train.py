@@ -25,7 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from so101.command import UsageError, parse, run_command
+from so101.command import parse, run_command
+from so101.errors import CheckpointError, ConfigError, So101Error
 from so101.inference.report import EvalSummary
 from so101.policies.act import ActPolicyConfig
 from so101.recording.atomic_file import write_atomic
@@ -102,9 +103,9 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be at least 1, got {getattr(self, name)}")
         if self.eval_freq < 0:
-            raise ValueError(f"--eval_freq must be >= 0 (0 turns evaluation off), got {self.eval_freq}")
+            raise ConfigError("eval_freq", self.eval_freq, "must be >= 0 (0 turns evaluation off)")
         if self.num_workers < 0:
-            raise ValueError(f"--num_workers must be >= 0, got {self.num_workers}")
+            raise ConfigError("num_workers", self.num_workers, "must be >= 0")
 
 
 def parse_config(argv: list[str]) -> TrainConfig:
@@ -116,29 +117,30 @@ def resolve_config(cfg: TrainConfig, argv: list[str]) -> TrainConfig:
     """With ``--resume``, RUN's saved config with the flags of ``argv`` on top; else ``cfg``.
 
     Raises:
-        UsageError: ``--resume`` without a run folder to continue, or no ``--dataset.root``.
+        ConfigError: ``--resume`` without a run folder to continue, or no ``--dataset.root``.
+        CheckpointError: the run's saved options cannot be read.
     """
     if cfg.resume:
         if not cfg.output_dir:
-            raise UsageError("--resume needs --output_dir RUN (the run folder to continue)")
+            raise ConfigError("output_dir", cfg.output_dir, "must name the run folder to continue when resuming")
         saved = Path(cfg.output_dir) / CONFIG_NAME
         if not saved.is_file():
-            raise UsageError(
-                f"{cfg.output_dir} is not a run folder of so101 train (no {CONFIG_NAME}); give --output_dir the "
-                "folder of the run to continue"
+            raise ConfigError(
+                "output_dir", cfg.output_dir, f"must be a run folder of so101 train to resume (it has no {CONFIG_NAME})"
             )
         import yaml
 
         try:
             parse(TrainConfig, [f"--config_path={saved}"], "train")
-        except (UsageError, yaml.YAMLError) as err:
-            raise UsageError(
+        except (So101Error, ValueError, yaml.YAMLError) as err:
+            raise CheckpointError(
                 f"{saved}, the run's saved options, cannot be read ({' '.join(str(err).split())}); restore it "
                 "from a copy, or start a new run in another --output_dir"
             ) from err
         cfg = parse(TrainConfig, [f"--config_path={saved}", *argv], "train")
     if cfg.dataset.root is None:
-        raise UsageError("give the dataset: --dataset.root PATH (a LeRobot dataset folder, e.g. from so101 record)")
+        rule = "must name the dataset (a LeRobot dataset folder, e.g. from so101 record)"
+        raise ConfigError("dataset.root", None, rule)
     return cfg
 
 

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from so101.command import UsageError
+from so101.errors import DeviceError
 
 if TYPE_CHECKING:
     from lerobot.motors import MotorCalibration
     from lerobot.motors.feetech import FeetechMotorsBus
 
 
-class CalibrationError(UsageError):
+class CalibrationError(DeviceError):
     """The calibration file is missing or does not match the servos."""
 
 

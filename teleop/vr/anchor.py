@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from so101.errors import ConfigError
 from so101.kinematics.pose import Pose, matrix_to_quat, quat_multiply, quat_rotate
 
 _WORLD_FROM_XR_AXES = matrix_to_quat(np.array([[0.0, 0.0, -1.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]))
@@ -36,9 +37,9 @@ class WorkspacePlacement:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.distance_m <= 3.0:
-            raise ValueError(f"--vr.distance_m must be within 0..3 m, got {self.distance_m}")
+            raise ConfigError("vr.distance_m", self.distance_m, "must be within 0..3 m")
         if not -1.0 <= self.table_below_eyes_m <= 2.5:
-            raise ValueError(f"--vr.table_below_eyes_m must be within -1..2.5 m, got {self.table_below_eyes_m}")
+            raise ConfigError("vr.table_below_eyes_m", self.table_below_eyes_m, "must be within -1..2.5 m")
 
 
 class WorkspaceAnchor:

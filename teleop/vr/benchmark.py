@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from so101.command import run_command
+from so101.errors import ConfigError
 from so101.kinematics.pose import Pose, quat_from_rotvec, quat_multiply
 from so101.sim.machine import machine_line
 from so101.sim.options import SceneOptions
@@ -52,7 +53,7 @@ class VRBenchConfig:
 
     def __post_init__(self) -> None:
         if self.duration_s <= 0:
-            raise ValueError(f"--duration_s must be positive, got {self.duration_s}")
+            raise ConfigError("duration_s", self.duration_s, "must be positive")
         if self.sequences < 1 or self.steps_per_sequence < 2:
             raise ValueError("--sequences must be at least 1 and --steps_per_sequence at least 2")
 

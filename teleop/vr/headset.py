@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from so101.errors import ConfigError
 from so101.sim.rendering import RenderProfile
 from so101.sim.simulator import So101Sim
 from so101.teleop.vr.actions import ControllerActions, ControllerSample, Hand
@@ -55,7 +56,7 @@ class VRConfig:
         self.clutch()
         self.placement()
         if self.max_joint_step_deg <= 0:
-            raise ValueError(f"--vr.max_joint_step_deg must be positive, got {self.max_joint_step_deg}")
+            raise ConfigError("vr.max_joint_step_deg", self.max_joint_step_deg, "must be positive")
 
     def clutch(self) -> ClutchConfig:
         return ClutchConfig(self.motion_scale, self.follow_orientation, self.gripper_speed)

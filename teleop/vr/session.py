@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from so101.command import UsageError
+from so101.errors import DeviceError
 from so101.kinematics.pose import Pose
 from so101.teleop.vr.gl import EGL_EXTENSION, OPENGL_EXTENSION, GraphicsName, XrGLContext, choose_graphics
 
@@ -61,7 +61,7 @@ class XrSession:
         app_name: the application name the runtime shows.
 
     Raises:
-        UsageError: no OpenXR runtime, no headset, or no OpenGL binding; the message names the fix.
+        DeviceError: no OpenXR runtime, no headset, or no OpenGL binding; the message names the fix.
     """
 
     def __init__(self, graphics: GraphicsName = "auto", mirror: bool = True, app_name: str = "so101") -> None:
@@ -87,11 +87,11 @@ class XrSession:
         except xr.exception.RuntimeUnavailableError as error:
             manifest = os.environ.get("XR_RUNTIME_JSON")
             if manifest and not os.path.isfile(manifest):
-                raise UsageError(
+                raise DeviceError(
                     f"XR_RUNTIME_JSON={manifest} is not a file: point it at your runtime's manifest (e.g. "
                     "openxr_monado.json, SteamVR's steamxr_linux64.json), or unset it to use the active runtime"
                 ) from None
-            raise UsageError(
+            raise DeviceError(
                 "no OpenXR runtime found: start your headset's runtime (SteamVR, Meta Quest Link, Monado, WiVRn) "
                 f"and make it the active one, or point XR_RUNTIME_JSON at its manifest ({error})"
             ) from None
@@ -111,7 +111,7 @@ class XrSession:
             self.system_id = xr.get_system(self.instance, xr.SystemGetInfo(xr.FormFactor.HEAD_MOUNTED_DISPLAY))
         except xr.exception.FormFactorUnavailableError:
             self.close()
-            raise UsageError(
+            raise DeviceError(
                 "the OpenXR runtime sees no headset: connect it and start its link (Quest Link / Air Link, "
                 "SteamVR's headset, WiVRn), then run again"
             ) from None

@@ -85,7 +85,7 @@ class VRTeleop(ActionSource):
         first ``wait_for_start``); waits until focused. On failure everything is closed, the driver included.
 
         Raises:
-            UsageError: no runtime, no headset, no OpenGL binding (the message names the fix).
+            DeviceError: no runtime, no headset, no OpenGL binding (the message names the fix).
             SourceDisconnected: the session did not come up (the runtime stopped it or went away).
         """
         if self.headset is not None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from so101.command import run_command
+from so101.errors import ConfigError
 from so101.sim.options import SceneOptions
 from so101.teleop.vr.headset import VRConfig
 
@@ -39,7 +40,7 @@ class VRCommandConfig:
 
     def __post_init__(self) -> None:
         if self.episode_time_s <= 0:
-            raise ValueError(f"--episode_time_s must be positive, got {self.episode_time_s}")
+            raise ConfigError("episode_time_s", self.episode_time_s, "must be positive")
 
 
 def check(cfg: VRCommandConfig) -> int:
