@@ -135,7 +135,8 @@ def build_scene(config: SceneConfig | None = None) -> SceneModel:
         robot = mujoco.MjSpec.from_file(str(robot_xml))
     except ValueError as error:  # MuJoCo's parser: not an MJCF file, or a broken one
         message = " ".join(str(error).split())
-        raise ConfigError("scene.robot_xml", robot_xml, f"must be a model MuJoCo can load ({message})") from error
+        rule = f"is not a MuJoCo model MuJoCo can load ({message}); pass an SO-101 MJCF"
+        raise ConfigError("scene.robot_xml", robot_xml, rule) from error
     _check_robot_spec(robot, robot_xml)
     brick = mujoco.MjSpec.from_file(str(ASSETS_DIR / f"duplo_{config.brick}.xml"))
     bowl = mujoco.MjSpec.from_file(str(ASSETS_DIR / "bowl.xml"))
