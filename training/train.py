@@ -126,7 +126,8 @@ def resolve_config(cfg: TrainConfig, argv: list[str]) -> TrainConfig:
         saved = Path(cfg.output_dir) / CONFIG_NAME
         if not saved.is_file():
             raise ConfigError(
-                "output_dir", cfg.output_dir, f"must be a run folder of so101 train to resume (it has no {CONFIG_NAME})"
+                "output_dir", cfg.output_dir,
+                f"is not a run folder of so101 train (it has no {CONFIG_NAME}); give the folder of the run to continue",
             )
         import yaml
 
