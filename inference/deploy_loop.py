@@ -113,7 +113,7 @@ class Deployment:
         chunking = "temporal ensembling" if runner.temporal_ensemble else f"n_action_steps {runner.n_action_steps}"
         print(f"policy {loaded.path}: {fps} fps, cameras {', '.join(runner.cameras)}, {chunking}", flush=True)
         print(f"training data {reference.root}: {len(reference.start_states)} episodes", flush=True)
-        self.robot = robot = connect_follower(cfg.robot)
+        self.robot = robot = connect_follower(cfg.robot.lerobot_config())
         if cfg.dry_run:
             robot.bus.disable_torque()  # the real arm must not move at all in a dry run
         names = list(robot.cameras)
