@@ -8,8 +8,8 @@
 
 The follower is LeRobot 0.4.4's own ``SO101Follower`` (its calibration files, ``use_degrees``, its camera classes
 from ``--robot.cameras``), stepped at the policy's fps on a ``ControlClock`` through the shared ``PolicyRunner``.
-Before any motion the preflight (``inference.deploy_preflight``) compares the set-up with the training data; every
-action then goes through the safety layer (``inference.deploy_safety``). Torque is released on a normal exit,
+Before any motion the preflight (``so101.inference.deploy_preflight``) compares the set-up with the training data; every
+action then goes through the safety layer (``so101.inference.deploy_safety``). Torque is released on a normal exit,
 Ctrl-C, a safety stop and any exception. Every episode is recorded as a LeRobot dataset: ``observation.state``,
 the cameras, ``action.policy`` (the raw policy action) and ``action`` (what was sent after the safety layer).
 """
@@ -25,18 +25,19 @@ from typing import TYPE_CHECKING, Any, Literal
 # Registers LeRobot's camera types and the simulated one with draccus before --robot.cameras is parsed.
 import lerobot.cameras.opencv.configuration_opencv
 import lerobot.cameras.realsense.configuration_realsense  # noqa: F401
+import so101.sim.config_lerobot_camera  # noqa: F401
 from lerobot.cameras import CameraConfig as LeRobotCameraConfig
 from lerobot.robots.so_follower import SO101FollowerConfig
+from so101.errors import So101Error
+from so101.inference.deploy_preflight import CHECKS
+from so101.inference.deploy_safety import SafetyConfig
+from so101.recording.dataset_writer import DatasetConfig
+from so101.sim.options import EPISODE_TIME_S
 
-import sim.config_lerobot_camera  # noqa: F401
-from inference.deploy_preflight import CHECKS
-from inference.deploy_safety import SafetyConfig
-from recording.dataset_writer import DatasetConfig
-from sim.options import EPISODE_TIME_S
-from so101.command import UsageError, run_command
+from so101.command import run_command
 
 if TYPE_CHECKING:
-    from sim.scene import CameraConfig
+    from so101.sim.scene import CameraConfig
 
 
 @dataclass
@@ -166,7 +167,7 @@ def training_root(cfg: DeployConfig, pretrained_dir: Path) -> Path:
         root = json.loads(train_config.read_text()).get("dataset", {}).get("root")
         if root:
             return Path(root)
-    raise UsageError(
+    raise So101Error(
         f"the checkpoint {pretrained_dir} does not say which dataset trained it; pass it as --training.root"
     )
 
@@ -182,8 +183,7 @@ def session_record(
     """The entry of ``meta/so101/recording.json`` for this deployment: the cameras and extra features as
     ``so101 dataset validate`` checks them, and what ran."""
     import lerobot
-
-    from recording.scene_metadata import workbench_version
+    from so101.recording.scene_metadata import workbench_version
 
     return {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -207,7 +207,7 @@ def session_record(
 
 def deploy(cfg: DeployConfig) -> int:
     """Body of ``so101 deploy``: 0 when every episode ran, 1 after a safety stop."""
-    from inference.deploy_loop import Deployment
+    from so101.inference.deploy_loop import Deployment
 
     with Deployment(cfg) as deployment:
         return deployment.run()

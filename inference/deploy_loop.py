@@ -11,8 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
-from inference.deploy_preflight import (
+from so101.inference.deploy_preflight import (
     TrainingReference,
     check_camera_views,
     check_cameras,
@@ -23,17 +22,16 @@ from inference.deploy_preflight import (
     conclude,
     nearest_start,
 )
-from inference.deploy_robot import DryRunArm, connect_follower, joint_action, joint_state, release
-from inference.deploy_safety import EmergencyStop, SafetyLayer, SafetyStop, Watchdog
-from kinematics.units import JOINT_FEATURE_NAMES
+from so101.inference.deploy_robot import DryRunArm, connect_follower, joint_action, joint_state, release
+from so101.inference.deploy_safety import EmergencyStop, SafetyLayer, SafetyStop, Watchdog
+from so101.kinematics.units import JOINT_FEATURE_NAMES
 
 if TYPE_CHECKING:
     from lerobot.robots.so_follower import SO101Follower
-
-    from inference.deploy import DeployConfig
-    from inference.policy_runner import PolicyRunner
-    from inference.policy_spaces import PolicySpaces
-    from recording.dataset_writer import DatasetWriter
+    from so101.inference.deploy import DeployConfig
+    from so101.inference.policy_runner import PolicyRunner
+    from so101.inference.policy_spaces import PolicySpaces
+    from so101.recording.dataset_writer import DatasetWriter
 
 POLICY_ACTION = "action.policy"
 """The raw policy action of each frame, beside ``action`` (what was sent after the safety layer)."""
@@ -94,11 +92,11 @@ class Deployment:
         return 0
 
     def _run(self) -> None:
-        import sim  # noqa: F401  (MuJoCo's GL backend before anything renders)
-        from inference.deploy import session_record, training_root
-        from inference.policy_runner import PolicyRunner
-        from inference.policy_spaces import PolicySpaces
-        from policies.checkpoint import load_policy
+        import so101.sim  # noqa: F401  (MuJoCo's GL backend before anything renders)
+        from so101.inference.deploy import session_record, training_root
+        from so101.inference.policy_runner import PolicyRunner
+        from so101.inference.policy_spaces import PolicySpaces
+        from so101.policies.checkpoint import load_policy
 
         cfg = self.cfg
         loaded = load_policy(
@@ -146,9 +144,8 @@ class Deployment:
 
         import av
         import datasets
-
-        from recording.dataset_writer import DatasetWriter
-        from sim.scene import CameraConfig
+        from so101.recording.dataset_writer import DatasetWriter
+        from so101.sim.scene import CameraConfig
 
         # Quiet the per-episode chatter of the encoders and LeRobot's "Map" progress bar at each save, as record does.
         av.logging.set_libav_level(av.logging.ERROR)
@@ -161,7 +158,7 @@ class Deployment:
         session = session_record(cfg, loaded.path, fps, lines, cameras, extra)
         self.writer = DatasetWriter.create(cfg.dataset, fps, cameras, session, extra)
         if cfg.dry_run:
-            from sim.viewer import has_display
+            from so101.sim.viewer import has_display
 
             video_dir = cfg.video_dir or self.writer.root.with_name(self.writer.root.name + "_dry_run")
             self.dry = DryRunArm(fps, video_dir, window=has_display())
@@ -180,7 +177,7 @@ class Deployment:
 
     def _move_to(self, target: np.ndarray, safety: SafetyLayer, fps: int) -> None:
         """A slow move (the ramp bound per step) to ``target``, then wait for the arm to arrive."""
-        from sim.control_loop import ControlClock
+        from so101.sim.control_loop import ControlClock
 
         assert self.robot is not None
         print(f"moving slowly to the training start pose [{', '.join(f'{v:.0f}' for v in target)}]", flush=True)
@@ -214,8 +211,8 @@ class Deployment:
         stop: EmergencyStop,
         names: list[str],
     ) -> None:
-        from sim.control_loop import ControlClock
-        from sim.options import episode_steps
+        from so101.sim.control_loop import ControlClock
+        from so101.sim.options import episode_steps
 
         cfg, robot, writer, spaces = self.cfg, self.robot, self.writer, self.spaces
         assert robot is not None and writer is not None and spaces is not None

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recording.crash_points import crash_point
-from recording.durable_root import DurableRoot
+from so101.recording.crash_points import crash_point
+from so101.recording.durable_root import DurableRoot
 
 if TYPE_CHECKING:
     from lerobot.datasets.lerobot_dataset import LeRobotDataset

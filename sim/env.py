@@ -4,9 +4,9 @@ Observation: ``{"agent_pos": (6,) float32 joint positions in dataset units, "pix
 (no ``pixels`` with ``cameras=[]``). ``agent_pos`` may pass a joint's range by ``JOINT_OVERSHOOT`` and stays within
 its declared space.
 Action: (6,) joint targets in dataset units (degrees; gripper 0..100), or with ``ee_layout`` an end-effector pose in
-that layout (``kinematics.ee_features``: TCP in the robot base frame, metres, plus the gripper), which the
+that layout (``so101.kinematics.ee_features``: TCP in the robot base frame, metres, plus the gripper), which the
 end-effector controller inside turns into joint targets, no body joint moving more than its step bound per step
-(``kinematics.ee_action``). Every action space has finite bounds (``ee_action_bounds``), so clients that rescale
+(``so101.kinematics.ee_action``). Every action space has finite bounds (``ee_action_bounds``), so clients that rescale
 actions (``gymnasium.wrappers.RescaleAction``, stable-baselines3) can use it. One step is 1/fps s of sim time.
 ``info`` holds ``is_success`` and every task signal, and from ``reset`` the scene's ``placement`` (a
 ``ScenePlacement``); with end-effector actions also ``ik_ok`` (this step's pose was reached) and ``ik_failures``
@@ -28,14 +28,13 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
-
-from kinematics.ee_features import EELayout
-from kinematics.units import radians_to_dataset
-from sim.options import episode_steps
-from sim.randomization import RandomizationConfig, ScenePlacement
-from sim.rendering import CameraRenderer, RenderProfile
-from sim.scene import BrickSize, CameraConfig, SceneConfig, default_cameras
-from sim.simulator import So101Sim
+from so101.kinematics.ee_features import EELayout
+from so101.kinematics.units import radians_to_dataset
+from so101.sim.options import episode_steps
+from so101.sim.randomization import RandomizationConfig, ScenePlacement
+from so101.sim.rendering import CameraRenderer, RenderProfile
+from so101.sim.scene import BrickSize, CameraConfig, SceneConfig, default_cameras
+from so101.sim.simulator import So101Sim
 
 ENV_ID = "so101/PickPlace-v0"
 TASK = "Pick up the Duplo brick and place it in the bowl."
@@ -67,8 +66,8 @@ class So101PickPlaceEnv(gym.Env):
 
     Args:
         cameras: the robot cameras observed; default overhead_cam and wrist_cam at 640x480.
-        render_profile: ``fast`` or ``quality`` (see ``sim.rendering``).
-        episode_length: control steps before truncation; default ``sim.options.EPISODE_TIME_S`` of sim time.
+        render_profile: ``fast`` or ``quality`` (see ``so101.sim.rendering``).
+        episode_length: control steps before truncation; default ``so101.sim.options.EPISODE_TIME_S`` of sim time.
         fps: control rate (Hz).
         brick: ``2x4`` or ``2x2`` Duplo brick.
         robot_xml: another SO-101 MJCF; default the workbench's own model.
@@ -113,7 +112,7 @@ class So101PickPlaceEnv(gym.Env):
         self.action_space = gym.spaces.Box(low=low, high=high, dtype=np.float32)
         self.ee = None
         if ee_layout is not None:
-            from kinematics.ee_action import EEActionAdapter
+            from so101.kinematics.ee_action import EEActionAdapter
 
             self.ee = EEActionAdapter(self.sim.model, ee_layout)
             ee_low, ee_high = ee_action_bounds(ee_layout)
@@ -191,7 +190,7 @@ class So101PickPlaceEnv(gym.Env):
 def register() -> None:
     """Register ``ENV_ID`` with Gymnasium (idempotent)."""
     if ENV_ID not in gym.registry:
-        gym.register(id=ENV_ID, entry_point="sim.env:So101PickPlaceEnv")
+        gym.register(id=ENV_ID, entry_point="so101.sim.env:So101PickPlaceEnv")
 
 
 register()

@@ -10,13 +10,12 @@ from contextlib import contextmanager
 import gymnasium as gym
 import numpy as np
 import pytest
-
-from kinematics.ee_convert import JointsToEE
-from kinematics.ee_features import ROTATION_ENCODINGS, EELayout
-from sim.env import ENV_ID, TASK, So101PickPlaceEnv
-from sim.options import EPISODE_TIME_S
-from sim.randomization import ScenePlacement
-from sim.scene import CameraConfig
+from so101.kinematics.ee_convert import JointsToEE
+from so101.kinematics.ee_features import ROTATION_ENCODINGS, EELayout
+from so101.sim.env import ENV_ID, TASK, So101PickPlaceEnv
+from so101.sim.options import EPISODE_TIME_S
+from so101.sim.randomization import ScenePlacement
+from so101.sim.scene import CameraConfig
 
 SMALL = [CameraConfig("overhead_cam", 64, 48), CameraConfig("wrist_cam", 64, 48)]
 
@@ -156,8 +155,7 @@ def test_an_env_without_cameras_observes_the_joints_only() -> None:
 def test_check_env_and_the_passive_checker_pass_over_a_scripted_episode() -> None:
     from gymnasium.utils.env_checker import check_env
     from gymnasium.utils.passive_env_checker import env_step_passive_checker
-
-    from teleop.scripted_expert import ScriptedExpert
+    from so101.teleop.scripted_expert import ScriptedExpert
 
     env = gym.make(ENV_ID, cameras=[CameraConfig("overhead_cam", 32, 24)]).unwrapped
     with no_warnings(allowed=(NORMALIZE_ADVICE,)):

@@ -18,7 +18,7 @@ from so101.cli import COMMANDS, Command, main
 
 def help_commands() -> list[list[str]]:
     """Every subcommand as typed, nested ones included."""
-    from teleop.emulate_cmd import Device
+    from so101.teleop.emulate_cmd import Device
 
     found: list[list[str]] = []
     for name, entry in COMMANDS.items():
