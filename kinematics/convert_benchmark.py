@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from so101.errors import So101Error
-from so101.kinematics.ee_features import RotationEncoding
 
 from so101.command import run_command
+from so101.errors import ConfigError
+from so101.kinematics.ee_features import RotationEncoding
 
 TARGET_FK_FPS = 20_000.0
 TARGET_VERIFY_FPS = 5_000.0
@@ -58,7 +58,8 @@ def episodes_of(cfg: ConvertBenchConfig, model: object) -> list[np.ndarray]:
 
         files = sorted(Path(cfg.dataset_root).glob("data/chunk-*/file-*.parquet"))
         if not files:
-            raise So101Error(f"--dataset_root {cfg.dataset_root} has no data/chunk-*/file-*.parquet; give a dataset")
+            rule = "must be a dataset (no data/chunk-*/file-*.parquet there)"
+            raise ConfigError("dataset_root", cfg.dataset_root, rule)
         frame = pd.concat([pd.read_parquet(p, columns=["episode_index", "action"]) for p in files])
         return [np.stack(rows["action"].to_numpy()).astype(np.float64) for _, rows in frame.groupby("episode_index")]
     from so101.kinematics.benchmark import tracking_workload
@@ -76,6 +77,7 @@ def episodes_of(cfg: ConvertBenchConfig, model: object) -> list[np.ndarray]:
 
 def bench(cfg: ConvertBenchConfig) -> int:
     import mujoco
+
     from so101.kinematics.ee_convert import EEVerifier, JointsToEE, VerificationReport
     from so101.kinematics.ee_features import EELayout
     from so101.sim.machine import machine_line

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
+
 from so101.kinematics.ee_features import EELayout
 from so101.kinematics.units import radians_to_dataset
 from so101.sim.options import episode_steps

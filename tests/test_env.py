@@ -10,6 +10,7 @@ from contextlib import contextmanager
 import gymnasium as gym
 import numpy as np
 import pytest
+
 from so101.kinematics.ee_convert import JointsToEE
 from so101.kinematics.ee_features import ROTATION_ENCODINGS, EELayout
 from so101.sim.env import ENV_ID, TASK, So101PickPlaceEnv
@@ -155,6 +156,7 @@ def test_an_env_without_cameras_observes_the_joints_only() -> None:
 def test_check_env_and_the_passive_checker_pass_over_a_scripted_episode() -> None:
     from gymnasium.utils.env_checker import check_env
     from gymnasium.utils.passive_env_checker import env_step_passive_checker
+
     from so101.teleop.scripted_expert import ScriptedExpert
 
     env = gym.make(ENV_ID, cameras=[CameraConfig("overhead_cam", 32, 24)]).unwrapped

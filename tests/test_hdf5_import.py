@@ -9,6 +9,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+
 from so101.recording.dataset_tools import validate_main
 from so101.recording.hdf5_export import main as export_main
 from so101.recording.hdf5_import import check_imported, main

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from so101.sim.rendering import CameraRenderer
 from so101.sim.scene import CameraConfig
 from so101.sim.simulator import So101Sim
