@@ -1,6 +1,8 @@
 # Set-up and the two everyday commands. Every target creates the virtual environment in .venv/ when missing.
 #   make demo   the main job on the embedded default (simulator + scripted expert, no hardware)
-#   make test   the lint step (ruff), Monado for the VR tests (built once), then the test suite
+#   make test   the lint step (ruff), the manual (docs/, built strictly), Monado for the VR tests (built once),
+#               then the test suite
+#   make docs   the manual alone: site/ from docs/ with MkDocs, failing on any broken link or anchor
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +11,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libglx-mesa0 libopengl0 libosmesa6 xvfb xauth ffmpeg
 DEMO_OUTPUT ?= outputs/demo
 
-.PHONY: setup system-deps monado demo lint test clean
+.PHONY: setup system-deps monado demo lint docs test clean
 
 setup: $(VENV)/.installed
 
@@ -41,13 +43,18 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check .
 
+# The manual: MkDocs in strict mode (mkdocs.yml), so a broken link, a missing anchor or a page left out of the
+# navigation fails the build.
+docs: setup
+	$(BIN)/mkdocs build --strict
+
 # Monado, the open-source OpenXR runtime, built once into ~/.cache/so101/monado for the VR tests (Debian only;
 # elsewhere the VR tests skip, saying why).
 monado:
 	@sh tests/vr_runtime.sh >/dev/null || echo "Monado could not be built: the VR tests will be skipped"
 
-test: lint monado
+test: lint docs monado
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) outputs .pytest_cache
+	rm -rf $(VENV) outputs .pytest_cache site

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 # Registers LeRobot's camera types and the simulated one with draccus before --robot.cameras is parsed.
 import lerobot.cameras.opencv.configuration_opencv
 import lerobot.cameras.realsense.configuration_realsense  # noqa: F401
+from lerobot.cameras import CameraConfig as LeRobotCameraConfig
 from lerobot.robots.so_follower import SO101FollowerConfig
 
 import so101.sim.config_lerobot_camera  # noqa: F401
@@ -54,6 +55,42 @@ class DeployPolicyOptions:
 
 
 @dataclass
+class FollowerOptions:
+    """LeRobot's SO-101 follower (``--robot.*``): the fields of its ``SO101FollowerConfig``, each with its help.
+
+    LeRobot's config documents its fields in comments, which ``--help`` cannot show, and registers one class under
+    two robot types, which draccus prints twice; this block is what the command line sees, and
+    ``lerobot_config`` hands LeRobot its own config."""
+
+    type: Literal["so101_follower", "so100_follower"] = "so101_follower"
+    """LeRobot's robot type; ``so100_follower`` is the same follower class in LeRobot 0.4.4."""
+    port: str = ""
+    """Serial port of the follower's bus adapter, e.g. ``/dev/ttyACM0`` (``lerobot-find-port`` finds it)."""
+    id: str | None = None
+    """The follower's name, which names its calibration file (as ``lerobot-calibrate --robot.id`` wrote it)."""
+    calibration_dir: Path | None = None
+    """Folder of the calibration file; default: LeRobot's, ``$HF_LEROBOT_CALIBRATION/robots/so_follower``."""
+    cameras: dict[str, LeRobotCameraConfig] = field(default_factory=dict)
+    """The policy's cameras by name, as LeRobot camera configs with width, height and fps:
+    ``"{overhead_cam: {type: opencv, index_or_path: 0, width: 640, height: 480, fps: 30}, wrist_cam: {...}}"``."""
+    use_degrees: bool = True
+    """Joints in degrees (LeRobot 0.4's default); false: the older -100..100 normalisation. Must match the
+    training data (the ``units`` preflight check)."""
+    max_relative_target: float | dict[str, float] | None = None
+    """LeRobot's own bound on each motor's move per action (one value, or one per motor name), on top of the
+    safety layer's; default: none."""
+    disable_torque_on_disconnect: bool = True
+    """Release the servos' torque when LeRobot disconnects the arm."""
+
+    def __post_init__(self) -> None:
+        self.lerobot_config()  # LeRobot's own checks (each camera's width, height and fps) as option errors
+
+    def lerobot_config(self) -> SO101FollowerConfig:
+        """LeRobot's config of the follower, from these options."""
+        return SO101FollowerConfig(**{f.name: getattr(self, f.name) for f in fields(self) if f.name != "type"})
+
+
+@dataclass
 class TrainingOptions:
     """The training dataset the preflight compares with (``--training.root``)."""
 
@@ -66,7 +103,7 @@ class DeployConfig:
     """Options of ``so101 deploy``."""
 
     policy: DeployPolicyOptions = field(default_factory=DeployPolicyOptions)
-    robot: SO101FollowerConfig = field(default_factory=lambda: SO101FollowerConfig(port=""))
+    robot: FollowerOptions = field(default_factory=FollowerOptions)
     """LeRobot's SO-101 follower: --robot.port, --robot.id, --robot.cameras, --robot.use_degrees, ..."""
     dataset: DatasetConfig = field(default_factory=lambda: DatasetConfig(repo_id="local/so101_deploy"))
     """Where the deployed episodes are recorded; --dataset.task is also the task given to the policy."""
@@ -157,7 +194,7 @@ def session_record(
         "fps": fps,
         "source": "deploy",
         "policy": str(checkpoint),
-        "robot": {"type": "so101_follower", "port": cfg.robot.port, "id": cfg.robot.id,
+        "robot": {"type": cfg.robot.type, "port": cfg.robot.port, "id": cfg.robot.id,
                   "use_degrees": cfg.robot.use_degrees,
                   "cameras": {name: str(camera) for name, camera in cfg.robot.cameras.items()}},
         "task": cfg.dataset.task,

@@ -119,7 +119,7 @@ def bench_deploy(cfg: DeployBenchConfig) -> int:
         robot = None
         try:
             words[words.index("CKPT")] = str(checkpoint)
-            robot = connect_follower(parse(DeployConfig, words[2:], "deploy").robot)
+            robot = connect_follower(parse(DeployConfig, words[2:], "deploy").robot.lerobot_config())
             safety = SafetyLayer()
             watchdog = Watchdog(1.0)  # as in so101 deploy: lost bus replies are retried
             state = joint_state(watchdog.read(robot.get_observation))

@@ -116,7 +116,7 @@ class Deployment:
         chunking = "temporal ensembling" if runner.temporal_ensemble else f"n_action_steps {runner.n_action_steps}"
         log.info("policy %s: %s fps, cameras %s, %s", loaded.path, fps, ", ".join(runner.cameras), chunking)
         log.info("training data %s: %d episodes", reference.root, len(reference.start_states))
-        self.robot = robot = connect_follower(cfg.robot)
+        self.robot = robot = connect_follower(cfg.robot.lerobot_config())
         if cfg.dry_run:
             robot.bus.disable_torque()  # the real arm must not move at all in a dry run
         names = list(robot.cameras)

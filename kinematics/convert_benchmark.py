@@ -41,6 +41,7 @@ class ConvertBenchConfig:
     repeats: int = 3
     """Passes over the episodes; the median pass is reported."""
     seed: int = 0
+    """Seed of the synthetic episodes' random joint trajectories."""
 
     def __post_init__(self) -> None:
         if self.trajectories < 1 or self.trajectory_seconds <= 0 or self.repeats < 1:

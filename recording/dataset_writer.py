@@ -87,6 +87,8 @@ class DatasetRef:
     """An existing dataset to read (``--dataset.repo_id``, ``--dataset.root``)."""
 
     repo_id: str = "local/so101_pickplace"
+    """Name of the dataset (``user/name``), as LeRobot opens it; without ``root`` it also names the folder in
+    LeRobot's cache."""
     root: Path | None = None
     """Folder of the dataset; default: LeRobot's cache, ``$HF_LEROBOT_HOME/<repo_id>``."""
 

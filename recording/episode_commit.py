@@ -12,7 +12,7 @@ writes every file, through ``LeRobotDataset.save_episode``, but
   ever written again;
 * then the version is committed with the episode's scene, in one atomic folder exchange.
 
-Measured cost: see the README (``so101 bench record`` before and after).
+Measured cost: docs/results/durability.md (``so101 bench record`` before and after).
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -64,13 +64,30 @@ READ_FRAMES = 32
 
 
 @dataclass
+class ImportedDataset(DatasetConfig):
+    """The dataset to create (``--dataset.root``, a new folder; ``--dataset.repo_id``; ``--dataset.vcodec``).
+
+    Its task string comes from ``--task`` or the files, so this block offers no ``--dataset.task``."""
+
+    repo_id: str = "local/so101_imported"
+    """Name of the dataset (``user/name``); nothing is uploaded."""
+    task: str = field(default=TASK, init=False)
+
+    def with_task(self, task: str) -> DatasetConfig:
+        """The writer's settings, with the task string that ``--task`` or the files gave."""
+        return DatasetConfig(
+            repo_id=self.repo_id, root=self.root, task=task, vcodec=self.vcodec, encoder_threads=self.encoder_threads
+        )
+
+
+@dataclass
 class ImportConfig:
     """Options of ``so101 dataset import-hdf5``."""
 
     input: str = ""
     """HDF5 files or folders of them (``*.hdf5``, ``*.h5``), comma-separated or ``"[a.hdf5, b.hdf5]"``; files of a
     folder are taken in natural order (episode_2 before episode_10)."""
-    dataset: DatasetConfig = field(default_factory=lambda: DatasetConfig(repo_id="local/so101_imported"))
+    dataset: ImportedDataset = field(default_factory=ImportedDataset)
     """The dataset to create (``--dataset.root``, a new folder; ``--dataset.repo_id``; ``--dataset.vcodec``)."""
     fps: int | None = None
     """Frames per second of the episodes; default: the files' ``fps`` attribute, else 30."""
@@ -90,8 +107,6 @@ class ImportConfig:
             raise ConfigError("fps", self.fps, "must be at least 1")
         if self.task is not None and not self.task.strip():
             raise ValueError("--task must not be empty")
-        if self.dataset.task != TASK:
-            raise ValueError("--dataset.task is not used by import-hdf5; give the task string with --task")
 
 
 # ---------------------------------------------------------------------- writing
@@ -141,7 +156,7 @@ def import_hdf5(cfg: ImportConfig) -> ImportSummary:
     units = {source.name: episode_units(source, cfg.units) for source in sources}
     cameras = [CameraConfig(name, width, height) for name, (height, width) in shapes.items()]
     session = _session(cfg, files, fps, cameras, task, sorted(set(units.values())))
-    writer = DatasetWriter.create(replace(cfg.dataset, task=task), fps, cameras, session)
+    writer = DatasetWriter.create(cfg.dataset.with_task(task), fps, cameras, session)
     frames = 0
     try:
         limits = _model_limits()

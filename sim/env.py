@@ -1,10 +1,13 @@
 """Gymnasium environment of the SO-101 pick-and-place task, as LeRobot's evaluator expects it.
 
-Observation: ``{"agent_pos": (6,) float32 joint positions in dataset units, "pixels": {camera: (H, W, 3) uint8}}``.
+Observation: ``{"agent_pos": (6,) float32 joint positions in dataset units, "pixels": {camera: (H, W, 3) uint8}}``
+(no ``pixels`` with ``cameras=[]``). ``agent_pos`` may pass a joint's range by ``JOINT_OVERSHOOT`` and stays within
+its declared space.
 Action: (6,) joint targets in dataset units (degrees; gripper 0..100), or with ``ee_layout`` an end-effector pose in
 that layout (``so101.kinematics.ee_features``: TCP in the robot base frame, metres, plus the gripper), which the
 end-effector controller inside turns into joint targets, no body joint moving more than its step bound per step
-(``so101.kinematics.ee_action``). One step is 1/fps s of sim time.
+(``so101.kinematics.ee_action``). Every action space has finite bounds (``ee_action_bounds``), so clients that rescale
+actions (``gymnasium.wrappers.RescaleAction``, stable-baselines3) can use it. One step is 1/fps s of sim time.
 ``info`` holds ``is_success`` and every task signal, and from ``reset`` the scene's ``placement`` (a
 ``ScenePlacement``); with end-effector actions also ``ik_ok`` (this step's pose was reached) and ``ik_failures``
 (steps of the episode whose pose the IK could not reach). An episode terminates on success and is truncated at
@@ -37,6 +40,26 @@ from so101.sim.simulator import So101Sim
 ENV_ID = "so101/PickPlace-v0"
 TASK = "Pick up the Duplo brick and place it in the bowl."
 """The task string recorded in datasets; policies conditioned on language must be given exactly this."""
+JOINT_OVERSHOOT = 5.0
+"""How far past its range (degrees; gripper units) ``agent_pos`` may read. MuJoCo's joint limits are soft: an arm
+driven against one passes it a little (wrist_flex read 95.0119 against 95 in a bang-bang walk), and further when
+pressed by a collision; readings are clipped to this margin so that they stay in the declared space."""
+EE_POSITION_BOUND_M = 1.0
+"""Bound of each TCP position coordinate in end-effector actions (m, base frame): twice the arm's reach. It is
+declared for clients; a target beyond reach is the controller's to report, not refused."""
+
+
+def ee_action_bounds(layout: EELayout) -> tuple[np.ndarray, np.ndarray]:
+    """Finite (low, high) of end-effector actions in ``layout``: positions within ``EE_POSITION_BOUND_M``; rotation
+    vectors within 2 pi per component (kept continuous along an episode, their angle may pass pi, never a full turn
+    more); quaternion and 6D components within 1; the gripper 0..100."""
+    rotation = {"rotvec": 2 * np.pi, "quat": 1.0, "6d": 1.0}[layout.rotation]
+    high = np.full(layout.dim, rotation, dtype=np.float32)
+    high[:3] = EE_POSITION_BOUND_M
+    high[layout.gripper_index] = 100.0
+    low = -high
+    low[layout.gripper_index] = 0.0
+    return low, high
 
 
 class So101PickPlaceEnv(gym.Env):
@@ -50,7 +73,8 @@ class So101PickPlaceEnv(gym.Env):
         brick: ``2x4`` or ``2x2`` Duplo brick.
         robot_xml: another SO-101 MJCF; default the workbench's own model.
         randomization: where the brick and bowl may be placed.
-        render_mode: ``rgb_array`` (the first camera's image) or None.
+        render_mode: ``rgb_array`` (the first camera's image) or None; without cameras there is nothing to render,
+            and it is None.
         ee_layout: take end-effector actions in this layout; None takes joint targets.
     """
 
@@ -75,8 +99,9 @@ class So101PickPlaceEnv(gym.Env):
             raise ValueError(f"episode_length must be positive, got {episode_length}")
         self.sim = So101Sim(SceneConfig(robot_xml=robot_xml, brick=brick, fps=fps), randomization)
         self.cameras = list(cameras) if cameras is not None else default_cameras()
-        self.renderer = CameraRenderer(self.sim.model, self.cameras, render_profile)
-        self.render_mode = render_mode
+        # State-only clients (cameras=[]) need no GL context at all.
+        self.renderer = CameraRenderer(self.sim.model, self.cameras, render_profile) if self.cameras else None
+        self.render_mode = render_mode if self.cameras else None
         self.episode_length = episode_length
         self.task = TASK
         self.task_description = TASK
@@ -91,23 +116,20 @@ class So101PickPlaceEnv(gym.Env):
             from so101.kinematics.ee_action import EEActionAdapter
 
             self.ee = EEActionAdapter(self.sim.model, ee_layout)
-            # Poses are unbounded numbers to the space (a target out of reach is the controller's to report); only
-            # the gripper has a range.
-            ee_low = np.full(ee_layout.dim, -np.inf, dtype=np.float32)
-            ee_high = np.full(ee_layout.dim, np.inf, dtype=np.float32)
-            ee_low[-1], ee_high[-1] = 0.0, 100.0
+            ee_low, ee_high = ee_action_bounds(ee_layout)
             self.action_space = gym.spaces.Box(low=ee_low, high=ee_high, dtype=np.float32)
-        self.observation_space = gym.spaces.Dict(
-            {
-                "agent_pos": gym.spaces.Box(low=low, high=high, dtype=np.float32),
-                "pixels": gym.spaces.Dict(
-                    {
-                        camera.name: gym.spaces.Box(0, 255, (camera.height, camera.width, 3), dtype=np.uint8)
-                        for camera in self.cameras
-                    }
-                ),
-            }
-        )
+        self._agent_pos_low, self._agent_pos_high = low - JOINT_OVERSHOOT, high + JOINT_OVERSHOOT
+        spaces: dict[str, gym.Space] = {
+            "agent_pos": gym.spaces.Box(low=self._agent_pos_low, high=self._agent_pos_high, dtype=np.float32)
+        }
+        if self.cameras:
+            spaces["pixels"] = gym.spaces.Dict(
+                {
+                    camera.name: gym.spaces.Box(0, 255, (camera.height, camera.width, 3), dtype=np.uint8)
+                    for camera in self.cameras
+                }
+            )
+        self.observation_space = gym.spaces.Dict(spaces)
         self._last_images: dict[str, np.ndarray] = {}
         self._ik_failures = 0
 
@@ -146,16 +168,20 @@ class So101PickPlaceEnv(gym.Env):
         truncated = not terminated and self.sim.steps >= self.episode_length
         return self._observation(), float(signals.success), terminated, truncated, {**self._info(), **ik}
 
-    def render(self) -> np.ndarray:
-        """The first camera's latest image."""
-        return self._last_images[self.cameras[0].name]
+    def render(self) -> np.ndarray | None:
+        """The first camera's latest image; None without cameras."""
+        return self._last_images[self.cameras[0].name] if self.cameras else None
 
     def close(self) -> None:
-        self.renderer.close()
+        if self.renderer is not None:
+            self.renderer.close()
 
     def _observation(self) -> dict[str, Any]:
-        self._last_images = self.renderer.render(self.sim.data)
-        return {"agent_pos": self.sim.joint_positions().astype(np.float32), "pixels": self._last_images}
+        joints = self.sim.joint_positions().astype(np.float32)
+        observation: dict[str, Any] = {"agent_pos": np.clip(joints, self._agent_pos_low, self._agent_pos_high)}
+        if self.renderer is not None:
+            self._last_images = observation["pixels"] = self.renderer.render(self.sim.data)
+        return observation
 
     def _info(self) -> dict[str, Any]:
         signals = self.sim.signals

@@ -147,6 +147,10 @@ def parse(config_class: type[T], argv: Sequence[str], command: str, positional: 
 
     patch_draccus()
     args = normalize_args(config_class, argv, positional)
+    if "-h" in args or "--help" in args:
+        # With --help, draccus converts the other values with argparse's own types, which cannot read Literal or
+        # Optional ones (so101 emulate leader --help crashed); the help does not depend on them.
+        args = ["--help"]
     try:
         return draccus.parse(config_class=config_class, args=args, prog=f"so101 {command}", exit_on_error=False)
     except (DraccusException, ValueError, TypeError) as error:

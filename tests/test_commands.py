@@ -64,7 +64,7 @@ BAD_INPUTS: list[tuple[list[str], tuple[str, ...]]] = [
     (["emulate", "robot"], ("follower", "leader")),
     (["emulate", "follower", "--camera_width", "4"], ("--camera_width",)),
     (["deploy", "--robot.port", "/dev/ttyACM0", "--robot.id", "f"], ("--policy.path",)),
-    (["deploy", "--policy.path", "ckpt", "--robot.id", "f"], ("`port`", "SOFollowerRobotConfig")),
+    (["deploy", "--policy.path", "ckpt", "--robot.id", "f"], ("--robot.port",)),
     (["deploy", "--policy.path", "ckpt"], ("--robot.port",)),
     (["deploy", "--policy.path", "ckpt", "--robot.port", "p", "--robot.id", "f", "--allow", "speed"],
      ("--allow", "timing")),

@@ -210,12 +210,16 @@ def test_a_missing_or_mismatched_calibration_stops_with_the_calibrate_command(ri
 
 
 def test_the_training_dataset_comes_from_the_checkpoint_or_the_flag(tmp_path: Path) -> None:
-    from lerobot.robots.so_follower import SO101FollowerConfig
-
     from so101.errors import So101Error
-    from so101.inference.deploy import DeployConfig, DeployPolicyOptions, TrainingOptions, training_root
+    from so101.inference.deploy import (
+        DeployConfig,
+        DeployPolicyOptions,
+        FollowerOptions,
+        TrainingOptions,
+        training_root,
+    )
 
-    config = DeployConfig(DeployPolicyOptions(path=tmp_path), SO101FollowerConfig(port="p", id="f"))
+    config = DeployConfig(DeployPolicyOptions(path=tmp_path), FollowerOptions(port="p", id="f"))
     with pytest.raises(So101Error, match=r"--training\.root"):
         training_root(config, tmp_path)
     (tmp_path / "train_config.json").write_text(json.dumps({"dataset": {"root": "/data/stock"}}))
@@ -254,3 +258,34 @@ def test_an_end_effector_policy_observes_the_tcp_and_acts_through_the_ik(rig, ti
     assert dataset.meta.features["action.policy"]["names"] == list(EELayout().names)
     sent = np.stack([dataset[i]["action"].numpy() for i in range(9)])
     assert np.isfinite(sent).all() and np.abs(np.diff(sent[:, :5], axis=0)).max() <= 1.0 + 1e-4
+
+
+def test_robot_options_are_lerobots_follower_config(tmp_path: Path) -> None:
+    """``--robot.*`` offers every field of LeRobot's follower config (a LeRobot upgrade that adds one fails here),
+    and hands LeRobot its own config with the values given."""
+    import dataclasses
+
+    from lerobot.cameras.opencv.configuration_opencv import OpenCVCameraConfig
+    from lerobot.robots.so_follower import SO101FollowerConfig
+
+    from so101.command import parse
+    from so101.errors import So101Error
+    from so101.inference.deploy import DeployConfig
+
+    lerobot_fields = {f.name for f in dataclasses.fields(SO101FollowerConfig) if f.init}
+    config = parse(DeployConfig, [
+        "--policy.path", str(tmp_path), "--robot.port", "/dev/ttyACM7", "--robot.id", "arm",
+        "--robot.calibration_dir", str(tmp_path), "--robot.use_degrees", "false", "--robot.max_relative_target", "5",
+        "--robot.cameras", "{wrist_cam: {type: opencv, index_or_path: 2, width: 64, height: 48, fps: 30}}",
+    ], "deploy")  # fmt: skip
+    assert lerobot_fields <= {f.name for f in dataclasses.fields(config.robot)}
+    robot = config.robot.lerobot_config()
+    assert isinstance(robot, SO101FollowerConfig) and config.robot.type == "so101_follower"
+    assert (robot.port, robot.id, robot.calibration_dir) == ("/dev/ttyACM7", "arm", tmp_path)
+    assert (robot.use_degrees, robot.max_relative_target, robot.disable_torque_on_disconnect) == (False, 5.0, True)
+    assert isinstance(robot.cameras["wrist_cam"], OpenCVCameraConfig) and robot.cameras["wrist_cam"].width == 64
+    with pytest.raises(So101Error, match="width"):  # LeRobot's own camera check, as an option error
+        parse(DeployConfig, ["--policy.path", str(tmp_path), "--robot.port", "p", "--robot.id", "f",
+                             "--robot.cameras", "{wrist_cam: {type: opencv, index_or_path: 2}}"], "deploy")
+    with pytest.raises(So101Error, match="so101_follower"):
+        parse(DeployConfig, ["--policy.path", str(tmp_path), "--robot.type", "koch_follower"], "deploy")

@@ -145,3 +145,9 @@ def test_an_interrupted_import_leaves_no_dataset(
     assert main(["--input", str(exported), "--dataset.root", str(root)]) == 130
     assert "interrupted" in capsys.readouterr().err
     assert not root.exists()
+
+
+def test_the_task_is_given_with_task_not_dataset_task(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--input", str(tmp_path), "--dataset.task", "Pick the orange"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("so101 dataset import-hdf5: unknown option --dataset.task") and "--task" in err, err

@@ -65,3 +65,10 @@ def test_renderers_take_turns_and_close_once_in_any_order() -> None:
         first.render(sim.data)
     second.close()
     second.close()
+
+
+def test_a_renderer_without_cameras_renders_nothing() -> None:
+    sim = So101Sim()
+    sim.reset(0)
+    with CameraRenderer(sim.model, [], "fast") as renderer:
+        assert renderer.render(sim.data) == {}

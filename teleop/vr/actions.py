@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 Hand = Literal["left", "right"]
 BUTTONS = ("start_save", "rerecord", "recenter", "stop")
-"""The episode buttons, in the order the README's controller map lists them."""
+"""The episode buttons, in the order the manual's controller map (docs/vr.md) lists them."""
 
 _HAND_BUTTON_BINDINGS: dict[str, dict[str, str]] = {
     "/interaction_profiles/oculus/touch_controller": {
