@@ -159,7 +159,7 @@ class Deployment:
         action_names = list(JOINT_FEATURE_NAMES) if layout is None else list(layout.names)
         extra = {POLICY_ACTION: {"dtype": "float32", "shape": (len(action_names),), "names": action_names}}
         session = session_record(cfg, loaded.path, fps, lines, cameras, extra)
-        self.writer = DatasetWriter.create(cfg.dataset, fps, cameras, session, extra)
+        self.writer = DatasetWriter.create(cfg.dataset, fps, cameras, session, extra, command="deploy")
         if cfg.dry_run:
             from sim.viewer import has_display
 

@@ -140,7 +140,7 @@ def import_hdf5(cfg: ImportConfig) -> ImportSummary:
     units = {source.name: episode_units(source, cfg.units) for source in sources}
     cameras = [CameraConfig(name, width, height) for name, (height, width) in shapes.items()]
     session = _session(cfg, files, fps, cameras, task, sorted(set(units.values())))
-    writer = DatasetWriter.create(replace(cfg.dataset, task=task), fps, cameras, session)
+    writer = DatasetWriter.create(replace(cfg.dataset, task=task), fps, cameras, session, command="dataset import-hdf5")
     frames = 0
     try:
         limits = _model_limits()
@@ -153,6 +153,7 @@ def import_hdf5(cfg: ImportConfig) -> ImportSummary:
     except BaseException:
         writer.dataset.finalize()
         shutil.rmtree(root, ignore_errors=True)
+        writer.lock.release()
         raise
     return ImportSummary(root, len(checked), frames, check_imported(root, cfg.dataset.repo_id))
 
