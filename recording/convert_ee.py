@@ -29,6 +29,7 @@ from typing import Any, Literal
 import numpy as np
 
 from kinematics.ee_features import EELayout, RotationEncoding
+from recording.dataset_lock import DatasetLock
 from recording.dataset_writer import DatasetRef
 from recording.scene_metadata import META_DIR
 from so101.command import UsageError, run_command
@@ -164,7 +165,8 @@ def _has_joint_state(info: dict[str, Any], root: Path) -> bool:
 
 
 def _convert_command(cfg: ConvertEEConfig) -> int:
-    result = convert(cfg)
+    with DatasetLock(cfg.dst.resolved_root(), "convert-ee", "--dst.root"):
+        result = convert(cfg)
     failures = "" if result.report is None else f"; {result.report['ik_failures']} IK failures"
     print(
         f"convert-ee: {result.episodes} episodes, {result.frames} frames -> {result.root} "

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from recording.atomic_file import fsync_dir
 from recording.dataset_checks import check_openable
+from recording.dataset_lock import DatasetLock
 from recording.dataset_writer import DatasetRef
 from recording.scene_metadata import EpisodeRecord, SceneMetadata
 from so101.command import UsageError, run_command
@@ -76,15 +77,26 @@ def delete_episodes(root: Path, repo_id: str, episodes: list[int], output: Path)
 
 def _delete(cfg: DeleteConfig) -> int:
     root = cfg.dataset.resolved_root()
-    if cfg.output is not None:
-        if cfg.output.exists():
-            raise UsageError(f"--output {cfg.output} exists already; choose a new folder")
-        kept = delete_episodes(root, cfg.dataset.repo_id, cfg.episodes, cfg.output)
-        print(
-            f"dataset delete-episodes: {cfg.output} holds {kept} episode(s), renumbered 0..{kept - 1}; "
-            f"{root} is unchanged"
-        )
-        return 0
+    # The dataset is replaced (or, with --output, read while the new folder is written): no one else may write
+    # either meanwhile.
+    with DatasetLock(root, "dataset delete-episodes"):
+        if cfg.output is None:
+            return _replace(cfg, root)
+        with DatasetLock(cfg.output, "dataset delete-episodes", "--output"):
+            return _write_output(cfg, root, cfg.output)
+
+
+def _write_output(cfg: DeleteConfig, root: Path, output: Path) -> int:
+    if output.exists():
+        raise UsageError(f"--output {output} exists already; choose a new folder")
+    kept = delete_episodes(root, cfg.dataset.repo_id, cfg.episodes, output)
+    print(
+        f"dataset delete-episodes: {output} holds {kept} episode(s), renumbered 0..{kept - 1}; {root} is unchanged"
+    )
+    return 0
+
+
+def _replace(cfg: DeleteConfig, root: Path) -> int:
     staged = root.with_name(f".{root.name}.so101-edit")
     shutil.rmtree(staged, ignore_errors=True)
     kept = delete_episodes(root, cfg.dataset.repo_id, cfg.episodes, staged)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from recording.dataset_checks import check_openable
+from recording.dataset_lock import DatasetLock
 from recording.dataset_tools import validate
 from recording.dataset_writer import DatasetRef
 from recording.scene_metadata import EpisodeRecord, SceneMetadata
@@ -122,7 +123,8 @@ def merge(roots: list[Path], output_root: Path, output_repo_id: str) -> tuple[in
 
 def _merge(cfg: MergeConfig) -> int:
     root = cfg.output.resolved_root()
-    count, warnings = merge(list(cfg.roots), root, cfg.output.repo_id)
+    with DatasetLock(root, "dataset merge", "--output.root"):
+        count, warnings = merge(list(cfg.roots), root, cfg.output.repo_id)
     problems = validate(root, cfg.output.repo_id, resimulate=False)
     print(f"merged {len(cfg.roots)} datasets into {root}: {count} episodes")
     for warning in warnings:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from recording.dataset_checks import read_info
+from recording.dataset_lock import DatasetLock
 from recording.dataset_writer import DatasetConfig, DatasetRef
 from recording.lossless_encoder import use_lossless_encoder
 from recording.scene_metadata import EpisodeRecord, SceneMetadata
@@ -311,9 +312,10 @@ def _repair(cfg: RepairConfig) -> int:
     av.logging.set_libav_level(av.logging.FATAL)
     root = cfg.dataset.resolved_root()
     output = cfg.output if cfg.output is not None else root.with_name(root.name + ".repaired")
-    if output.exists():
-        raise UsageError(f"--output {output} exists already; remove it or give another --output")
-    kept, dropped, lost = repair(root, output, cfg.dataset.repo_id)
+    with DatasetLock(output, "dataset repair", "--output"):
+        if output.exists():
+            raise UsageError(f"--output {output} exists already; remove it or give another --output")
+        kept, dropped, lost = repair(root, output, cfg.dataset.repo_id)
     for line in lost:
         print(f"  file lost: {line}")
     if not (root / "meta" / "so101").is_dir():
