@@ -17,6 +17,7 @@ Outcomes and exit statuses, the same for every subcommand:
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import difflib
 import sys
@@ -173,16 +174,21 @@ def parse(config_class: type[T], argv: Sequence[str], command: str, positional: 
 
     Raises:
         UsageError: an unknown option, a value of the wrong type, or a value the config's own checks refuse.
-        SystemExit: ``--help`` was given (status 0, after printing the help).
+        SystemExit: ``--help`` was given, wherever among the options (status 0, after printing the help).
     """
     import draccus
     from draccus.utils import DraccusException
 
     _patch_draccus()
-    args = normalize_args(config_class, argv, positional)
+    if any(arg in ("-h", "--help") for arg in argv):
+        # With --help, draccus hands every value to argparse converted by the option's annotation, which is no
+        # converter for most (``Path | None``, ``Literal``): the help depends on no value, so it is asked alone.
+        args = ["--help"]
+    else:
+        args = normalize_args(config_class, argv, positional)
     try:
         return draccus.parse(config_class=config_class, args=args, prog=f"so101 {command}", exit_on_error=False)
-    except (DraccusException, ValueError, TypeError) as error:
+    except (DraccusException, ValueError, TypeError, argparse.ArgumentError) as error:
         cause = _root_cause(error)
         message = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
         raise UsageError(message) from error
