@@ -102,7 +102,8 @@ def bench_deploy(cfg: DeployBenchConfig) -> int:
     """Run the benchmark and print its figures; returns 0 when it ran."""
     from inference.benchmark import write_untrained_checkpoint
     from inference.deploy import DeployConfig
-    from inference.deploy_robot import connect_follower, joint_action, joint_state, release
+    from inference.deploy_release import release
+    from inference.deploy_robot import connect_follower, joint_action, joint_state
     from inference.deploy_safety import SafetyLayer, Watchdog
     from inference.policy_runner import PolicyRunner
     from policies.act import ActPolicyConfig
@@ -145,7 +146,7 @@ def bench_deploy(cfg: DeployBenchConfig) -> int:
             elapsed = time.perf_counter() - start
         finally:
             if robot is not None:
-                release(robot)
+                print(release(robot).line())
             rig.send_signal(signal.SIGINT)
             rig.communicate(timeout=20)
     safety_s = bench_safety(cfg.safety_actions)
