@@ -22,6 +22,7 @@ from recording.dataset_checks import check_openable
 from recording.dataset_lock import DatasetLock
 from recording.dataset_writer import DatasetRef
 from recording.scene_metadata import EpisodeRecord, SceneMetadata
+from recording.staged_output import StagedOutput
 from so101.command import UsageError, run_command
 
 
@@ -82,14 +83,14 @@ def _delete(cfg: DeleteConfig) -> int:
     with DatasetLock(root, "dataset delete-episodes"):
         if cfg.output is None:
             return _replace(cfg, root)
-        with DatasetLock(cfg.output, "dataset delete-episodes", "--output"):
-            return _write_output(cfg, root, cfg.output)
+        return _write_output(cfg, root, cfg.output)
 
 
 def _write_output(cfg: DeleteConfig, root: Path, output: Path) -> int:
-    if output.exists():
-        raise UsageError(f"--output {output} exists already; choose a new folder")
-    kept = delete_episodes(root, cfg.dataset.repo_id, cfg.episodes, output)
+    staged = StagedOutput(output, "dataset delete-episodes", "--output")
+    with staged as staging:
+        kept = delete_episodes(root, cfg.dataset.repo_id, cfg.episodes, staging)
+        staged.commit()
     print(
         f"dataset delete-episodes: {output} holds {kept} episode(s), renumbered 0..{kept - 1}; {root} is unchanged"
     )
@@ -98,7 +99,10 @@ def _write_output(cfg: DeleteConfig, root: Path, output: Path) -> int:
 
 def _replace(cfg: DeleteConfig, root: Path) -> int:
     staged = root.with_name(f".{root.name}.so101-edit")
-    shutil.rmtree(staged, ignore_errors=True)
+    if staged.exists():
+        # This command holds the dataset's lock: whoever left it is dead.
+        shutil.rmtree(staged)
+        print(f"dataset delete-episodes: removed {staged}, the unfinished output of a run that was killed")
     kept = delete_episodes(root, cfg.dataset.repo_id, cfg.episodes, staged)
     backup = root.with_name(f"{root.name}.backup-{time.strftime('%Y%m%d-%H%M%S')}")
     os.rename(root, backup)

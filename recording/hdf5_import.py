@@ -28,12 +28,13 @@ dataset is written by ``recording.dataset_writer`` (the writer of ``so101 record
 video encoding and ``meta/so101/recording.json`` session entry, here with source ``import-hdf5``), then checked by
 ``so101 dataset validate``'s checks of features, fps, tasks and videos. What cannot be checked: imported episodes
 have no scene, so they cannot be re-simulated (neither by ``validate`` nor ``replay``), and whether
-``observation.state`` really is the follower's joints is taken on trust. A failed import removes the dataset.
+``observation.state`` really is the follower's joints is taken on trust. A failed or killed import leaves no dataset:
+it is written into a hidden staging folder (``recording.staged_output``) and renamed into place when complete.
 """
 
 from __future__ import annotations
 
-import shutil
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -53,6 +54,7 @@ from recording.hdf5_layouts import (
     input_files,
     to_dataset_units,
 )
+from recording.staged_output import StagedOutput
 from sim.scene import CameraConfig
 from sim.task_signals import TASK
 from so101.command import UsageError, run_command
@@ -140,21 +142,25 @@ def import_hdf5(cfg: ImportConfig) -> ImportSummary:
     units = {source.name: episode_units(source, cfg.units) for source in sources}
     cameras = [CameraConfig(name, width, height) for name, (height, width) in shapes.items()]
     session = _session(cfg, files, fps, cameras, task, sorted(set(units.values())))
-    writer = DatasetWriter.create(replace(cfg.dataset, task=task), fps, cameras, session, command="dataset import-hdf5")
-    frames = 0
-    try:
-        limits = _model_limits()
-        for episode in checked:
-            for state, action, images in _frames(episode.source, units[episode.source.name], limits):
-                writer.add_frame(state, action, images)
-            writer.save_sceneless_episode()
-            frames += episode.frames
+    output = StagedOutput(root, "dataset import-hdf5", "--dataset.root")
+    with output as staging:
+        # Episodes are committed one by one into the staging folder; the dataset appears once all of them are in.
+        config = replace(cfg.dataset, root=staging, task=task)
+        writer = DatasetWriter.create(config, fps, cameras, session, command="dataset import-hdf5")
+        frames = 0
+        try:
+            limits = _model_limits()
+            for episode in checked:
+                for state, action, images in _frames(episode.source, units[episode.source.name], limits):
+                    writer.add_frame(state, action, images)
+                writer.save_sceneless_episode()
+                frames += episode.frames
+        except BaseException:
+            with contextlib.suppress(Exception):  # the error that stopped the import is the one to report
+                writer.finalize()
+            raise
         writer.finalize()
-    except BaseException:
-        writer.dataset.finalize()
-        shutil.rmtree(root, ignore_errors=True)
-        writer.lock.release()
-        raise
+        output.commit()
     return ImportSummary(root, len(checked), frames, check_imported(root, cfg.dataset.repo_id))
 
 

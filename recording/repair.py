@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 
 from recording.dataset_checks import read_info
-from recording.dataset_lock import DatasetLock
 from recording.dataset_writer import DatasetConfig, DatasetRef
 from recording.lossless_encoder import use_lossless_encoder
 from recording.scene_metadata import EpisodeRecord, SceneMetadata
+from recording.staged_output import StagedOutput
 from so101.command import UsageError, run_command
 
 FLAG = "--dataset.root"
@@ -312,10 +312,13 @@ def _repair(cfg: RepairConfig) -> int:
     av.logging.set_libav_level(av.logging.FATAL)
     root = cfg.dataset.resolved_root()
     output = cfg.output if cfg.output is not None else root.with_name(root.name + ".repaired")
-    with DatasetLock(output, "dataset repair", "--output"):
-        if output.exists():
-            raise UsageError(f"--output {output} exists already; remove it or give another --output")
-        kept, dropped, lost = repair(root, output, cfg.dataset.repo_id)
+    if output.exists():
+        raise UsageError(f"--output {output} exists already; remove it or give another --output")
+    staged = StagedOutput(output, "dataset repair", "--output")
+    with staged as staging:
+        kept, dropped, lost = repair(root, staging, cfg.dataset.repo_id)
+        if kept:
+            staged.commit()
     for line in lost:
         print(f"  file lost: {line}")
     if not (root / "meta" / "so101").is_dir():

@@ -126,20 +126,22 @@ def test_a_writer_refused_by_the_lock_leaves_the_work_folder_of_the_live_one(tmp
     ],
 )
 def test_every_dataset_command_refuses_a_dataset_another_process_writes(
-    argv: list[str], locked: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    argv: list[str], locked: str, tmp_path: Path, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from so101.cli import main
 
     paths = {"src": tmp_path / "src", "out": tmp_path / "out"}
     paths["src"].mkdir()
     (paths["src"] / "kept.txt").write_text("untouched")
+    if argv[0] == "convert-ee":  # it reads its source before it stages its output
+        paths["src"] = request.getfixturevalue("tiny_dataset")
     with DatasetLock(paths[locked], "record"):
         code = main([arg.format(**paths) for arg in argv])
     err = capsys.readouterr().err.strip()
     assert code == 2, err
     assert len(err.splitlines()) == 1 and f"PID {os.getpid()} (so101 record)" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
-    assert [p.name for p in paths["src"].iterdir()] == ["kept.txt"]
+    assert [p.name for p in (tmp_path / "src").iterdir()] == ["kept.txt"]
 
 
 # ------------------------------------------------------------------------------ two real recorders on one dataset
