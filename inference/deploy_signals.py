@@ -22,34 +22,51 @@ from typing import Any
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 """Ctrl-C, ``kill``, a closed terminal."""
 
+_held: list[list[str]] = []
+"""While a release runs: the list its stop signals are noted in (a stack; appending is atomic for a handler)."""
+
+
+def _on_stop(number: int, _frame: FrameType | None) -> None:
+    name = signal.Signals(number).name
+    if _held:
+        _held[-1].append(name)
+        return
+    raise KeyboardInterrupt(name)
+
 
 @contextmanager
-def _handlers(handler: Any) -> Iterator[None]:
+def _handlers() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {number: signal.signal(number, handler) for number in STOP_SIGNALS}
+    previous: dict[int, Any] = {}
     try:
+        for number in STOP_SIGNALS:
+            previous[number] = signal.signal(number, _on_stop)
         yield
     finally:
         for number, old in previous.items():
             signal.signal(number, old)
 
 
-def _interrupt(number: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(signal.Signals(number).name)
-
-
 @contextmanager
 def signals_interrupt() -> Iterator[None]:
-    """SIGINT, SIGTERM and SIGHUP raise ``KeyboardInterrupt`` inside this block."""
-    with _handlers(_interrupt):
+    """SIGINT, SIGTERM and SIGHUP raise ``KeyboardInterrupt`` inside this block (its text: the signal's name)."""
+    with _handlers():
         yield
 
 
 @contextmanager
 def signals_held() -> Iterator[list[str]]:
-    """Inside this block the stop signals are noted (their names, in the list yielded) instead of acted on."""
+    """Inside this block the stop signals are noted (their names, in the list yielded) instead of acted on.
+
+    The list is pushed before anything else: one handler serves both blocks and reads it, so a signal arriving
+    while this block is entered is noted, not raised in the middle of a release.
+    """
     received: list[str] = []
-    with _handlers(lambda number, _frame: received.append(signal.Signals(number).name)):
-        yield received
+    _held.append(received)
+    try:
+        with _handlers():
+            yield received
+    finally:
+        _held.pop()

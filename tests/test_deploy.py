@@ -68,7 +68,7 @@ def deploy_signalled(rig: FollowerRig, checkpoint: Path, tmp_path: Path, at: str
     contains ``at``; returns its exit status and its output lines (stdout and stderr)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "so101", *deploy_argv(rig, checkpoint, tmp_path, "--allow", "timing", *extra)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO_ROOT,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO_ROOT,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1"},
     )  # fmt: skip
     assert process.stdout is not None

@@ -23,7 +23,15 @@ def connected(tmp_path: Path) -> Iterator[tuple[FollowerRig, object]]:
 
     with FollowerRig(tmp_path, "rig", tmp_path / "pose", START_POSE) as rig:
         robot = SO101Follower(SO101FollowerConfig(port=rig.port, id="rig", calibration_dir=tmp_path))
-        robot.connect(calibrate=False)
+        for attempt in range(3):  # LeRobot's handshake asks once; a loaded machine may serve a reply too late
+            try:
+                robot.connect(calibrate=False)
+                break
+            except RuntimeError:
+                if robot.bus.port_handler.is_open:
+                    robot.bus.port_handler.closePort()
+                if attempt == 2:
+                    raise
         assert all(rig.torque_enabled())
         yield rig, robot
         if robot.bus.port_handler.is_open:
