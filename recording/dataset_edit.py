@@ -80,7 +80,7 @@ def _delete(cfg: DeleteConfig) -> int:
     root = cfg.dataset.resolved_root()
     # The dataset is replaced (or, with --output, read while the new folder is written): no one else may write
     # either meanwhile.
-    with DatasetLock(root, "dataset delete-episodes"):
+    with DatasetLock(root, "dataset delete-episodes", create_parent=False):
         if cfg.output is None:
             return _replace(cfg, root)
         return _write_output(cfg, root, cfg.output)

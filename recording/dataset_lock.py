@@ -49,13 +49,16 @@ class DatasetLock:
         command: the command taking the lock, as the user typed it (``"record"``, ``"dataset merge"``), written
             into the lock file for the message a second writer gets.
         flag: the option that named the folder, for that message (``--dataset.root``, ``--output.root``).
+        create_parent: create the folder the dataset goes in (a new dataset's); False for an existing dataset,
+            whose missing parent means there is nothing to lock (the command then says the dataset is missing).
     """
 
-    def __init__(self, root: Path, command: str, flag: str = "--dataset.root") -> None:
+    def __init__(self, root: Path, command: str, flag: str = "--dataset.root", create_parent: bool = True) -> None:
         self.root = Path(root)
         self.path = lock_path(root)
         self.command = command
         self.flag = flag
+        self.create_parent = create_parent
         self._fd: int | None = None
 
     @property
@@ -70,7 +73,10 @@ class DatasetLock:
         """
         if self._fd is not None:
             return self
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.parent.is_dir():
+            if not self.create_parent:
+                return self
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:

@@ -243,7 +243,7 @@ class DatasetWriter:
 
         _check_lerobot_version()
         root = config.resolved_root()
-        with DatasetLock(root, "record").released_on_error() as lock:
+        with DatasetLock(root, "record", create_parent=False).released_on_error() as lock:
             _say_recovered(DurableRoot(root).recover(), root)
             metadata = SceneMetadata(root)
             if not (root / "meta" / "info.json").is_file():

@@ -67,6 +67,14 @@ def test_a_second_lock_is_refused_naming_the_holder(tmp_path: Path) -> None:
     assert not any(tmp_path.iterdir())
 
 
+def test_an_existing_dataset_in_a_missing_folder_is_not_locked_and_no_folder_is_made(tmp_path: Path) -> None:
+    with DatasetLock(tmp_path / "missing" / "data", "dataset delete-episodes", create_parent=False) as lock:
+        assert not lock.held
+    assert not (tmp_path / "missing").exists()
+    with DatasetLock(tmp_path / "new" / "data", "record") as lock:  # a new dataset's folder is made
+        assert lock.held and (tmp_path / "new").is_dir()
+
+
 def test_two_paths_to_one_dataset_share_one_lock(tmp_path: Path) -> None:
     (tmp_path / "real").mkdir()
     (tmp_path / "alias").symlink_to(tmp_path / "real")
