@@ -67,7 +67,9 @@ def deploy_signalled(rig: FollowerRig, checkpoint: Path, tmp_path: Path, at: str
     """``python -m so101 deploy`` on the rig in its own process, sent signal ``number`` once a line of its output
     contains ``at``; returns its exit status and its output lines (stdout and stderr)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "so101", *deploy_argv(rig, checkpoint, tmp_path, "--allow", "timing", *extra)],
+        # A generous watchdog: what is tested here is the signal's path, not the loop's speed on a loaded machine.
+        [sys.executable, "-m", "so101",
+         *deploy_argv(rig, checkpoint, tmp_path, "--allow", "timing", "--safety.watchdog_s", "5", *extra)],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO_ROOT,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1"},
     )  # fmt: skip
@@ -325,7 +327,8 @@ def test_ctrl_c_during_the_move_to_the_start_pose_releases(rig, checkpoint, tmp_
 
 def test_an_unplugged_follower_is_one_line_exit_1_and_the_release_is_not_claimed(rig, checkpoint, tmp_path, capsys):
     once_running(tmp_path, rig.emulator.unplug)
-    status = deploy(rig, checkpoint, tmp_path, "--allow", "timing", "--episode_time_s", "30")
+    extra = ["--episode_time_s", "30", "--safety.watchdog_s", "5"]  # a loaded machine's slow loop is not the point
+    status = deploy(rig, checkpoint, tmp_path, "--allow", "timing", *extra)
     captured = capsys.readouterr()
     lines = captured.out.strip().splitlines()
     assert status == 1, captured
