@@ -8,9 +8,9 @@
 
 The follower is LeRobot 0.4.4's own ``SO101Follower`` (its calibration files, ``use_degrees``, its camera classes
 from ``--robot.cameras``), stepped at the policy's fps on a ``ControlClock`` through the shared ``PolicyRunner``.
-Before any motion the preflight (``inference.deploy_preflight``) compares the set-up with the training data; every
-action then goes through the safety layer (``inference.deploy_safety``). Torque is released on a normal exit,
-Ctrl-C, SIGTERM, SIGHUP, a safety stop and any exception, and read back from the servos (``inference.deploy_release``).
+Before any motion the preflight (``so101.inference.deploy_preflight``) compares the set-up with the training data; every
+action then goes through the safety layer (``so101.inference.deploy_safety``). Torque is released on a normal exit,
+Ctrl-C, SIGTERM, SIGHUP, a safety stop and any exception, and read back from the servos (``so101.inference.deploy_release``).
 Every episode is recorded as a LeRobot dataset: ``observation.state``, the cameras, ``action.policy`` (the raw
 policy action) and ``action`` (what was sent after the safety layer).
 """
@@ -26,17 +26,18 @@ from typing import TYPE_CHECKING, Any
 # Registers LeRobot's camera types and the simulated one with draccus before --robot.cameras is parsed.
 import lerobot.cameras.opencv.configuration_opencv
 import lerobot.cameras.realsense.configuration_realsense  # noqa: F401
+import so101.sim.config_lerobot_camera  # noqa: F401
 from lerobot.robots.so_follower import SO101FollowerConfig
+from so101.errors import So101Error
+from so101.inference.deploy_preflight import CHECKS
+from so101.inference.deploy_safety import SafetyConfig
+from so101.recording.dataset_writer import DatasetConfig
+from so101.sim.options import EPISODE_TIME_S
 
-import sim.config_lerobot_camera  # noqa: F401
-from inference.deploy_preflight import CHECKS
-from inference.deploy_safety import SafetyConfig
-from recording.dataset_writer import DatasetConfig
-from sim.options import EPISODE_TIME_S
-from so101.command import UsageError, run_command
+from so101.command import run_command
 
 if TYPE_CHECKING:
-    from sim.scene import CameraConfig
+    from so101.sim.scene import CameraConfig
 
 
 @dataclass
@@ -130,7 +131,7 @@ def training_root(cfg: DeployConfig, pretrained_dir: Path) -> Path:
         root = json.loads(train_config.read_text()).get("dataset", {}).get("root")
         if root:
             return Path(root)
-    raise UsageError(
+    raise So101Error(
         f"the checkpoint {pretrained_dir} does not say which dataset trained it; pass it as --training.root"
     )
 
@@ -146,8 +147,7 @@ def session_record(
     """The entry of ``meta/so101/recording.json`` for this deployment: the cameras and extra features as
     ``so101 dataset validate`` checks them, and what ran."""
     import lerobot
-
-    from recording.scene_metadata import workbench_version
+    from so101.recording.scene_metadata import workbench_version
 
     return {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -172,8 +172,8 @@ def session_record(
 def deploy(cfg: DeployConfig) -> int:
     """Body of ``so101 deploy``: 0 when every episode ran, 1 after a safety stop, a lost bus or a release that
     could not be verified, 130 when interrupted (Ctrl-C, SIGTERM, SIGHUP)."""
-    from inference.deploy_loop import Deployment
-    from inference.deploy_signals import signals_interrupt
+    from so101.inference.deploy_loop import Deployment
+    from so101.inference.deploy_signals import signals_interrupt
 
     # From the start: a SIGTERM or SIGHUP anywhere (connecting, the preflight) unwinds through the release.
     with signals_interrupt(), Deployment(cfg) as deployment:

@@ -84,8 +84,8 @@ def percentiles(values_s: list[float]) -> str:
 
 def bench_safety(actions: int) -> list[float]:
     """Seconds per ``SafetyLayer.filter`` on a smooth random walk of targets (FK included)."""
-    from inference.deploy_safety import SafetyLayer
-    from sim.simulator import START_POSE
+    from so101.inference.deploy_safety import SafetyLayer
+    from so101.sim.simulator import START_POSE
 
     layer = SafetyLayer()
     layer.start(START_POSE)
@@ -100,15 +100,16 @@ def bench_safety(actions: int) -> list[float]:
 
 def bench_deploy(cfg: DeployBenchConfig) -> int:
     """Run the benchmark and print its figures; returns 0 when it ran."""
-    from inference.benchmark import write_untrained_checkpoint
-    from inference.deploy import DeployConfig
-    from inference.deploy_release import release
-    from inference.deploy_robot import connect_follower, joint_action, joint_state
-    from inference.deploy_safety import SafetyLayer, Watchdog
-    from inference.policy_runner import PolicyRunner
-    from policies.act import ActPolicyConfig
-    from sim.control_loop import ControlClock
-    from sim.machine import machine_line
+    from so101.inference.benchmark import write_untrained_checkpoint
+    from so101.inference.deploy import DeployConfig
+    from so101.inference.deploy_release import release
+    from so101.inference.deploy_robot import connect_follower, joint_action, joint_state
+    from so101.inference.deploy_safety import SafetyLayer, Watchdog
+    from so101.inference.policy_runner import PolicyRunner
+    from so101.policies.act import ActPolicyConfig
+    from so101.sim.control_loop import ControlClock
+    from so101.sim.machine import machine_line
+
     from so101.command import parse
 
     print(machine_line(), flush=True)

@@ -2,8 +2,8 @@
 
 ``Deployment`` owns the follower, the dataset and the dry-run arm, and lets go of them in that order on any exit:
 torque off first, then the dataset finalized (every saved episode stays valid), then the simulated arm. Ctrl-C,
-SIGTERM and SIGHUP all take that path (``inference.deploy_signals``); the last line printed says whether the torque
-was read back off (``inference.deploy_release``). A follower unplugged mid-run ends it with one line, exit 1.
+SIGTERM and SIGHUP all take that path (``so101.inference.deploy_signals``); the last line printed says whether the torque
+was read back off (``so101.inference.deploy_release``). A follower unplugged mid-run ends it with one line, exit 1.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
-from inference.deploy_preflight import (
+from so101.inference.deploy_preflight import (
     TrainingReference,
     check_camera_views,
     check_cameras,
@@ -26,19 +25,18 @@ from inference.deploy_preflight import (
     conclude,
     nearest_start,
 )
-from inference.deploy_release import BUS_ERRORS, Released, bus_lost, release
-from inference.deploy_robot import DryRunArm, connect_follower, joint_action, joint_state
-from inference.deploy_safety import EmergencyStop, SafetyLayer, SafetyStop, Watchdog
-from inference.deploy_signals import signals_held, signals_interrupt
-from kinematics.units import JOINT_FEATURE_NAMES
+from so101.inference.deploy_release import BUS_ERRORS, Released, bus_lost, release
+from so101.inference.deploy_robot import DryRunArm, connect_follower, joint_action, joint_state
+from so101.inference.deploy_safety import EmergencyStop, SafetyLayer, SafetyStop, Watchdog
+from so101.inference.deploy_signals import signals_held, signals_interrupt
+from so101.kinematics.units import JOINT_FEATURE_NAMES
 
 if TYPE_CHECKING:
     from lerobot.robots.so_follower import SO101Follower
-
-    from inference.deploy import DeployConfig
-    from inference.policy_runner import PolicyRunner
-    from inference.policy_spaces import PolicySpaces
-    from recording.dataset_writer import DatasetWriter
+    from so101.inference.deploy import DeployConfig
+    from so101.inference.policy_runner import PolicyRunner
+    from so101.inference.policy_spaces import PolicySpaces
+    from so101.recording.dataset_writer import DatasetWriter
 
 SIGNAL_NAMES = {"SIGINT": "Ctrl-C", "SIGTERM": "SIGTERM", "SIGHUP": "SIGHUP: the terminal was closed"}
 """How the stop signals are named to the user."""
@@ -125,11 +123,11 @@ class Deployment:
         return 0
 
     def _run(self) -> None:
-        import sim  # noqa: F401  (MuJoCo's GL backend before anything renders)
-        from inference.deploy import session_record, training_root
-        from inference.policy_runner import PolicyRunner
-        from inference.policy_spaces import PolicySpaces
-        from policies.checkpoint import load_policy
+        import so101.sim  # noqa: F401  (MuJoCo's GL backend before anything renders)
+        from so101.inference.deploy import session_record, training_root
+        from so101.inference.policy_runner import PolicyRunner
+        from so101.inference.policy_spaces import PolicySpaces
+        from so101.policies.checkpoint import load_policy
 
         cfg = self.cfg
         loaded = load_policy(
@@ -177,9 +175,8 @@ class Deployment:
 
         import av
         import datasets
-
-        from recording.dataset_writer import DatasetWriter
-        from sim.scene import CameraConfig
+        from so101.recording.dataset_writer import DatasetWriter
+        from so101.sim.scene import CameraConfig
 
         # Quiet the per-episode chatter of the encoders and LeRobot's "Map" progress bar at each save, as record does.
         av.logging.set_libav_level(av.logging.ERROR)
@@ -192,7 +189,7 @@ class Deployment:
         session = session_record(cfg, loaded.path, fps, lines, cameras, extra)
         self.writer = DatasetWriter.create(cfg.dataset, fps, cameras, session, extra, command="deploy")
         if cfg.dry_run:
-            from sim.viewer import has_display
+            from so101.sim.viewer import has_display
 
             video_dir = cfg.video_dir or self.writer.root.with_name(self.writer.root.name + "_dry_run")
             self.dry = DryRunArm(fps, video_dir, window=has_display())
@@ -211,7 +208,7 @@ class Deployment:
 
     def _move_to(self, target: np.ndarray, safety: SafetyLayer, fps: int) -> None:
         """A slow move (the ramp bound per step) to ``target``, then wait for the arm to arrive."""
-        from sim.control_loop import ControlClock
+        from so101.sim.control_loop import ControlClock
 
         assert self.robot is not None
         print(f"moving slowly to the training start pose [{', '.join(f'{v:.0f}' for v in target)}]", flush=True)
@@ -245,8 +242,8 @@ class Deployment:
         stop: EmergencyStop,
         names: list[str],
     ) -> None:
-        from sim.control_loop import ControlClock
-        from sim.options import episode_steps
+        from so101.sim.control_loop import ControlClock
+        from so101.sim.options import episode_steps
 
         cfg, robot, writer, spaces = self.cfg, self.robot, self.writer, self.spaces
         assert robot is not None and writer is not None and spaces is not None

@@ -77,7 +77,7 @@ def release(robot: SO101Follower, timeout_s: float = RELEASE_S) -> Released:
     without an answer. Never raises for the bus (nor for LeRobot's handling of its replies): the result says what
     happened.
     """
-    from teleop.feetech.ports import close_quietly
+    from so101.teleop.feetech.ports import close_quietly
 
     bus = robot.bus
     motors = list(bus.motors)

@@ -1,5 +1,5 @@
 """The real follower for ``so101 deploy``: LeRobot 0.4.4's own ``SO101Follower``, connected with checks that name
-the fix (released by ``inference.deploy_release``); and the simulated arm a dry run sends its actions to.
+the fix (released by ``so101.inference.deploy_release``); and the simulated arm a dry run sends its actions to.
 """
 
 from __future__ import annotations
@@ -11,13 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
-from kinematics.units import JOINT_FEATURE_NAMES
+from so101.kinematics.units import JOINT_FEATURE_NAMES
 
 if TYPE_CHECKING:
     from lerobot.robots.so_follower import SO101Follower, SO101FollowerConfig
-
-    from sim.simulator import So101Sim
+    from so101.sim.simulator import So101Sim
 
 ARM = "follower"
 BUS_ATTEMPTS = 3
@@ -57,9 +55,8 @@ def connect_follower(config: SO101FollowerConfig) -> SO101Follower:
         CalibrationError: the calibration file is missing or does not match the servos.
     """
     from lerobot.robots.so_follower import SO101Follower
-
-    from teleop.feetech import calibration
-    from teleop.feetech.ports import check_port, close_quietly, open_bus
+    from so101.teleop.feetech import calibration
+    from so101.teleop.feetech.ports import check_port, close_quietly, open_bus
 
     check_port(config.port, "--robot.port", ARM)
     path = calibration.calibration_path(calibration.FOLLOWER, str(config.id), config.calibration_dir)
@@ -102,8 +99,8 @@ class DryRunArm:
     """
 
     def __init__(self, fps: int, video_dir: Path | None, window: bool) -> None:
-        from sim.options import SceneOptions
-        from sim.simulator import So101Sim
+        from so101.sim.options import SceneOptions
+        from so101.sim.simulator import So101Sim
 
         self.sim: So101Sim = So101Sim(SceneOptions(fps=fps).scene_config())
         self.sim.reset(0)
@@ -112,7 +109,7 @@ class DryRunArm:
         self._renderer: Any = None
         self._video: Any = None
         if window:
-            from sim.viewer import Viewer
+            from so101.sim.viewer import Viewer
 
             self.viewer = Viewer(self.sim, title="so101 deploy --dry_run")
 
@@ -121,9 +118,9 @@ class DryRunArm:
         sim = self.sim
         sim.place_arm(pose)
         if self.viewer is None and self.video_dir is not None:
-            from sim.rendering import CameraRenderer
-            from sim.scene import CameraConfig
-            from sim.video import EpisodeVideo
+            from so101.sim.rendering import CameraRenderer
+            from so101.sim.scene import CameraConfig
+            from so101.sim.video import EpisodeVideo
 
             if self._renderer is None:
                 cameras = [CameraConfig("overhead_cam", 320, 240), CameraConfig("front_cam", 320, 240)]

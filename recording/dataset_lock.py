@@ -1,7 +1,7 @@
 """One writer per dataset: an advisory lock that every command writing a dataset folder holds while it writes.
 
 The lock is ``fcntl.flock`` on a hidden file beside the dataset, ``<parent>/.<name>.so101-lock``. It lives outside
-both the dataset folder and its work folder (``recording.durable_root``) because those are exchanged and removed
+both the dataset folder and its work folder (``so101.recording.durable_root``) because those are exchanged and removed
 while a session runs; the lock file keeps one place. The holder writes its PID and command into the file, so that
 a second writer is refused in one line naming the process to wait for.
 
@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
-from so101.command import UsageError
+from so101.errors import So101Error
 
 LOCK_SUFFIX = ".so101-lock"
 HOLDER_WAIT_S = 1.0
@@ -37,7 +37,7 @@ def lock_path(root: Path) -> Path:
     return real.parent / f".{real.name}{LOCK_SUFFIX}"
 
 
-class DatasetBusy(UsageError):
+class DatasetBusy(So101Error):
     """Another live process holds the dataset's lock."""
 
 

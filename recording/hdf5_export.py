@@ -18,7 +18,7 @@ Joint values are written in the dataset's units, untouched. Videos are decoded w
 (``decode_video_frames``, its default backend), a few frames at a time, and episodes are written one after the
 other, so memory does not grow with the episode or the dataset. Each file appears only when complete (it is
 written under a temporary name first); a new ``--output`` folder appears only with every file in it
-(``recording.staged_output``).
+(``so101.recording.staged_output``).
 """
 
 from __future__ import annotations
@@ -28,12 +28,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from so101.errors import So101Error
+from so101.kinematics.units import JOINT_FEATURE_NAMES
+from so101.recording.dataset_lock import DatasetLock
+from so101.recording.dataset_writer import DatasetRef
+from so101.recording.staged_output import StagedOutput
 
-from kinematics.units import JOINT_FEATURE_NAMES
-from recording.dataset_lock import DatasetLock
-from recording.dataset_writer import DatasetRef
-from recording.staged_output import StagedOutput
-from so101.command import UsageError, run_command
+from so101.command import run_command
 
 if TYPE_CHECKING:
     import h5py
@@ -75,7 +76,7 @@ def export_hdf5(
     """Export episodes of the dataset at ``root`` into ``output``; returns the files written, in order.
 
     Raises:
-        UsageError: the dataset's state or action is not the six SO-101 joints, or an episode does not exist.
+        So101Error: the dataset's state or action is not the six SO-101 joints, or an episode does not exist.
         FileExistsError: an episode's file exists already in ``output``.
     """
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
@@ -87,13 +88,13 @@ def export_hdf5(
         if feature is None or tuple(feature["shape"]) != (6,) or list(feature.get("names") or []) != list(
             JOINT_FEATURE_NAMES
         ):
-            raise UsageError(
+            raise So101Error(
                 f"{root}: feature {key!r} is not the six SO-101 joints {list(JOINT_FEATURE_NAMES)}; export-hdf5 "
                 "writes joint-space datasets (convert end-effector datasets back, or export their joint copy)"
             )
     stills = [key for key in meta.camera_keys if key not in meta.video_keys]
     if stills:
-        raise UsageError(
+        raise So101Error(
             f"{root}: cameras {stills} are stored as images, not videos; export-hdf5 reads videos (record with "
             "videos, as so101 record and lerobot-record do by default)"
         )
@@ -101,7 +102,7 @@ def export_hdf5(
     chosen = available if episodes is None else list(episodes)
     unknown = sorted(set(chosen) - set(available))
     if unknown:
-        raise UsageError(f"--episodes {unknown} are not in {root}, which has episodes 0..{meta.total_episodes - 1}")
+        raise So101Error(f"--episodes {unknown} are not in {root}, which has episodes 0..{meta.total_episodes - 1}")
     output = Path(output)
     existing = [episode_file(output, index) for index in chosen if episode_file(output, index).exists()]
     if existing:

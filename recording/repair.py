@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from so101.errors import So101Error
+from so101.recording.dataset_checks import read_info
+from so101.recording.dataset_writer import DatasetConfig, DatasetRef
+from so101.recording.lossless_encoder import use_lossless_encoder
+from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
+from so101.recording.staged_output import StagedOutput
 
-from recording.dataset_checks import read_info
-from recording.dataset_writer import DatasetConfig, DatasetRef
-from recording.lossless_encoder import use_lossless_encoder
-from recording.scene_metadata import EpisodeRecord, SceneMetadata
-from recording.staged_output import StagedOutput
-from so101.command import UsageError, run_command
+from so101.command import run_command
 
 FLAG = "--dataset.root"
 
@@ -313,7 +314,7 @@ def _repair(cfg: RepairConfig) -> int:
     root = cfg.dataset.resolved_root()
     output = cfg.output if cfg.output is not None else root.with_name(root.name + ".repaired")
     if output.exists():
-        raise UsageError(f"--output {output} exists already; remove it or give another --output")
+        raise So101Error(f"--output {output} exists already; remove it or give another --output")
     staged = StagedOutput(output, "dataset repair", "--output")
     with staged as staging:
         kept, dropped, lost = repair(root, staging, cfg.dataset.repo_id)

@@ -3,7 +3,7 @@ rename.
 
 The commands that make a new dataset out of others (``dataset merge``, ``dataset delete-episodes``, ``dataset
 import-hdf5``, ``dataset repair``, ``convert-ee``) write into ``<parent>/.<name>.so101-staging`` while they hold the
-output's lock (``recording.dataset_lock``), fsync it, and rename it to ``<parent>/<name>`` (same filesystem: the
+output's lock (``so101.recording.dataset_lock``), fsync it, and rename it to ``<parent>/<name>`` (same filesystem: the
 rename is atomic). A kill at any instant leaves no output folder, never a partial dataset that validates; the
 staging folder it leaves is recognised as a dead run's leftovers because its lock can be taken, removed by the next
 run, and reported.
@@ -16,9 +16,9 @@ import shutil
 from pathlib import Path
 from types import TracebackType
 
-from recording.atomic_file import fsync_dir, fsync_tree
-from recording.crash_points import crash_point
-from recording.dataset_lock import DatasetLock
+from so101.recording.atomic_file import fsync_dir, fsync_tree
+from so101.recording.crash_points import crash_point
+from so101.recording.dataset_lock import DatasetLock
 
 STAGING_SUFFIX = ".so101-staging"
 

@@ -12,9 +12,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-from recording.dataset_lock import DatasetBusy, DatasetLock, lock_path
-from recording.durable_root import work_dir
+from so101.recording.dataset_lock import DatasetBusy, DatasetLock, lock_path
+from so101.recording.durable_root import work_dir
 
 REPO_ROOT = Path(__file__).parents[1]
 REPO_ID = "test/so101_locked"
@@ -24,7 +23,7 @@ FRAMES = 20
 HOLDER = """
 import sys, time
 from pathlib import Path
-from recording.dataset_lock import DatasetLock
+from so101.recording.dataset_lock import DatasetLock
 DatasetLock(Path(sys.argv[1]), "dataset merge").acquire()
 print("locked", flush=True)
 time.sleep(600)
@@ -96,8 +95,8 @@ def test_a_killed_holder_leaves_a_lock_that_can_be_taken(tmp_path: Path, holder)
 
 
 def test_a_writer_refused_by_the_lock_leaves_the_work_folder_of_the_live_one(tmp_path: Path, holder) -> None:
-    from recording.dataset_writer import DatasetConfig, DatasetWriter
-    from sim.scene import CameraConfig
+    from so101.recording.dataset_writer import DatasetConfig, DatasetWriter
+    from so101.sim.scene import CameraConfig
 
     root = tmp_path / "data"
     in_progress = work_dir(root) / "stream" / "overhead_cam.mp4"
@@ -171,8 +170,7 @@ def start_record(root: Path, episodes: int, seed: int, log: Path, resume: bool) 
 def stock_episodes(root: Path) -> int:
     """Episodes of ``root`` opened with stock LeRobot, every episode's last frame read; scenes one per episode."""
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
-
-    from recording.scene_metadata import SceneMetadata
+    from so101.recording.scene_metadata import SceneMetadata
 
     dataset = LeRobotDataset(REPO_ID, root=root)
     for episode in range(dataset.meta.total_episodes):

@@ -10,10 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from inference.deploy_release import Released, bus_lost, release
-from sim.simulator import START_POSE
-from teleop.feetech.follower_rig import FollowerRig
+from so101.inference.deploy_release import Released, bus_lost, release
+from so101.sim.simulator import START_POSE
+from so101.teleop.feetech.follower_rig import FollowerRig
 
 
 @pytest.fixture

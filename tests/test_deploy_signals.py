@@ -7,8 +7,7 @@ import signal
 import time
 
 import pytest
-
-from inference.deploy_signals import STOP_SIGNALS, signals_held, signals_interrupt
+from so101.inference.deploy_signals import STOP_SIGNALS, signals_held, signals_interrupt
 
 
 def wait_for_signal() -> None:

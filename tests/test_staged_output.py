@@ -1,5 +1,5 @@
 """Derived datasets appear whole or not at all: the staging folder itself, and every command that makes a dataset
-out of others killed (SIGKILL, ``recording.crash_points``) with its output complete but not yet moved into place:
+out of others killed (SIGKILL, ``so101.recording.crash_points``) with its output complete but not yet moved into place:
 no output folder is left, and the rerun removes the dead run's staging folder, says so, and completes."""
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from recording.dataset_lock import DatasetBusy, DatasetLock, lock_path
-from recording.staged_output import StagedOutput, staging_dir
+from so101.recording.dataset_lock import DatasetBusy, DatasetLock, lock_path
+from so101.recording.staged_output import StagedOutput, staging_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,7 +68,7 @@ def so101(argv: list[str], crash_at: str = "") -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def hdf5_files(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from recording.hdf5_export import main as export
+    from so101.recording.hdf5_export import main as export
 
     folder = tmp_path_factory.mktemp("hdf5") / "episodes"
     assert export(["--dataset.root", str(tiny_dataset), "--output", str(folder), "--episodes", "[0, 1]"]) == 0
@@ -92,8 +91,7 @@ def test_a_derived_dataset_killed_before_it_is_in_place_leaves_no_output(
     command: str, tiny_dataset: Path, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
-
-    from recording.dataset_tools import validate
+    from so101.recording.dataset_tools import validate
 
     hdf5 = request.getfixturevalue("hdf5_files") if command == "import-hdf5" else None
     out = tmp_path / "out"
