@@ -2,18 +2,21 @@
 
 ``Deployment`` owns the follower, the dataset and the dry-run arm, and lets go of them in that order on any exit:
 torque off first, then the dataset finalized (every saved episode stays valid), then the simulated arm. Ctrl-C,
-SIGTERM and SIGHUP all take that path (``so101.inference.deploy_signals``); the last line printed says whether the torque
-was read back off (``so101.inference.deploy_release``). A follower unplugged mid-run ends it with one line, exit 1.
+SIGTERM and SIGHUP all take that path (``so101.inference.deploy_signals``); the last line printed says whether the
+torque was read back off (``so101.inference.deploy_release``). A follower unplugged mid-run ends it with one line,
+exit 1.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import statistics
 import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
 from so101.inference.deploy_preflight import (
     TrainingReference,
     check_camera_views,
@@ -31,8 +34,11 @@ from so101.inference.deploy_safety import EmergencyStop, SafetyLayer, SafetyStop
 from so101.inference.deploy_signals import signals_held, signals_interrupt
 from so101.kinematics.units import JOINT_FEATURE_NAMES
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     from lerobot.robots.so_follower import SO101Follower
+
     from so101.inference.deploy import DeployConfig
     from so101.inference.policy_runner import PolicyRunner
     from so101.inference.policy_spaces import PolicySpaces
@@ -140,8 +146,8 @@ class Deployment:
         fps = loaded.requirements.fps
         reference = TrainingReference.load(training_root(cfg, loaded.path), list(loaded.requirements.cameras))
         chunking = "temporal ensembling" if runner.temporal_ensemble else f"n_action_steps {runner.n_action_steps}"
-        print(f"policy {loaded.path}: {fps} fps, cameras {', '.join(runner.cameras)}, {chunking}", flush=True)
-        print(f"training data {reference.root}: {len(reference.start_states)} episodes", flush=True)
+        log.info("policy %s: %s fps, cameras %s, %s", loaded.path, fps, ", ".join(runner.cameras), chunking)
+        log.info("training data %s: %d episodes", reference.root, len(reference.start_states))
         self.robot = robot = connect_follower(cfg.robot)
         if cfg.dry_run:
             robot.bus.disable_torque()  # the real arm must not move at all in a dry run
@@ -175,6 +181,7 @@ class Deployment:
 
         import av
         import datasets
+
         from so101.recording.dataset_writer import DatasetWriter
         from so101.sim.scene import CameraConfig
 
@@ -195,7 +202,7 @@ class Deployment:
             self.dry = DryRunArm(fps, video_dir, window=has_display())
         watchdog = Watchdog(cfg.safety.watchdog_s)
         with EmergencyStop(cfg.stop_file) as stop:
-            print(f"emergency stop: {stop.how()}", flush=True)
+            log.info("emergency stop: %s", stop.how())
             for episode in range(cfg.episodes):
                 if episode:
                     self._hold(stop)
@@ -203,7 +210,7 @@ class Deployment:
 
     def _report(self, results: list[Any]) -> list[str]:
         lines = [result.line(allowed=result.name in self.cfg.allowed) for result in results]
-        print("preflight:\n" + "\n".join(lines), flush=True)
+        log.info("preflight:\n%s", "\n".join(lines))
         return lines
 
     def _move_to(self, target: np.ndarray, safety: SafetyLayer, fps: int) -> None:
@@ -211,7 +218,7 @@ class Deployment:
         from so101.sim.control_loop import ControlClock
 
         assert self.robot is not None
-        print(f"moving slowly to the training start pose [{', '.join(f'{v:.0f}' for v in target)}]", flush=True)
+        log.info("moving slowly to the training start pose [%s]", ", ".join(f"{v:.0f}" for v in target))
         watchdog = Watchdog(max(2.0, self.cfg.safety.watchdog_s))
         safety.start(joint_state(watchdog.read(self.robot.get_observation)))
         clock = ControlClock(fps)
@@ -226,7 +233,7 @@ class Deployment:
         raise SafetyStop("the arm did not reach the start pose within 30 s")
 
     def _hold(self, stop: EmergencyStop) -> None:
-        print(f"reset the scene: next episode in {self.cfg.reset_time_s:g} s", flush=True)
+        log.info("reset the scene: next episode in %g s", self.cfg.reset_time_s)
         end = time.monotonic() + self.cfg.reset_time_s
         while time.monotonic() < end:
             stop.check()
@@ -283,11 +290,11 @@ class Deployment:
         finally:
             if self.dry is not None:
                 self.dry.end_episode()
-            print(f"  {safety.summary()}; {runner.timing.line()}; {clock.summary()}", flush=True)
+            log.info("  %s; %s; %s", safety.summary(), runner.timing.line(), clock.summary())
 
     def _save(self, index: int, outcome: str) -> None:
         assert self.writer is not None
         # The real arm's episodes have no simulator scene to re-simulate (a dry run's scene is not what the real
         # cameras saw), so they are saved without one.
         saved = self.writer.save_sceneless_episode()
-        print(f"episode {index + 1}/{self.cfg.episodes} saved as episode {saved} ({outcome})", flush=True)
+        log.info("episode %d/%d saved as episode %s (%s)", index + 1, self.cfg.episodes, saved, outcome)

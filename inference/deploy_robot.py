@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
 from so101.kinematics.units import JOINT_FEATURE_NAMES
 
 if TYPE_CHECKING:
     from lerobot.robots.so_follower import SO101Follower, SO101FollowerConfig
+
     from so101.sim.simulator import So101Sim
 
 ARM = "follower"
@@ -32,7 +34,7 @@ def _with_retries(step: Callable[[], None]) -> None:
         except ConnectionError:
             if attempt == BUS_ATTEMPTS - 1:
                 raise
-            log.info("a reply of the follower's bus was lost; trying again")
+            log.debug("a reply of the follower's bus was lost; trying again")
 
 
 def calibrate_command(config: SO101FollowerConfig) -> str:
@@ -55,6 +57,7 @@ def connect_follower(config: SO101FollowerConfig) -> SO101Follower:
         CalibrationError: the calibration file is missing or does not match the servos.
     """
     from lerobot.robots.so_follower import SO101Follower
+
     from so101.teleop.feetech import calibration
     from so101.teleop.feetech.ports import check_port, close_quietly, open_bus
 

@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from so101.errors import ConfigError
 from so101.kinematics.units import GRIPPER_INDEX, JointLimits, dataset_to_radians, radians_to_dataset
 
 if TYPE_CHECKING:
@@ -67,7 +69,7 @@ class SafetyConfig:
             if getattr(self, name) <= 0:
                 raise ValueError(f"--safety.{name} must be positive, got {getattr(self, name)}")
         if self.max_bad_steps < 1:
-            raise ValueError(f"--safety.max_bad_steps must be at least 1, got {self.max_bad_steps}")
+            raise ConfigError("safety.max_bad_steps", self.max_bad_steps, "must be at least 1")
 
 
 @dataclass

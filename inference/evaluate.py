@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import multiprocessing
 import os
 import pickle
 import signal
-import sys
 import time
 import traceback
 from collections import deque
@@ -24,15 +24,18 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from inference.episode import RolloutSettings, run_policy_episode
-from inference.report import EvalEpisode, EvalSummary, summarize
-from so101.command import USER_ERRORS, UsageError
+from so101.command import USER_ERRORS
+from so101.errors import EvalWorkerError
+from so101.inference.episode import RolloutSettings, run_policy_episode
+from so101.inference.report import EvalEpisode, EvalSummary, summarize
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from inference.policy_runner import PolicyRunner
-    from policies.checkpoint import SimRequirements
-    from sim.rendering import CameraRenderer
-    from sim.simulator import So101Sim
+    from so101.inference.policy_runner import PolicyRunner
+    from so101.policies.checkpoint import SimRequirements
+    from so101.sim.rendering import CameraRenderer
+    from so101.sim.simulator import So101Sim
 
 _SIMS: dict[tuple, tuple[So101Sim, CameraRenderer]] = {}
 _RUNNERS: dict[tuple, tuple[PolicyRunner, SimRequirements]] = {}
@@ -49,9 +52,9 @@ def release_simulators() -> None:
 def _sim_for(requirements: SimRequirements, settings: RolloutSettings) -> tuple[So101Sim, CameraRenderer]:
     """This process's simulator and renderer for a camera setup (built once, reused across episodes)."""
     global _release_registered
-    from sim.rendering import CameraRenderer
-    from sim.scene import CameraConfig, SceneConfig
-    from sim.simulator import So101Sim
+    from so101.sim.rendering import CameraRenderer
+    from so101.sim.scene import CameraConfig, SceneConfig
+    from so101.sim.simulator import So101Sim
 
     profile = settings.render_profile or requirements.render_profile
     cameras = tuple((name, h, w) for name, (h, w) in requirements.cameras.items())
@@ -70,8 +73,8 @@ def _sim_for(requirements: SimRequirements, settings: RolloutSettings) -> tuple[
 
 def _runner_for(checkpoint: str, settings: RolloutSettings) -> tuple[PolicyRunner, SimRequirements]:
     """This process's runner of a checkpoint's policy; reloaded when the weights file changes."""
-    from inference.policy_runner import PolicyRunner
-    from policies.checkpoint import load_policy
+    from so101.inference.policy_runner import PolicyRunner
+    from so101.policies.checkpoint import load_policy
 
     weights = Path(checkpoint) / "model.safetensors"
     key = (checkpoint, weights.stat().st_mtime_ns, settings.n_action_steps, settings.temporal_ensemble, settings.device)
@@ -83,7 +86,7 @@ def _runner_for(checkpoint: str, settings: RolloutSettings) -> tuple[PolicyRunne
 
 
 def _episode_task(task: tuple[str, int, RolloutSettings, str | None]) -> EvalEpisode:
-    from inference.policy_spaces import PolicySpaces
+    from so101.inference.policy_spaces import PolicySpaces
 
     checkpoint, seed, settings, video_path = task
     runner, requirements = _runner_for(checkpoint, settings)
@@ -101,10 +104,6 @@ MAX_WORKER_DEATHS = 3
 EPISODE_TIMEOUT_S = 1800.0
 """A worker that spends longer than this (wall-clock s) on one episode is taken as hung (a GL deadlock) and killed;
 a 15 s episode takes under a minute even on a slow CPU."""
-
-
-class EvalWorkersDied(UsageError):
-    """Worker processes kept dying (a GL crash, the out-of-memory killer): one line naming the episodes and how."""
 
 
 def _worker_main(conn: Connection, threads: int) -> None:
@@ -163,7 +162,7 @@ class EvalPool:
 
     A worker that dies (a GL crash, the out-of-memory killer, SIGKILL) is reported on stderr with the scene seed
     of its episode, replaced by a fresh one, and its episode runs again; after ``MAX_WORKER_DEATHS`` deaths, or
-    two on the same episode, the evaluation stops with ``EvalWorkersDied``. Waiting watches every worker's process
+    two on the same episode, the evaluation stops with ``EvalWorkerError``. Waiting watches every worker's process
     as well as its pipe, so a death is seen at once, and a worker silent on one episode for ``EPISODE_TIMEOUT_S``
     is killed and counted as dead: the evaluation never hangs on a worker.
     """
@@ -201,9 +200,9 @@ class EvalPool:
         ``video_episodes`` episodes go to ``video_dir``. Results are in seed order.
 
         Raises:
-            EvalWorkersDied: workers kept dying (see the class).
+            EvalWorkerError: workers kept dying (see the class).
         """
-        from policies.checkpoint import load_config, resolve_pretrained_dir, sim_requirements
+        from so101.policies.checkpoint import load_config, resolve_pretrained_dir, sim_requirements
 
         pretrained = resolve_pretrained_dir(checkpoint)
         fps = sim_requirements(pretrained, load_config(pretrained)).fps
@@ -273,18 +272,18 @@ class EvalPool:
         repeated = [s for s, _ in deaths].count(seed) > 1
         if repeated or len(deaths) >= MAX_WORKER_DEATHS:
             listed = ", ".join(f"scene seed {s}: {h}" for s, h in deaths)
-            raise EvalWorkersDied(
+            raise EvalWorkerError(
                 f"evaluation stopped: its worker processes died {len(deaths)} times ({listed})"
                 + (f", twice on scene seed {seed}" if repeated else "")
                 + "; run with fewer workers (--workers / --eval.workers), or with 0 workers to see the error in "
-                "this process; after a SIGKILL, check the kernel log (dmesg) for the out-of-memory killer"
+                "this process; after a SIGKILL, check the kernel log (dmesg) for the out-of-memory killer",
+                seed=seed,
+                cause=how,
             )
-        print(
-            f"warning: evaluation worker {worker.process.pid} died during the episode of scene seed {seed} ({how}); "
-            "started another, running that episode again",
-            file=sys.stderr,
-            flush=True,
-        )
+        log.warning(
+            "warning: evaluation worker %s died during the episode of scene seed %s (%s); started another, running "
+            "that episode again", worker.process.pid, seed, how,
+        )  # fmt: skip
         return self._start()
 
     def close(self) -> None:

@@ -6,7 +6,7 @@
     so101 eval CKPT --render                              # watch the episodes in a window, at real time
 
 Every checkpoint is evaluated on the same scenes: episode ``i`` uses scene seed ``seed + i``. The default seeds are
-the test seeds (``inference.seeds``), disjoint from the selection seeds on which in-loop evaluation chose a run's
+the test seeds (``so101.inference.seeds``), disjoint from the selection seeds on which in-loop evaluation chose a run's
 ``best/``, so the success rate of ``best/`` is not inflated by its selection. The reports say which seeds were used.
 """
 
@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from inference.seeds import TEST_SEEDS
-from sim.options import EPISODE_TIME_S
-from sim.rendering import RenderProfile
-from so101.command import UsageError
+from so101.errors import ConfigError, DeviceError
+from so101.inference.seeds import TEST_SEEDS
+from so101.sim.options import EPISODE_TIME_S
+from so101.sim.rendering import RenderProfile
 
 
 @dataclass
@@ -57,33 +57,33 @@ class EvalCommandConfig:
         if self.path is None or not str(self.path):
             raise ValueError("give a checkpoint or a training run: so101 eval PATH [--episodes N ...]")
         if self.episodes < 1:
-            raise ValueError(f"--episodes must be at least 1, got {self.episodes}")
+            raise ConfigError("episodes", self.episodes, "must be at least 1")
         if self.workers < 0:
-            raise ValueError(f"--workers must be at least 0 (0 runs in this process), got {self.workers}")
+            raise ConfigError("workers", self.workers, "must be at least 0 (0 runs in this process)")
         if self.video < 0:
-            raise ValueError(f"--video must be at least 0, got {self.video}")
+            raise ConfigError("video", self.video, "must be at least 0")
         if self.n_action_steps is not None and self.n_action_steps < 1:
-            raise ValueError(f"--n_action_steps must be at least 1, got {self.n_action_steps}")
+            raise ConfigError("n_action_steps", self.n_action_steps, "must be at least 1")
         if self.temporal_ensemble is not None and self.n_action_steps not in (None, 1):
             raise ValueError("--temporal_ensemble queries the policy every step: drop --n_action_steps or set it to 1")
         if self.episode_time_s <= 0:
-            raise ValueError(f"--episode_time_s must be positive, got {self.episode_time_s}")
+            raise ConfigError("episode_time_s", self.episode_time_s, "must be positive")
 
 
 def evaluate_command(cfg: EvalCommandConfig) -> int:
     """Run ``so101 eval`` with parsed options; returns the exit status."""
-    from inference.discovery import checkpoint_step, default_output_dir, find_checkpoints
-    from inference.episode import RolloutSettings
-    from inference.evaluate import EvalPool
-    from inference.report import EvalEpisode, EvalSummary, markdown_table, plot_curve, write_json
-    from inference.seeds import describe_seeds, eval_seeds, seeds_record
-    from policies.checkpoint import apply_inference_overrides, check_sim_compatibility, load_config
+    from so101.inference.discovery import checkpoint_step, default_output_dir, find_checkpoints
+    from so101.inference.episode import RolloutSettings
+    from so101.inference.evaluate import EvalPool
+    from so101.inference.report import EvalEpisode, EvalSummary, markdown_table, plot_curve, write_json
+    from so101.inference.seeds import describe_seeds, eval_seeds, seeds_record
+    from so101.policies.checkpoint import apply_inference_overrides, check_sim_compatibility, load_config
 
     assert cfg.path is not None  # checked by the config
-    from sim.viewer import has_display
+    from so101.sim.viewer import has_display
 
     if cfg.render and not has_display():
-        raise UsageError(
+        raise DeviceError(
             "--render needs a display: run on a desktop session or under a virtual one (xvfb-run -a so101 eval ... "
             "--render); without --render the evaluation runs headless"
         )
@@ -101,7 +101,7 @@ def evaluate_command(cfg: EvalCommandConfig) -> int:
     )
     seeds = eval_seeds(cfg.seed, cfg.episodes)
     if cfg.render:
-        from inference.watch import watch
+        from so101.inference.watch import watch
 
         results = watch(checkpoints[-1], seeds, settings)
         successes = sum(r.success for r in results)

@@ -1,6 +1,6 @@
 """The one policy runner: joint state and camera images in, one action per control step out.
 
-Sim evaluation (``inference.episode``) and deployment on the real follower drive a LeRobot policy through it:
+Sim evaluation (``so101.inference.episode``) and deployment on the real follower drive a LeRobot policy through it:
 
 * the observation is built from the joint state (dataset units: degrees, gripper 0..100, as LeRobot's SO-101
   follower reports them) and camera images (uint8 (height, width, 3) by camera name), under LeRobot's feature names
@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from policies.act import IMAGE_PREFIX, STATE_KEY
+from so101.policies.act import IMAGE_PREFIX, STATE_KEY
 
 if TYPE_CHECKING:
     import torch
 
-    from policies.checkpoint import LoadedPolicy
+    from so101.policies.checkpoint import LoadedPolicy
 
 
 @dataclass
@@ -94,7 +94,7 @@ class PolicyRunner:
 
     @classmethod
     def from_loaded(cls, loaded: LoadedPolicy) -> PolicyRunner:
-        """A runner of a checkpoint loaded by ``policies.act.load_policy``."""
+        """A runner of a checkpoint loaded by ``so101.policies.act.load_policy``."""
         return cls(loaded.policy, loaded.preprocessor, loaded.postprocessor)
 
     @classmethod
@@ -105,8 +105,8 @@ class PolicyRunner:
         n_action_steps: int | None = None,
         temporal_ensemble_coeff: float | None = None,
     ) -> PolicyRunner:
-        """Load a checkpoint (see ``policies.act.load_policy`` for the overrides) and wrap it."""
-        from policies.checkpoint import load_policy
+        """Load a checkpoint (see ``so101.policies.act.load_policy`` for the overrides) and wrap it."""
+        from so101.policies.checkpoint import load_policy
 
         return cls.from_loaded(load_policy(path, device, n_action_steps, temporal_ensemble_coeff))
 

@@ -8,19 +8,21 @@ Nothing here re-implements ACT. What this module adds around LeRobot's ``ACTPoli
   the network exactly what it was trained on, whatever resolution the cameras deliver;
 * ImageNet backbone weights are used only when they are already on disk: never a network error (a missing file
   is reported as one warning line);
-* checkpoints are saved and loaded by ``policies.checkpoint``, which also records and checks what the sim must
+* checkpoints are saved and loaded by ``so101.policies.checkpoint``, which also records and checks what the sim must
   provide.
 """
 
 from __future__ import annotations
 
-import sys
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sim.scene import ROBOT_CAMERA_NAMES
-from so101.command import UsageError
+from so101.errors import ConfigError, DatasetError
+from so101.sim.scene import ROBOT_CAMERA_NAMES
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
@@ -129,14 +131,12 @@ def select_cameras(ds_meta: LeRobotDatasetMetadata, requested: list[str]) -> dic
     """The cameras to train on (all of the dataset's by default), with their recorded size; clear error if absent."""
     available = dataset_cameras(ds_meta)
     if not available:
-        raise UsageError("the dataset has no camera images; ACT here needs at least one camera (record with cameras)")
+        raise DatasetError("the dataset has no camera images; ACT here needs at least one camera (record with cameras)")
     if not requested:
         return available
     missing = [name for name in requested if name not in available]
     if missing:
-        raise UsageError(
-            f"camera(s) {missing} are not in the dataset; it has {sorted(available)} (fix --policy.cameras)"
-        )
+        raise ConfigError("policy.cameras", missing, f"must be cameras of the dataset: {sorted(available)}")
     return {name: available[name] for name in requested}
 
 
@@ -145,7 +145,7 @@ def make_act_config(options: ActPolicyConfig, ds_meta: LeRobotDatasetMetadata, c
     features = ds_meta.features
     for key in (STATE_KEY, ACTION_KEY):
         if key not in features:
-            raise UsageError(
+            raise DatasetError(
                 f"the dataset has no {key!r} feature (it has {sorted(features)}); train on a joint-space dataset "
                 "recorded by so101 record"
             )
@@ -161,14 +161,13 @@ def act_config(options: ActPolicyConfig, state_dim: int, action_dim: int, camera
     if options.pretrained_backbone:
         weights = backbone_weights_on_disk(options.vision_backbone)
         if weights is None:
-            # Printed, not warnings.warn (which adds the source line of this call) nor logged (whose format depends
-            # on what the libraries configured): one clean line.
-            print(
+            # Logged, not warnings.warn (which adds the source line of this call): the command layer shows it as
+            # one clean line on stderr.
+            log.warning(
                 f"warning: ImageNet weights for {options.vision_backbone} are not in the torch hub cache; the backbone "
                 "starts from random weights (expect slower learning). To use them, download them once on a machine "
                 f"with network access (python -c \"import torchvision; torchvision.models.{options.vision_backbone}"
-                "(weights='IMAGENET1K_V1')\") and copy ~/.cache/torch/hub/checkpoints here.",
-                file=sys.stderr,
+                "(weights='IMAGENET1K_V1')\") and copy ~/.cache/torch/hub/checkpoints here."
             )
     image_shape = (3, options.image_height, options.image_width)
     input_features = {STATE_KEY: PolicyFeature(type=FeatureType.STATE, shape=(state_dim,))}

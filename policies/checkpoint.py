@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kinematics.ee_features import EELayout
-from policies.act import ACTION_KEY, IMAGE_PREFIX, STATE_DIM, STATE_KEY, pick_device
-from sim.scene import BRICK_SIZES, ROBOT_CAMERA_NAMES
-from so101.command import UsageError
+from so101.errors import CheckpointError
+from so101.kinematics.ee_features import EELayout
+from so101.policies.act import ACTION_KEY, IMAGE_PREFIX, STATE_DIM, STATE_KEY, pick_device
+from so101.policies.safetensors_file import safetensors_problem
+from so101.sim.scene import BRICK_SIZES, ROBOT_CAMERA_NAMES
 
 if TYPE_CHECKING:
     from lerobot.configs.policies import PreTrainedConfig
@@ -48,7 +48,7 @@ class SimRequirements:
     """Duplo brick of the dataset's scenes."""
     action_space: str = "joint"
     """``joint``: the policy outputs joint targets (dataset units); ``ee``: end-effector poses in ``ee_layout``, which
-    go through the IK (``kinematics.ee_action.EEActionAdapter``) to the arm."""
+    go through the IK (``so101.kinematics.ee_action.EEActionAdapter``) to the arm."""
     state_space: str = "joint"
     """``joint``: ``observation.state`` is the joint positions; ``ee``: the TCP pose in ``ee_layout``."""
     ee_layout: EELayout | None = None
@@ -92,11 +92,10 @@ def dataset_requirements(ds_meta: LeRobotDatasetMetadata, cameras: dict[str, tup
         profiles = {session.get("render_profile", "fast") for session in sessions}
         bricks = {session.get("scene", {}).get("brick", "2x4") for session in sessions}
         if len(profiles) > 1 or len(bricks) > 1:
-            print(
-                f"warning: {ds_meta.root} mixes render profiles {sorted(profiles)} or bricks {sorted(bricks)}; "
-                "evaluation uses the first session's",
-                file=sys.stderr,
-            )
+            log.warning(
+                "warning: %s mixes render profiles %s or bricks %s; evaluation uses the first session's",
+                ds_meta.root, sorted(profiles), sorted(bricks),
+            )  # fmt: skip
         if sessions:
             requirements.render_profile = sessions[0].get("render_profile", "fast")
             requirements.brick = sessions[0].get("scene", {}).get("brick", "2x4")
@@ -132,19 +131,19 @@ def sim_requirements(pretrained_dir: Path, policy_config: Any) -> SimRequirement
                 ee_layout=None if layout is None else EELayout.from_json(layout),
             )
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
-            raise UsageError(
+            raise CheckpointError(
                 f"{sidecar} is not the workbench's {SIDECAR_NAME} ({_first_line(err)}: it records cameras with their "
                 f"[height, width], fps, render_profile and brick); copy the checkpoint whole from its run, or move "
                 f"{SIDECAR_NAME} out of the folder to evaluate with the needs in config.json"
             ) from err
         spaces = (requirements.action_space, requirements.state_space)
         if not set(spaces) <= {"joint", "ee"} or ("ee" in spaces and requirements.ee_layout is None):
-            raise UsageError(
+            raise CheckpointError(
                 f"{sidecar} records action_space {spaces[0]!r} and state_space {spaces[1]!r} (each 'joint' or 'ee'; "
                 f"'ee' needs an ee_layout); copy the checkpoint whole from its run"
             )
         if requirements.fps < 1 or not requirements.cameras or requirements.brick not in BRICK_SIZES:
-            raise UsageError(
+            raise CheckpointError(
                 f"{sidecar} records fps {requirements.fps}, cameras {list(requirements.cameras)} and brick "
                 f"{requirements.brick!r}, which no recording has (fps >= 1, one camera or more, brick "
                 f"{' or '.join(BRICK_SIZES)}); copy the checkpoint whole from its run"
@@ -184,7 +183,7 @@ def _infer_spaces(requirements: SimRequirements, pretrained_dir: Path, policy_co
             requirements.ee_layout = layout
 
 
-class IncompatibleCheckpointError(UsageError):
+class IncompatibleCheckpointError(CheckpointError):
     """The checkpoint's inputs or outputs are not what the simulator provides (one line naming every mismatch)."""
 
 
@@ -266,35 +265,14 @@ def _first_line(err: BaseException) -> str:
     return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
-def safetensors_problem(path: Path) -> str | None:
-    """Why ``path`` is not a whole safetensors file (missing, truncated, not safetensors), or None; reads only its
-    header."""
-    if not path.is_file():
-        return f"{path} is missing"
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        head = f.read(8)
-        header_len = int.from_bytes(head, "little") if len(head) == 8 else -1
-        if header_len < 2 or 8 + header_len > size:
-            return f"{path} is not a safetensors file or is truncated ({size} bytes)"
-        try:
-            header = json.loads(f.read(header_len))
-            end = max((entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"), default=0)
-        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
-            return f"{path} has an unreadable safetensors header"
-    if 8 + header_len + end > size:
-        return f"{path} is truncated ({size} bytes, its header describes {8 + header_len + end})"
-    return None
-
-
 def check_checkpoint_files(pretrained_dir: Path) -> None:
-    """Raise ``UsageError`` naming the file, if a checkpoint's ``config.json`` is not a JSON ACT config, its weights
-    are not a whole safetensors file, or its processor files are missing: before anything loads them."""
+    """Raise ``CheckpointError`` naming the file, if a checkpoint's ``config.json`` is not a JSON ACT config, its
+    weights are not a whole safetensors file, or its processor files are missing: before anything loads them."""
     config_path = pretrained_dir / "config.json"
     try:
         config = json.loads(config_path.read_text())
     except (ValueError, UnicodeDecodeError) as err:
-        raise UsageError(
+        raise CheckpointError(
             f"{config_path} is not valid JSON ({_first_line(err)}); the checkpoint is damaged: copy it again from "
             "its run, or evaluate another checkpoint"
         ) from err
@@ -306,7 +284,7 @@ def check_checkpoint_files(pretrained_dir: Path) -> None:
         )
     problem = safetensors_problem(pretrained_dir / "model.safetensors")
     if problem:
-        raise UsageError(f"{problem}; the checkpoint is damaged: copy it again from its run, or evaluate another")
+        raise CheckpointError(f"{problem}; the checkpoint is damaged: copy it again from its run, or evaluate another")
     for name in ("policy_preprocessor.json", "policy_postprocessor.json"):
         if not (pretrained_dir / name).is_file():
             raise FileNotFoundError(
@@ -374,7 +352,7 @@ def apply_inference_overrides(
     action per call); None keeps the saved value.
 
     Raises:
-        UsageError: ``n_action_steps`` outside 1..chunk_size.
+        CheckpointError: ``n_action_steps`` outside 1..chunk_size.
     """
     if temporal_ensemble_coeff is not None:
         config.temporal_ensemble_coeff = temporal_ensemble_coeff
@@ -382,7 +360,7 @@ def apply_inference_overrides(
     elif n_action_steps is not None:
         chunk = getattr(config, "chunk_size", n_action_steps)
         if not 1 <= n_action_steps <= chunk:
-            raise UsageError(f"--n_action_steps must be within 1..chunk_size ({chunk}), got {n_action_steps}")
+            raise CheckpointError(f"--n_action_steps must be within 1..chunk_size ({chunk}), got {n_action_steps}")
         config.n_action_steps = n_action_steps
 
 
@@ -397,7 +375,7 @@ def load_config(path: Path | str) -> PreTrainedConfig:
     try:
         return PreTrainedConfig.from_pretrained(pretrained_dir)
     except (draccus.utils.ParsingError, ValueError, KeyError, TypeError) as err:
-        raise UsageError(
+        raise CheckpointError(
             f"{pretrained_dir / 'config.json'} is not an ACT config LeRobot {_lerobot_version()} can read "
             f"({_first_line(err)}); use a checkpoint saved by so101 train or this LeRobot's lerobot-train"
         ) from err

@@ -5,8 +5,8 @@
     so101 convert-ee --src.root old/so100 --dst.root old/so100_ee --units range_m100_100
 
 The output is a normal LeRobot v3.0 dataset: ``action`` (and with ``--state`` ``observation.state``) hold the TCP
-pose in the robot base frame (metres; see ``so101.kinematics.ee_features`` for the layouts) and the gripper in its dataset
-unit; the original joints stay as ``joints.action`` (and ``joints.observation.state``). They are not called
+pose in the robot base frame (metres; see ``so101.kinematics.ee_features`` for the layouts) and the gripper in its
+dataset unit; the original joints stay as ``joints.action`` (and ``joints.observation.state``). They are not called
 ``action.joints``: LeRobot takes every feature whose name starts with ``action`` for a policy output and every
 ``observation.*`` for an input, and the kept joints must be neither. Statistics are computed for every new feature;
 videos are copied byte for byte; tasks, episodes, scenes (``meta/so101``) and recording metadata carry over.
@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from so101.errors import So101Error
+
+from so101.command import run_command
+from so101.errors import DatasetError
 from so101.kinematics.ee_features import EELayout, RotationEncoding
 from so101.recording.dataset_writer import DatasetRef
 from so101.recording.scene_metadata import META_DIR
 from so101.recording.staged_output import StagedOutput
-
-from so101.command import run_command
 
 ACTION_KEY, STATE_KEY = "action", "observation.state"
 JOINTS_PREFIX = "joints."
@@ -76,6 +76,7 @@ class ConversionResult:
 def convert(cfg: ConvertEEConfig) -> ConversionResult:
     """Convert ``cfg.src`` into a new dataset at ``cfg.dst``; returns what was written and the verification."""
     import mujoco
+
     from so101.kinematics.ee_convert import EEVerifier, JointsToEE, VerificationReport
     from so101.kinematics.units import JointLimits
     from so101.recording.convert_ee_data import DatasetRewriter
@@ -90,7 +91,7 @@ def convert(cfg: ConvertEEConfig) -> ConversionResult:
     if dst.exists():
         raise FileExistsError(f"--dst.root {dst} exists; give a new folder (convert-ee never overwrites a dataset)")
     if dst.resolve() == src.resolve():
-        raise So101Error("--dst.root must differ from --src.root")
+        raise DatasetError("--dst.root must differ from --src.root")
     keys = [ACTION_KEY] + ([STATE_KEY] if cfg.state else [])
     for key in keys:
         joint_feature(info, key, src)
@@ -98,7 +99,7 @@ def convert(cfg: ConvertEEConfig) -> ConversionResult:
     try:
         model = mujoco.MjModel.from_xml_path(str(path))
     except ValueError as error:
-        raise So101Error(f"{path} is not a loadable MJCF ({str(error).splitlines()[0]}); give --model") from error
+        raise DatasetError(f"{path} is not a loadable MJCF ({str(error).splitlines()[0]}); give --model") from error
     limits = JointLimits.from_model(model)
     if cfg.units == "auto":
         decision = detect_units(src, info, keys, limits)
@@ -110,7 +111,7 @@ def convert(cfg: ConvertEEConfig) -> ConversionResult:
         converter = JointsToEE(model, layout, units)
         verifier = EEVerifier(model, layout, units) if cfg.verify else None
     except ValueError as error:
-        raise So101Error(f"--tcp {cfg.tcp}: {error}") from error
+        raise DatasetError(f"--tcp {cfg.tcp}: {error}") from error
     report = VerificationReport()
 
     def convert_episode(episode_index: int, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -154,7 +155,7 @@ def _has_joint_state(info: dict[str, Any], root: Path) -> bool:
 
     try:
         joint_feature(info, STATE_KEY, root)
-    except So101Error:
+    except DatasetError:
         return False
     return True
 

@@ -17,15 +17,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from so101.errors import So101Error
+from so101.command import run_command
+from so101.errors import ConfigError, DatasetError
 from so101.recording.atomic_file import fsync_dir
 from so101.recording.dataset_checks import check_openable
 from so101.recording.dataset_lock import DatasetLock
 from so101.recording.dataset_writer import DatasetRef
 from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
 from so101.recording.staged_output import StagedOutput
-
-from so101.command import run_command
 
 
 @dataclass
@@ -44,7 +43,7 @@ class DeleteConfig:
         if not self.episodes:
             raise ValueError('--episodes must name at least one episode index, e.g. --episodes "[1, 3]"')
         if min(self.episodes) < 0:
-            raise ValueError(f"--episodes must be episode indices (0 or more), got {self.episodes}")
+            raise ConfigError("episodes", self.episodes, "must be episode indices (0 or more)")
 
 
 def renumbered_scenes(records: list[EpisodeRecord], removed: set[int]) -> list[EpisodeRecord]:
@@ -62,13 +61,13 @@ def delete_episodes(root: Path, repo_id: str, episodes: list[int], output: Path)
     total = info["total_episodes"]
     unknown = sorted(set(episodes) - set(range(total)))
     if unknown:
-        raise So101Error(f"--episodes {unknown}: {root} holds episodes 0..{total - 1}; choose among those")
+        raise DatasetError(f"--episodes {unknown}: {root} holds episodes 0..{total - 1}; choose among those")
     if len(set(episodes)) == total:
-        raise So101Error(f"--episodes names every episode of {root}; a dataset needs at least one")
+        raise DatasetError(f"--episodes names every episode of {root}; a dataset needs at least one")
     metadata = SceneMetadata(root)
     records = metadata.episodes() if metadata.exists() else []
     if metadata.exists() and sorted(r.episode_index for r in records) != list(range(total)):
-        raise So101Error(
+        raise DatasetError(
             f"{metadata.episodes_path} does not list one scene per episode 0..{total - 1}; the scenes cannot be "
             f"kept in step: run so101 dataset repair --dataset.root {root} first"
         )

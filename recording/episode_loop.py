@@ -18,11 +18,12 @@ from typing import Protocol
 
 import numpy as np
 
-from sim.control_loop import ControlClock
-from sim.randomization import ScenePlacement
-from sim.simulator import So101Sim
-from sim.task_signals import TaskSignals
-from teleop.action_source import ActionSource, EpisodeCommand
+from so101.errors import ConfigError
+from so101.sim.control_loop import ControlClock
+from so101.sim.randomization import ScenePlacement
+from so101.sim.simulator import So101Sim
+from so101.sim.task_signals import TaskSignals
+from so101.teleop.action_source import ActionSource, EpisodeCommand
 
 
 class Outcome(enum.Enum):
@@ -43,9 +44,9 @@ class EpisodeLoopConfig:
 
     def __post_init__(self) -> None:
         if self.episode_time_s <= 0:
-            raise ValueError(f"--episode_time_s must be positive, got {self.episode_time_s}")
+            raise ConfigError("episode_time_s", self.episode_time_s, "must be positive")
         if self.settle_s < 0:
-            raise ValueError(f"--settle_s must not be negative, got {self.settle_s}")
+            raise ConfigError("settle_s", self.settle_s, "must not be negative")
 
 
 @dataclass

@@ -41,7 +41,9 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from so101.errors import So101Error
+
+from so101.command import run_command
+from so101.errors import ConfigError, DatasetError
 from so101.kinematics.units import JointLimits
 from so101.recording.dataset_writer import DatasetConfig, DatasetWriter
 from so101.recording.hdf5_layouts import (
@@ -57,8 +59,6 @@ from so101.recording.hdf5_layouts import (
 from so101.recording.staged_output import StagedOutput
 from so101.sim.scene import CameraConfig
 from so101.sim.task_signals import TASK
-
-from so101.command import run_command
 
 Units = Literal["auto", "degrees", "range_m100_100", "radians"]
 READ_FRAMES = 32
@@ -89,7 +89,7 @@ class ImportConfig:
         if not self.input.strip():
             raise ValueError("--input is required: HDF5 files or folders of them")
         if self.fps is not None and self.fps < 1:
-            raise ValueError(f"--fps must be at least 1, got {self.fps}")
+            raise ConfigError("fps", self.fps, "must be at least 1")
         if self.task is not None and not self.task.strip():
             raise ValueError("--task must not be empty")
         if self.dataset.task != TASK:
@@ -112,7 +112,7 @@ def import_hdf5(cfg: ImportConfig) -> ImportSummary:
     """Check every episode of ``cfg.input``, then write them into a new dataset at ``cfg.dataset``; validate it.
 
     Raises:
-        So101Error: a file or episode that cannot be imported (nothing is written then).
+        DatasetError: a file or episode that cannot be imported (nothing is written then).
         FileExistsError: the dataset's folder exists already.
     """
     import av
@@ -127,19 +127,19 @@ def import_hdf5(cfg: ImportConfig) -> ImportSummary:
     files = input_files(cfg.input)
     sources = [episode for path in files for episode in find_episodes(path, cfg.cameras)]
     if not sources:
-        raise So101Error(f"--input {cfg.input}: no episode to import")
+        raise DatasetError(f"--input {cfg.input}: no episode to import")
     checked = [check_episode(source) for source in sources]
     shapes = checked[0].image_shapes
     for episode in checked[1:]:
         if episode.image_shapes != shapes:
-            raise So101Error(
+            raise DatasetError(
                 f"{episode.source.name}: cameras {episode.image_shapes} differ from {checked[0].source.name}'s "
                 f"{shapes}; one dataset needs the same cameras and image sizes in every episode"
             )
     fps = file_fps(sources, cfg.fps)
     task = cfg.task or file_attribute(sources, "task")
     if not task:
-        raise So101Error("the files carry no task string; give it with --task \"...\"")
+        raise DatasetError("the files carry no task string; give it with --task \"...\"")
     units = {source.name: episode_units(source, cfg.units) for source in sources}
     cameras = [CameraConfig(name, width, height) for name, (height, width) in shapes.items()]
     session = _session(cfg, files, fps, cameras, task, sorted(set(units.values())))
@@ -195,6 +195,7 @@ def _session(
     import time
 
     import lerobot
+
     from so101.recording.scene_metadata import workbench_version
 
     return {

@@ -26,14 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from so101.errors import So101Error
-from so101.recording.dataset_checks import read_info
-from so101.recording.dataset_writer import DatasetConfig, DatasetRef
-from so101.recording.lossless_encoder import use_lossless_encoder
-from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
-from so101.recording.staged_output import StagedOutput
 
 from so101.command import run_command
+from so101.errors import DatasetError
+from so101.lerobot_compat import use_lossless_encoder
+from so101.recording.dataset_checks import read_info
+from so101.recording.dataset_writer import DatasetConfig, DatasetRef
+from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
+from so101.recording.staged_output import StagedOutput
 
 FLAG = "--dataset.root"
 
@@ -247,7 +247,7 @@ def repair(root: Path, output: Path, repo_id: str) -> tuple[list[int], dict[int,
         repo_id=repo_id, fps=fps, features=features, root=partial, robot_type=info.get("robot_type"),
         use_videos=True, vcodec="h264", streaming_encoding=True,
     )
-    use_lossless_encoder(dataset, DatasetConfig(repo_id=repo_id))
+    use_lossless_encoder(dataset, DatasetConfig(repo_id=repo_id).encoder_threads)
     readers = {key: VideoFrames() for key in video_keys}
     kept: list[int] = []
     dropped: dict[int, str] = {}
@@ -314,7 +314,7 @@ def _repair(cfg: RepairConfig) -> int:
     root = cfg.dataset.resolved_root()
     output = cfg.output if cfg.output is not None else root.with_name(root.name + ".repaired")
     if output.exists():
-        raise So101Error(f"--output {output} exists already; remove it or give another --output")
+        raise DatasetError(f"--output {output} exists already; remove it or give another --output")
     staged = StagedOutput(output, "dataset repair", "--output")
     with staged as staging:
         kept, dropped, lost = repair(root, staging, cfg.dataset.repo_id)

@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from so101.kinematics.batch_fk import ChainFK
 from so101.kinematics.ee_features import EELayout
 from so101.kinematics.units import JointLimits, dataset_to_radians, radians_to_dataset

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from so101.recording.dataset_lock import DatasetBusy, DatasetLock, lock_path
 from so101.recording.durable_root import work_dir
 
@@ -170,6 +171,7 @@ def start_record(root: Path, episodes: int, seed: int, log: Path, resume: bool) 
 def stock_episodes(root: Path) -> int:
     """Episodes of ``root`` opened with stock LeRobot, every episode's last frame read; scenes one per episode."""
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
     from so101.recording.scene_metadata import SceneMetadata
 
     dataset = LeRobotDataset(REPO_ID, root=root)

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from so101.cli import main
 from so101.inference.benchmark import write_untrained_checkpoint
 from so101.policies.act import ActPolicyConfig
 from so101.sim.simulator import START_POSE
 from so101.teleop.emulate_cmd import sim_cameras
 from so101.teleop.feetech.follower_rig import FollowerRig
-
-from so101.cli import main
 
 TINY = ActPolicyConfig(dim_model=32, n_heads=2, dim_feedforward=64, n_encoder_layers=1, n_vae_encoder_layers=1,
                        chunk_size=10, n_action_steps=10, image_height=48, image_width=64, pretrained_backbone=False,
@@ -248,6 +248,7 @@ def test_a_missing_or_mismatched_calibration_stops_with_the_calibrate_command(ri
 
 def test_the_training_dataset_comes_from_the_checkpoint_or_the_flag(tmp_path: Path) -> None:
     from lerobot.robots.so_follower import SO101FollowerConfig
+
     from so101.errors import So101Error
     from so101.inference.deploy import DeployConfig, DeployPolicyOptions, TrainingOptions, training_root
 
@@ -264,6 +265,7 @@ def test_the_training_dataset_comes_from_the_checkpoint_or_the_flag(tmp_path: Pa
 
 def test_an_end_effector_policy_observes_the_tcp_and_acts_through_the_ik(rig, tiny_dataset, tmp_path, capsys):
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
     from so101.kinematics.ee_features import EELayout
     from so101.recording.convert_ee import main as convert
     from so101.training.train import main as train

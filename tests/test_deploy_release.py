@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from so101.inference.deploy_release import Released, bus_lost, release
 from so101.sim.simulator import START_POSE
 from so101.teleop.feetech.follower_rig import FollowerRig

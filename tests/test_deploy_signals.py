@@ -7,6 +7,7 @@ import signal
 import time
 
 import pytest
+
 from so101.inference.deploy_signals import STOP_SIGNALS, signals_held, signals_interrupt
 
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from so101.recording.dataset_lock import DatasetBusy, DatasetLock, lock_path
 from so101.recording.staged_output import StagedOutput, staging_dir
 
@@ -91,6 +92,7 @@ def test_a_derived_dataset_killed_before_it_is_in_place_leaves_no_output(
     command: str, tiny_dataset: Path, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
     from so101.recording.dataset_tools import validate
 
     hdf5 = request.getfixturevalue("hdf5_files") if command == "import-hdf5" else None

@@ -15,8 +15,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from policies.act import ActPolicyConfig
-from recording.dataset_writer import DatasetRef
+from so101.policies.act import ActPolicyConfig
+from so101.recording.dataset_writer import DatasetRef
 
 SEEDS_DATASET_FRAMES = 6_559
 """Frames of the seeds' 40-episode, two-camera dataset."""
@@ -75,11 +75,11 @@ def bench_train(cfg: TrainBenchConfig) -> int:
     from lerobot.optim.optimizers import AdamWConfig
     from lerobot.policies.factory import make_policy
 
-    from policies.act import make_act_config, make_processors, pick_device, policy_stats, select_cameras
-    from sim.machine import machine_line
-    from training.cached_dataset import CachedActDataset, to_policy_batch
-    from training.frame_cache import bytes_per_frame, format_bytes, load_or_build
-    from training.train import update
+    from so101.policies.act import make_act_config, make_processors, pick_device, policy_stats, select_cameras
+    from so101.sim.machine import machine_line
+    from so101.training.cached_dataset import CachedActDataset, to_policy_batch
+    from so101.training.frame_cache import bytes_per_frame, format_bytes, load_or_build
+    from so101.training.train import update
 
     meta = cfg.dataset.metadata()
     print(machine_line(gl=False), flush=True)
