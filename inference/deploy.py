@@ -8,10 +8,12 @@
 
 The follower is LeRobot 0.4.4's own ``SO101Follower`` (its calibration files, ``use_degrees``, its camera classes
 from ``--robot.cameras``), stepped at the policy's fps on a ``ControlClock`` through the shared ``PolicyRunner``.
-Before any motion the preflight (``so101.inference.deploy_preflight``) compares the set-up with the training data; every
-action then goes through the safety layer (``so101.inference.deploy_safety``). Torque is released on a normal exit,
-Ctrl-C, a safety stop and any exception. Every episode is recorded as a LeRobot dataset: ``observation.state``,
-the cameras, ``action.policy`` (the raw policy action) and ``action`` (what was sent after the safety layer).
+Before any motion the preflight (``so101.inference.deploy_preflight``) compares the set-up with the training data;
+every action then goes through the safety layer (``so101.inference.deploy_safety``). Torque is released on a normal
+exit, Ctrl-C, SIGTERM, SIGHUP, a safety stop and any exception, and read back from the servos
+(``so101.inference.deploy_release``).
+Every episode is recorded as a LeRobot dataset: ``observation.state``, the cameras, ``action.policy`` (the raw
+policy action) and ``action`` (what was sent after the safety layer).
 """
 
 from __future__ import annotations
@@ -208,11 +210,17 @@ def session_record(
 
 
 def deploy(cfg: DeployConfig) -> int:
-    """Body of ``so101 deploy``: 0 when every episode ran, 1 after a safety stop."""
+    """Body of ``so101 deploy``: 0 when every episode ran, 1 after a safety stop, a lost bus or a release that
+    could not be verified, 130 when interrupted (Ctrl-C, SIGTERM, SIGHUP)."""
     from so101.inference.deploy_loop import Deployment
+    from so101.inference.deploy_signals import signals_interrupt
 
-    with Deployment(cfg) as deployment:
-        return deployment.run()
+    # From the start: a SIGTERM or SIGHUP anywhere (connecting, the preflight) unwinds through the release.
+    with signals_interrupt(), Deployment(cfg) as deployment:
+        status = deployment.run()
+    if deployment.released is not None and not deployment.released.verified:
+        return max(status, 1)
+    return status
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -101,7 +101,8 @@ def bench_deploy(cfg: DeployBenchConfig) -> int:
     from so101.command import parse
     from so101.inference.benchmark import write_untrained_checkpoint
     from so101.inference.deploy import DeployConfig
-    from so101.inference.deploy_robot import connect_follower, joint_action, joint_state, release
+    from so101.inference.deploy_release import release
+    from so101.inference.deploy_robot import connect_follower, joint_action, joint_state
     from so101.inference.deploy_safety import SafetyLayer, Watchdog
     from so101.inference.policy_runner import PolicyRunner
     from so101.policies.act import ActPolicyConfig
@@ -143,7 +144,7 @@ def bench_deploy(cfg: DeployBenchConfig) -> int:
             elapsed = time.perf_counter() - start
         finally:
             if robot is not None:
-                release(robot)
+                print(release(robot).line())
             rig.send_signal(signal.SIGINT)
             rig.communicate(timeout=20)
     safety_s = bench_safety(cfg.safety_actions)

@@ -1,11 +1,15 @@
 """The run of ``so101 deploy``: load, connect, preflight, then episodes on the control clock, recorded.
 
 ``Deployment`` owns the follower, the dataset and the dry-run arm, and lets go of them in that order on any exit:
-torque off first, then the dataset finalized (every saved episode stays valid), then the simulated arm.
+torque off first, then the dataset finalized (every saved episode stays valid), then the simulated arm. Ctrl-C,
+SIGTERM and SIGHUP all take that path (``so101.inference.deploy_signals``); the last line printed says whether the
+torque was read back off (``so101.inference.deploy_release``). A follower unplugged mid-run ends it with one line,
+exit 1.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import statistics
 import time
@@ -24,8 +28,10 @@ from so101.inference.deploy_preflight import (
     conclude,
     nearest_start,
 )
-from so101.inference.deploy_robot import DryRunArm, connect_follower, joint_action, joint_state, release
+from so101.inference.deploy_release import BUS_ERRORS, Released, bus_lost, release
+from so101.inference.deploy_robot import DryRunArm, connect_follower, joint_action, joint_state
 from so101.inference.deploy_safety import EmergencyStop, SafetyLayer, SafetyStop, Watchdog
+from so101.inference.deploy_signals import signals_held, signals_interrupt
 from so101.kinematics.units import JOINT_FEATURE_NAMES
 
 log = logging.getLogger(__name__)
@@ -38,10 +44,18 @@ if TYPE_CHECKING:
     from so101.inference.policy_spaces import PolicySpaces
     from so101.recording.dataset_writer import DatasetWriter
 
+SIGNAL_NAMES = {"SIGINT": "Ctrl-C", "SIGTERM": "SIGTERM", "SIGHUP": "SIGHUP: the terminal was closed"}
+"""How the stop signals are named to the user."""
 POLICY_ACTION = "action.policy"
 """The raw policy action of each frame, beside ``action`` (what was sent after the safety layer)."""
 
 """The scene of an episode on the real arm: not known to the workbench."""
+
+
+def say(line: str) -> None:
+    """Print a line of the exit path; a terminal that hung up (SIGHUP) cannot show it, and must not stop it."""
+    with contextlib.suppress(OSError):
+        print(line, flush=True)
 
 
 def camera_images(observation: dict[str, Any], names: list[str]) -> dict[str, np.ndarray]:
@@ -70,29 +84,47 @@ class Deployment:
         self.dry: DryRunArm | None = None
         self.spaces: PolicySpaces | None = None
         """Joints <-> the policy's spaces (end-effector policies through the FK and the IK); set by the preflight."""
+        self.released: Released | None = None
+        """What the release at exit verified; None when no follower was connected."""
 
     def __enter__(self) -> Deployment:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        try:
-            if self.robot is not None:
-                release(self.robot)
-                log.info("follower released (torque off)")
-        finally:
+        with signals_held():
             try:
-                if self.writer is not None:
-                    self.writer.finalize()
+                if self.robot is not None:
+                    self.released = release(self.robot)
             finally:
-                if self.dry is not None:
-                    self.dry.close()
+                try:
+                    if self.writer is not None:
+                        self.writer.finalize()
+                finally:
+                    if self.dry is not None:
+                        self.dry.close()
+                    if self.released is not None:
+                        say(self.released.line())
 
     def run(self) -> int:
-        """Preflight, then the episodes: 0 when every episode ran, 1 after a safety stop."""
+        """Preflight, then the episodes: 0 when every episode ran, 1 after a safety stop or a lost bus, 130 when
+        interrupted (Ctrl-C, SIGTERM, SIGHUP)."""
         try:
-            self._run()
+            with signals_interrupt():
+                self._run()
         except SafetyStop as reason:
-            log.info("stopped: %s", reason)
+            say(f"stopped: {reason}")
+            return 1
+        except KeyboardInterrupt as interrupt:
+            how = SIGNAL_NAMES.get(str(interrupt), "Ctrl-C")
+            say(f"stopped: interrupted ({how}); the episodes saved before are kept, an episode in progress is not")
+            return 130
+        except BUS_ERRORS as error:
+            if self.robot is None or not bus_lost(error, self.robot.bus.port):
+                raise
+            say(
+                f"stopped: the follower's bus on {self.robot.bus.port} was lost ({' '.join(str(error).split())}); "
+                "check its USB cable and adapter; the episodes saved before are kept, the one in progress is not"
+            )
             return 1
         return 0
 
@@ -162,7 +194,7 @@ class Deployment:
         action_names = list(JOINT_FEATURE_NAMES) if layout is None else list(layout.names)
         extra = {POLICY_ACTION: {"dtype": "float32", "shape": (len(action_names),), "names": action_names}}
         session = session_record(cfg, loaded.path, fps, lines, cameras, extra)
-        self.writer = DatasetWriter.create(cfg.dataset, fps, cameras, session, extra)
+        self.writer = DatasetWriter.create(cfg.dataset, fps, cameras, session, extra, command="deploy")
         if cfg.dry_run:
             from so101.sim.viewer import has_display
 

@@ -1,13 +1,11 @@
 """The real follower for ``so101 deploy``: LeRobot 0.4.4's own ``SO101Follower``, connected with checks that name
-the fix, and released (torque off) whatever happens; and the simulated arm a dry run sends its actions to.
+the fix (released by ``so101.inference.deploy_release``); and the simulated arm a dry run sends its actions to.
 """
 
 from __future__ import annotations
 
 import logging
 import shlex
-import termios
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,36 +80,6 @@ def connect_follower(config: SO101FollowerConfig) -> SO101Follower:
         close_quietly(robot.bus)
         raise
     return robot
-
-
-RELEASE_S = 2.0
-"""How long ``release`` keeps trying to switch the torque off through a stalled bus (s)."""
-
-
-def release(robot: SO101Follower) -> None:
-    """Torque off on every servo and close the port and cameras; quiet when the arm is already gone.
-
-    A bus that has just stalled (the watchdog's stop) answers late or out of turn: late replies are dropped from
-    the input and the writes retried for ``RELEASE_S``, since an arm left holding torque is the one thing to avoid.
-    """
-    from so101.teleop.feetech.ports import close_quietly
-
-    deadline = time.monotonic() + RELEASE_S
-    while True:
-        try:
-            if robot.bus.port_handler.is_open:
-                robot.bus.port_handler.ser.reset_input_buffer()
-            robot.bus.disable_torque(num_retry=1)
-            break
-        except (ConnectionError, OSError, RuntimeError, termios.error) as error:
-            if time.monotonic() > deadline or not robot.bus.port_handler.is_open:
-                log.warning("could not release the follower's torque: %s", error)
-                break
-            time.sleep(0.05)
-    close_quietly(robot.bus)
-    for camera in robot.cameras.values():
-        if camera.is_connected:
-            camera.disconnect()
 
 
 def joint_state(observation: dict[str, Any]) -> np.ndarray:

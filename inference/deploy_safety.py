@@ -18,6 +18,7 @@ talks to hardware: ``so101.inference.deploy`` applies the result, and tests driv
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -242,7 +243,9 @@ class EmergencyStop:
         if self._tty_attributes is not None:
             import termios
 
-            termios.tcsetattr(sys.stdin, termios.TCSADRAIN, self._tty_attributes)
+            # A terminal that hung up (SIGHUP) has no mode left to restore; that must not hide why the run ended.
+            with contextlib.suppress(termios.error, OSError):
+                termios.tcsetattr(sys.stdin, termios.TCSADRAIN, self._tty_attributes)
             self._tty_attributes = None
 
     def _on_signal(self, _signum: int, _frame: Any) -> None:

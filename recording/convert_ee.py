@@ -19,8 +19,6 @@ hidden folder beside the destination and renamed at the end: an interrupted or f
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +31,7 @@ from so101.errors import DatasetError
 from so101.kinematics.ee_features import EELayout, RotationEncoding
 from so101.recording.dataset_writer import DatasetRef
 from so101.recording.scene_metadata import META_DIR
+from so101.recording.staged_output import StagedOutput
 
 ACTION_KEY, STATE_KEY = "action", "observation.state"
 JOINTS_PREFIX = "joints."
@@ -135,18 +134,15 @@ def convert(cfg: ConvertEEConfig) -> ConversionResult:
         "units_reason": units_reason,
         "model": str(path),
     }
-    temporary = dst.parent / f".{dst.name}.converting-{os.getpid()}"
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
+    # Written beside dst and renamed into place when complete: a killed conversion leaves no dataset at dst.
+    output = StagedOutput(dst, "convert-ee", "--dst.root")
+    with output as temporary:
         rewriter = DatasetRewriter(src, temporary, cfg.dst.repo_id, new_features, JOINTS_PREFIX)
         frames, episodes = rewriter.run(convert_episode, [STATE_KEY] if _has_joint_state(info, src) else [])
         conversion["verification"] = report.to_json() if verifier is not None else None
         (temporary / REPORT_FILE).parent.mkdir(parents=True, exist_ok=True)
         (temporary / REPORT_FILE).write_text(json.dumps(conversion, indent=2))
-        os.rename(temporary, dst)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
+        output.commit()
     if verifier is not None:
         for line in report.lines():
             print(line)

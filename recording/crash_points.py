@@ -20,6 +20,7 @@ POINTS = (
     "save:committed",  # the staged folder replaced the dataset, the old version is not yet removed
     "saved",  # the progress line reported the episode saved
     "finalize",  # the session is ending
+    "derived:staged",  # a derived dataset (merge, import, convert...) is complete in its staging folder, not yet moved
 )
 
 _reached: Counter[str] = Counter()

@@ -21,8 +21,10 @@ from so101.command import run_command
 from so101.errors import ConfigError, DatasetError
 from so101.recording.atomic_file import fsync_dir
 from so101.recording.dataset_checks import check_openable
+from so101.recording.dataset_lock import DatasetLock
 from so101.recording.dataset_writer import DatasetRef
 from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
+from so101.recording.staged_output import StagedOutput
 
 
 @dataclass
@@ -77,17 +79,31 @@ def delete_episodes(root: Path, repo_id: str, episodes: list[int], output: Path)
 
 def _delete(cfg: DeleteConfig) -> int:
     root = cfg.dataset.resolved_root()
-    if cfg.output is not None:
-        if cfg.output.exists():
-            raise DatasetError(f"--output {cfg.output} exists already; choose a new folder")
-        kept = delete_episodes(root, cfg.dataset.repo_id, cfg.episodes, cfg.output)
-        print(
-            f"dataset delete-episodes: {cfg.output} holds {kept} episode(s), renumbered 0..{kept - 1}; "
-            f"{root} is unchanged"
-        )
-        return 0
+    # The dataset is replaced (or, with --output, read while the new folder is written): no one else may write
+    # either meanwhile.
+    with DatasetLock(root, "dataset delete-episodes", create_parent=False):
+        if cfg.output is None:
+            return _replace(cfg, root)
+        return _write_output(cfg, root, cfg.output)
+
+
+def _write_output(cfg: DeleteConfig, root: Path, output: Path) -> int:
+    staged = StagedOutput(output, "dataset delete-episodes", "--output")
+    with staged as staging:
+        kept = delete_episodes(root, cfg.dataset.repo_id, cfg.episodes, staging)
+        staged.commit()
+    print(
+        f"dataset delete-episodes: {output} holds {kept} episode(s), renumbered 0..{kept - 1}; {root} is unchanged"
+    )
+    return 0
+
+
+def _replace(cfg: DeleteConfig, root: Path) -> int:
     staged = root.with_name(f".{root.name}.so101-edit")
-    shutil.rmtree(staged, ignore_errors=True)
+    if staged.exists():
+        # This command holds the dataset's lock: whoever left it is dead.
+        shutil.rmtree(staged)
+        print(f"dataset delete-episodes: removed {staged}, the unfinished output of a run that was killed")
     kept = delete_episodes(root, cfg.dataset.repo_id, cfg.episodes, staged)
     backup = root.with_name(f"{root.name}.backup-{time.strftime('%Y%m%d-%H%M%S')}")
     os.rename(root, backup)

@@ -20,6 +20,7 @@ from so101.recording.dataset_checks import check_openable
 from so101.recording.dataset_tools import validate
 from so101.recording.dataset_writer import DatasetRef
 from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
+from so101.recording.staged_output import StagedOutput
 
 
 @dataclass
@@ -123,7 +124,11 @@ def merge(roots: list[Path], output_root: Path, output_repo_id: str) -> tuple[in
 
 def _merge(cfg: MergeConfig) -> int:
     root = cfg.output.resolved_root()
-    count, warnings = merge(list(cfg.roots), root, cfg.output.repo_id)
+    # Written beside the output and moved into place whole: a killed merge leaves no half-merged dataset.
+    output = StagedOutput(root, "dataset merge", "--output.root")
+    with output as staging:
+        count, warnings = merge(list(cfg.roots), staging, cfg.output.repo_id)
+        output.commit()
     problems = validate(root, cfg.output.repo_id, resimulate=False)
     print(f"merged {len(cfg.roots)} datasets into {root}: {count} episodes")
     for warning in warnings:

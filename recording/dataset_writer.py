@@ -14,6 +14,10 @@ simulation can, so the writer swaps in an encoder that waits instead: no frame i
 Episodes become part of the dataset only through ``save_episode``, each in one durable commit (LeRobot's writers
 are closed after every episode, ``so101.recording.episode_commit``): whatever kills the process, every episode reported
 saved is in a valid dataset. ``discard_episode`` drops the one in progress; ``finalize`` ends the session.
+
+A writer holds the dataset's lock (``so101.recording.dataset_lock``) from ``create``/``resume`` to ``finalize``: a
+second writer is refused before it touches anything, and a work folder is only removed as a killed session's leftovers
+once the lock is taken (its holder is dead).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from so101.kinematics.units import JOINT_FEATURE_NAMES
 from so101.lerobot_compat import require, use_lossless_encoder
 from so101.recording.crash_points import crash_point
 from so101.recording.dataset_checks import check_openable
+from so101.recording.dataset_lock import DatasetLock
 from so101.recording.durable_root import DurableRoot
 from so101.recording.episode_commit import EpisodeCommitter
 from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
@@ -176,9 +181,11 @@ class DatasetWriter:
     """
 
     def __init__(
-        self, dataset: LeRobotDataset, root: Path, session: dict[str, Any], session_index: int, task: str
+        self, dataset: LeRobotDataset, root: Path, session: dict[str, Any], session_index: int, task: str,
+        lock: DatasetLock,
     ) -> None:
         self.dataset = dataset
+        self.lock = lock
         self._root = root
         self.metadata = SceneMetadata(root)
         self._used_seeds = {r.placement.seed for r in self.metadata.episodes() if r.placement.seed is not None}
@@ -197,9 +204,11 @@ class DatasetWriter:
         cameras: list[CameraConfig],
         session: dict[str, Any],
         extra_features: dict[str, dict[str, Any]] | None = None,
+        command: str = "record",
     ) -> DatasetWriter:
         """Start a new dataset at ``config.root``; refuses to touch an existing folder. ``extra_features`` are
-        recorded beside the standard ones (``add_frame``'s ``extra``).
+        recorded beside the standard ones (``add_frame``'s ``extra``); ``command`` names this writer to a second one
+        that the dataset's lock refuses.
 
         The folder appears with the first saved episode: a session that saves nothing leaves nothing.
         """
@@ -207,27 +216,28 @@ class DatasetWriter:
 
         require("lerobot", "record (durable episode commits through LeRobot's writer)")
         root = config.resolved_root()
-        # Recover first: a commit interrupted between its two renames (filesystems without an atomic exchange)
-        # is completed there, which brings the dataset folder back.
-        durable = DurableRoot(root)
-        _say_recovered(durable.recover(), root)
-        if root.exists():
-            raise FileExistsError(
-                f"{root} exists already; pass --resume to append to it, or choose another --dataset.root"
+        with DatasetLock(root, command).released_on_error() as lock:
+            # Recover first: a commit interrupted between its two renames (filesystems without an atomic exchange)
+            # is completed there, which brings the dataset folder back.
+            durable = DurableRoot(root)
+            _say_recovered(durable.recover(), root)
+            if root.exists():
+                raise FileExistsError(
+                    f"{root} exists already; pass --resume to append to it, or choose another --dataset.root"
+                )
+            dataset = LeRobotDataset.create(
+                repo_id=config.repo_id,
+                fps=fps,
+                features=dataset_features(cameras, extra_features),
+                root=durable.next,
+                robot_type=ROBOT_TYPE,
+                use_videos=True,
+                vcodec=config.vcodec,
+                streaming_encoding=True,
+                encoder_threads=config.encoder_threads,
             )
-        dataset = LeRobotDataset.create(
-            repo_id=config.repo_id,
-            fps=fps,
-            features=dataset_features(cameras, extra_features),
-            root=durable.next,
-            robot_type=ROBOT_TYPE,
-            use_videos=True,
-            vcodec=config.vcodec,
-            streaming_encoding=True,
-            encoder_threads=config.encoder_threads,
-        )
-        use_lossless_encoder(dataset, config.encoder_threads)
-        return cls(dataset, root, session, 0, config.task)
+            use_lossless_encoder(dataset, config.encoder_threads)
+            return cls(dataset, root, session, 0, config.task, lock)
 
     @classmethod
     def resume(
@@ -239,42 +249,44 @@ class DatasetWriter:
 
         require("lerobot", "record (durable episode commits through LeRobot's writer)")
         root = config.resolved_root()
-        _say_recovered(DurableRoot(root).recover(), root)
-        metadata = SceneMetadata(root)
-        if not (root / "meta" / "info.json").is_file():
-            raise FileNotFoundError(
-                f"--resume: there is no LeRobot dataset at {root} (no meta/info.json); drop --resume to create one"
+        with DatasetLock(root, "record", create_parent=False).released_on_error() as lock:
+            _say_recovered(DurableRoot(root).recover(), root)
+            metadata = SceneMetadata(root)
+            if not (root / "meta" / "info.json").is_file():
+                raise FileNotFoundError(
+                    f"--resume: there is no LeRobot dataset at {root} (no meta/info.json); drop --resume to create one"
+                )
+            if not metadata.exists():
+                raise DatasetError(
+                    f"--resume: {root} was not recorded by the workbench (no {metadata.recording_path.name}); its "
+                    "episodes could not be re-simulated. Record into a new --dataset.root and merge instead"
+                )
+            check_openable(root, "--resume")
+            dataset = LeRobotDataset(
+                config.repo_id,
+                root=root,
+                vcodec=config.vcodec,
+                streaming_encoding=True,
+                encoder_threads=config.encoder_threads,
             )
-        if not metadata.exists():
-            raise DatasetError(
-                f"--resume: {root} was not recorded by the workbench (no {metadata.recording_path.name}); its "
-                "episodes could not be re-simulated. Record into a new --dataset.root and merge instead"
-            )
-        check_openable(root, "--resume")
-        dataset = LeRobotDataset(
-            config.repo_id,
-            root=root,
-            vcodec=config.vcodec,
-            streaming_encoding=True,
-            encoder_threads=config.encoder_threads,
-        )
-        # Loading the parquet files runs LeRobot 0.4.4's SuppressProgressBars, which re-enables the `datasets`
-        # progress bars on exit whatever they were: without this, every saved episode prints a "Map" bar.
-        datasets.disable_progress_bars()
-        problems = feature_mismatches(dataset_features(cameras), dataset.meta.features)
-        if dataset.meta.fps != fps:
-            problems.append(f"fps is {dataset.meta.fps}, this recording runs at {fps}")
-        if dataset.meta.robot_type != ROBOT_TYPE:
-            problems.append(f"robot_type is {dataset.meta.robot_type!r}, expected {ROBOT_TYPE!r}")
-        if problems:
-            dataset.finalize()
-            raise DatasetError(
-                f"--resume: {root} does not match this recording: "
-                + "; ".join(problems)
-                + ". Use the dataset's --scene.fps, --cameras.names and image size, or record into a new --dataset.root"
-            )
-        use_lossless_encoder(dataset, config.encoder_threads)
-        return cls(dataset, root, session, len(metadata.sessions()), config.task)
+            # Loading the parquet files runs LeRobot 0.4.4's SuppressProgressBars, which re-enables the `datasets`
+            # progress bars on exit whatever they were: without this, every saved episode prints a "Map" bar.
+            datasets.disable_progress_bars()
+            problems = feature_mismatches(dataset_features(cameras), dataset.meta.features)
+            if dataset.meta.fps != fps:
+                problems.append(f"fps is {dataset.meta.fps}, this recording runs at {fps}")
+            if dataset.meta.robot_type != ROBOT_TYPE:
+                problems.append(f"robot_type is {dataset.meta.robot_type!r}, expected {ROBOT_TYPE!r}")
+            if problems:
+                dataset.finalize()
+                raise DatasetError(
+                    f"--resume: {root} does not match this recording: "
+                    + "; ".join(problems)
+                    + ". Use the dataset's --scene.fps, --cameras.names and image size, or record into a new "
+                    "--dataset.root"
+                )
+            use_lossless_encoder(dataset, config.encoder_threads)
+            return cls(dataset, root, session, len(metadata.sessions()), config.task, lock)
 
     @property
     def root(self) -> Path:
@@ -346,12 +358,15 @@ class DatasetWriter:
         self._frames = 0
 
     def finalize(self) -> None:
-        """End the session: the episode in progress is dropped, the work folder removed."""
+        """End the session: the episode in progress is dropped, the work folder removed, the lock released."""
         crash_point("finalize")
         try:
             self.discard_episode()
         finally:
-            self.committer.close()
+            try:
+                self.committer.close()
+            finally:
+                self.lock.release()
 
 
 def _say_recovered(removed: list[str], root: Path) -> None:

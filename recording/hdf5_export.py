@@ -17,7 +17,8 @@ ACT / ALOHA scripts (``record_sim_episodes.py``, ``imitate_episodes.py``) read i
 Joint values are written in the dataset's units, untouched. Videos are decoded with LeRobot's own decoder
 (``decode_video_frames``, its default backend), a few frames at a time, and episodes are written one after the
 other, so memory does not grow with the episode or the dataset. Each file appears only when complete (it is
-written under a temporary name first).
+written under a temporary name first); a new ``--output`` folder appears only with every file in it
+(``so101.recording.staged_output``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ import numpy as np
 from so101.command import run_command
 from so101.errors import ConfigError, DatasetError
 from so101.kinematics.units import JOINT_FEATURE_NAMES
+from so101.recording.dataset_lock import DatasetLock
 from so101.recording.dataset_writer import DatasetRef
+from so101.recording.staged_output import StagedOutput
 
 if TYPE_CHECKING:
     import h5py
@@ -181,7 +184,20 @@ def _write_video(
 
 def _export(cfg: ExportConfig) -> int:
     root = cfg.dataset.existing_root()
-    paths = export_hdf5(root, Path(str(cfg.output)), cfg.dataset.repo_id, cfg.episodes)
+    output = Path(str(cfg.output))
+    if output.exists():
+        # Files added to an existing folder appear one by one, each complete (written under a temporary name).
+        with DatasetLock(output, "dataset export-hdf5", "--output"):
+            for partial in sorted(output.glob("episode_*.hdf5.partial")):
+                partial.unlink()  # the lock was free: the export that wrote it is dead
+                print(f"dataset export-hdf5: removed {partial}, the unfinished file of an export that was killed")
+            paths = export_hdf5(root, output, cfg.dataset.repo_id, cfg.episodes)
+    else:
+        # A new folder appears whole: a killed export leaves no folder of some of the episodes.
+        staged = StagedOutput(output, "dataset export-hdf5", "--output")
+        with staged as staging:
+            paths = export_hdf5(root, staging, cfg.dataset.repo_id, cfg.episodes)
+            staged.commit()
     print(f"dataset export-hdf5: {len(paths)} episode(s) of {root} written to {cfg.output} (ACT/ALOHA layout)")
     return 0
 

@@ -28,14 +28,15 @@ dataset is written by ``so101.recording.dataset_writer`` (the writer of ``so101 
 video encoding and ``meta/so101/recording.json`` session entry, here with source ``import-hdf5``), then checked by
 ``so101 dataset validate``'s checks of features, fps, tasks and videos. What cannot be checked: imported episodes
 have no scene, so they cannot be re-simulated (neither by ``validate`` nor ``replay``), and whether
-``observation.state`` really is the follower's joints is taken on trust. A failed import removes the dataset.
+``observation.state`` really is the follower's joints is taken on trust. A failed or killed import leaves no dataset:
+it is written into a hidden staging folder (``so101.recording.staged_output``) and renamed into place when complete.
 """
 
 from __future__ import annotations
 
-import shutil
+import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -55,6 +56,7 @@ from so101.recording.hdf5_layouts import (
     input_files,
     to_dataset_units,
 )
+from so101.recording.staged_output import StagedOutput
 from so101.sim.scene import CameraConfig
 from so101.sim.task_signals import TASK
 
@@ -156,20 +158,25 @@ def import_hdf5(cfg: ImportConfig) -> ImportSummary:
     units = {source.name: episode_units(source, cfg.units) for source in sources}
     cameras = [CameraConfig(name, width, height) for name, (height, width) in shapes.items()]
     session = _session(cfg, files, fps, cameras, task, sorted(set(units.values())))
-    writer = DatasetWriter.create(cfg.dataset.with_task(task), fps, cameras, session)
-    frames = 0
-    try:
-        limits = _model_limits()
-        for episode in checked:
-            for state, action, images in _frames(episode.source, units[episode.source.name], limits):
-                writer.add_frame(state, action, images)
-            writer.save_sceneless_episode()
-            frames += episode.frames
+    output = StagedOutput(root, "dataset import-hdf5", "--dataset.root")
+    with output as staging:
+        # Episodes are committed one by one into the staging folder; the dataset appears once all of them are in.
+        config = replace(cfg.dataset.with_task(task), root=staging)
+        writer = DatasetWriter.create(config, fps, cameras, session, command="dataset import-hdf5")
+        frames = 0
+        try:
+            limits = _model_limits()
+            for episode in checked:
+                for state, action, images in _frames(episode.source, units[episode.source.name], limits):
+                    writer.add_frame(state, action, images)
+                writer.save_sceneless_episode()
+                frames += episode.frames
+        except BaseException:
+            with contextlib.suppress(Exception):  # the error that stopped the import is the one to report
+                writer.finalize()
+            raise
         writer.finalize()
-    except BaseException:
-        writer.dataset.finalize()
-        shutil.rmtree(root, ignore_errors=True)
-        raise
+        output.commit()
     return ImportSummary(root, len(checked), frames, check_imported(root, cfg.dataset.repo_id))
 
 

@@ -33,6 +33,7 @@ from so101.lerobot_compat import use_lossless_encoder
 from so101.recording.dataset_checks import read_info
 from so101.recording.dataset_writer import DatasetConfig, DatasetRef
 from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
+from so101.recording.staged_output import StagedOutput
 
 FLAG = "--dataset.root"
 
@@ -314,7 +315,11 @@ def _repair(cfg: RepairConfig) -> int:
     output = cfg.output if cfg.output is not None else root.with_name(root.name + ".repaired")
     if output.exists():
         raise DatasetError(f"--output {output} exists already; remove it or give another --output")
-    kept, dropped, lost = repair(root, output, cfg.dataset.repo_id)
+    staged = StagedOutput(output, "dataset repair", "--output")
+    with staged as staging:
+        kept, dropped, lost = repair(root, staging, cfg.dataset.repo_id)
+        if kept:
+            staged.commit()
     for line in lost:
         print(f"  file lost: {line}")
     if not (root / "meta" / "so101").is_dir():

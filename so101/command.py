@@ -18,6 +18,7 @@ Outcomes and exit statuses, the same for every subcommand:
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import dataclasses
 import difflib
@@ -138,7 +139,7 @@ def parse(config_class: type[T], argv: Sequence[str], command: str, positional: 
     Raises:
         CommandLineError: an unknown option or a value of the wrong type.
         So101Error: a value the config's own checks refuse (a ``ConfigError``, raised as it is).
-        SystemExit: ``--help`` was given (status 0, after printing the help).
+        SystemExit: ``--help`` was given, wherever among the options (status 0, after printing the help).
     """
     import draccus
     from draccus.utils import DraccusException
@@ -146,14 +147,15 @@ def parse(config_class: type[T], argv: Sequence[str], command: str, positional: 
     from so101.lerobot_compat import patch_draccus
 
     patch_draccus()
-    args = normalize_args(config_class, argv, positional)
-    if "-h" in args or "--help" in args:
-        # With --help, draccus converts the other values with argparse's own types, which cannot read Literal or
-        # Optional ones (so101 emulate leader --help crashed); the help does not depend on them.
+    if any(arg in ("-h", "--help") for arg in argv):
+        # With --help, draccus hands every value to argparse converted by the option's annotation, which is no
+        # converter for most (``Path | None``, ``Literal``): the help depends on no value, so it is asked alone.
         args = ["--help"]
+    else:
+        args = normalize_args(config_class, argv, positional)
     try:
         return draccus.parse(config_class=config_class, args=args, prog=f"so101 {command}", exit_on_error=False)
-    except (DraccusException, ValueError, TypeError) as error:
+    except (DraccusException, ValueError, TypeError, argparse.ArgumentError) as error:
         cause = _root_cause(error)
         if isinstance(cause, So101Error):
             raise cause from error

@@ -154,3 +154,65 @@ def test_an_unexpected_argument_and_a_missing_value_are_usage_errors(capsys: pyt
     assert_one_line_usage_error(["record", "stray"], capsys, "'stray'")
     assert_one_line_usage_error(["record", "--episodes"], capsys, "--episodes needs a value")
     assert_one_line_usage_error(["record", "--episodes", "many"], capsys, "many")
+
+
+def command_configs(monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple[type, str | None]]:
+    """Every subcommand's options dataclass and the option its bare argument fills, as its main function hands
+    them to ``so101.command.parse``."""
+    import so101.command
+
+    found: dict[str, tuple[type, str | None]] = {}
+
+    def capture(config_class: type, argv: list[str], command: str, positional: str | None = None) -> None:
+        found[command] = (config_class, positional)
+        raise SystemExit(0)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(so101.command, "parse", capture)
+        for command in leaves():
+            assert main([*command, "--help"]) == 0
+    assert sorted(found) == sorted(" ".join(command) for command in leaves())
+    return found
+
+
+def test_help_works_after_every_option_of_every_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import functools
+
+    from draccus.wrappers import docstring
+
+    from so101.command import _patch_draccus, option_types, parse
+
+    _patch_draccus()  # first, so that the cache below keeps its escaping of "%"
+    # draccus reads every option's docstring from the source at each parse (0.8 s a command): read each once.
+    monkeypatch.setattr(docstring, "get_attribute_docstring", functools.cache(docstring.get_attribute_docstring))
+    tried = 0
+    for command, (config_class, positional) in command_configs(monkeypatch).items():
+        # "X" is no value of most options (a number, a choice): the help must not depend on the values before it.
+        attempts = [[f"--{name}", "X", "--help"] for name in option_types(config_class)]
+        attempts += [["X", "--help"], ["X", "-h"]] if positional else []
+        for argv in attempts:
+            with pytest.raises(SystemExit) as exit_:
+                parse(config_class, argv, command, positional)
+            assert exit_.value.code in (0, None), (command, argv)
+            assert capsys.readouterr().out.startswith(f"usage: so101 {command} "), (command, argv)
+            tried += 1
+    assert tried > 400
+
+
+@pytest.mark.parametrize(
+    "argv", [["emulate", "follower", "--help"], ["record", "--dataset.root", "X", "--help"]], ids=" ".join
+)
+def test_help_after_an_option_from_the_console(argv: list[str]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-m", "so101", *argv], capture_output=True, text=True, cwd=root, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert done.returncode == 0 and done.stdout.startswith(f"usage: so101 {argv[0]} "), done.stderr
+    assert "Traceback" not in done.stderr

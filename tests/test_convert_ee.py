@@ -37,7 +37,7 @@ def frames(root: Path) -> pd.DataFrame:
 
 
 def leftovers(parent: Path) -> list[str]:
-    return [p.name for p in parent.iterdir() if ".converting-" in p.name]
+    return [p.name for p in parent.iterdir() if p.name.startswith(".")]
 
 
 def test_a_recorded_dataset_converts_into_a_lerobot_dataset(tiny_dataset: Path, converted: Path) -> None:
