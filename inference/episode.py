@@ -73,6 +73,7 @@ def run_policy_episode(
         clock: paces the steps (and draws its view between them); None runs as fast as possible.
         spaces: the policy's state and action spaces (end-effector policies); None: joints in, joint targets out.
     """
+    from sim.environment_state import environment_state
     from sim.video import EpisodeVideo
 
     video = EpisodeVideo(video_path, sim.fps) if video_path is not None else None
@@ -89,10 +90,11 @@ def run_policy_episode(
             images = renderer.render(sim.data) if video is not None or runner.needs_images else None
             if video is not None:
                 video.add(images, sim.signals.as_dict(), step)
+            objects = environment_state(sim) if runner.observes_environment_state else None
             if spaces is None:
-                signals = sim.step(runner.act(sim.joint_positions(), images))
+                signals = sim.step(runner.act(sim.joint_positions(), images, objects))
             else:
-                action = runner.act(spaces.state(sim.joint_positions()), images)
+                action = runner.act(spaces.state(sim.joint_positions()), images, objects)
                 signals = sim.step(spaces.joint_targets(action))
             step += 1
             if clock is not None:
