@@ -152,8 +152,8 @@ def sim_requirements(pretrained_dir: Path, policy_config: Any) -> SimRequirement
         if requirements.fps < 1 or no_inputs or requirements.brick not in BRICK_SIZES:
             raise UsageError(
                 f"{sidecar} records fps {requirements.fps}, cameras {list(requirements.cameras)} and brick "
-                f"{requirements.brick!r}, which no recording has (fps >= 1, one camera or more or the environment state, brick "
-                f"{' or '.join(BRICK_SIZES)}); copy the checkpoint whole from its run"
+                f"{requirements.brick!r}, which no recording has (fps >= 1, one camera or more or the environment "
+                f"state, brick {' or '.join(BRICK_SIZES)}); copy the checkpoint whole from its run"
             )
         return requirements
     cameras = {
