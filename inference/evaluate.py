@@ -31,6 +31,7 @@ from so101.command import USER_ERRORS, UsageError
 if TYPE_CHECKING:
     from inference.policy_runner import PolicyRunner
     from policies.checkpoint import SimRequirements
+    from sim.randomization import ScenePlacement
     from sim.rendering import CameraRenderer
     from sim.simulator import So101Sim
 
@@ -82,10 +83,11 @@ def _runner_for(checkpoint: str, settings: RolloutSettings) -> tuple[PolicyRunne
     return _RUNNERS[key]
 
 
-def _episode_task(task: tuple[str, int, RolloutSettings, str | None]) -> EvalEpisode:
+def _episode_task(task: tuple[str, int, RolloutSettings, str | None, str | None]) -> EvalEpisode:
     from inference.policy_spaces import PolicySpaces
+    from sim.randomization import ScenePlacement
 
-    checkpoint, seed, settings, video_path = task
+    checkpoint, seed, settings, video_path, placement = task
     runner, requirements = _runner_for(checkpoint, settings)
     sim, renderer = _sim_for(requirements, settings)
     # End-effector policies: observations and actions through the FK and the IK (cheap to build per episode).
@@ -93,6 +95,7 @@ def _episode_task(task: tuple[str, int, RolloutSettings, str | None]) -> EvalEpi
     return run_policy_episode(
         sim, renderer, runner, seed, settings.max_steps(sim.fps), Path(video_path) if video_path else None,
         spaces=spaces if spaces.end_effector else None,
+        placement=ScenePlacement.from_json(placement) if placement is not None else None,
     )
 
 
@@ -196,9 +199,11 @@ class EvalPool:
         video_episodes: int = 0,
         video_dir: Path | None = None,
         step: int | None = None,
+        placements: list[ScenePlacement] | None = None,
     ) -> tuple[EvalSummary, list[EvalEpisode]]:
-        """Evaluate one checkpoint (its ``pretrained_model`` directory) on scene ``seeds``; mp4s of the first
-        ``video_episodes`` episodes go to ``video_dir``. Results are in seed order.
+        """Evaluate one checkpoint (its ``pretrained_model`` directory) on scene ``seeds``, or on ``placements``
+        (numbered by their seeds: grid scenes); mp4s of the first ``video_episodes`` episodes go to ``video_dir``.
+        Results are in seed order.
 
         Raises:
             EvalWorkersDied: workers kept dying (see the class).
@@ -207,14 +212,18 @@ class EvalPool:
 
         pretrained = resolve_pretrained_dir(checkpoint)
         fps = sim_requirements(pretrained, load_config(pretrained)).fps
+        if placements is not None:
+            seeds = [int(placement.seed) for placement in placements]  # type: ignore[arg-type]
+        scenes = [p.to_json() for p in placements] if placements is not None else [None] * len(seeds)
         tasks = [
             (
                 str(pretrained),
                 seed,
                 settings,
                 str(Path(video_dir) / f"episode_{seed}.mp4") if video_dir is not None and i < video_episodes else None,
+                scene,
             )
-            for i, seed in enumerate(seeds)
+            for i, (seed, scene) in enumerate(zip(seeds, scenes, strict=True))
         ]
         start = time.perf_counter()
         results = self._run(tasks, seeds) if self._pool else [_episode_task(task) for task in tasks]
