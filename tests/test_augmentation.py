@@ -35,5 +35,5 @@ def test_every_configured_transform_is_applied_to_every_sample() -> None:
 
 
 def test_bad_shift_is_refused() -> None:
-    with pytest.raises(ValueError, match="augment.shift"):
+    with pytest.raises(ValueError, match=r"augment\.shift"):
         AugmentOptions(shift=0.5)

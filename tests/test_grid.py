@@ -12,7 +12,7 @@ import pytest
 from inference.episode import failure_mode
 from inference.grid import GridOptions, grid_scenes, grid_table, write_grid_report
 from inference.report import EvalEpisode
-from inference.seeds import GRID_SEEDS, SELECTION_SEEDS, TEST_SEEDS, seed_set
+from inference.seeds import SELECTION_SEEDS, TEST_SEEDS, seed_set
 from sim.randomization import RandomizationConfig
 from sim.task_signals import TaskSignals
 
@@ -49,9 +49,9 @@ def test_a_wider_grid_reaches_past_the_training_region() -> None:
 
 
 def test_bad_grid_options_are_refused() -> None:
-    with pytest.raises(ValueError, match="grid.yaws"):
+    with pytest.raises(ValueError, match=r"grid\.yaws"):
         GridOptions(size=3, yaws=0)
-    with pytest.raises(ValueError, match="grid.extent"):
+    with pytest.raises(ValueError, match=r"grid\.extent"):
         GridOptions(size=3, extent=5.0)
 
 
