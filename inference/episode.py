@@ -1,6 +1,6 @@
 """One evaluation episode of a policy in the simulator: from a scene seed to success or the time limit.
 
-The policy runs through ``inference.policy_runner.PolicyRunner``; cameras render only when it takes a new
+The policy runs through ``so101.inference.policy_runner.PolicyRunner``; cameras render only when it takes a new
 observation (or every step when a video is written). Headless episodes run as fast as they compute; shown in a
 window they run at real time on a ``ControlClock`` whose view is the window.
 """
@@ -13,26 +13,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from inference.report import EvalEpisode
-from sim.options import EPISODE_TIME_S, episode_steps
+from so101.inference.report import EvalEpisode
+from so101.sim.options import EPISODE_TIME_S, episode_steps
 
 if TYPE_CHECKING:
     import mujoco
     import numpy as np
-
-    from inference.policy_runner import PolicyRunner
-    from inference.policy_spaces import PolicySpaces
-    from sim.control_loop import ControlClock
-    from sim.randomization import ScenePlacement
-    from sim.simulator import So101Sim
-    from sim.task_signals import TaskSignals
+    from so101.inference.policy_runner import PolicyRunner
+    from so101.inference.policy_spaces import PolicySpaces
+    from so101.sim.control_loop import ControlClock
+    from so101.sim.randomization import ScenePlacement
+    from so101.sim.simulator import So101Sim
+    from so101.sim.task_signals import TaskSignals
 
 FAILURE_MODES = ("not_grasped", "dropped", "released_outside_bowl", "time_out")
 """Why an episode failed, in the order of the task (see ``failure_mode``)."""
 
 
 class CameraImages(Protocol):
-    """Renders the robot cameras (``sim.rendering.CameraRenderer`` or a wrapper of it)."""
+    """Renders the robot cameras (``so101.sim.rendering.CameraRenderer`` or a wrapper of it)."""
 
     def render(self, data: mujoco.MjData) -> dict[str, np.ndarray]:
         """uint8 (height, width, 3) images by camera name, of the current state of ``data``."""
@@ -43,7 +42,7 @@ class RolloutSettings:
     """How each evaluation episode runs; sent to the worker processes."""
 
     episode_time_s: float = EPISODE_TIME_S
-    """Sim seconds before an episode counts as failed (``sim.options.EPISODE_TIME_S`` by default)."""
+    """Sim seconds before an episode counts as failed (``so101.sim.options.EPISODE_TIME_S`` by default)."""
     n_action_steps: int | None = None
     """Actions executed per policy call; None keeps the checkpoint's."""
     temporal_ensemble: float | None = None
@@ -79,8 +78,8 @@ def run_policy_episode(
         clock: paces the steps (and draws its view between them); None runs as fast as possible.
         spaces: the policy's state and action spaces (end-effector policies); None: joints in, joint targets out.
     """
-    from sim.environment_state import environment_state
-    from sim.video import EpisodeVideo
+    from so101.sim.environment_state import environment_state
+    from so101.sim.video import EpisodeVideo
 
     video = EpisodeVideo(video_path, sim.fps) if video_path is not None else None
     start = time.perf_counter()

@@ -24,16 +24,18 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from inference.episode import RolloutSettings, run_policy_episode
-from inference.report import EvalEpisode, EvalSummary, summarize
-from so101.command import USER_ERRORS, UsageError
+from so101.errors import So101Error
+from so101.inference.episode import RolloutSettings, run_policy_episode
+from so101.inference.report import EvalEpisode, EvalSummary, summarize
+
+from so101.command import USER_ERRORS
 
 if TYPE_CHECKING:
-    from inference.policy_runner import PolicyRunner
-    from policies.checkpoint import SimRequirements
-    from sim.randomization import ScenePlacement
-    from sim.rendering import CameraRenderer
-    from sim.simulator import So101Sim
+    from so101.inference.policy_runner import PolicyRunner
+    from so101.policies.checkpoint import SimRequirements
+    from so101.sim.randomization import ScenePlacement
+    from so101.sim.rendering import CameraRenderer
+    from so101.sim.simulator import So101Sim
 
 _SIMS: dict[tuple, tuple[So101Sim, CameraRenderer]] = {}
 _RUNNERS: dict[tuple, tuple[PolicyRunner, SimRequirements]] = {}
@@ -50,9 +52,9 @@ def release_simulators() -> None:
 def _sim_for(requirements: SimRequirements, settings: RolloutSettings) -> tuple[So101Sim, CameraRenderer]:
     """This process's simulator and renderer for a camera setup (built once, reused across episodes)."""
     global _release_registered
-    from sim.rendering import CameraRenderer
-    from sim.scene import CameraConfig, SceneConfig
-    from sim.simulator import So101Sim
+    from so101.sim.rendering import CameraRenderer
+    from so101.sim.scene import CameraConfig, SceneConfig
+    from so101.sim.simulator import So101Sim
 
     profile = settings.render_profile or requirements.render_profile
     cameras = tuple((name, h, w) for name, (h, w) in requirements.cameras.items())
@@ -71,8 +73,8 @@ def _sim_for(requirements: SimRequirements, settings: RolloutSettings) -> tuple[
 
 def _runner_for(checkpoint: str, settings: RolloutSettings) -> tuple[PolicyRunner, SimRequirements]:
     """This process's runner of a checkpoint's policy; reloaded when the weights file changes."""
-    from inference.policy_runner import PolicyRunner
-    from policies.checkpoint import load_policy
+    from so101.inference.policy_runner import PolicyRunner
+    from so101.policies.checkpoint import load_policy
 
     weights = Path(checkpoint) / "model.safetensors"
     key = (checkpoint, weights.stat().st_mtime_ns, settings.n_action_steps, settings.temporal_ensemble, settings.device)
@@ -84,8 +86,8 @@ def _runner_for(checkpoint: str, settings: RolloutSettings) -> tuple[PolicyRunne
 
 
 def _episode_task(task: tuple[str, int, RolloutSettings, str | None, str | None]) -> EvalEpisode:
-    from inference.policy_spaces import PolicySpaces
-    from sim.randomization import ScenePlacement
+    from so101.inference.policy_spaces import PolicySpaces
+    from so101.sim.randomization import ScenePlacement
 
     checkpoint, seed, settings, video_path, placement = task
     runner, requirements = _runner_for(checkpoint, settings)
@@ -106,7 +108,7 @@ EPISODE_TIMEOUT_S = 1800.0
 a 15 s episode takes under a minute even on a slow CPU."""
 
 
-class EvalWorkersDied(UsageError):
+class EvalWorkersDied(So101Error):
     """Worker processes kept dying (a GL crash, the out-of-memory killer): one line naming the episodes and how."""
 
 
@@ -208,7 +210,7 @@ class EvalPool:
         Raises:
             EvalWorkersDied: workers kept dying (see the class).
         """
-        from policies.checkpoint import load_config, resolve_pretrained_dir, sim_requirements
+        from so101.policies.checkpoint import load_config, resolve_pretrained_dir, sim_requirements
 
         pretrained = resolve_pretrained_dir(checkpoint)
         fps = sim_requirements(pretrained, load_config(pretrained)).fps

@@ -7,7 +7,7 @@
     so101 eval CKPT --grid.size 7                         # the brick on a 7x7 grid: success and failure heatmaps
 
 Every checkpoint is evaluated on the same scenes: episode ``i`` uses scene seed ``seed + i``. The default seeds are
-the test seeds (``inference.seeds``), disjoint from the selection seeds on which in-loop evaluation chose a run's
+the test seeds (``so101.inference.seeds``), disjoint from the selection seeds on which in-loop evaluation chose a run's
 ``best/``, so the success rate of ``best/`` is not inflated by its selection. The reports say which seeds were used.
 """
 
@@ -16,11 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from inference.grid import GridOptions
-from inference.seeds import TEST_SEEDS
-from sim.options import EPISODE_TIME_S
-from sim.rendering import RenderProfile
-from so101.command import UsageError
+from so101.errors import So101Error
+from so101.inference.grid import GridOptions
+from so101.inference.seeds import TEST_SEEDS
+from so101.sim.options import EPISODE_TIME_S
+from so101.sim.rendering import RenderProfile
 
 
 @dataclass
@@ -56,7 +56,7 @@ class EvalCommandConfig:
     """Where reports go; default: PATH/eval for a run, else eval/ next to the checkpoint."""
     grid: GridOptions = field(default_factory=GridOptions)
     """Evaluate on a grid of brick positions instead of random scenes (``--grid.size N``): heatmaps of success and
-    of each failure mode (``inference.grid``); ``--episodes`` and ``--seed`` do not apply."""
+    of each failure mode (``so101.inference.grid``); ``--episodes`` and ``--seed`` do not apply."""
 
     def __post_init__(self) -> None:
         if self.path is None or not str(self.path):
@@ -77,18 +77,23 @@ class EvalCommandConfig:
 
 def evaluate_command(cfg: EvalCommandConfig) -> int:
     """Run ``so101 eval`` with parsed options; returns the exit status."""
-    from inference.discovery import checkpoint_step, default_output_dir, find_checkpoints
-    from inference.episode import RolloutSettings
-    from inference.evaluate import EvalPool
-    from inference.report import EvalEpisode, EvalSummary, markdown_table, plot_curve, write_json
-    from inference.seeds import describe_seeds, eval_seeds, seeds_record
-    from policies.checkpoint import apply_inference_overrides, check_sim_compatibility, load_config, sim_requirements
+    from so101.inference.discovery import checkpoint_step, default_output_dir, find_checkpoints
+    from so101.inference.episode import RolloutSettings
+    from so101.inference.evaluate import EvalPool
+    from so101.inference.report import EvalEpisode, EvalSummary, markdown_table, plot_curve, write_json
+    from so101.inference.seeds import describe_seeds, eval_seeds, seeds_record
+    from so101.policies.checkpoint import (
+        apply_inference_overrides,
+        check_sim_compatibility,
+        load_config,
+        sim_requirements,
+    )
 
     assert cfg.path is not None  # checked by the config
-    from sim.viewer import has_display
+    from so101.sim.viewer import has_display
 
     if cfg.render and not has_display():
-        raise UsageError(
+        raise So101Error(
             "--render needs a display: run on a desktop session or under a virtual one (xvfb-run -a so101 eval ... "
             "--render); without --render the evaluation runs headless"
         )
@@ -107,15 +112,15 @@ def evaluate_command(cfg: EvalCommandConfig) -> int:
     seeds = eval_seeds(cfg.seed, cfg.episodes)
     placements, cells = None, []
     if cfg.grid.enabled:
-        from inference.grid import grid_scenes
-        from sim.randomization import RandomizationConfig
-        from sim.scene import SceneConfig, build_scene
+        from so101.inference.grid import grid_scenes
+        from so101.sim.randomization import RandomizationConfig
+        from so101.sim.scene import SceneConfig, build_scene
 
         scene = build_scene(SceneConfig(brick=sim_requirements(checkpoints[-1], load_config(checkpoints[-1])).brick))
         placements, cells = grid_scenes(cfg.grid, RandomizationConfig(), scene.brick_half_size)
         seeds = [int(placement.seed) for placement in placements]  # type: ignore[arg-type]
     if cfg.render:
-        from inference.watch import watch
+        from so101.inference.watch import watch
 
         results = watch(checkpoints[-1], seeds, settings)
         successes = sum(r.success for r in results)
@@ -135,7 +140,7 @@ def evaluate_command(cfg: EvalCommandConfig) -> int:
             episodes[name] = results
             print(f"{name}: {summary.line()}", flush=True)
             if cfg.grid.enabled:
-                from inference.grid import write_grid_report
+                from so101.inference.grid import write_grid_report
 
                 folder = output / "grid" / name if len(checkpoints) > 1 else output / "grid"
                 write_grid_report(folder, cfg.grid, RandomizationConfig(), cells, results,

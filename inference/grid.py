@@ -4,11 +4,11 @@ Random test scenes give one success rate; they do not say *where* a policy works
 places the brick at the centre of each cell of a 7 x 7 grid over the region the training scenes drew it from
 (``--grid.extent 1.5``: a region 1.5 times as wide, to see past the training distribution), at ``--grid.yaws``
 orientations per cell and with the bowl at ``--grid.bowls`` x ``--grid.bowls`` positions over its region. Grid
-scenes are deterministic (no random numbers) and numbered from ``inference.seeds.GRID_SEEDS``, apart from the
+scenes are deterministic (no random numbers) and numbered from ``so101.inference.seeds.GRID_SEEDS``, apart from the
 selection and test seeds.
 
 The report (``grid.json``, ``grid_heatmap.png``) gives per cell the success rate and the rate of each failure mode of
-``inference.episode.failure_mode``: never grasped, dropped, released outside the bowl, time-out.
+``so101.inference.episode.failure_mode``: never grasped, dropped, released outside the bowl, time-out.
 Frame: world (the table top at the arm's base, +x forward, +z up); metres; yaw in degrees about +z.
 """
 
@@ -20,12 +20,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-
-from inference.episode import FAILURE_MODES
-from inference.report import EvalEpisode
-from inference.seeds import GRID_SEEDS
-from sim.randomization import RandomizationConfig, ScenePlacement
-from sim.scene import BOWL_OUTER_RADIUS
+from so101.inference.episode import FAILURE_MODES
+from so101.inference.report import EvalEpisode
+from so101.inference.seeds import GRID_SEEDS
+from so101.sim.randomization import RandomizationConfig, ScenePlacement
+from so101.sim.scene import BOWL_OUTER_RADIUS
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The one policy runner: joint state and camera images in, one action per control step out.
 
-Sim evaluation (``inference.episode``) and deployment on the real follower drive a LeRobot policy through it:
+Sim evaluation (``so101.inference.episode``) and deployment on the real follower drive a LeRobot policy through it:
 
 * the observation is built from the joint state (dataset units: degrees, gripper 0..100, as LeRobot's SO-101
   follower reports them) and camera images (uint8 (height, width, 3) by camera name), under LeRobot's feature names
@@ -27,14 +27,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
-from policies.act import IMAGE_PREFIX, STATE_KEY
-from sim.environment_state import ENVIRONMENT_STATE_KEY
+from so101.policies.act import IMAGE_PREFIX, STATE_KEY
+from so101.sim.environment_state import ENVIRONMENT_STATE_KEY
 
 if TYPE_CHECKING:
     import torch
-
-    from policies.checkpoint import LoadedPolicy
+    from so101.policies.checkpoint import LoadedPolicy
 
 
 @dataclass
@@ -97,7 +95,7 @@ class PolicyRunner:
 
     @classmethod
     def from_loaded(cls, loaded: LoadedPolicy) -> PolicyRunner:
-        """A runner of a checkpoint loaded by ``policies.act.load_policy``."""
+        """A runner of a checkpoint loaded by ``so101.policies.act.load_policy``."""
         return cls(loaded.policy, loaded.preprocessor, loaded.postprocessor)
 
     @classmethod
@@ -108,8 +106,8 @@ class PolicyRunner:
         n_action_steps: int | None = None,
         temporal_ensemble_coeff: float | None = None,
     ) -> PolicyRunner:
-        """Load a checkpoint (see ``policies.act.load_policy`` for the overrides) and wrap it."""
-        from policies.checkpoint import load_policy
+        """Load a checkpoint (see ``so101.policies.act.load_policy`` for the overrides) and wrap it."""
+        from so101.policies.checkpoint import load_policy
 
         return cls.from_loaded(load_policy(path, device, n_action_steps, temporal_ensemble_coeff))
 
@@ -129,7 +127,7 @@ class PolicyRunner:
     ) -> dict[str, torch.Tensor]:
         """The policy's raw observation: ``observation.state`` float32 (state_dim,) in dataset units,
         ``observation.images.<camera>`` float (3, H, W) in [0, 1] and, for a policy that observes it,
-        ``observation.environment_state`` (``sim.environment_state``); the preprocessor adds the batch dimension."""
+        ``observation.environment_state`` (``so101.sim.environment_state``); the preprocessor adds the batch dimension."""
         import torch
 
         missing = [name for name in self.cameras if name not in images]
@@ -161,7 +159,7 @@ class PolicyRunner:
         Args:
             state: joint positions now, dataset units, shape (state_dim,).
             images: camera images now, by camera name; needed only when ``needs_images`` is true.
-            environment_state: the objects' poses now (``sim.environment_state``), for a policy that
+            environment_state: the objects' poses now (``so101.sim.environment_state``), for a policy that
                 ``observes_environment_state``, when ``needs_images`` is true.
         """
         if self.needs_images:

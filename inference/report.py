@@ -43,7 +43,7 @@ class EvalEpisode:
     ik_failures: int = 0
     """End-effector policies: of those, the steps whose pose the IK could not reach."""
     failure: str = ""
-    """Why it failed (``inference.episode.failure_mode``): ``not_grasped``, ``dropped``, ``released_outside_bowl``
+    """Why it failed (``so101.inference.episode.failure_mode``): ``not_grasped``, ``dropped``, ``released_outside_bowl``
     or ``time_out``; empty on success."""
 
 
@@ -80,7 +80,7 @@ class EvalSummary:
     """Training step of the checkpoint, when known."""
     checkpoint: str | None = None
     seeds: list[int] = field(default_factory=list)
-    """Scene seeds of the episodes, in order (see ``inference.seeds``)."""
+    """Scene seeds of the episodes, in order (see ``so101.inference.seeds``)."""
     max_ms_per_policy_call: float = 0.0
     """Wall-clock milliseconds of the slowest policy call of the evaluation."""
     ik_failure_rate: float | None = None
@@ -159,7 +159,7 @@ def write_json(
     scene_seeds: dict[str, Any] | None = None,
 ) -> None:
     """Summaries (and per-episode records by checkpoint name) as JSON; ``scene_seeds`` says which scenes were used
-    (``inference.seeds.seeds_record``)."""
+    (``so101.inference.seeds.seeds_record``)."""
     payload: dict[str, Any] = {}
     if scene_seeds is not None:
         payload["scene_seeds"] = scene_seeds

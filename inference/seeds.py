@@ -5,7 +5,7 @@
 * Test seeds (``TEST_SEEDS``): the default of ``so101 eval``, the final estimate of a chosen checkpoint on scenes
   that played no part in choosing it.
 
-Grid scenes (``GRID_SEEDS``, ``inference.grid``) are not drawn at random: ``so101 eval --grid.size N`` places the
+Grid scenes (``GRID_SEEDS``, ``so101.inference.grid``) are not drawn at random: ``so101 eval --grid.size N`` places the
 brick on a grid over the workspace, and numbers those scenes from ``GRID_SEEDS.start``, apart from both ranges.
 
 Recordings draw their scenes from seed 0 upwards, far below all three ranges. Episode ``i`` of an evaluation uses scene
@@ -64,7 +64,7 @@ def describe_seeds(seeds: Sequence[int]) -> str:
         )
     if kind == "grid":
         return (
-            f"grid scenes {seed_span(seeds)}: the brick on a grid over the workspace (inference.grid), disjoint from "
+            f"grid scenes {seed_span(seeds)}: the brick on a grid over the workspace (so101.inference.grid), disjoint from "
             f"the selection ({selection}) and test seeds"
         )
     if kind == "selection":

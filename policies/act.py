@@ -8,7 +8,7 @@ Nothing here re-implements ACT. What this module adds around LeRobot's ``ACTPoli
   the network exactly what it was trained on, whatever resolution the cameras deliver;
 * ImageNet backbone weights are used only when they are already on disk: never a network error (a missing file
   is reported as one warning line);
-* checkpoints are saved and loaded by ``policies.checkpoint``, which also records and checks what the sim must
+* checkpoints are saved and loaded by ``so101.policies.checkpoint``, which also records and checks what the sim must
   provide.
 """
 
@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sim.environment_state import ENVIRONMENT_STATE_KEY
-from sim.scene import ROBOT_CAMERA_NAMES
-from so101.command import UsageError
+from so101.errors import So101Error
+from so101.sim.environment_state import ENVIRONMENT_STATE_KEY
+from so101.sim.scene import ROBOT_CAMERA_NAMES
 
 if TYPE_CHECKING:
     from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
@@ -143,12 +143,12 @@ def select_cameras(
         return {}
     available = dataset_cameras(ds_meta)
     if not available:
-        raise UsageError("the dataset has no camera images; ACT here needs at least one camera (record with cameras)")
+        raise So101Error("the dataset has no camera images; ACT here needs at least one camera (record with cameras)")
     if not requested:
         return available
     missing = [name for name in requested if name not in available]
     if missing:
-        raise UsageError(
+        raise So101Error(
             f"camera(s) {missing} are not in the dataset; it has {sorted(available)} (fix --policy.cameras)"
         )
     return {name: available[name] for name in requested}
@@ -159,14 +159,14 @@ def make_act_config(options: ActPolicyConfig, ds_meta: LeRobotDatasetMetadata, c
     features = ds_meta.features
     for key in (STATE_KEY, ACTION_KEY):
         if key not in features:
-            raise UsageError(
+            raise So101Error(
                 f"the dataset has no {key!r} feature (it has {sorted(features)}); train on a joint-space dataset "
                 "recorded by so101 record"
             )
     environment_dim = None
     if options.environment_state:
         if ENVIRONMENT_STATE_KEY not in features:
-            raise UsageError(
+            raise So101Error(
                 f"--policy.environment_state: the dataset has no {ENVIRONMENT_STATE_KEY!r} feature; record one with "
                 "so101 record --environment_state true"
             )

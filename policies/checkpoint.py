@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kinematics.ee_features import EELayout
-from policies.act import ACTION_KEY, IMAGE_PREFIX, STATE_DIM, STATE_KEY, pick_device
-from sim.environment_state import ENVIRONMENT_STATE_KEY, ENVIRONMENT_STATE_NAMES
-from sim.scene import BRICK_SIZES, ROBOT_CAMERA_NAMES
-from so101.command import UsageError
+from so101.errors import So101Error
+from so101.kinematics.ee_features import EELayout
+from so101.policies.act import ACTION_KEY, IMAGE_PREFIX, STATE_DIM, STATE_KEY, pick_device
+from so101.sim.environment_state import ENVIRONMENT_STATE_KEY, ENVIRONMENT_STATE_NAMES
+from so101.sim.scene import BRICK_SIZES, ROBOT_CAMERA_NAMES
 
 if TYPE_CHECKING:
     from lerobot.configs.policies import PreTrainedConfig
@@ -49,13 +49,13 @@ class SimRequirements:
     """Duplo brick of the dataset's scenes."""
     action_space: str = "joint"
     """``joint``: the policy outputs joint targets (dataset units); ``ee``: end-effector poses in ``ee_layout``, which
-    go through the IK (``kinematics.ee_action.EEActionAdapter``) to the arm."""
+    go through the IK (``so101.kinematics.ee_action.EEActionAdapter``) to the arm."""
     state_space: str = "joint"
     """``joint``: ``observation.state`` is the joint positions; ``ee``: the TCP pose in ``ee_layout``."""
     ee_layout: EELayout | None = None
     """Layout of the end-effector features (rotation encoding, TCP site); None when both spaces are joints."""
     environment_state: bool = False
-    """The policy observes ``observation.environment_state`` (``sim.environment_state``), perhaps without cameras."""
+    """The policy observes ``observation.environment_state`` (``so101.sim.environment_state``), perhaps without cameras."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -137,20 +137,20 @@ def sim_requirements(pretrained_dir: Path, policy_config: Any) -> SimRequirement
                 environment_state=bool(data.get("environment_state", False)),
             )
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
-            raise UsageError(
+            raise So101Error(
                 f"{sidecar} is not the workbench's {SIDECAR_NAME} ({_first_line(err)}: it records cameras with their "
                 f"[height, width], fps, render_profile and brick); copy the checkpoint whole from its run, or move "
                 f"{SIDECAR_NAME} out of the folder to evaluate with the needs in config.json"
             ) from err
         spaces = (requirements.action_space, requirements.state_space)
         if not set(spaces) <= {"joint", "ee"} or ("ee" in spaces and requirements.ee_layout is None):
-            raise UsageError(
+            raise So101Error(
                 f"{sidecar} records action_space {spaces[0]!r} and state_space {spaces[1]!r} (each 'joint' or 'ee'; "
                 f"'ee' needs an ee_layout); copy the checkpoint whole from its run"
             )
         no_inputs = not requirements.cameras and not requirements.environment_state
         if requirements.fps < 1 or no_inputs or requirements.brick not in BRICK_SIZES:
-            raise UsageError(
+            raise So101Error(
                 f"{sidecar} records fps {requirements.fps}, cameras {list(requirements.cameras)} and brick "
                 f"{requirements.brick!r}, which no recording has (fps >= 1, one camera or more or the environment "
                 f"state, brick {' or '.join(BRICK_SIZES)}); copy the checkpoint whole from its run"
@@ -190,7 +190,7 @@ def _infer_spaces(requirements: SimRequirements, pretrained_dir: Path, policy_co
             requirements.ee_layout = layout
 
 
-class IncompatibleCheckpointError(UsageError):
+class IncompatibleCheckpointError(So101Error):
     """The checkpoint's inputs or outputs are not what the simulator provides (one line naming every mismatch)."""
 
 
@@ -299,13 +299,13 @@ def safetensors_problem(path: Path) -> str | None:
 
 
 def check_checkpoint_files(pretrained_dir: Path) -> None:
-    """Raise ``UsageError`` naming the file, if a checkpoint's ``config.json`` is not a JSON ACT config, its weights
+    """Raise ``So101Error`` naming the file, if a checkpoint's ``config.json`` is not a JSON ACT config, its weights
     are not a whole safetensors file, or its processor files are missing: before anything loads them."""
     config_path = pretrained_dir / "config.json"
     try:
         config = json.loads(config_path.read_text())
     except (ValueError, UnicodeDecodeError) as err:
-        raise UsageError(
+        raise So101Error(
             f"{config_path} is not valid JSON ({_first_line(err)}); the checkpoint is damaged: copy it again from "
             "its run, or evaluate another checkpoint"
         ) from err
@@ -317,7 +317,7 @@ def check_checkpoint_files(pretrained_dir: Path) -> None:
         )
     problem = safetensors_problem(pretrained_dir / "model.safetensors")
     if problem:
-        raise UsageError(f"{problem}; the checkpoint is damaged: copy it again from its run, or evaluate another")
+        raise So101Error(f"{problem}; the checkpoint is damaged: copy it again from its run, or evaluate another")
     for name in ("policy_preprocessor.json", "policy_postprocessor.json"):
         if not (pretrained_dir / name).is_file():
             raise FileNotFoundError(
@@ -385,7 +385,7 @@ def apply_inference_overrides(
     action per call); None keeps the saved value.
 
     Raises:
-        UsageError: ``n_action_steps`` outside 1..chunk_size.
+        So101Error: ``n_action_steps`` outside 1..chunk_size.
     """
     if temporal_ensemble_coeff is not None:
         config.temporal_ensemble_coeff = temporal_ensemble_coeff
@@ -393,7 +393,7 @@ def apply_inference_overrides(
     elif n_action_steps is not None:
         chunk = getattr(config, "chunk_size", n_action_steps)
         if not 1 <= n_action_steps <= chunk:
-            raise UsageError(f"--n_action_steps must be within 1..chunk_size ({chunk}), got {n_action_steps}")
+            raise So101Error(f"--n_action_steps must be within 1..chunk_size ({chunk}), got {n_action_steps}")
         config.n_action_steps = n_action_steps
 
 
@@ -408,7 +408,7 @@ def load_config(path: Path | str) -> PreTrainedConfig:
     try:
         return PreTrainedConfig.from_pretrained(pretrained_dir)
     except (draccus.utils.ParsingError, ValueError, KeyError, TypeError) as err:
-        raise UsageError(
+        raise So101Error(
             f"{pretrained_dir / 'config.json'} is not an ACT config LeRobot {_lerobot_version()} can read "
             f"({_first_line(err)}); use a checkpoint saved by so101 train or this LeRobot's lerobot-train"
         ) from err

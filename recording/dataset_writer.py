@@ -12,7 +12,7 @@ skips the PNG round trip. LeRobot's encoder drops frames when its queue is full 
 simulation can, so the writer swaps in an encoder that waits instead: no frame is ever lost.
 
 Episodes become part of the dataset only through ``save_episode``, each in one durable commit (LeRobot's writers
-are closed after every episode, ``recording.episode_commit``): whatever kills the process, every episode reported
+are closed after every episode, ``so101.recording.episode_commit``): whatever kills the process, every episode reported
 saved is in a valid dataset. ``discard_episode`` drops the one in progress; ``finalize`` ends the session.
 """
 
@@ -24,18 +24,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
-from kinematics.units import JOINT_FEATURE_NAMES
-from recording.crash_points import crash_point
-from recording.dataset_checks import check_openable
-from recording.durable_root import DurableRoot
-from recording.episode_commit import COMMIT_LEROBOT, EpisodeCommitter
-from recording.lossless_encoder import use_lossless_encoder
-from recording.scene_metadata import EpisodeRecord, SceneMetadata
-from sim.randomization import ScenePlacement
-from sim.scene import CameraConfig
-from sim.task_signals import TASK
-from so101.command import UsageError
+from so101.errors import So101Error
+from so101.kinematics.units import JOINT_FEATURE_NAMES
+from so101.recording.crash_points import crash_point
+from so101.recording.dataset_checks import check_openable
+from so101.recording.durable_root import DurableRoot
+from so101.recording.episode_commit import COMMIT_LEROBOT, EpisodeCommitter
+from so101.recording.lossless_encoder import use_lossless_encoder
+from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
+from so101.sim.randomization import ScenePlacement
+from so101.sim.scene import CameraConfig
+from so101.sim.task_signals import TASK
 
 if TYPE_CHECKING:
     from lerobot.datasets.lerobot_dataset import LeRobotDataset, LeRobotDatasetMetadata
@@ -43,7 +42,7 @@ if TYPE_CHECKING:
 ROBOT_TYPE = "so101_follower"
 """LeRobot's name of the SO-101 follower: policies trained on the dataset deploy to it unchanged."""
 SIM_ROBOT_TYPE = "so101_sim"
-"""The robot type ``lerobot-record --robot.type=so101_sim`` (``sim.lerobot_robot``) writes: same features and units."""
+"""The robot type ``lerobot-record --robot.type=so101_sim`` (``so101.sim.lerobot_robot``) writes: same features and units."""
 ROBOT_TYPES = (ROBOT_TYPE, SIM_ROBOT_TYPE)
 
 VIDEO_CODECS: tuple[str, ...] = ("libsvtav1", "h264", "hevc")
@@ -94,12 +93,12 @@ class DatasetRef:
         errors name ``flag``, the option that gave the folder.
 
         Raises:
-            UsageError: the folder does not exist, is not a LeRobot dataset, or one of its files is damaged.
+            So101Error: the folder does not exist, is not a LeRobot dataset, or one of its files is damaged.
         """
         root = self.resolved_root()
         if not (root / "meta" / "info.json").is_file():
             problem = "does not exist" if not root.exists() else "is not a LeRobot dataset (it has no meta/info.json)"
-            raise UsageError(
+            raise So101Error(
                 f"{flag} {root} {problem}; give the folder of a LeRobot v3.0 dataset, as "
                 "so101 record --dataset.root wrote it"
             )
@@ -165,7 +164,7 @@ def feature_mismatches(expected: dict[str, dict[str, Any]], actual: dict[str, di
 class DatasetWriter:
     """One LeRobot dataset being recorded into, with its scene metadata; every saved episode is committed durably.
 
-    The dataset folder only ever holds complete episodes (``recording.episode_commit``): a kill -9 at any instant
+    The dataset folder only ever holds complete episodes (``so101.recording.episode_commit``): a kill -9 at any instant
     leaves every episode reported saved readable by stock LeRobot, and ``--resume true`` continues the session.
     """
 
@@ -246,7 +245,7 @@ class DatasetWriter:
                 f"--resume: there is no LeRobot dataset at {root} (no meta/info.json); drop --resume to create one"
             )
         if not metadata.exists():
-            raise UsageError(
+            raise So101Error(
                 f"--resume: {root} was not recorded by the workbench (no {metadata.recording_path.name}); its "
                 "episodes could not be re-simulated. Record into a new --dataset.root and merge instead"
             )
@@ -268,7 +267,7 @@ class DatasetWriter:
             problems.append(f"robot_type is {dataset.meta.robot_type!r}, expected {ROBOT_TYPE!r}")
         if problems:
             dataset.finalize()
-            raise UsageError(
+            raise So101Error(
                 f"--resume: {root} does not match this recording: "
                 + "; ".join(problems)
                 + ". Use the dataset's --scene.fps, --cameras.names and image size, or record into a new --dataset.root"
@@ -358,7 +357,7 @@ def _check_lerobot_version() -> None:
     from importlib.metadata import version
 
     if version("lerobot") != COMMIT_LEROBOT:
-        raise UsageError(
+        raise So101Error(
             f"record writes datasets through LeRobot {COMMIT_LEROBOT}'s writer internals, but LeRobot "
             f"{version('lerobot')} is installed; install the pinned version (make setup)"
         )

@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-
-from sim.control_loop import ControlClock
-from sim.randomization import ScenePlacement
-from sim.simulator import So101Sim
-from sim.task_signals import TaskSignals
-from teleop.action_source import ActionSource, EpisodeCommand
+from so101.sim.control_loop import ControlClock
+from so101.sim.randomization import ScenePlacement
+from so101.sim.simulator import So101Sim
+from so101.sim.task_signals import TaskSignals
+from so101.teleop.action_source import ActionSource, EpisodeCommand
 
 
 class Outcome(enum.Enum):

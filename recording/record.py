@@ -21,19 +21,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from recording.crash_points import crash_point
-from recording.dataset_writer import DatasetConfig, DatasetWriter
-from recording.disk_space import check_free_space, episode_bytes, free_bytes, is_disk_full, mb
-from recording.episode_loop import EpisodeLoopConfig, Outcome, run_episode
-from recording.progress import Progress
-from sim.options import CameraOptions, SceneOptions
+from so101.recording.crash_points import crash_point
+from so101.recording.dataset_writer import DatasetConfig, DatasetWriter
+from so101.recording.disk_space import check_free_space, episode_bytes, free_bytes, is_disk_full, mb
+from so101.recording.episode_loop import EpisodeLoopConfig, Outcome, run_episode
+from so101.recording.progress import Progress
+from so101.sim.options import CameraOptions, SceneOptions
+from so101.teleop.action_source import ActionSource, SourceDisconnected
+from so101.teleop.keyboard import KeyboardConfig
+from so101.teleop.leader import LeaderConfig
+from so101.teleop.scripted_expert import ExpertConfig
+from so101.teleop.sources import SOURCES
+from so101.teleop.vr.headset import VRConfig
+
 from so101.command import run_command
-from teleop.action_source import ActionSource, SourceDisconnected
-from teleop.keyboard import KeyboardConfig
-from teleop.leader import LeaderConfig
-from teleop.scripted_expert import ExpertConfig
-from teleop.sources import SOURCES
-from teleop.vr.headset import VRConfig
 
 
 @dataclass
@@ -64,7 +65,7 @@ class RecordConfig:
     cameras: CameraOptions = field(default_factory=CameraOptions)
     environment_state: bool = False
     """Also record the brick's and the bowl's poses as ``observation.environment_state`` (privileged information no
-    real arm has, for studies that separate control from vision: ``sim.environment_state``)."""
+    real arm has, for studies that separate control from vision: ``so101.sim.environment_state``)."""
     max_consecutive_failures: int = 10
     """Give up after this many discarded episodes in a row (a systematic problem, not bad luck)."""
     expert: ExpertConfig = field(default_factory=ExpertConfig)
@@ -145,12 +146,11 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
     """
     import av
     import datasets
-
-    from recording.scene_metadata import session_metadata
-    from sim.environment_state import ENVIRONMENT_STATE_KEY, environment_state, environment_state_feature
-    from sim.rendering import CameraRenderer
-    from sim.simulator import So101Sim
-    from teleop.sources import make_source
+    from so101.recording.scene_metadata import session_metadata
+    from so101.sim.environment_state import ENVIRONMENT_STATE_KEY, environment_state, environment_state_feature
+    from so101.sim.rendering import CameraRenderer
+    from so101.sim.simulator import So101Sim
+    from so101.teleop.sources import make_source
 
     # Quiet the per-episode chatter of the encoders (x264's statistics, SVT-AV1's banner) and of progress bars.
     os.environ.setdefault("SVT_LOG", "1")
@@ -161,7 +161,7 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
     cameras = cfg.cameras.configs()
     source = source if source is not None else make_source(cfg.teleop, cfg)
     if cfg.view == "vr" or source.name == "vr":
-        from teleop.vr.source import VRTeleop
+        from so101.teleop.vr.source import VRTeleop
 
         source = source if isinstance(source, VRTeleop) else VRTeleop(cfg.vr, driver=source)
         source.plan_session(cfg.episodes, cfg.episode_time_s)

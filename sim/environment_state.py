@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from sim.simulator import So101Sim
+    from so101.sim.simulator import So101Sim
 
 ENVIRONMENT_STATE_KEY = "observation.environment_state"
 ENVIRONMENT_STATE_NAMES = [

@@ -18,9 +18,8 @@ from typing import Literal
 
 import mujoco
 import numpy as np
-
-from sim.gl_context import OffscreenContext, close_at_exit, forget, make_current
-from sim.scene import CameraConfig
+from so101.sim.gl_context import OffscreenContext, close_at_exit, forget, make_current
+from so101.sim.scene import CameraConfig
 
 RenderProfile = Literal["fast", "quality"]
 RENDER_PROFILES: tuple[str, ...] = ("fast", "quality")
@@ -55,7 +54,7 @@ def configure_scene_flags(scene: mujoco.MjvScene, profile: RenderProfile) -> Non
 class CameraRenderer:
     """Renders a fixed set of scene cameras into uint8 RGB arrays of shape (height, width, 3), top row first.
 
-    Every camera renders in one offscreen GL context (``sim.gl_context``), which takes turns with any window of the
+    Every camera renders in one offscreen GL context (``so101.sim.gl_context``), which takes turns with any window of the
     process; ``close`` is idempotent and safe before or after closing windows.
     """
 

@@ -1,12 +1,11 @@
-"""Tests of training.augmentation: LeRobot's image transforms on training frames, recorded in the checkpoint, never
+"""Tests of so101.training.augmentation: LeRobot's image transforms on training frames, recorded in the checkpoint, never
 applied by the policy's own preprocessor."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-
-from training.augmentation import AugmentOptions, make_image_transform
+from so101.training.augmentation import AugmentOptions, make_image_transform
 
 
 def test_off_by_default_and_no_transform() -> None:

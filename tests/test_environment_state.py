@@ -1,4 +1,4 @@
-"""Tests of sim.environment_state: the objects' poses recorded as ``observation.environment_state``, a privileged
+"""Tests of so101.sim.environment_state: the objects' poses recorded as ``observation.environment_state``, a privileged
 ACT trained on them without images, and evaluated in the simulator."""
 
 from __future__ import annotations
@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from sim.environment_state import ENVIRONMENT_STATE_KEY, ENVIRONMENT_STATE_NAMES, environment_state
-from sim.simulator import So101Sim
+from so101.sim.environment_state import ENVIRONMENT_STATE_KEY, ENVIRONMENT_STATE_NAMES, environment_state
+from so101.sim.simulator import So101Sim
 
 PRIVILEGED_FLAGS = [
     "--policy.use_images=false", "--policy.environment_state=true", "--policy.dim_model=32", "--policy.n_heads=2",
@@ -34,7 +33,7 @@ def test_values_are_the_scene_poses() -> None:
 
 @pytest.fixture(scope="module")
 def privileged_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from recording.record import main as record
+    from so101.recording.record import main as record
 
     root = tmp_path_factory.mktemp("privileged") / "data"
     assert record(["--teleop=scripted", "--episodes=2", "--dataset.repo_id=test/privileged", f"--dataset.root={root}",
@@ -45,8 +44,8 @@ def privileged_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_recorded_validated_and_resumed(privileged_dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
+    from so101.recording.dataset_tools import validate
 
-    from recording.dataset_tools import validate
     from so101.cli import main as so101_main
 
     info = json.loads((privileged_dataset / "meta" / "info.json").read_text())
@@ -59,9 +58,9 @@ def test_recorded_validated_and_resumed(privileged_dataset: Path, capsys: pytest
 
 
 def test_privileged_policy_trains_without_images_and_evaluates(privileged_dataset: Path, tmp_path: Path) -> None:
-    from inference.evaluate_cmd import main as evaluate
-    from inference.policy_runner import PolicyRunner
-    from training.train import main as train
+    from so101.inference.evaluate_cmd import main as evaluate
+    from so101.inference.policy_runner import PolicyRunner
+    from so101.training.train import main as train
 
     run = tmp_path / "run"
     assert train([f"--dataset.root={privileged_dataset}", f"--output_dir={run}", "--steps=10", "--eval_freq=0",
@@ -84,7 +83,7 @@ def test_privileged_policy_trains_without_images_and_evaluates(privileged_datase
 
 def test_privileged_training_needs_the_feature(tiny_dataset: Path, tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    from training.train import main as train
+    from so101.training.train import main as train
 
     assert train([f"--dataset.root={tiny_dataset}", f"--output_dir={tmp_path / 'run'}", "--steps=2",
                   *PRIVILEGED_FLAGS]) == 2

@@ -1,4 +1,4 @@
-"""Tests of inference.grid: deterministic grid scenes inside the workspace, disjoint from the other seeds, and the
+"""Tests of so101.inference.grid: deterministic grid scenes inside the workspace, disjoint from the other seeds, and the
 per-cell report of success and failure modes."""
 
 from __future__ import annotations
@@ -8,13 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from inference.episode import failure_mode
-from inference.grid import GridOptions, grid_scenes, grid_table, write_grid_report
-from inference.report import EvalEpisode
-from inference.seeds import SELECTION_SEEDS, TEST_SEEDS, seed_set
-from sim.randomization import RandomizationConfig
-from sim.task_signals import TaskSignals
+from so101.inference.episode import failure_mode
+from so101.inference.grid import GridOptions, grid_scenes, grid_table, write_grid_report
+from so101.inference.report import EvalEpisode
+from so101.inference.seeds import SELECTION_SEEDS, TEST_SEEDS, seed_set
+from so101.sim.randomization import RandomizationConfig
+from so101.sim.task_signals import TaskSignals
 
 HALF_SIZE = np.array([0.016, 0.032, 0.0115])
 RANDOM = RandomizationConfig()

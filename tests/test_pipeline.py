@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from training.pipeline import PipelineConfig, main
+from so101.training.pipeline import PipelineConfig, main
 
 
 def test_pipeline_records_trains_evaluates_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

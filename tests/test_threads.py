@@ -1,10 +1,9 @@
-"""Tests of training.threads: torch's threads chosen by the machine's free cores."""
+"""Tests of so101.training.threads: torch's threads chosen by the machine's free cores."""
 
 from __future__ import annotations
 
 import pytest
-
-from training import threads
+from so101.training import threads
 
 
 def test_requested_threads_win() -> None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from training.train import main, parse_config
+from so101.training.train import main, parse_config
 
 TINY_FLAGS = [
     "--policy.dim_model=32", "--policy.n_heads=2", "--policy.dim_feedforward=64", "--policy.n_encoder_layers=1",
@@ -19,7 +18,7 @@ TINY_FLAGS = [
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
-    from recording.record import main as record
+    from so101.recording.record import main as record
 
     root = tmp_path_factory.mktemp("recorded") / "pick"
     code = record(["--teleop=scripted", "--episodes=4", "--dataset.repo_id=test/pick", f"--dataset.root={root}",
@@ -31,8 +30,7 @@ def recorded(tmp_path_factory):
 def test_train_evaluate_load_and_resume(recorded, tmp_path, capsys) -> None:
     import torch
     from lerobot.policies.act.modeling_act import ACTPolicy
-
-    from inference.evaluate_cmd import main as evaluate
+    from so101.inference.evaluate_cmd import main as evaluate
 
     run = tmp_path / "run"
     flags = [f"--dataset.root={recorded}", f"--output_dir={run}", f"--cache_dir={tmp_path / 'cache'}", *TINY_FLAGS]

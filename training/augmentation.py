@@ -5,7 +5,7 @@ random shifts of the whole image (DrQ's random shift, here torchvision's ``Rando
 jitter keep it from memorising pixels. The transforms are LeRobot's (``lerobot.datasets.transforms``), configured
 as ``lerobot-train --dataset.image_transforms.*`` would be, so every checkpoint's ``train_config.json`` records
 them under ``dataset.image_transforms``. Evaluation and deployment never apply them: they live in the training
-data path (``training.cached_dataset``), not in the policy's preprocessor.
+data path (``so101.training.cached_dataset``), not in the policy's preprocessor.
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from policies.act import ActPolicyConfig
-from recording.dataset_writer import DatasetRef
-from training.augmentation import AugmentOptions
+from so101.policies.act import ActPolicyConfig
+from so101.recording.dataset_writer import DatasetRef
+from so101.training.augmentation import AugmentOptions
 
 SEEDS_DATASET_FRAMES = 6_559
 """Frames of the seeds' 40-episode, two-camera dataset."""
@@ -79,13 +79,12 @@ def bench_train(cfg: TrainBenchConfig) -> int:
     from lerobot.datasets.utils import cycle
     from lerobot.optim.optimizers import AdamWConfig
     from lerobot.policies.factory import make_policy
-
-    from policies.act import make_act_config, make_processors, pick_device, policy_stats, select_cameras
-    from sim.machine import machine_line
-    from training.augmentation import make_image_transform
-    from training.cached_dataset import CachedActDataset, to_policy_batch
-    from training.frame_cache import bytes_per_frame, format_bytes, load_or_build
-    from training.threads import apply_threads, busy_cores, choose_threads, usable_cores
+    from so101.policies.act import make_act_config, make_processors, pick_device, policy_stats, select_cameras
+    from so101.sim.machine import machine_line
+    from so101.training.augmentation import make_image_transform
+    from so101.training.cached_dataset import CachedActDataset, to_policy_batch
+    from so101.training.frame_cache import bytes_per_frame, format_bytes, load_or_build
+    from so101.training.threads import apply_threads, busy_cores, choose_threads, usable_cores
 
     meta = cfg.dataset.metadata()
     print(machine_line(gl=False), flush=True)
@@ -113,7 +112,7 @@ def bench_train(cfg: TrainBenchConfig) -> int:
     )
     policy, optimizer, loader = accelerator.prepare(policy, optimizer, loader)
     batches = cycle(loader)
-    # The phases of ``training.train.update``, timed one by one (on a GPU each is synchronised first).
+    # The phases of ``so101.training.train.update``, timed one by one (on a GPU each is synchronised first).
     phases = {"data": 0.0, "forward": 0.0, "backward": 0.0, "optimizer": 0.0}
     for i in range(cfg.warmup_steps + cfg.steps):
         marks = [time.perf_counter()]

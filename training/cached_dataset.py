@@ -8,9 +8,9 @@ A sample is what ``LeRobotDataset`` with ACT's ``delta_timestamps`` returns, exc
 * ``action``: (chunk_size, 6) float32, the actions of this frame and the next ``chunk_size - 1`` of its episode,
   the last one repeated past the episode's end;
 * ``action_is_pad``: (chunk_size,) bool, True where repeated (ACT's L1 loss ignores those);
-* ``observation.environment_state``: (10,) float32, for policies that observe it (``sim.environment_state``);
+* ``observation.environment_state``: (10,) float32, for policies that observe it (``so101.sim.environment_state``);
 * ``observation.images.<camera>``: (3, H, W) uint8, augmented when the dataset is given an image transform
-  (``training.augmentation``).
+  (``so101.training.augmentation``).
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
-from sim.environment_state import ENVIRONMENT_STATE_KEY
-from so101.command import UsageError
-from training.frame_cache import FrameCache
+from so101.errors import So101Error
+from so101.sim.environment_state import ENVIRONMENT_STATE_KEY
+from so101.training.frame_cache import FrameCache
 
 if TYPE_CHECKING:
     import torch
@@ -43,7 +42,7 @@ def read_columns(root: Path, columns: list[str]) -> dict[str, np.ndarray]:
     index = np.concatenate([t.column("index").to_numpy() for t in tables])
     order = np.argsort(index, kind="stable")
     if not np.array_equal(index[order], np.arange(len(index))):
-        raise UsageError(
+        raise So101Error(
             f"frame indices of {root} are not 0..N-1: the dataset is incomplete; check it with so101 dataset validate"
         )
     out = {}

@@ -6,7 +6,7 @@
 2. replay the first one to a video (``so101 replay``), which also proves the recording re-simulates;
 3. train ACT for ``--steps`` with in-loop evaluation on the selection seeds (``so101 train``);
 4. evaluate the best checkpoint on ``--final_episodes`` test scenes, with a video (``so101 eval``): the test seeds,
-   disjoint from the selection seeds on which in-loop evaluation chose it (``inference.seeds``); with ``--grid N``
+   disjoint from the selection seeds on which in-loop evaluation chose it (``so101.inference.seeds``); with ``--grid N``
    also on an N x N grid of brick positions (``so101 eval --grid.size N``: heatmaps of success and failure modes);
 5. write ``report.md``: what was run, how long each stage took, what its success means, the success curve, the
    evaluation tables, which scene seeds each evaluation used, the heatmap and the videos.
@@ -25,8 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from sim.options import CameraOptions
-from so101.command import EXIT_INTERRUPTED, UsageError
+from so101.errors import So101Error
+from so101.sim.options import CameraOptions
+
+from so101.command import EXIT_INTERRUPTED
 
 # Small enough to train on a CPU in minutes; LeRobot's defaults otherwise.
 SMALL_ACT = [
@@ -173,15 +175,15 @@ def _stage(name: str, command: list[str], main: Callable[[list[str]], int], timi
     if status == EXIT_INTERRUPTED:
         raise KeyboardInterrupt
     if status:
-        raise UsageError(f"the {name} stage failed (exit status {status}); fix what its message above names")
+        raise So101Error(f"the {name} stage failed (exit status {status}); fix what its message above names")
     timings.append((name, "so101 " + " ".join(command), time.perf_counter() - start))
 
 
 def run_pipeline(cfg: PipelineConfig) -> int:
     """Record, replay, train, evaluate and report; returns the exit status."""
-    from inference import evaluate_cmd
-    from recording import record, replay
-    from training import train
+    from so101.inference import evaluate_cmd
+    from so101.recording import record, replay
+    from so101.training import train
 
     out = cfg.output
     dataset, run, final = out / "dataset", out / "train", out / "eval"
@@ -224,9 +226,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_report(cfg: PipelineConfig, timings: Timings, run: Path, final: Path) -> Path:
     """``report.md`` in the output folder, linking the curve, the table and the videos by relative paths."""
-    from inference.report import markdown_table, summary_from_json
-    from inference.seeds import describe_seeds, seed_set, seed_span
-    from training.in_loop_eval import CURVE_NAME, HISTORY_NAME
+    from so101.inference.report import markdown_table, summary_from_json
+    from so101.inference.seeds import describe_seeds, seed_set, seed_span
+    from so101.training.in_loop_eval import CURVE_NAME, HISTORY_NAME
 
     out = cfg.output
     history = json.loads((run / HISTORY_NAME).read_text())

@@ -2,14 +2,14 @@
 
     so101 train --dataset.root data/pickplace --steps 50000 --batch_size 8 --eval_freq 5000 --eval.episodes 30
     so101 train --resume --output_dir outputs/train/act_20250101_120000             # continue a run
-    accelerate launch --num_processes=4 -m training.train --dataset.root ...        # 4 GPUs, batch 4 x 8 = 32
+    accelerate launch --num_processes=4 -m so101.training.train --dataset.root ...        # 4 GPUs, batch 4 x 8 = 32
 
 The run folder holds LeRobot's checkpoint layout (``checkpoints/NNNNNN/{pretrained_model,training_state}``,
 ``checkpoints/last``), so ``ACTPolicy.from_pretrained``, ``lerobot-eval --policy.path`` and ``lerobot-record
 --policy.path`` load any checkpoint; plus ``best/`` (the checkpoint with the highest success so far),
 ``eval_history.json``, ``eval_curve.png``, the config of the run and the wandb logs.
 
-Frames come from the frame cache (``training.frame_cache``), decoded once at the policy's resolution. With
+Frames come from the frame cache (``so101.training.frame_cache``), decoded once at the policy's resolution. With
 ``accelerate launch``, each process draws its own ``batch_size`` samples per step, so the effective batch size is
 ``batch_size x processes`` (the learning rate is not rescaled: the seeds found that hurts on small datasets);
 only the main process builds the cache, saves checkpoints, evaluates and logs.
@@ -25,16 +25,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from inference.report import EvalSummary
-from policies.act import ActPolicyConfig
-from recording.atomic_file import write_atomic
-from recording.dataset_writer import DatasetRef
-from so101.command import UsageError, parse, run_command
-from training.augmentation import AugmentOptions, make_image_transform
-from training.checkpoints import resume_checkpoint, save_checkpoint_atomic
-from training.in_loop_eval import InLoopEvalConfig
-from training.logger import WandbConfig
-from training.threads import apply_threads, choose_threads
+from so101.errors import So101Error
+from so101.inference.report import EvalSummary
+from so101.policies.act import ActPolicyConfig
+from so101.recording.atomic_file import write_atomic
+from so101.recording.dataset_writer import DatasetRef
+from so101.training.augmentation import AugmentOptions, make_image_transform
+from so101.training.checkpoints import resume_checkpoint, save_checkpoint_atomic
+from so101.training.in_loop_eval import InLoopEvalConfig
+from so101.training.logger import WandbConfig
+from so101.training.threads import apply_threads, choose_threads
+
+from so101.command import parse, run_command
 
 CONFIG_NAME = "so101_train_config.yaml"
 """The run's full ``TrainConfig``, written at the start; ``--resume`` reads it back."""
@@ -91,7 +93,7 @@ class TrainConfig:
     num_workers: int = 2
     """Data-loader worker processes (they share the memory-mapped frame cache)."""
     torch_threads: int | None = None
-    """CPU threads of torch in this process; default: the cores free at the start (``training.threads``)."""
+    """CPU threads of torch in this process; default: the cores free at the start (``so101.training.threads``)."""
     save_freq: int = 5_000
     """Save a checkpoint every this many steps (and at every evaluation, and at the end)."""
     eval_freq: int = 5_000
@@ -122,14 +124,14 @@ def resolve_config(cfg: TrainConfig, argv: list[str]) -> TrainConfig:
     """With ``--resume``, RUN's saved config with the flags of ``argv`` on top; else ``cfg``.
 
     Raises:
-        UsageError: ``--resume`` without a run folder to continue, or no ``--dataset.root``.
+        So101Error: ``--resume`` without a run folder to continue, or no ``--dataset.root``.
     """
     if cfg.resume:
         if not cfg.output_dir:
-            raise UsageError("--resume needs --output_dir RUN (the run folder to continue)")
+            raise So101Error("--resume needs --output_dir RUN (the run folder to continue)")
         saved = Path(cfg.output_dir) / CONFIG_NAME
         if not saved.is_file():
-            raise UsageError(
+            raise So101Error(
                 f"{cfg.output_dir} is not a run folder of so101 train (no {CONFIG_NAME}); give --output_dir the "
                 "folder of the run to continue"
             )
@@ -137,14 +139,14 @@ def resolve_config(cfg: TrainConfig, argv: list[str]) -> TrainConfig:
 
         try:
             parse(TrainConfig, [f"--config_path={saved}"], "train")
-        except (UsageError, yaml.YAMLError) as err:
-            raise UsageError(
+        except (So101Error, yaml.YAMLError) as err:
+            raise So101Error(
                 f"{saved}, the run's saved options, cannot be read ({' '.join(str(err).split())}); restore it "
                 "from a copy, or start a new run in another --output_dir"
             ) from err
         cfg = parse(TrainConfig, [f"--config_path={saved}", *argv], "train")
     if cfg.dataset.root is None:
-        raise UsageError("give the dataset: --dataset.root PATH (a LeRobot dataset folder, e.g. from so101 record)")
+        raise So101Error("give the dataset: --dataset.root PATH (a LeRobot dataset folder, e.g. from so101 record)")
     return cfg
 
 
@@ -216,12 +218,11 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
     from lerobot.policies.factory import make_policy
     from lerobot.utils.random_utils import set_seed
     from lerobot.utils.train_utils import get_step_checkpoint_dir, load_training_state
-
-    from policies.act import make_act_config, make_processors, pick_device, policy_stats, select_cameras
-    from training.cached_dataset import CachedActDataset, to_policy_batch
-    from training.frame_cache import load_or_build
-    from training.in_loop_eval import InLoopEvaluator
-    from training.logger import StepTimer, TrainLogger
+    from so101.policies.act import make_act_config, make_processors, pick_device, policy_stats, select_cameras
+    from so101.training.cached_dataset import CachedActDataset, to_policy_batch
+    from so101.training.frame_cache import load_or_build
+    from so101.training.in_loop_eval import InLoopEvaluator
+    from so101.training.logger import StepTimer, TrainLogger
 
     meta = cfg.dataset.metadata()
     run_dir = Path(cfg.output_dir or f"outputs/train/act_{datetime.now():%Y%m%d_%H%M%S}")
@@ -357,10 +358,9 @@ def save(
     environment_state: bool = False,
 ) -> None:
     """LeRobot's checkpoint (weights, config, processors, training state) plus ``so101.json``, written atomically
-    (``training.checkpoints``); then ``last`` points at it."""
+    (``so101.training.checkpoints``); then ``last`` points at it."""
     from lerobot.utils.train_utils import save_checkpoint
-
-    from policies.checkpoint import dataset_requirements, write_sidecar
+    from so101.policies.checkpoint import dataset_requirements, write_sidecar
 
     requirements = dataset_requirements(meta, cameras)
     requirements.environment_state = environment_state
