@@ -13,8 +13,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from policies.act import ActPolicyConfig
-from sim.options import EPISODE_TIME_S, CameraOptions
+from so101.policies.act import ActPolicyConfig
+from so101.sim.options import EPISODE_TIME_S, CameraOptions
 
 TARGET_EPISODES_PER_MIN = 30.0
 """Evaluation throughput the workbench aims at with 2 workers on a CPU machine."""
@@ -60,8 +60,8 @@ def write_untrained_checkpoint(
     import torch
     from lerobot.policies.act.modeling_act import ACTPolicy
 
-    from policies.act import IMAGENET_STATS, act_config, make_processors
-    from policies.checkpoint import SimRequirements, write_sidecar
+    from so101.policies.act import IMAGENET_STATS, act_config, make_processors
+    from so101.policies.checkpoint import SimRequirements, write_sidecar
 
     cameras = options.cameras or ["overhead_cam", "wrist_cam"]
     config = act_config(options, 6, 6, cameras)
@@ -82,10 +82,10 @@ def write_untrained_checkpoint(
 
 def bench_eval(cfg: EvalBenchConfig) -> int:
     """Run the benchmark and print its figures; returns 0 when it ran."""
-    from inference.episode import RolloutSettings
-    from inference.evaluate import EvalPool
-    from inference.seeds import TEST_SEEDS, eval_seeds
-    from sim.machine import machine_line
+    from so101.inference.episode import RolloutSettings
+    from so101.inference.evaluate import EvalPool
+    from so101.inference.seeds import TEST_SEEDS, eval_seeds
+    from so101.sim.machine import machine_line
 
     print(machine_line(), flush=True)
     settings = RolloutSettings(episode_time_s=cfg.episode_time_s, n_action_steps=cfg.n_action_steps, device=cfg.device)

@@ -8,8 +8,8 @@
 
 The follower is LeRobot 0.4.4's own ``SO101Follower`` (its calibration files, ``use_degrees``, its camera classes
 from ``--robot.cameras``), stepped at the policy's fps on a ``ControlClock`` through the shared ``PolicyRunner``.
-Before any motion the preflight (``inference.deploy_preflight``) compares the set-up with the training data; every
-action then goes through the safety layer (``inference.deploy_safety``). Torque is released on a normal exit,
+Before any motion the preflight (``so101.inference.deploy_preflight``) compares the set-up with the training data; every
+action then goes through the safety layer (``so101.inference.deploy_safety``). Torque is released on a normal exit,
 Ctrl-C, a safety stop and any exception. Every episode is recorded as a LeRobot dataset: ``observation.state``,
 the cameras, ``action.policy`` (the raw policy action) and ``action`` (what was sent after the safety layer).
 """
@@ -27,15 +27,16 @@ import lerobot.cameras.opencv.configuration_opencv
 import lerobot.cameras.realsense.configuration_realsense  # noqa: F401
 from lerobot.robots.so_follower import SO101FollowerConfig
 
-import sim.config_lerobot_camera  # noqa: F401
-from inference.deploy_preflight import CHECKS
-from inference.deploy_safety import SafetyConfig
-from recording.dataset_writer import DatasetConfig
-from sim.options import EPISODE_TIME_S
-from so101.command import UsageError, run_command
+import so101.sim.config_lerobot_camera  # noqa: F401
+from so101.command import run_command
+from so101.errors import CheckpointError, ConfigError
+from so101.inference.deploy_preflight import CHECKS
+from so101.inference.deploy_safety import SafetyConfig
+from so101.recording.dataset_writer import DatasetConfig
+from so101.sim.options import EPISODE_TIME_S
 
 if TYPE_CHECKING:
-    from sim.scene import CameraConfig
+    from so101.sim.scene import CameraConfig
 
 
 @dataclass
@@ -103,14 +104,14 @@ class DeployConfig:
         if unknown:
             raise ValueError(f"--allow: unknown check {', '.join(unknown)}; the checks are {', '.join(CHECKS)}")
         if self.episodes < 1:
-            raise ValueError(f"--episodes must be at least 1, got {self.episodes}")
+            raise ConfigError("episodes", self.episodes, "must be at least 1")
         for name in ("episode_time_s", "start_tolerance_deg"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"--{name} must be positive, got {getattr(self, name)}")
         if self.reset_time_s < 0:
-            raise ValueError(f"--reset_time_s must be at least 0, got {self.reset_time_s}")
+            raise ConfigError("reset_time_s", self.reset_time_s, "must be at least 0")
         if self.warmup_calls < 2:
-            raise ValueError(f"--warmup_calls must be at least 2 (the first is not timed), got {self.warmup_calls}")
+            raise ConfigError("warmup_calls", self.warmup_calls, "must be at least 2 (the first is not timed)")
 
     @property
     def allowed(self) -> set[str]:
@@ -129,8 +130,9 @@ def training_root(cfg: DeployConfig, pretrained_dir: Path) -> Path:
         root = json.loads(train_config.read_text()).get("dataset", {}).get("root")
         if root:
             return Path(root)
-    raise UsageError(
-        f"the checkpoint {pretrained_dir} does not say which dataset trained it; pass it as --training.root"
+    raise CheckpointError(
+        f"the checkpoint {pretrained_dir} does not say which dataset trained it; pass it as --training.root",
+        path=pretrained_dir,
     )
 
 
@@ -146,7 +148,7 @@ def session_record(
     ``so101 dataset validate`` checks them, and what ran."""
     import lerobot
 
-    from recording.scene_metadata import workbench_version
+    from so101.recording.scene_metadata import workbench_version
 
     return {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -170,7 +172,7 @@ def session_record(
 
 def deploy(cfg: DeployConfig) -> int:
     """Body of ``so101 deploy``: 0 when every episode ran, 1 after a safety stop."""
-    from inference.deploy_loop import Deployment
+    from so101.inference.deploy_loop import Deployment
 
     with Deployment(cfg) as deployment:
         return deployment.run()

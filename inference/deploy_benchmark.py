@@ -12,7 +12,6 @@ p99 per action).
 
 from __future__ import annotations
 
-import os
 import shlex
 import signal
 import subprocess
@@ -25,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from so101.command import run_command
+from so101.errors import ConfigError
 
 RATE_HZ = 30
 SAFETY_TARGET_US = 500.0
@@ -50,21 +50,19 @@ class DeployBenchConfig:
 
     def __post_init__(self) -> None:
         if self.duration_s <= 0:
-            raise ValueError(f"--duration_s must be positive, got {self.duration_s}")
+            raise ConfigError("duration_s", self.duration_s, "must be positive")
         if not 1 <= self.n_action_steps <= 100:
-            raise ValueError(f"--n_action_steps must be within 1..100 (the chunk size), got {self.n_action_steps}")
+            raise ConfigError("n_action_steps", self.n_action_steps, "must be within 1..100 (the chunk size)")
         if self.safety_actions < 10:
-            raise ValueError(f"--safety_actions must be at least 10, got {self.safety_actions}")
+            raise ConfigError("safety_actions", self.safety_actions, "must be at least 10")
 
 
 def start_rig(directory: Path, width: int, height: int) -> tuple[subprocess.Popen[str], list[str]]:
     """``so101 emulate follower`` in its own process; returns it and the ``so101 deploy`` words it suggests."""
-    root = Path(__file__).resolve().parents[1]
     process = subprocess.Popen(
         [sys.executable, "-m", "so101", "emulate", "follower", "--calibration_dir", str(directory),
          "--pose_feed", str(directory / "pose"), "--camera_width", str(width), "--camera_height", str(height)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")},
     )  # fmt: skip
     assert process.stdout is not None
     while True:
@@ -84,8 +82,8 @@ def percentiles(values_s: list[float]) -> str:
 
 def bench_safety(actions: int) -> list[float]:
     """Seconds per ``SafetyLayer.filter`` on a smooth random walk of targets (FK included)."""
-    from inference.deploy_safety import SafetyLayer
-    from sim.simulator import START_POSE
+    from so101.inference.deploy_safety import SafetyLayer
+    from so101.sim.simulator import START_POSE
 
     layer = SafetyLayer()
     layer.start(START_POSE)
@@ -100,15 +98,15 @@ def bench_safety(actions: int) -> list[float]:
 
 def bench_deploy(cfg: DeployBenchConfig) -> int:
     """Run the benchmark and print its figures; returns 0 when it ran."""
-    from inference.benchmark import write_untrained_checkpoint
-    from inference.deploy import DeployConfig
-    from inference.deploy_robot import connect_follower, joint_action, joint_state, release
-    from inference.deploy_safety import SafetyLayer, Watchdog
-    from inference.policy_runner import PolicyRunner
-    from policies.act import ActPolicyConfig
-    from sim.control_loop import ControlClock
-    from sim.machine import machine_line
     from so101.command import parse
+    from so101.inference.benchmark import write_untrained_checkpoint
+    from so101.inference.deploy import DeployConfig
+    from so101.inference.deploy_robot import connect_follower, joint_action, joint_state, release
+    from so101.inference.deploy_safety import SafetyLayer, Watchdog
+    from so101.inference.policy_runner import PolicyRunner
+    from so101.policies.act import ActPolicyConfig
+    from so101.sim.control_loop import ControlClock
+    from so101.sim.machine import machine_line
 
     print(machine_line(), flush=True)
     with tempfile.TemporaryDirectory() as tmp:

@@ -6,13 +6,14 @@ torque off first, then the dataset finalized (every saved episode stays valid), 
 
 from __future__ import annotations
 
+import logging
 import statistics
 import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from inference.deploy_preflight import (
+from so101.inference.deploy_preflight import (
     TrainingReference,
     check_camera_views,
     check_cameras,
@@ -23,17 +24,19 @@ from inference.deploy_preflight import (
     conclude,
     nearest_start,
 )
-from inference.deploy_robot import DryRunArm, connect_follower, joint_action, joint_state, release
-from inference.deploy_safety import EmergencyStop, SafetyLayer, SafetyStop, Watchdog
-from kinematics.units import JOINT_FEATURE_NAMES
+from so101.inference.deploy_robot import DryRunArm, connect_follower, joint_action, joint_state, release
+from so101.inference.deploy_safety import EmergencyStop, SafetyLayer, SafetyStop, Watchdog
+from so101.kinematics.units import JOINT_FEATURE_NAMES
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from lerobot.robots.so_follower import SO101Follower
 
-    from inference.deploy import DeployConfig
-    from inference.policy_runner import PolicyRunner
-    from inference.policy_spaces import PolicySpaces
-    from recording.dataset_writer import DatasetWriter
+    from so101.inference.deploy import DeployConfig
+    from so101.inference.policy_runner import PolicyRunner
+    from so101.inference.policy_spaces import PolicySpaces
+    from so101.recording.dataset_writer import DatasetWriter
 
 POLICY_ACTION = "action.policy"
 """The raw policy action of each frame, beside ``action`` (what was sent after the safety layer)."""
@@ -75,7 +78,7 @@ class Deployment:
         try:
             if self.robot is not None:
                 release(self.robot)
-                print("follower released (torque off)", flush=True)
+                log.info("follower released (torque off)")
         finally:
             try:
                 if self.writer is not None:
@@ -89,16 +92,16 @@ class Deployment:
         try:
             self._run()
         except SafetyStop as reason:
-            print(f"stopped: {reason}", flush=True)
+            log.info("stopped: %s", reason)
             return 1
         return 0
 
     def _run(self) -> None:
-        import sim  # noqa: F401  (MuJoCo's GL backend before anything renders)
-        from inference.deploy import session_record, training_root
-        from inference.policy_runner import PolicyRunner
-        from inference.policy_spaces import PolicySpaces
-        from policies.checkpoint import load_policy
+        import so101.sim  # noqa: F401  (MuJoCo's GL backend before anything renders)
+        from so101.inference.deploy import session_record, training_root
+        from so101.inference.policy_runner import PolicyRunner
+        from so101.inference.policy_spaces import PolicySpaces
+        from so101.policies.checkpoint import load_policy
 
         cfg = self.cfg
         loaded = load_policy(
@@ -111,8 +114,8 @@ class Deployment:
         fps = loaded.requirements.fps
         reference = TrainingReference.load(training_root(cfg, loaded.path), list(loaded.requirements.cameras))
         chunking = "temporal ensembling" if runner.temporal_ensemble else f"n_action_steps {runner.n_action_steps}"
-        print(f"policy {loaded.path}: {fps} fps, cameras {', '.join(runner.cameras)}, {chunking}", flush=True)
-        print(f"training data {reference.root}: {len(reference.start_states)} episodes", flush=True)
+        log.info("policy %s: %s fps, cameras %s, %s", loaded.path, fps, ", ".join(runner.cameras), chunking)
+        log.info("training data %s: %d episodes", reference.root, len(reference.start_states))
         self.robot = robot = connect_follower(cfg.robot)
         if cfg.dry_run:
             robot.bus.disable_torque()  # the real arm must not move at all in a dry run
@@ -147,8 +150,8 @@ class Deployment:
         import av
         import datasets
 
-        from recording.dataset_writer import DatasetWriter
-        from sim.scene import CameraConfig
+        from so101.recording.dataset_writer import DatasetWriter
+        from so101.sim.scene import CameraConfig
 
         # Quiet the per-episode chatter of the encoders and LeRobot's "Map" progress bar at each save, as record does.
         av.logging.set_libav_level(av.logging.ERROR)
@@ -161,13 +164,13 @@ class Deployment:
         session = session_record(cfg, loaded.path, fps, lines, cameras, extra)
         self.writer = DatasetWriter.create(cfg.dataset, fps, cameras, session, extra)
         if cfg.dry_run:
-            from sim.viewer import has_display
+            from so101.sim.viewer import has_display
 
             video_dir = cfg.video_dir or self.writer.root.with_name(self.writer.root.name + "_dry_run")
             self.dry = DryRunArm(fps, video_dir, window=has_display())
         watchdog = Watchdog(cfg.safety.watchdog_s)
         with EmergencyStop(cfg.stop_file) as stop:
-            print(f"emergency stop: {stop.how()}", flush=True)
+            log.info("emergency stop: %s", stop.how())
             for episode in range(cfg.episodes):
                 if episode:
                     self._hold(stop)
@@ -175,15 +178,15 @@ class Deployment:
 
     def _report(self, results: list[Any]) -> list[str]:
         lines = [result.line(allowed=result.name in self.cfg.allowed) for result in results]
-        print("preflight:\n" + "\n".join(lines), flush=True)
+        log.info("preflight:\n%s", "\n".join(lines))
         return lines
 
     def _move_to(self, target: np.ndarray, safety: SafetyLayer, fps: int) -> None:
         """A slow move (the ramp bound per step) to ``target``, then wait for the arm to arrive."""
-        from sim.control_loop import ControlClock
+        from so101.sim.control_loop import ControlClock
 
         assert self.robot is not None
-        print(f"moving slowly to the training start pose [{', '.join(f'{v:.0f}' for v in target)}]", flush=True)
+        log.info("moving slowly to the training start pose [%s]", ", ".join(f"{v:.0f}" for v in target))
         watchdog = Watchdog(max(2.0, self.cfg.safety.watchdog_s))
         safety.start(joint_state(watchdog.read(self.robot.get_observation)))
         clock = ControlClock(fps)
@@ -198,7 +201,7 @@ class Deployment:
         raise SafetyStop("the arm did not reach the start pose within 30 s")
 
     def _hold(self, stop: EmergencyStop) -> None:
-        print(f"reset the scene: next episode in {self.cfg.reset_time_s:g} s", flush=True)
+        log.info("reset the scene: next episode in %g s", self.cfg.reset_time_s)
         end = time.monotonic() + self.cfg.reset_time_s
         while time.monotonic() < end:
             stop.check()
@@ -214,8 +217,8 @@ class Deployment:
         stop: EmergencyStop,
         names: list[str],
     ) -> None:
-        from sim.control_loop import ControlClock
-        from sim.options import episode_steps
+        from so101.sim.control_loop import ControlClock
+        from so101.sim.options import episode_steps
 
         cfg, robot, writer, spaces = self.cfg, self.robot, self.writer, self.spaces
         assert robot is not None and writer is not None and spaces is not None
@@ -255,11 +258,11 @@ class Deployment:
         finally:
             if self.dry is not None:
                 self.dry.end_episode()
-            print(f"  {safety.summary()}; {runner.timing.line()}; {clock.summary()}", flush=True)
+            log.info("  %s; %s; %s", safety.summary(), runner.timing.line(), clock.summary())
 
     def _save(self, index: int, outcome: str) -> None:
         assert self.writer is not None
         # The real arm's episodes have no simulator scene to re-simulate (a dry run's scene is not what the real
         # cameras saw), so they are saved without one.
         saved = self.writer.save_sceneless_episode()
-        print(f"episode {index + 1}/{self.cfg.episodes} saved as episode {saved} ({outcome})", flush=True)
+        log.info("episode %d/%d saved as episode %s (%s)", index + 1, self.cfg.episodes, saved, outcome)

@@ -25,18 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from kinematics.units import JOINT_NAMES, Normalization
-from so101.command import UsageError
+from so101.errors import PreflightError
+from so101.kinematics.units import JOINT_NAMES, Normalization
 
 CHECKS: tuple[str, ...] = ("cameras", "camera_views", "task", "units", "start_pose", "timing")
 """The checks, by the names ``--allow`` takes."""
 
 VIEW_SIZE = (32, 24)
 """Width and height (pixels) frames are reduced to before their views are compared."""
-
-
-class PreflightRefused(UsageError):
-    """A preflight check failed and was not allowed; the message names each cause and the flag."""
 
 
 @dataclass
@@ -105,9 +101,9 @@ class TrainingReference:
 
 def training_units(root: Path, info: dict[str, Any], state_key: str) -> tuple[Normalization, str]:
     """The unit convention of the training dataset's joints and why, decided as ``so101 convert-ee`` decides it
-    (``recording.convert_ee_source.detect_units``: workbench recording, joint names, value ranges)."""
-    from recording.convert_ee_source import detect_units
-    from sim.scene import build_scene
+    (``so101.recording.convert_ee_source.detect_units``: workbench recording, joint names, value ranges)."""
+    from so101.recording.convert_ee_source import detect_units
+    from so101.sim.scene import build_scene
 
     decision = detect_units(Path(root), info, [state_key], build_scene().limits)
     return decision.units, decision.reason
@@ -146,7 +142,7 @@ def view_similarity(a: np.ndarray, b: np.ndarray) -> float:
     (``so101 diagnose``'s ``image_correlation`` on the reduced frames)."""
     import cv2
 
-    from inference.diagnose import image_correlation
+    from so101.inference.diagnose import image_correlation
 
     a, b = (cv2.resize(np.asarray(x), VIEW_SIZE, interpolation=cv2.INTER_AREA).astype(np.float64) for x in (a, b))
     return image_correlation(a, b)
@@ -248,9 +244,12 @@ def check_timing(call_s: float, fps: int, n_action_steps: int, ensemble: bool) -
 
 
 def conclude(results: list[CheckResult], allow: set[str]) -> None:
-    """Raise ``PreflightRefused`` naming each failed check not in ``allow``, its fix and the flag that overrides."""
+    """Raise ``PreflightError`` naming each failed check not in ``allow``, its fix and the flag that overrides."""
     refused = [result for result in results if not result.ok and result.name not in allow]
     if refused:
         causes = "; ".join(f"{result.name}: {result.detail}" for result in refused)
         names = ",".join(result.name for result in refused)
-        raise PreflightRefused(f"preflight refused ({causes}). {refused[0].fix}. To run anyway: --allow {names}")
+        raise PreflightError(
+            f"preflight refused ({causes}). {refused[0].fix}. To run anyway: --allow {names}",
+            checks=[result.name for result in refused],
+        )

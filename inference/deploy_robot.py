@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kinematics.units import JOINT_FEATURE_NAMES
+from so101.kinematics.units import JOINT_FEATURE_NAMES
 
 if TYPE_CHECKING:
     from lerobot.robots.so_follower import SO101Follower, SO101FollowerConfig
 
-    from sim.simulator import So101Sim
+    from so101.sim.simulator import So101Sim
 
 ARM = "follower"
 BUS_ATTEMPTS = 3
@@ -36,7 +36,7 @@ def _with_retries(step: Callable[[], None]) -> None:
         except ConnectionError:
             if attempt == BUS_ATTEMPTS - 1:
                 raise
-            log.info("a reply of the follower's bus was lost; trying again")
+            log.debug("a reply of the follower's bus was lost; trying again")
 
 
 def calibrate_command(config: SO101FollowerConfig) -> str:
@@ -60,8 +60,8 @@ def connect_follower(config: SO101FollowerConfig) -> SO101Follower:
     """
     from lerobot.robots.so_follower import SO101Follower
 
-    from teleop.feetech import calibration
-    from teleop.feetech.ports import check_port, close_quietly, open_bus
+    from so101.teleop.feetech import calibration
+    from so101.teleop.feetech.ports import check_port, close_quietly, open_bus
 
     check_port(config.port, "--robot.port", ARM)
     path = calibration.calibration_path(calibration.FOLLOWER, str(config.id), config.calibration_dir)
@@ -94,7 +94,7 @@ def release(robot: SO101Follower) -> None:
     A bus that has just stalled (the watchdog's stop) answers late or out of turn: late replies are dropped from
     the input and the writes retried for ``RELEASE_S``, since an arm left holding torque is the one thing to avoid.
     """
-    from teleop.feetech.ports import close_quietly
+    from so101.teleop.feetech.ports import close_quietly
 
     deadline = time.monotonic() + RELEASE_S
     while True:
@@ -134,8 +134,8 @@ class DryRunArm:
     """
 
     def __init__(self, fps: int, video_dir: Path | None, window: bool) -> None:
-        from sim.options import SceneOptions
-        from sim.simulator import So101Sim
+        from so101.sim.options import SceneOptions
+        from so101.sim.simulator import So101Sim
 
         self.sim: So101Sim = So101Sim(SceneOptions(fps=fps).scene_config())
         self.sim.reset(0)
@@ -144,7 +144,7 @@ class DryRunArm:
         self._renderer: Any = None
         self._video: Any = None
         if window:
-            from sim.viewer import Viewer
+            from so101.sim.viewer import Viewer
 
             self.viewer = Viewer(self.sim, title="so101 deploy --dry_run")
 
@@ -153,9 +153,9 @@ class DryRunArm:
         sim = self.sim
         sim.place_arm(pose)
         if self.viewer is None and self.video_dir is not None:
-            from sim.rendering import CameraRenderer
-            from sim.scene import CameraConfig
-            from sim.video import EpisodeVideo
+            from so101.sim.rendering import CameraRenderer
+            from so101.sim.scene import CameraConfig
+            from so101.sim.video import EpisodeVideo
 
             if self._renderer is None:
                 cameras = [CameraConfig("overhead_cam", 320, 240), CameraConfig("front_cam", 320, 240)]

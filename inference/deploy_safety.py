@@ -4,7 +4,7 @@ Per control step, in this order (dataset units: degrees for the body joints, gri
 
 1. **NaN/inf guard**: a target with a non-finite value is replaced by the last target sent (the arm holds);
    ``max_bad_steps`` of them in a row stop the run.
-2. **Joint limits**: each target is clamped to the arm's joint range (the model's, ``kinematics.units``).
+2. **Joint limits**: each target is clamped to the arm's joint range (the model's, ``so101.kinematics.units``).
 3. **Ramp, then step bound**: a target moves no joint more than ``ramp_step_deg`` (gripper ``ramp_step_gripper``)
    from the last target sent until the arm has caught up with the policy once (never a first-frame jump),
    then no more than ``max_step_deg`` (gripper ``max_step_gripper``) per step. Chunk boundaries that jump are
@@ -13,7 +13,7 @@ Per control step, in this order (dataset units: degrees for the body joints, gri
    plane (``table_z_m``) and within ``max_reach_m`` of the base; a target outside holds the last target sent.
 
 ``Watchdog`` stops the run on stale observations and ``EmergencyStop`` on a key, a file or a signal. Nothing here
-talks to hardware: ``inference.deploy`` applies the result, and tests drive it directly.
+talks to hardware: ``so101.inference.deploy`` applies the result, and tests drive it directly.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kinematics.units import GRIPPER_INDEX, JointLimits, dataset_to_radians, radians_to_dataset
+from so101.errors import ConfigError
+from so101.kinematics.units import GRIPPER_INDEX, JointLimits, dataset_to_radians, radians_to_dataset
 
 if TYPE_CHECKING:
     import mujoco
@@ -67,7 +68,7 @@ class SafetyConfig:
             if getattr(self, name) <= 0:
                 raise ValueError(f"--safety.{name} must be positive, got {getattr(self, name)}")
         if self.max_bad_steps < 1:
-            raise ValueError(f"--safety.max_bad_steps must be at least 1, got {self.max_bad_steps}")
+            raise ConfigError("safety.max_bad_steps", self.max_bad_steps, "must be at least 1")
 
 
 @dataclass
@@ -89,10 +90,10 @@ class SafetyLayer:
     """
 
     def __init__(self, model: mujoco.MjModel | None = None, config: SafetyConfig | None = None) -> None:
-        from kinematics.fk import ForwardKinematics
+        from so101.kinematics.fk import ForwardKinematics
 
         if model is None:
-            from sim.scene import build_scene
+            from so101.sim.scene import build_scene
 
             model = build_scene().model
         self.config = config or SafetyConfig()

@@ -31,9 +31,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kinematics.units import GRIPPER_INDEX, JOINT_FEATURE_NAMES, JOINT_NAMES
-from recording.dataset_writer import DatasetRef
-from so101.command import UsageError, run_command
+from so101.command import run_command
+from so101.errors import ConfigError, DatasetError
+from so101.kinematics.units import GRIPPER_INDEX, JOINT_FEATURE_NAMES, JOINT_NAMES
+from so101.recording.dataset_writer import DatasetRef
 
 if TYPE_CHECKING:
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
@@ -71,9 +72,9 @@ class DiagnoseConfig:
 
     def __post_init__(self) -> None:
         if self.frames_per_episode < 1:
-            raise ValueError(f"--frames_per_episode must be at least 1, got {self.frames_per_episode}")
+            raise ConfigError("frames_per_episode", self.frames_per_episode, "must be at least 1")
         if self.max_episodes < 1:
-            raise ValueError(f"--max_episodes must be at least 1, got {self.max_episodes}")
+            raise ConfigError("max_episodes", self.max_episodes, "must be at least 1")
 
 
 @dataclass
@@ -121,7 +122,7 @@ def read_dataset(ref: DatasetRef, name: str, frames_per_episode: int, max_episod
     """Joint arrays of every frame and mean images of sampled frames of the dataset ``ref`` names.
 
     Raises:
-        UsageError: the dataset is missing, or its state or action is not the six SO-101 joints.
+        DatasetError: the dataset is missing, or its state or action is not the six SO-101 joints.
     """
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
@@ -130,7 +131,7 @@ def read_dataset(ref: DatasetRef, name: str, frames_per_episode: int, max_episod
     for key in ("observation.state", "action"):
         feature = dataset.meta.features.get(key)
         if feature is None or list(feature.get("names") or []) != list(JOINT_FEATURE_NAMES):
-            raise UsageError(
+            raise DatasetError(
                 f"--{name}.root {root}: {key!r} is not the six SO-101 joints {list(JOINT_FEATURE_NAMES)}; diagnose "
                 "compares joint-space datasets"
             )
@@ -336,7 +337,7 @@ def _compare_cameras(train: DatasetSummary, evaluation: DatasetSummary) -> list[
 
 
 def _diagnose(cfg: DiagnoseConfig) -> int:
-    from inference.diagnose_report import write_report
+    from so101.inference.diagnose_report import write_report
 
     train = read_dataset(cfg.train, "train", cfg.frames_per_episode, cfg.max_episodes)
     evaluation = read_dataset(cfg.eval, "eval", cfg.frames_per_episode, cfg.max_episodes)

@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kinematics.units import GRIPPER_INDEX, JOINT_NAMES
+from so101.kinematics.units import GRIPPER_INDEX, JOINT_NAMES
 
 if TYPE_CHECKING:
-    from inference.diagnose import DatasetSummary, Flag
+    from so101.inference.diagnose import DatasetSummary, Flag
 
 
 def write_report(train: DatasetSummary, evaluation: DatasetSummary, flags: list[Flag], output: Path) -> Path:
     """Write ``report.md`` and its plots into ``output`` (created when missing); returns the report's path."""
-    from inference import diagnose as d
+    from so101.inference import diagnose as d
 
     output.mkdir(parents=True, exist_ok=True)
     _plots(train, evaluation, output)
@@ -106,7 +106,7 @@ def _start_table(z: np.ndarray) -> str:
 
 
 def _camera_section(train: DatasetSummary, evaluation: DatasetSummary) -> list[str]:
-    from inference import diagnose as d
+    from so101.inference import diagnose as d
 
     if not train.mean_images or not evaluation.mean_images:
         return ["## Cameras", "", "One of the datasets has no camera."]
@@ -141,7 +141,7 @@ def _plots(train: DatasetSummary, evaluation: DatasetSummary, output: Path) -> N
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from inference import diagnose as d
+    from so101.inference import diagnose as d
 
     figure, axes = plt.subplots(2, 3, figsize=(12, 6))
     for j, axis in enumerate(axes.ravel()):

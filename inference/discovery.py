@@ -25,7 +25,7 @@ def find_checkpoints(path: Path | str) -> list[Path]:
     Raises:
         FileNotFoundError: ``path`` does not exist, or holds neither a checkpoint nor a run's checkpoints.
     """
-    from policies.checkpoint import resolve_pretrained_dir
+    from so101.policies.checkpoint import resolve_pretrained_dir
 
     path = Path(path)
     if not path.exists():

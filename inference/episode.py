@@ -19,6 +19,7 @@ from so101.sim.options import EPISODE_TIME_S, episode_steps
 if TYPE_CHECKING:
     import mujoco
     import numpy as np
+
     from so101.inference.policy_runner import PolicyRunner
     from so101.inference.policy_spaces import PolicySpaces
     from so101.sim.control_loop import ControlClock

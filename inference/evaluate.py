@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import multiprocessing
 import os
 import pickle
 import signal
-import sys
 import time
 import traceback
 from collections import deque
@@ -24,11 +24,12 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from so101.errors import So101Error
+from so101.command import USER_ERRORS
+from so101.errors import EvalWorkerError
 from so101.inference.episode import RolloutSettings, run_policy_episode
 from so101.inference.report import EvalEpisode, EvalSummary, summarize
 
-from so101.command import USER_ERRORS
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from so101.inference.policy_runner import PolicyRunner
@@ -108,10 +109,6 @@ EPISODE_TIMEOUT_S = 1800.0
 a 15 s episode takes under a minute even on a slow CPU."""
 
 
-class EvalWorkersDied(So101Error):
-    """Worker processes kept dying (a GL crash, the out-of-memory killer): one line naming the episodes and how."""
-
-
 def _worker_main(conn: Connection, threads: int) -> None:
     """Run episodes sent over ``conn`` until ``None`` arrives; answer ``(index, episode, error)`` for each."""
     import torch
@@ -168,7 +165,7 @@ class EvalPool:
 
     A worker that dies (a GL crash, the out-of-memory killer, SIGKILL) is reported on stderr with the scene seed
     of its episode, replaced by a fresh one, and its episode runs again; after ``MAX_WORKER_DEATHS`` deaths, or
-    two on the same episode, the evaluation stops with ``EvalWorkersDied``. Waiting watches every worker's process
+    two on the same episode, the evaluation stops with ``EvalWorkerError``. Waiting watches every worker's process
     as well as its pipe, so a death is seen at once, and a worker silent on one episode for ``EPISODE_TIMEOUT_S``
     is killed and counted as dead: the evaluation never hangs on a worker.
     """
@@ -208,7 +205,7 @@ class EvalPool:
         Results are in seed order.
 
         Raises:
-            EvalWorkersDied: workers kept dying (see the class).
+            EvalWorkerError: workers kept dying (see the class).
         """
         from so101.policies.checkpoint import load_config, resolve_pretrained_dir, sim_requirements
 
@@ -284,18 +281,18 @@ class EvalPool:
         repeated = [s for s, _ in deaths].count(seed) > 1
         if repeated or len(deaths) >= MAX_WORKER_DEATHS:
             listed = ", ".join(f"scene seed {s}: {h}" for s, h in deaths)
-            raise EvalWorkersDied(
+            raise EvalWorkerError(
                 f"evaluation stopped: its worker processes died {len(deaths)} times ({listed})"
                 + (f", twice on scene seed {seed}" if repeated else "")
                 + "; run with fewer workers (--workers / --eval.workers), or with 0 workers to see the error in "
-                "this process; after a SIGKILL, check the kernel log (dmesg) for the out-of-memory killer"
+                "this process; after a SIGKILL, check the kernel log (dmesg) for the out-of-memory killer",
+                seed=seed,
+                cause=how,
             )
-        print(
-            f"warning: evaluation worker {worker.process.pid} died during the episode of scene seed {seed} ({how}); "
-            "started another, running that episode again",
-            file=sys.stderr,
-            flush=True,
-        )
+        log.warning(
+            "warning: evaluation worker %s died during the episode of scene seed %s (%s); started another, running "
+            "that episode again", worker.process.pid, seed, how,
+        )  # fmt: skip
         return self._start()
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from so101.errors import So101Error
+from so101.errors import ConfigError, DeviceError
 from so101.inference.grid import GridOptions
 from so101.inference.seeds import TEST_SEEDS
 from so101.sim.options import EPISODE_TIME_S
@@ -62,17 +62,17 @@ class EvalCommandConfig:
         if self.path is None or not str(self.path):
             raise ValueError("give a checkpoint or a training run: so101 eval PATH [--episodes N ...]")
         if self.episodes < 1:
-            raise ValueError(f"--episodes must be at least 1, got {self.episodes}")
+            raise ConfigError("episodes", self.episodes, "must be at least 1")
         if self.workers < 0:
-            raise ValueError(f"--workers must be at least 0 (0 runs in this process), got {self.workers}")
+            raise ConfigError("workers", self.workers, "must be at least 0 (0 runs in this process)")
         if self.video < 0:
-            raise ValueError(f"--video must be at least 0, got {self.video}")
+            raise ConfigError("video", self.video, "must be at least 0")
         if self.n_action_steps is not None and self.n_action_steps < 1:
-            raise ValueError(f"--n_action_steps must be at least 1, got {self.n_action_steps}")
+            raise ConfigError("n_action_steps", self.n_action_steps, "must be at least 1")
         if self.temporal_ensemble is not None and self.n_action_steps not in (None, 1):
             raise ValueError("--temporal_ensemble queries the policy every step: drop --n_action_steps or set it to 1")
         if self.episode_time_s <= 0:
-            raise ValueError(f"--episode_time_s must be positive, got {self.episode_time_s}")
+            raise ConfigError("episode_time_s", self.episode_time_s, "must be positive")
 
 
 def evaluate_command(cfg: EvalCommandConfig) -> int:
@@ -93,7 +93,7 @@ def evaluate_command(cfg: EvalCommandConfig) -> int:
     from so101.sim.viewer import has_display
 
     if cfg.render and not has_display():
-        raise So101Error(
+        raise DeviceError(
             "--render needs a display: run on a desktop session or under a virtual one (xvfb-run -a so101 eval ... "
             "--render); without --render the evaluation runs headless"
         )

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
+from so101.errors import ConfigError
 from so101.inference.episode import FAILURE_MODES
 from so101.inference.report import EvalEpisode
 from so101.inference.seeds import GRID_SEEDS
@@ -42,12 +44,15 @@ class GridOptions:
     """Width of the brick's grid region relative to the training region (1.0: exactly it; 1.5: half as wide again)."""
 
     def __post_init__(self) -> None:
-        if self.size < 0 or self.yaws < 1 or self.bowls < 1:
-            raise ValueError(f"--grid.size must be >= 0, --grid.yaws and --grid.bowls >= 1; got {asdict(self)}")
+        if self.size < 0:
+            raise ConfigError("grid.size", self.size, "must be at least 0 (0: no grid)")
+        for name in ("yaws", "bowls"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"grid.{name}", getattr(self, name), "must be at least 1")
         if not 0.1 <= self.extent <= 3.0:
-            raise ValueError(f"--grid.extent must be in 0.1..3.0 (relative to the training region), got {self.extent}")
+            raise ConfigError("grid.extent", self.extent, "must be in 0.1..3.0 (relative to the training region)")
         if self.size * self.size * self.yaws * self.bowls * self.bowls > len(GRID_SEEDS):
-            raise ValueError(f"the grid has more scenes than the {len(GRID_SEEDS)} grid numbers; make it smaller")
+            raise ConfigError("grid.size", self.size, f"gives more scenes than the {len(GRID_SEEDS)} grid numbers")
 
     @property
     def enabled(self) -> bool:

@@ -27,11 +27,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
 from so101.policies.act import IMAGE_PREFIX, STATE_KEY
 from so101.sim.environment_state import ENVIRONMENT_STATE_KEY
 
 if TYPE_CHECKING:
     import torch
+
     from so101.policies.checkpoint import LoadedPolicy
 
 
@@ -127,7 +129,8 @@ class PolicyRunner:
     ) -> dict[str, torch.Tensor]:
         """The policy's raw observation: ``observation.state`` float32 (state_dim,) in dataset units,
         ``observation.images.<camera>`` float (3, H, W) in [0, 1] and, for a policy that observes it,
-        ``observation.environment_state`` (``so101.sim.environment_state``); the preprocessor adds the batch dimension."""
+        ``observation.environment_state`` (``so101.sim.environment_state``); the preprocessor adds the batch
+        dimension."""
         import torch
 
         missing = [name for name in self.cameras if name not in images]

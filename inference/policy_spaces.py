@@ -2,9 +2,9 @@
 the arm, the same in sim evaluation and deployment.
 
 A checkpoint's ``SimRequirements`` say whether the policy's ``observation.state`` and ``action`` are joints or an
-end-effector pose (``policies.checkpoint``). ``PolicySpaces`` turns the joint positions into the state the policy
+end-effector pose (``so101.policies.checkpoint``). ``PolicySpaces`` turns the joint positions into the state the policy
 takes (the TCP pose through the FK, continuous along the episode as in the converted dataset) and the policy's
-actions into joint targets (through ``kinematics.ee_action.EEActionAdapter``: the end-effector controller with its
+actions into joint targets (through ``so101.kinematics.ee_action.EEActionAdapter``: the end-effector controller with its
 step bound), counting the steps the IK could not reach. Joint spaces pass through unchanged.
 """
 
@@ -17,15 +17,15 @@ import numpy as np
 if TYPE_CHECKING:
     import mujoco
 
-    from policies.checkpoint import SimRequirements
+    from so101.policies.checkpoint import SimRequirements
 
 
 class PolicySpaces:
     """Joint positions -> the policy's state; the policy's actions -> joint targets (dataset units both ends)."""
 
     def __init__(self, model: mujoco.MjModel, requirements: SimRequirements) -> None:
-        from kinematics.ee_action import EEActionAdapter
-        from kinematics.ee_convert import JointsToEE
+        from so101.kinematics.ee_action import EEActionAdapter
+        from so101.kinematics.ee_convert import JointsToEE
 
         layout = requirements.ee_layout
         ee_action, ee_state = requirements.action_space == "ee", requirements.state_space == "ee"

@@ -64,8 +64,8 @@ def describe_seeds(seeds: Sequence[int]) -> str:
         )
     if kind == "grid":
         return (
-            f"grid scenes {seed_span(seeds)}: the brick on a grid over the workspace (so101.inference.grid), disjoint from "
-            f"the selection ({selection}) and test seeds"
+            f"grid scenes {seed_span(seeds)}: the brick on a grid over the workspace (so101.inference.grid), disjoint "
+            f"from the selection ({selection}) and test seeds"
         )
     if kind == "selection":
         return (

@@ -1,17 +1,20 @@
 """``so101 eval PATH --render``: watch a checkpoint's episodes in the workbench's window, at real time.
 
 The episodes run in this process on a ``ControlClock`` at the checkpoint's control rate, with the window
-(``sim.viewer.Viewer``) as the clock's view: it draws between control ticks. The policy's cameras render offscreen
-in the same thread; ``sim.gl_context`` hands the thread's GL between the window and the cameras under any
+(``so101.sim.viewer.Viewer``) as the clock's view: it draws between control ticks. The policy's cameras render offscreen
+in the same thread; ``so101.sim.gl_context`` hands the thread's GL between the window and the cameras under any
 ``MUJOCO_GL``. Teardown: the offscreen renderers first, then the window.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from inference.episode import RolloutSettings, run_policy_episode
-from inference.report import EvalEpisode
+from so101.inference.episode import RolloutSettings, run_policy_episode
+from so101.inference.report import EvalEpisode
+
+log = logging.getLogger(__name__)
 
 
 def watch(
@@ -19,14 +22,14 @@ def watch(
 ) -> list[EvalEpisode]:
     """Run one episode per scene seed, shown in a ``width`` x ``height`` window (pixels); stops early when the
     window is closed. Returns the episodes run."""
-    from inference.policy_runner import PolicyRunner
-    from inference.policy_spaces import PolicySpaces
-    from policies.checkpoint import load_policy
-    from sim.control_loop import ControlClock
-    from sim.rendering import CameraRenderer
-    from sim.scene import CameraConfig, SceneConfig
-    from sim.simulator import So101Sim
-    from sim.viewer import Viewer
+    from so101.inference.policy_runner import PolicyRunner
+    from so101.inference.policy_spaces import PolicySpaces
+    from so101.policies.checkpoint import load_policy
+    from so101.sim.control_loop import ControlClock
+    from so101.sim.rendering import CameraRenderer
+    from so101.sim.scene import CameraConfig, SceneConfig
+    from so101.sim.simulator import So101Sim
+    from so101.sim.viewer import Viewer
 
     loaded = load_policy(checkpoint, settings.device, settings.n_action_steps, settings.temporal_ensemble)
     runner = PolicyRunner.from_loaded(loaded)
@@ -50,9 +53,9 @@ def watch(
                 should_stop=lambda: viewer.should_close, spaces=spaces if spaces.end_effector else None,
             )  # fmt: skip
             results.append(episode)
-            print(f"seed {seed}: {'success' if episode.success else 'failure'} in {episode.steps} steps "
-                  f"({runner.timing.line()})", flush=True)  # fmt: skip
-        print(f"pacing: {clock.summary()}")
+            outcome = "success" if episode.success else "failure"
+            log.info("seed %s: %s in %d steps (%s)", seed, outcome, episode.steps, runner.timing.line())
+        log.info("pacing: %s", clock.summary())
     finally:
         renderer.close()
         if viewer is not None:

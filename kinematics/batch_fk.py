@@ -6,8 +6,8 @@ frames. ``ChainFK`` reads the chain from the arm's ``base`` body to the TCP site
 offsets, hinge axes and anchors, the site's offset) and composes it for all frames together: the same poses as
 MuJoCo (to rounding; the tests compare them), at a fraction of the cost per frame.
 
-Frames and units as in ``kinematics.fk``: joints (T, 6) radians in LeRobot order; poses of the site in the frame of
-the ``base`` body, metres and ``[w, x, y, z]`` quaternions, signs continuous along the sequence.
+Frames and units as in ``so101.kinematics.fk``: joints (T, 6) radians in LeRobot order; poses of the site in the
+frame of the ``base`` body, metres and ``[w, x, y, z]`` quaternions, signs continuous along the sequence.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from kinematics.fk import BASE_BODY_NAME, SITE_NAME, ArmIndex
-from kinematics.pose import Pose, make_quat_continuous, matrix_to_quat, quat_to_matrix
+from so101.kinematics.fk import BASE_BODY_NAME, SITE_NAME, ArmIndex
+from so101.kinematics.pose import Pose, make_quat_continuous, matrix_to_quat, quat_to_matrix
 
 
 class ChainFK:

@@ -3,7 +3,7 @@
 Two workloads, both built from forward kinematics of joint vectors within the limits, so every target is
 reachable exactly:
 
-* cold: random joint vectors; each pose is solved from the folded pose (``kinematics.ik.FOLDED_POSE``), no warm
+* cold: random joint vectors; each pose is solved from the folded pose (``so101.kinematics.ik.FOLDED_POSE``), no warm
   start;
 * tracking: smooth recorded-like joint trajectories (minimum-jerk moves between random waypoints at the
   recording rate); each frame is solved warm-started from the previous frame's solution.
@@ -24,11 +24,12 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from kinematics.fk import ForwardKinematics
-from kinematics.ik import N_BODY, IKConfig, IKSolver
-from kinematics.pose import Pose, matrix_to_quat, quat_angle
-from kinematics.units import JointLimits
-from so101.command import UsageError, run_command
+from so101.command import run_command
+from so101.errors import ConfigError, DependencyError
+from so101.kinematics.fk import ForwardKinematics
+from so101.kinematics.ik import N_BODY, IKConfig, IKSolver
+from so101.kinematics.pose import Pose, matrix_to_quat, quat_angle
+from so101.kinematics.units import JointLimits
 
 Solver = Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray]
 """(target_pos, target_quat, q_init or None for the cold start) -> (6,) joints; frames as in ``IKSolver``."""
@@ -107,7 +108,7 @@ class Figures:
 
 def bench(cfg: IkBenchConfig) -> int:
     """Solve both workloads with each solver; print the figures, the targets and the machine. 0 when it ran."""
-    from sim.machine import machine_line
+    from so101.sim.machine import machine_line
 
     model_path = _resolve_model(cfg.model)
     model = mujoco.MjModel.from_xml_path(str(model_path))
@@ -231,9 +232,8 @@ def mink_solver(model: mujoco.MjModel, cfg: IkBenchConfig) -> Solver:
     try:
         import mink
     except ImportError as error:
-        raise UsageError(
-            "the IK benchmark compares against mink, which is not installed: `pip install mink`, "
-            "or run with --mink false"
+        raise DependencyError(
+            "mink", "not installed", "1.3.0", "the IK benchmark's comparison", alternative="run with --mink false"
         ) from error
 
     ik_cfg = IKConfig()
@@ -278,11 +278,11 @@ def _resolve_model(path: str | None) -> Path:
     if path is not None:
         model_path = Path(path)
     else:
-        from sim.paths import ROBOT_XML
+        from so101.sim.paths import ROBOT_XML
 
         model_path = ROBOT_XML
     if not model_path.is_file():
-        raise UsageError(f"no SO-101 model at {model_path}; pass one with --model path/to/so101.xml")
+        raise ConfigError("model", model_path, "must be the path of an SO-101 MJCF file (nothing there)")
     return model_path
 
 

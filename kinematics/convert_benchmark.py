@@ -2,7 +2,7 @@
 
 Two figures, each the median of ``--repeats`` passes over the same episodes:
 
-* FK: ``kinematics.ee_convert.JointsToEE`` (vectorised FK of each episode, rotation encoding, float32 rounding);
+* FK: ``so101.kinematics.ee_convert.JointsToEE`` (vectorised FK of each episode, rotation encoding, float32 rounding);
 * FK + verification: the same, then ``EEVerifier`` solving every frame back through the IK (trajectory mode, warm
   starts) and comparing with the joints, as ``so101 convert-ee`` does.
 
@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kinematics.ee_features import RotationEncoding
-from so101.command import UsageError, run_command
+from so101.command import run_command
+from so101.errors import ConfigError
+from so101.kinematics.ee_features import RotationEncoding
 
 TARGET_FK_FPS = 20_000.0
 TARGET_VERIFY_FPS = 5_000.0
@@ -56,12 +57,13 @@ def episodes_of(cfg: ConvertBenchConfig, model: object) -> list[np.ndarray]:
 
         files = sorted(Path(cfg.dataset_root).glob("data/chunk-*/file-*.parquet"))
         if not files:
-            raise UsageError(f"--dataset_root {cfg.dataset_root} has no data/chunk-*/file-*.parquet; give a dataset")
+            rule = "must be a dataset (no data/chunk-*/file-*.parquet there)"
+            raise ConfigError("dataset_root", cfg.dataset_root, rule)
         frame = pd.concat([pd.read_parquet(p, columns=["episode_index", "action"]) for p in files])
         return [np.stack(rows["action"].to_numpy()).astype(np.float64) for _, rows in frame.groupby("episode_index")]
-    from kinematics.benchmark import tracking_workload
-    from kinematics.fk import ForwardKinematics
-    from kinematics.units import JointLimits, radians_to_dataset
+    from so101.kinematics.benchmark import tracking_workload
+    from so101.kinematics.fk import ForwardKinematics
+    from so101.kinematics.units import JointLimits, radians_to_dataset
 
     limits = JointLimits.from_model(model)
     workload = tracking_workload(
@@ -75,10 +77,10 @@ def episodes_of(cfg: ConvertBenchConfig, model: object) -> list[np.ndarray]:
 def bench(cfg: ConvertBenchConfig) -> int:
     import mujoco
 
-    from kinematics.ee_convert import EEVerifier, JointsToEE, VerificationReport
-    from kinematics.ee_features import EELayout
-    from sim.machine import machine_line
-    from sim.paths import ROBOT_XML
+    from so101.kinematics.ee_convert import EEVerifier, JointsToEE, VerificationReport
+    from so101.kinematics.ee_features import EELayout
+    from so101.sim.machine import machine_line
+    from so101.sim.paths import ROBOT_XML
 
     model = mujoco.MjModel.from_xml_path(str(ROBOT_XML))
     layout = EELayout(cfg.rotation)

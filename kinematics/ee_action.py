@@ -1,8 +1,9 @@
 """End-effector actions -> joint targets: what an EE-space policy's output becomes, in the sim and on the real arm.
 
 An EE action is one feature vector of an ``EELayout`` (absolute TCP pose in the robot base frame, metres, plus the
-gripper in dataset units). ``EEActionAdapter`` decodes it and drives ``kinematics.ee_controller.EndEffectorController``
-towards it, so the step bound, joint limits and failure reporting are the controller's::
+gripper in dataset units). ``EEActionAdapter`` decodes it and drives
+``so101.kinematics.ee_controller.EndEffectorController`` towards it, so the step bound, joint limits and failure
+reporting are the controller's::
 
     adapter = EEActionAdapter(model, EELayout("rotvec"))
     adapter.reset(joint_targets_now)                           # episode start: latch the arm where it is
@@ -19,10 +20,10 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from kinematics.ee_controller import EEControllerConfig, EEResult, EndEffectorController
-from kinematics.ee_features import EELayout
-from kinematics.fk import SITE_NAME
-from kinematics.pose import Pose, quat_normalize
+from so101.kinematics.ee_controller import EEControllerConfig, EEResult, EndEffectorController
+from so101.kinematics.ee_features import EELayout
+from so101.kinematics.fk import SITE_NAME
+from so101.kinematics.pose import Pose, quat_normalize
 
 
 class EEActionAdapter:

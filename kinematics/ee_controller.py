@@ -4,7 +4,7 @@ Keyboard teleop uses it now; VR teleop, end-effector policies in the sim and end
 
 Frames and units: poses are those of the TCP (the ``gripperframe`` site) in the robot's ``base`` frame, positions in
 metres, orientations as quaternions ``[w, x, y, z]``; rotations may also be given as rotation vectors (rad). Joint
-targets in and out are in dataset units (degrees, gripper 0..100, LeRobot order; see ``kinematics.units``).
+targets in and out are in dataset units (degrees, gripper 0..100, LeRobot order; see ``so101.kinematics.units``).
 
 How it works: ``latch(joint_targets)`` takes the joint targets commanded now and latches the TCP pose they give
 (the reference). ``move(translation, rotation, tool_rotation)`` asks for the reference changed by a pose change,
@@ -32,11 +32,12 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from kinematics.fk import ForwardKinematics
-from kinematics.ik import IKConfig, IKSolver, IKStatus
-from kinematics.ik_trajectory import bound_joint_step
-from kinematics.pose import IDENTITY_QUAT, Pose, quat_from_rotvec, quat_multiply, quat_normalize
-from kinematics.units import GRIPPER_INDEX, JointLimits, dataset_to_radians, radians_to_dataset
+from so101.errors import ConfigError
+from so101.kinematics.fk import ForwardKinematics
+from so101.kinematics.ik import IKConfig, IKSolver, IKStatus
+from so101.kinematics.ik_trajectory import bound_joint_step
+from so101.kinematics.pose import IDENTITY_QUAT, Pose, quat_from_rotvec, quat_multiply, quat_normalize
+from so101.kinematics.units import GRIPPER_INDEX, JointLimits, dataset_to_radians, radians_to_dataset
 
 _NOT_LATCHED = "latch the joint targets commanded now before moving the end effector"
 
@@ -58,9 +59,9 @@ class EEControllerConfig:
 
     def __post_init__(self) -> None:
         if self.max_joint_step_deg <= 0:
-            raise ValueError(f"--max_joint_step_deg must be positive, got {self.max_joint_step_deg}")
+            raise ConfigError("max_joint_step_deg", self.max_joint_step_deg, "must be positive")
         if self.position_tolerance <= 0:
-            raise ValueError(f"--position_tolerance must be positive, got {self.position_tolerance}")
+            raise ConfigError("position_tolerance", self.position_tolerance, "must be positive")
         if self.orientation_weight < 0 or self.restarts < 0:
             raise ValueError(
                 f"--orientation_weight and --restarts must not be negative, got {self.orientation_weight}, "

@@ -1,7 +1,7 @@
 """Joint vectors -> end-effector features, and the check that proves it: the IK solves every pose back.
 
 ``JointsToEE`` turns an episode of joint vectors (dataset units, either unit convention) into the features of an
-``EELayout`` through the vectorised FK (``kinematics.batch_fk``). ``EEVerifier`` decodes the features as stored
+``EELayout`` through the vectorised FK (``so101.kinematics.batch_fk``). ``EEVerifier`` decodes the features as stored
 (float32, the dataset's dtype), solves them back through the IK in trajectory mode, warm-started frame by frame
 from the arm's joints at the episode's start, and compares: position and orientation errors of the IK's pose, and
 the joint error between the IK's joints and the original ones. ``VerificationReport`` gathers the errors of a whole
@@ -17,11 +17,11 @@ from typing import Any
 import mujoco
 import numpy as np
 
-from kinematics.batch_fk import ChainFK
-from kinematics.ee_features import EELayout
-from kinematics.ik import N_BODY, IKConfig, IKSolver
-from kinematics.ik_trajectory import solve_trajectory
-from kinematics.units import GRIPPER_INDEX, JointLimits, Normalization, dataset_to_radians
+from so101.kinematics.batch_fk import ChainFK
+from so101.kinematics.ee_features import EELayout
+from so101.kinematics.ik import N_BODY, IKConfig, IKSolver
+from so101.kinematics.ik_trajectory import solve_trajectory
+from so101.kinematics.units import GRIPPER_INDEX, JointLimits, Normalization, dataset_to_radians
 
 
 class JointsToEE:

@@ -27,8 +27,8 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from kinematics.fk import SITE_NAME
-from kinematics.pose import (
+from so101.kinematics.fk import SITE_NAME
+from so101.kinematics.pose import (
     make_quat_continuous,
     matrix_from_rot6d,
     matrix_to_quat,

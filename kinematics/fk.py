@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from kinematics.pose import Pose, make_quat_continuous, matrix_to_quat
-from kinematics.units import JOINT_NAMES
+from so101.kinematics.pose import Pose, make_quat_continuous, matrix_to_quat
+from so101.kinematics.units import JOINT_NAMES
 
 SITE_NAME = "gripperframe"
 """The end-effector site: between the jaws, where the gripper closes."""

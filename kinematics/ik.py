@@ -3,7 +3,7 @@
 The solver moves the five body joints (``shoulder_pan`` .. ``wrist_roll``) so that the ``gripperframe``
 site reaches a target pose given in the frame of the arm's ``base`` body (position in metres, orientation as
 ``[w, x, y, z]``). The gripper joint is not used and passes through unchanged. Joint vectors in and out are
-(6,) radians in LeRobot order; convert dataset units with ``kinematics.units``.
+(6,) radians in LeRobot order; convert dataset units with ``so101.kinematics.units``.
 
 Method: Levenberg-Marquardt on the weighted 6-D pose error. The damping grows with the remaining error
 (Sugihara's rule), so steps stay short far from the target, near singularities and for unreachable targets,
@@ -11,7 +11,7 @@ and vanish close to a solution where the iteration converges quadratically. Join
 iterate: a joint whose step would leave its range is held at the limit and the step is re-solved for the
 others. A 5-DOF arm cannot reach every orientation: the solver then stops at the minimum of the weighted
 error and reports ``status="unreachable"``; so does a target out of reach (see ``IKResult``). Restart seeds come
-from ``kinematics.ik_seeds``.
+from ``so101.kinematics.ik_seeds``.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from typing import Literal
 import mujoco
 import numpy as np
 
-from kinematics.fk import BASE_BODY_NAME, SITE_NAME, ArmIndex
-from kinematics.ik_seeds import SEED_SPREAD, RestartSeeds
-from kinematics.pose import Pose
-from kinematics.units import GRIPPER_INDEX, JointLimits
+from so101.kinematics.fk import BASE_BODY_NAME, SITE_NAME, ArmIndex
+from so101.kinematics.ik_seeds import SEED_SPREAD, RestartSeeds
+from so101.kinematics.pose import Pose
+from so101.kinematics.units import GRIPPER_INDEX, JointLimits
 
 FOLDED_POSE: tuple[float, ...] = (0.0, -1.658, 1.658, 1.222, 0.0, 0.0)
 """The folded pose the SO-101 rests in (rad, LeRobot order: 0, -95, 95, 70, 0, 0 degrees); cold solves start here.
@@ -67,7 +67,7 @@ class IKConfig:
     seed: int = 0
     """Seed of the tabulated joint vectors (fixed at construction, so solves are repeatable)."""
     max_joint_step: float = 0.1
-    """Trajectory mode (``kinematics.ik_trajectory``): the largest change of any body joint between consecutive
+    """Trajectory mode (``so101.kinematics.ik_trajectory``): the largest change of any body joint between consecutive
     frames (rad)."""
     cold_start: tuple[float, ...] = FOLDED_POSE
     """Start of cold solves (rad, 6 values; the gripper value is what a cold solve passes through)."""

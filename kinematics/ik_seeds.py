@@ -1,6 +1,7 @@
 """Where the IK restarts when a descent stalls: the arm's other IK branches, and tabulated poses near the target.
 
-A descent of ``kinematics.ik.IKSolver`` that stalls has mostly landed in the wrong IK branch against a joint limit.
+A descent of ``so101.kinematics.ik.IKSolver`` that stalls has mostly landed in the wrong IK branch against a joint
+limit.
 The SO-101 reaches most poses in up to four branches: elbow up or down, and the arm turned by pi about the pan axis
 and folded back over its shoulder. ``RestartSeeds`` turns a stalled joint vector into seeds in its other branches,
 and keeps a table of random joint vectors whose poses are known, to start from those that lie nearest a target.
@@ -14,8 +15,8 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from kinematics.fk import ArmIndex
-from kinematics.pose import quat_to_matrix
+from so101.kinematics.fk import ArmIndex
+from so101.kinematics.pose import quat_to_matrix
 
 SEED_SPREAD = 0.5
 """Seeds differ from each other by more than this (rad) in at least one joint: restarts explore distinct branches."""

@@ -2,15 +2,15 @@
 
 A jump in the target (a teleoperator's hand, a replanned move) or a switch of IK branch never becomes a jump of
 the arm: the joint step is scaled down to the bound and the arm catches up over the following frames. The same
-bound serves the end-effector controller (``kinematics.ee_controller``), one control step at a time.
+bound serves the end-effector controller (``so101.kinematics.ee_controller``), one control step at a time.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from kinematics.ik import N_BODY, IKResult, IKSolver
-from kinematics.units import GRIPPER_INDEX
+from so101.kinematics.ik import N_BODY, IKResult, IKSolver
+from so101.kinematics.units import GRIPPER_INDEX
 
 
 def solve_trajectory(

@@ -14,14 +14,16 @@ Nothing here re-implements ACT. What this module adds around LeRobot's ``ACTPoli
 
 from __future__ import annotations
 
-import sys
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from so101.errors import So101Error
+from so101.errors import ConfigError, DatasetError
 from so101.sim.environment_state import ENVIRONMENT_STATE_KEY
 from so101.sim.scene import ROBOT_CAMERA_NAMES
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
@@ -92,7 +94,8 @@ class ActPolicyConfig:
         if self.image_height < 32 or self.image_width < 32:
             raise ValueError(f"policy image size {self.image_height}x{self.image_width} is too small (>= 32x32)")
         if not self.use_images and not self.environment_state:
-            raise ValueError("policy.use_images false needs policy.environment_state true: ACT needs images or it")
+            raise ConfigError(("policy.use_images", "policy.environment_state"), (False, False),
+                              "cannot both be false: ACT observes images, the environment state or both", "false")
         unknown = [name for name in self.cameras if name not in ROBOT_CAMERA_NAMES]
         if unknown:
             raise ValueError(f"unknown camera(s) {unknown}; choose from {', '.join(ROBOT_CAMERA_NAMES)}")
@@ -143,14 +146,12 @@ def select_cameras(
         return {}
     available = dataset_cameras(ds_meta)
     if not available:
-        raise So101Error("the dataset has no camera images; ACT here needs at least one camera (record with cameras)")
+        raise DatasetError("the dataset has no camera images; ACT here needs at least one camera (record with cameras)")
     if not requested:
         return available
     missing = [name for name in requested if name not in available]
     if missing:
-        raise So101Error(
-            f"camera(s) {missing} are not in the dataset; it has {sorted(available)} (fix --policy.cameras)"
-        )
+        raise ConfigError("policy.cameras", missing, f"must be cameras of the dataset: {sorted(available)}")
     return {name: available[name] for name in requested}
 
 
@@ -159,16 +160,16 @@ def make_act_config(options: ActPolicyConfig, ds_meta: LeRobotDatasetMetadata, c
     features = ds_meta.features
     for key in (STATE_KEY, ACTION_KEY):
         if key not in features:
-            raise So101Error(
+            raise DatasetError(
                 f"the dataset has no {key!r} feature (it has {sorted(features)}); train on a joint-space dataset "
                 "recorded by so101 record"
             )
     environment_dim = None
     if options.environment_state:
         if ENVIRONMENT_STATE_KEY not in features:
-            raise So101Error(
-                f"--policy.environment_state: the dataset has no {ENVIRONMENT_STATE_KEY!r} feature; record one with "
-                "so101 record --environment_state true"
+            raise DatasetError(
+                f"the dataset has no {ENVIRONMENT_STATE_KEY!r} feature, which --policy.environment_state needs; record "
+                "one with so101 record --environment_state true"
             )
         environment_dim = int(features[ENVIRONMENT_STATE_KEY]["shape"][0])
     return act_config(
@@ -188,14 +189,13 @@ def act_config(
     if options.pretrained_backbone and cameras:
         weights = backbone_weights_on_disk(options.vision_backbone)
         if weights is None:
-            # Printed, not warnings.warn (which adds the source line of this call) nor logged (whose format depends
-            # on what the libraries configured): one clean line.
-            print(
+            # Logged, not warnings.warn (which adds the source line of this call): the command layer shows it as
+            # one clean line on stderr.
+            log.warning(
                 f"warning: ImageNet weights for {options.vision_backbone} are not in the torch hub cache; the backbone "
                 "starts from random weights (expect slower learning). To use them, download them once on a machine "
                 f"with network access (python -c \"import torchvision; torchvision.models.{options.vision_backbone}"
-                "(weights='IMAGENET1K_V1')\") and copy ~/.cache/torch/hub/checkpoints here.",
-                file=sys.stderr,
+                "(weights='IMAGENET1K_V1')\") and copy ~/.cache/torch/hub/checkpoints here."
             )
     image_shape = (3, options.image_height, options.image_width)
     input_features = {STATE_KEY: PolicyFeature(type=FeatureType.STATE, shape=(state_dim,))}

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from so101.errors import So101Error
+from so101.errors import CheckpointError
 from so101.kinematics.ee_features import EELayout
 from so101.policies.act import ACTION_KEY, IMAGE_PREFIX, STATE_DIM, STATE_KEY, pick_device
+from so101.policies.safetensors_file import safetensors_problem
 from so101.sim.environment_state import ENVIRONMENT_STATE_KEY, ENVIRONMENT_STATE_NAMES
 from so101.sim.scene import BRICK_SIZES, ROBOT_CAMERA_NAMES
 
@@ -55,7 +55,8 @@ class SimRequirements:
     ee_layout: EELayout | None = None
     """Layout of the end-effector features (rotation encoding, TCP site); None when both spaces are joints."""
     environment_state: bool = False
-    """The policy observes ``observation.environment_state`` (``so101.sim.environment_state``), perhaps without cameras."""
+    """The policy observes ``observation.environment_state`` (``so101.sim.environment_state``), perhaps without
+    cameras."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -96,11 +97,10 @@ def dataset_requirements(ds_meta: LeRobotDatasetMetadata, cameras: dict[str, tup
         profiles = {session.get("render_profile", "fast") for session in sessions}
         bricks = {session.get("scene", {}).get("brick", "2x4") for session in sessions}
         if len(profiles) > 1 or len(bricks) > 1:
-            print(
-                f"warning: {ds_meta.root} mixes render profiles {sorted(profiles)} or bricks {sorted(bricks)}; "
-                "evaluation uses the first session's",
-                file=sys.stderr,
-            )
+            log.warning(
+                "warning: %s mixes render profiles %s or bricks %s; evaluation uses the first session's",
+                ds_meta.root, sorted(profiles), sorted(bricks),
+            )  # fmt: skip
         if sessions:
             requirements.render_profile = sessions[0].get("render_profile", "fast")
             requirements.brick = sessions[0].get("scene", {}).get("brick", "2x4")
@@ -137,20 +137,20 @@ def sim_requirements(pretrained_dir: Path, policy_config: Any) -> SimRequirement
                 environment_state=bool(data.get("environment_state", False)),
             )
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
-            raise So101Error(
+            raise CheckpointError(
                 f"{sidecar} is not the workbench's {SIDECAR_NAME} ({_first_line(err)}: it records cameras with their "
                 f"[height, width], fps, render_profile and brick); copy the checkpoint whole from its run, or move "
                 f"{SIDECAR_NAME} out of the folder to evaluate with the needs in config.json"
             ) from err
         spaces = (requirements.action_space, requirements.state_space)
         if not set(spaces) <= {"joint", "ee"} or ("ee" in spaces and requirements.ee_layout is None):
-            raise So101Error(
+            raise CheckpointError(
                 f"{sidecar} records action_space {spaces[0]!r} and state_space {spaces[1]!r} (each 'joint' or 'ee'; "
                 f"'ee' needs an ee_layout); copy the checkpoint whole from its run"
             )
         no_inputs = not requirements.cameras and not requirements.environment_state
         if requirements.fps < 1 or no_inputs or requirements.brick not in BRICK_SIZES:
-            raise So101Error(
+            raise CheckpointError(
                 f"{sidecar} records fps {requirements.fps}, cameras {list(requirements.cameras)} and brick "
                 f"{requirements.brick!r}, which no recording has (fps >= 1, one camera or more or the environment "
                 f"state, brick {' or '.join(BRICK_SIZES)}); copy the checkpoint whole from its run"
@@ -190,7 +190,7 @@ def _infer_spaces(requirements: SimRequirements, pretrained_dir: Path, policy_co
             requirements.ee_layout = layout
 
 
-class IncompatibleCheckpointError(So101Error):
+class IncompatibleCheckpointError(CheckpointError):
     """The checkpoint's inputs or outputs are not what the simulator provides (one line naming every mismatch)."""
 
 
@@ -277,35 +277,14 @@ def _first_line(err: BaseException) -> str:
     return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
-def safetensors_problem(path: Path) -> str | None:
-    """Why ``path`` is not a whole safetensors file (missing, truncated, not safetensors), or None; reads only its
-    header."""
-    if not path.is_file():
-        return f"{path} is missing"
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        head = f.read(8)
-        header_len = int.from_bytes(head, "little") if len(head) == 8 else -1
-        if header_len < 2 or 8 + header_len > size:
-            return f"{path} is not a safetensors file or is truncated ({size} bytes)"
-        try:
-            header = json.loads(f.read(header_len))
-            end = max((entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"), default=0)
-        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
-            return f"{path} has an unreadable safetensors header"
-    if 8 + header_len + end > size:
-        return f"{path} is truncated ({size} bytes, its header describes {8 + header_len + end})"
-    return None
-
-
 def check_checkpoint_files(pretrained_dir: Path) -> None:
-    """Raise ``So101Error`` naming the file, if a checkpoint's ``config.json`` is not a JSON ACT config, its weights
-    are not a whole safetensors file, or its processor files are missing: before anything loads them."""
+    """Raise ``CheckpointError`` naming the file, if a checkpoint's ``config.json`` is not a JSON ACT config, its
+    weights are not a whole safetensors file, or its processor files are missing: before anything loads them."""
     config_path = pretrained_dir / "config.json"
     try:
         config = json.loads(config_path.read_text())
     except (ValueError, UnicodeDecodeError) as err:
-        raise So101Error(
+        raise CheckpointError(
             f"{config_path} is not valid JSON ({_first_line(err)}); the checkpoint is damaged: copy it again from "
             "its run, or evaluate another checkpoint"
         ) from err
@@ -317,7 +296,7 @@ def check_checkpoint_files(pretrained_dir: Path) -> None:
         )
     problem = safetensors_problem(pretrained_dir / "model.safetensors")
     if problem:
-        raise So101Error(f"{problem}; the checkpoint is damaged: copy it again from its run, or evaluate another")
+        raise CheckpointError(f"{problem}; the checkpoint is damaged: copy it again from its run, or evaluate another")
     for name in ("policy_preprocessor.json", "policy_postprocessor.json"):
         if not (pretrained_dir / name).is_file():
             raise FileNotFoundError(
@@ -385,7 +364,7 @@ def apply_inference_overrides(
     action per call); None keeps the saved value.
 
     Raises:
-        So101Error: ``n_action_steps`` outside 1..chunk_size.
+        CheckpointError: ``n_action_steps`` outside 1..chunk_size.
     """
     if temporal_ensemble_coeff is not None:
         config.temporal_ensemble_coeff = temporal_ensemble_coeff
@@ -393,7 +372,7 @@ def apply_inference_overrides(
     elif n_action_steps is not None:
         chunk = getattr(config, "chunk_size", n_action_steps)
         if not 1 <= n_action_steps <= chunk:
-            raise So101Error(f"--n_action_steps must be within 1..chunk_size ({chunk}), got {n_action_steps}")
+            raise CheckpointError(f"--n_action_steps must be within 1..chunk_size ({chunk}), got {n_action_steps}")
         config.n_action_steps = n_action_steps
 
 
@@ -408,7 +387,7 @@ def load_config(path: Path | str) -> PreTrainedConfig:
     try:
         return PreTrainedConfig.from_pretrained(pretrained_dir)
     except (draccus.utils.ParsingError, ValueError, KeyError, TypeError) as err:
-        raise So101Error(
+        raise CheckpointError(
             f"{pretrained_dir / 'config.json'} is not an ACT config LeRobot {_lerobot_version()} can read "
             f"({_first_line(err)}); use a checkpoint saved by so101 train or this LeRobot's lerobot-train"
         ) from err

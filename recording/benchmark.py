@@ -17,9 +17,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recording.dataset_writer import DatasetConfig
-from sim.options import CameraOptions
 from so101.command import run_command
+from so101.errors import ConfigError
+from so101.recording.dataset_writer import DatasetConfig
+from so101.sim.options import CameraOptions
 
 TARGET_REALTIME_RATIO = 3.0
 """Scripted recording should run at least this many times faster than real time on a 2-core CPU."""
@@ -38,13 +39,13 @@ class RecordBenchConfig:
 
     def __post_init__(self) -> None:
         if self.episodes < 1:
-            raise ValueError(f"--episodes must be at least 1, got {self.episodes}")
+            raise ConfigError("episodes", self.episodes, "must be at least 1")
 
 
 def run(cfg: RecordBenchConfig) -> int:
     """Record, print the figures, the target and the machine; 0 when it ran, whatever the figures."""
-    from recording.record import RecordConfig, record
-    from sim.machine import machine_line
+    from so101.recording.record import RecordConfig, record
+    from so101.sim.machine import machine_line
 
     cpu_start = time.process_time()
     with tempfile.TemporaryDirectory(prefix="so101_bench_record_") as tmp:

@@ -5,8 +5,8 @@
     so101 convert-ee --src.root old/so100 --dst.root old/so100_ee --units range_m100_100
 
 The output is a normal LeRobot v3.0 dataset: ``action`` (and with ``--state`` ``observation.state``) hold the TCP
-pose in the robot base frame (metres; see ``kinematics.ee_features`` for the layouts) and the gripper in its dataset
-unit; the original joints stay as ``joints.action`` (and ``joints.observation.state``). They are not called
+pose in the robot base frame (metres; see ``so101.kinematics.ee_features`` for the layouts) and the gripper in its
+dataset unit; the original joints stay as ``joints.action`` (and ``joints.observation.state``). They are not called
 ``action.joints``: LeRobot takes every feature whose name starts with ``action`` for a policy output and every
 ``observation.*`` for an input, and the kept joints must be neither. Statistics are computed for every new feature;
 videos are copied byte for byte; tasks, episodes, scenes (``meta/so101``) and recording metadata carry over.
@@ -28,10 +28,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from kinematics.ee_features import EELayout, RotationEncoding
-from recording.dataset_writer import DatasetRef
-from recording.scene_metadata import META_DIR
-from so101.command import UsageError, run_command
+from so101.command import run_command
+from so101.errors import DatasetError
+from so101.kinematics.ee_features import EELayout, RotationEncoding
+from so101.recording.dataset_writer import DatasetRef
+from so101.recording.scene_metadata import META_DIR
 
 ACTION_KEY, STATE_KEY = "action", "observation.state"
 JOINTS_PREFIX = "joints."
@@ -77,11 +78,11 @@ def convert(cfg: ConvertEEConfig) -> ConversionResult:
     """Convert ``cfg.src`` into a new dataset at ``cfg.dst``; returns what was written and the verification."""
     import mujoco
 
-    from kinematics.ee_convert import EEVerifier, JointsToEE, VerificationReport
-    from kinematics.units import JointLimits
-    from recording.convert_ee_data import DatasetRewriter
-    from recording.convert_ee_source import detect_units, joint_feature, model_path
-    from recording.dataset_checks import read_info
+    from so101.kinematics.ee_convert import EEVerifier, JointsToEE, VerificationReport
+    from so101.kinematics.units import JointLimits
+    from so101.recording.convert_ee_data import DatasetRewriter
+    from so101.recording.convert_ee_source import detect_units, joint_feature, model_path
+    from so101.recording.dataset_checks import read_info
 
     start = time.perf_counter()
     src = cfg.src.resolved_root()
@@ -91,7 +92,7 @@ def convert(cfg: ConvertEEConfig) -> ConversionResult:
     if dst.exists():
         raise FileExistsError(f"--dst.root {dst} exists; give a new folder (convert-ee never overwrites a dataset)")
     if dst.resolve() == src.resolve():
-        raise UsageError("--dst.root must differ from --src.root")
+        raise DatasetError("--dst.root must differ from --src.root")
     keys = [ACTION_KEY] + ([STATE_KEY] if cfg.state else [])
     for key in keys:
         joint_feature(info, key, src)
@@ -99,7 +100,7 @@ def convert(cfg: ConvertEEConfig) -> ConversionResult:
     try:
         model = mujoco.MjModel.from_xml_path(str(path))
     except ValueError as error:
-        raise UsageError(f"{path} is not a loadable MJCF ({str(error).splitlines()[0]}); give --model") from error
+        raise DatasetError(f"{path} is not a loadable MJCF ({str(error).splitlines()[0]}); give --model") from error
     limits = JointLimits.from_model(model)
     if cfg.units == "auto":
         decision = detect_units(src, info, keys, limits)
@@ -111,7 +112,7 @@ def convert(cfg: ConvertEEConfig) -> ConversionResult:
         converter = JointsToEE(model, layout, units)
         verifier = EEVerifier(model, layout, units) if cfg.verify else None
     except ValueError as error:
-        raise UsageError(f"--tcp {cfg.tcp}: {error}") from error
+        raise DatasetError(f"--tcp {cfg.tcp}: {error}") from error
     report = VerificationReport()
 
     def convert_episode(episode_index: int, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -154,11 +155,11 @@ def convert(cfg: ConvertEEConfig) -> ConversionResult:
 
 def _has_joint_state(info: dict[str, Any], root: Path) -> bool:
     """``observation.state`` holds the SO-101's joints: the verification then starts from its first frame."""
-    from recording.convert_ee_source import joint_feature
+    from so101.recording.convert_ee_source import joint_feature
 
     try:
         joint_feature(info, STATE_KEY, root)
-    except UsageError:
+    except DatasetError:
         return False
     return True
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from so101.command import UsageError
+from so101.errors import DatasetError
 
 EpisodeConverter = Callable[[int, dict[str, np.ndarray]], dict[str, np.ndarray]]
 """(episode_index, {feature: (T, dim) source values}) -> {feature: (T, new_dim) new values}."""
@@ -58,13 +58,13 @@ class DatasetRewriter:
         shutil.copytree(self.src, self.dst, ignore=shutil.ignore_patterns("data"), copy_function=shutil.copy2)
         files = sorted((self.src / "data").glob("chunk-*/file-*.parquet"))
         if not files:
-            raise UsageError(f"{self.src} has no data files under data/; is it a finalized LeRobot v3.0 dataset?")
+            raise DatasetError(f"{self.src} has no data files under data/; is it a finalized LeRobot v3.0 dataset?")
         frames = 0
         for path in files:
             frames += self._convert_file(path, convert_episode, context_keys)
         expected = self.info.get("total_frames")
         if expected is not None and frames != expected:
-            raise UsageError(
+            raise DatasetError(
                 f"{self.src}: the data files hold {frames} frames, meta/info.json says {expected}; the dataset is "
                 "damaged or half-written: restore or re-record it"
             )
@@ -81,13 +81,13 @@ class DatasetRewriter:
         try:
             frame = pd.read_parquet(path)
         except Exception as error:  # pyarrow raises several types for a damaged file; all mean the same here
-            raise UsageError(
+            raise DatasetError(
                 f"{path} cannot be read ({type(error).__name__}: {str(error).splitlines()[0][:200]}); the dataset "
                 "is damaged: restore the file or re-record the dataset"
             ) from error
         missing = [key for key in ["episode_index", *self.replaced] if key not in frame.columns]
         if missing:
-            raise UsageError(f"{path} lacks the columns {missing}; the dataset is damaged or not LeRobot v3.0")
+            raise DatasetError(f"{path} lacks the columns {missing}; the dataset is damaged or not LeRobot v3.0")
         pieces = []
         for episode_index, rows in frame.groupby("episode_index", sort=False):
             rows = rows.copy()
@@ -145,7 +145,7 @@ class DatasetRewriter:
 
     def _stats_of(self, episode_index: int) -> dict[str, dict[str, np.ndarray]]:
         if episode_index not in self._episode_stats:
-            raise UsageError(
+            raise DatasetError(
                 f"{self.src}: meta/episodes lists episode {episode_index}, which the data files do not hold; the "
                 "dataset is damaged: restore or re-record it"
             )

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from kinematics.units import GRIPPER_INDEX, JOINT_NAMES, JointLimits, Normalization
-from recording.scene_metadata import RECORDING_FILE
-from so101.command import UsageError
+from so101.errors import DatasetError
+from so101.kinematics.units import GRIPPER_INDEX, JOINT_NAMES, JointLimits, Normalization
+from so101.recording.scene_metadata import RECORDING_FILE
 
 LIMIT_MARGIN_DEG = 2.0
 """Recorded joints may overshoot the model's limits by calibration differences; more than this is not degrees. The
@@ -35,19 +35,19 @@ def joint_feature(info: dict[str, Any], key: str, root: Path) -> list[str]:
     """The names of feature ``key``, checked to be the six SO-101 joints in LeRobot's order.
 
     Raises:
-        UsageError: the feature is missing, already in end-effector space, or not an SO-101's joints.
+        DatasetError: the feature is missing, already in end-effector space, or not an SO-101's joints.
     """
     feature = info.get("features", {}).get(key)
     if feature is None:
-        raise UsageError(f"{root} has no {key!r} feature; convert-ee needs a joint-space SO-101 dataset")
+        raise DatasetError(f"{root} has no {key!r} feature; convert-ee needs a joint-space SO-101 dataset")
     names = feature.get("names") or []
     if isinstance(names, dict):  # some ported datasets nest the names: {"motors": [...]}
         names = next(iter(names.values()), [])
     names = [str(name) for name in names]
     if any(name.startswith("ee.") for name in names):
-        raise UsageError(f"{root}: {key} is already in end-effector space ({', '.join(names)}); nothing to convert")
+        raise DatasetError(f"{root}: {key} is already in end-effector space ({', '.join(names)}); nothing to convert")
     if [_joint_name(name) for name in names] != list(JOINT_NAMES) or list(feature.get("shape", [])) != [6]:
-        raise UsageError(
+        raise DatasetError(
             f"{root}: {key} has the features {names or feature.get('shape')}, not an SO-101's joints; convert-ee "
             f"needs {', '.join(f'{n}.pos' for n in JOINT_NAMES)} (LeRobot's SO-101 names) in that order"
         )
@@ -73,14 +73,14 @@ def detect_units(root: Path, info: dict[str, Any], keys: list[str], limits: Join
         return UnitsDecision("range_m100_100", "LeRobot < 0.2 joint names (main_*)")
     stats_path = root / "meta" / "stats.json"
     if not stats_path.is_file():
-        raise UsageError(f"{root} has no meta/stats.json to tell the joint units by; give --units degrees or "
+        raise DatasetError(f"{root} has no meta/stats.json to tell the joint units by; give --units degrees or "
                          "--units range_m100_100")
     stats = json.loads(stats_path.read_text())
     try:
         low = np.min([np.asarray(stats[key]["min"], dtype=np.float64) for key in keys], axis=0)[:GRIPPER_INDEX]
         high = np.max([np.asarray(stats[key]["max"], dtype=np.float64) for key in keys], axis=0)[:GRIPPER_INDEX]
     except (KeyError, ValueError, TypeError) as error:
-        raise UsageError(f"{stats_path} has no usable min/max of {keys} ({error}); give --units") from error
+        raise DatasetError(f"{stats_path} has no usable min/max of {keys} ({error}); give --units") from error
     margin = np.deg2rad(LIMIT_MARGIN_DEG)
     fits_degrees = bool(
         np.all(np.deg2rad(low) >= limits.lower[:GRIPPER_INDEX] - margin)
@@ -93,7 +93,7 @@ def detect_units(root: Path, info: dict[str, Any], keys: list[str], limits: Join
         return UnitsDecision("range_m100_100", "values beyond the joint limits in degrees, within +-100")
     if fits_degrees:
         return UnitsDecision("degrees", "ranges fit both conventions: LeRobot 0.4's default (use_degrees=True)")
-    raise UsageError(
+    raise DatasetError(
         f"{root}: joint values {low.round(1).tolist()} .. {high.round(1).tolist()} fit neither degrees within the "
         "SO-101's limits nor -100..100; is it an SO-101 dataset? Give --units to convert anyway"
     )
@@ -102,7 +102,7 @@ def detect_units(root: Path, info: dict[str, Any], keys: list[str], limits: Join
 def model_path(root: Path, override: Path | None) -> Path:
     """The robot MJCF to compute the kinematics on: ``--model``, else the one the dataset was recorded with when it
     is here, else the workbench's own SO-101."""
-    from sim.paths import ROBOT_XML
+    from so101.sim.paths import ROBOT_XML
 
     if override is not None:
         if not Path(override).is_file():

@@ -2,7 +2,7 @@
 
 A corrupted or foreign dataset makes LeRobot fail deep inside pyarrow, pandas or json with a traceback that names
 neither the file nor the fix; ``check_openable`` finds the first such problem itself and raises one
-``UsageError`` line: the flag, the file, the problem and what to run. It never writes anything.
+``DatasetError`` line: the flag, the file, the problem and what to run. It never writes anything.
 """
 
 from __future__ import annotations
@@ -11,19 +11,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-from so101.command import UsageError
+from so101.errors import DatasetError
 
 REPAIR_HINT = "run so101 dataset repair --dataset.root {root} (it writes a repaired copy), or record the dataset again"
 INFO_FIX = "restore meta/info.json from a copy of the dataset (nothing can read the dataset without it)"
 
 
-def problem(flag: str, root: Path, path: Path, what: str, fix: str | None = None) -> UsageError:
+def problem(flag: str, root: Path, path: Path, what: str, fix: str | None = None) -> DatasetError:
     """The one line that names the file (relative to the dataset), the problem and the fix."""
     try:
         name = path.relative_to(root)
     except ValueError:
         name = path
-    return UsageError(f"{flag} {root}: {name} {what}; {fix or REPAIR_HINT.format(root=root)}")
+    return DatasetError(f"{flag} {root}: {name} {what}; {fix or REPAIR_HINT.format(root=root)}")
 
 
 def read_info(root: Path, flag: str, so101_features: bool = True) -> dict[str, Any]:
@@ -66,8 +66,8 @@ def read_info(root: Path, flag: str, so101_features: bool = True) -> dict[str, A
 def _check_so101_features(root: Path, path: Path, info: dict[str, Any], flag: str) -> None:
     """The SO-101's joint state and action, in LeRobot's names and order: what every workbench command needs. An
     end-effector dataset (``so101 convert-ee``) holds ``ee.*`` features there and keeps the joints as ``joints.*``."""
-    from kinematics.ee_features import EELayout
-    from kinematics.units import JOINT_FEATURE_NAMES
+    from so101.kinematics.ee_features import EELayout
+    from so101.kinematics.units import JOINT_FEATURE_NAMES
 
     def is_joints(feature: dict[str, Any] | None) -> bool:
         return (
@@ -116,7 +116,7 @@ def check_openable(root: Path, flag: str) -> dict[str, Any]:
     """Check everything LeRobot reads when it opens ``root``; returns ``info.json``.
 
     Raises:
-        UsageError: the first problem found, naming its file and the fix.
+        DatasetError: the first problem found, naming its file and the fix.
     """
     root = Path(root)
     info = read_info(root, flag)
@@ -160,7 +160,7 @@ def check_openable(root: Path, flag: str) -> dict[str, Any]:
 def _check_scene_files(root: Path, flag: str) -> None:
     """The workbench's ``meta/so101`` files, when present, parse (their agreement with the episodes is
     ``validate``'s and ``replay``'s to judge)."""
-    from recording.scene_metadata import SceneMetadata
+    from so101.recording.scene_metadata import SceneMetadata
 
     metadata = SceneMetadata(root)
     fix = f"restore it from a copy, or run so101 dataset repair --dataset.root {root}"

@@ -17,11 +17,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recording.atomic_file import fsync_dir
-from recording.dataset_checks import check_openable
-from recording.dataset_writer import DatasetRef
-from recording.scene_metadata import EpisodeRecord, SceneMetadata
-from so101.command import UsageError, run_command
+from so101.command import run_command
+from so101.errors import ConfigError, DatasetError
+from so101.recording.atomic_file import fsync_dir
+from so101.recording.dataset_checks import check_openable
+from so101.recording.dataset_writer import DatasetRef
+from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
 
 
 @dataclass
@@ -40,7 +41,7 @@ class DeleteConfig:
         if not self.episodes:
             raise ValueError('--episodes must name at least one episode index, e.g. --episodes "[1, 3]"')
         if min(self.episodes) < 0:
-            raise ValueError(f"--episodes must be episode indices (0 or more), got {self.episodes}")
+            raise ConfigError("episodes", self.episodes, "must be episode indices (0 or more)")
 
 
 def renumbered_scenes(records: list[EpisodeRecord], removed: set[int]) -> list[EpisodeRecord]:
@@ -58,13 +59,13 @@ def delete_episodes(root: Path, repo_id: str, episodes: list[int], output: Path)
     total = info["total_episodes"]
     unknown = sorted(set(episodes) - set(range(total)))
     if unknown:
-        raise UsageError(f"--episodes {unknown}: {root} holds episodes 0..{total - 1}; choose among those")
+        raise DatasetError(f"--episodes {unknown}: {root} holds episodes 0..{total - 1}; choose among those")
     if len(set(episodes)) == total:
-        raise UsageError(f"--episodes names every episode of {root}; a dataset needs at least one")
+        raise DatasetError(f"--episodes names every episode of {root}; a dataset needs at least one")
     metadata = SceneMetadata(root)
     records = metadata.episodes() if metadata.exists() else []
     if metadata.exists() and sorted(r.episode_index for r in records) != list(range(total)):
-        raise UsageError(
+        raise DatasetError(
             f"{metadata.episodes_path} does not list one scene per episode 0..{total - 1}; the scenes cannot be "
             f"kept in step: run so101 dataset repair --dataset.root {root} first"
         )
@@ -78,7 +79,7 @@ def _delete(cfg: DeleteConfig) -> int:
     root = cfg.dataset.resolved_root()
     if cfg.output is not None:
         if cfg.output.exists():
-            raise UsageError(f"--output {cfg.output} exists already; choose a new folder")
+            raise DatasetError(f"--output {cfg.output} exists already; choose a new folder")
         kept = delete_episodes(root, cfg.dataset.repo_id, cfg.episodes, cfg.output)
         print(
             f"dataset delete-episodes: {cfg.output} holds {kept} episode(s), renumbered 0..{kept - 1}; "

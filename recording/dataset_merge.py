@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recording.dataset_checks import check_openable
-from recording.dataset_tools import validate
-from recording.dataset_writer import DatasetRef
-from recording.scene_metadata import EpisodeRecord, SceneMetadata
-from so101.command import UsageError, run_command
+from so101.command import run_command
+from so101.errors import DatasetError
+from so101.recording.dataset_checks import check_openable
+from so101.recording.dataset_tools import validate
+from so101.recording.dataset_writer import DatasetRef
+from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
 
 
 @dataclass
@@ -77,18 +78,18 @@ def merge(roots: list[Path], output_root: Path, output_repo_id: str) -> tuple[in
     from lerobot.datasets.aggregate import aggregate_datasets
 
     if len(roots) < 2:
-        raise UsageError('merge needs at least two datasets: --roots "[data/a, data/b]"')
+        raise DatasetError('merge needs at least two datasets: --roots "[data/a, data/b]"')
     if output_root.exists():
         raise FileExistsError(f"{output_root} exists already; choose a new --output.root")
     infos = [check_openable(root, "--roots") for root in roots]
     for root, info in zip(roots[1:], infos[1:], strict=True):
         reason = incompatibility(roots[0], infos[0], root, info)
         if reason is not None:
-            raise UsageError(f"cannot merge: {reason}; merge datasets recorded with the same settings")
+            raise DatasetError(f"cannot merge: {reason}; merge datasets recorded with the same settings")
     for root in roots:
         problems = validate(root, resimulate=False)
         if problems:
-            raise UsageError(f"{root} is not sound, fix it before merging: " + "; ".join(problems))
+            raise DatasetError(f"{root} is not sound, fix it before merging: " + "; ".join(problems))
     warnings = shared_seeds(roots)
     foreign = [root for root in roots if not SceneMetadata(root).exists()]
     aggregate_datasets(

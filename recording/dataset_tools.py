@@ -1,4 +1,4 @@
-"""``so101 dataset info|validate``: look into and check datasets (``merge``: ``recording.dataset_merge``).
+"""``so101 dataset info|validate``: look into and check datasets (``merge``: ``so101.recording.dataset_merge``).
 
     so101 dataset info --dataset.root data/pick
     so101 dataset validate --dataset.root data/pick
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from kinematics.units import JOINT_FEATURE_NAMES
-from recording.dataset_writer import ROBOT_TYPES, DatasetRef, dataset_features, feature_mismatches
-from recording.scene_metadata import EpisodeRecord, SceneMetadata
-from sim.scene import CameraConfig
 from so101.command import run_command
+from so101.kinematics.units import JOINT_FEATURE_NAMES
+from so101.recording.dataset_writer import ROBOT_TYPES, DatasetRef, dataset_features, feature_mismatches
+from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
+from so101.sim.scene import CameraConfig
 
 STATE_TOLERANCE = 1e-2
 """Largest difference (dataset units) between recorded state and re-simulated joints that still counts as equal."""
@@ -258,7 +258,7 @@ def _video_duration(path: Path) -> float:
 
 def _check_states(root: Path, records: list[EpisodeRecord]) -> list[str]:
     """Re-simulate each episode: its ``observation.state`` must be the joints the simulation reaches."""
-    from recording.replay import load_episodes, make_sim, model_changes, replay_episode
+    from so101.recording.replay import load_episodes, make_sim, model_changes, replay_episode
 
     problems = []
     # An end-effector dataset re-simulates from its kept joint targets: exact, as recorded; that its ee.* actions

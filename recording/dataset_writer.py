@@ -18,19 +18,21 @@ saved is in a valid dataset. ``discard_episode`` drops the one in progress; ``fi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from so101.errors import So101Error
+
+from so101.errors import ConfigError, DatasetError
 from so101.kinematics.units import JOINT_FEATURE_NAMES
+from so101.lerobot_compat import require, use_lossless_encoder
 from so101.recording.crash_points import crash_point
 from so101.recording.dataset_checks import check_openable
 from so101.recording.durable_root import DurableRoot
-from so101.recording.episode_commit import COMMIT_LEROBOT, EpisodeCommitter
-from so101.recording.lossless_encoder import use_lossless_encoder
+from so101.recording.episode_commit import EpisodeCommitter
 from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
 from so101.sim.randomization import ScenePlacement
 from so101.sim.scene import CameraConfig
@@ -39,10 +41,13 @@ from so101.sim.task_signals import TASK
 if TYPE_CHECKING:
     from lerobot.datasets.lerobot_dataset import LeRobotDataset, LeRobotDatasetMetadata
 
+log = logging.getLogger(__name__)
+
 ROBOT_TYPE = "so101_follower"
 """LeRobot's name of the SO-101 follower: policies trained on the dataset deploy to it unchanged."""
 SIM_ROBOT_TYPE = "so101_sim"
-"""The robot type ``lerobot-record --robot.type=so101_sim`` (``so101.sim.lerobot_robot``) writes: same features and units."""
+"""The robot type ``lerobot-record --robot.type=so101_sim`` (``so101.sim.lerobot_robot``) writes: same features and
+units."""
 ROBOT_TYPES = (ROBOT_TYPE, SIM_ROBOT_TYPE)
 
 VIDEO_CODECS: tuple[str, ...] = ("libsvtav1", "h264", "hevc")
@@ -67,7 +72,7 @@ class DatasetConfig:
 
     def __post_init__(self) -> None:
         if "/" not in self.repo_id or self.repo_id.startswith("/") or self.repo_id.endswith("/"):
-            raise ValueError(f"--dataset.repo_id must look like 'user/name', got {self.repo_id!r}")
+            raise ConfigError("dataset.repo_id", self.repo_id, "must look like 'user/name'")
         if self.vcodec not in VIDEO_CODECS:
             raise ValueError(f"--dataset.vcodec must be one of {', '.join(VIDEO_CODECS)}, got {self.vcodec!r}")
         if not self.task.strip():
@@ -93,12 +98,12 @@ class DatasetRef:
         errors name ``flag``, the option that gave the folder.
 
         Raises:
-            So101Error: the folder does not exist, is not a LeRobot dataset, or one of its files is damaged.
+            DatasetError: the folder does not exist, is not a LeRobot dataset, or one of its files is damaged.
         """
         root = self.resolved_root()
         if not (root / "meta" / "info.json").is_file():
             problem = "does not exist" if not root.exists() else "is not a LeRobot dataset (it has no meta/info.json)"
-            raise So101Error(
+            raise DatasetError(
                 f"{flag} {root} {problem}; give the folder of a LeRobot v3.0 dataset, as "
                 "so101 record --dataset.root wrote it"
             )
@@ -198,7 +203,7 @@ class DatasetWriter:
         """
         from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-        _check_lerobot_version()
+        require("lerobot", "record (durable episode commits through LeRobot's writer)")
         root = config.resolved_root()
         # Recover first: a commit interrupted between its two renames (filesystems without an atomic exchange)
         # is completed there, which brings the dataset folder back.
@@ -219,7 +224,7 @@ class DatasetWriter:
             streaming_encoding=True,
             encoder_threads=config.encoder_threads,
         )
-        use_lossless_encoder(dataset, config)
+        use_lossless_encoder(dataset, config.encoder_threads)
         return cls(dataset, root, session, 0, config.task)
 
     @classmethod
@@ -236,7 +241,7 @@ class DatasetWriter:
         import datasets
         from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-        _check_lerobot_version()
+        require("lerobot", "record (durable episode commits through LeRobot's writer)")
         root = config.resolved_root()
         _say_recovered(DurableRoot(root).recover(), root)
         metadata = SceneMetadata(root)
@@ -245,7 +250,7 @@ class DatasetWriter:
                 f"--resume: there is no LeRobot dataset at {root} (no meta/info.json); drop --resume to create one"
             )
         if not metadata.exists():
-            raise So101Error(
+            raise DatasetError(
                 f"--resume: {root} was not recorded by the workbench (no {metadata.recording_path.name}); its "
                 "episodes could not be re-simulated. Record into a new --dataset.root and merge instead"
             )
@@ -267,12 +272,12 @@ class DatasetWriter:
             problems.append(f"robot_type is {dataset.meta.robot_type!r}, expected {ROBOT_TYPE!r}")
         if problems:
             dataset.finalize()
-            raise So101Error(
+            raise DatasetError(
                 f"--resume: {root} does not match this recording: "
                 + "; ".join(problems)
                 + ". Use the dataset's --scene.fps, --cameras.names and image size, or record into a new --dataset.root"
             )
-        use_lossless_encoder(dataset, config)
+        use_lossless_encoder(dataset, config.encoder_threads)
         return cls(dataset, root, session, len(metadata.sessions()), config.task)
 
     @property
@@ -353,16 +358,6 @@ class DatasetWriter:
             self.committer.close()
 
 
-def _check_lerobot_version() -> None:
-    from importlib.metadata import version
-
-    if version("lerobot") != COMMIT_LEROBOT:
-        raise So101Error(
-            f"record writes datasets through LeRobot {COMMIT_LEROBOT}'s writer internals, but LeRobot "
-            f"{version('lerobot')} is installed; install the pinned version (make setup)"
-        )
-
-
 def _say_recovered(removed: list[str], root: Path) -> None:
     if removed:
-        print(f"record: an earlier session on {root} was killed; removed {' and '.join(removed)} (never saved)")
+        log.info("record: an earlier session on %s was killed; removed %s (never saved)", root, " and ".join(removed))

@@ -8,7 +8,7 @@ import errno
 import shutil
 from pathlib import Path
 
-from so101.command import UsageError
+from so101.errors import DiskFullError
 
 VIDEO_BYTES_PER_PIXEL = 0.04
 """Video bytes per pixel and frame used for the estimate: h264 at LeRobot's crf 30 measured 0.006 on the simulated
@@ -43,13 +43,16 @@ def check_free_space(root: Path, per_episode: int, episodes: int) -> str | None:
     """Refuse to start without room for one episode; a warning line when not all ``episodes`` fit, else None.
 
     Raises:
-        UsageError: less free space than one episode (and the session's metadata) needs.
+        DiskFullError: less free space than one episode (and the session's metadata) needs.
     """
     free = free_bytes(root)
     if free < per_episode + SESSION_BYTES:
-        raise UsageError(
+        raise DiskFullError(
             f"the disk holding {root} has {mb(free)} free; one episode needs about {mb(per_episode + SESSION_BYTES)} "
-            "(--episode_time_s, --cameras.*): free some space or choose another --dataset.root"
+            "(--episode_time_s, --cameras.*): free some space or choose another --dataset.root",
+            path=root,
+            need=per_episode + SESSION_BYTES,
+            free=free,
         )
     if free < per_episode * episodes + SESSION_BYTES:
         room = (free - SESSION_BYTES) // per_episode

@@ -21,8 +21,8 @@ import os
 import shutil
 from pathlib import Path
 
-from recording.atomic_file import exchange, fsync_dir, fsync_tree
-from recording.crash_points import crash_point
+from so101.recording.atomic_file import exchange, fsync_dir, fsync_tree
+from so101.recording.crash_points import crash_point
 
 WORK_SUFFIX = ".so101-work"
 LINKED_DIRS = ("data", "videos", "meta/episodes")

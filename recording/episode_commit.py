@@ -22,15 +22,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recording.crash_points import crash_point
-from recording.durable_root import DurableRoot
+from so101.lerobot_compat import DatasetInternals
+from so101.recording.crash_points import crash_point
+from so101.recording.durable_root import DurableRoot
 
 if TYPE_CHECKING:
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
-
-COMMIT_LEROBOT = "0.4.4"
-"""The LeRobot version whose writer attributes (``root``, ``latest_episode``, ``writer``, ``meta.episodes``) this
-module sets; ``DatasetWriter`` checks it before recording."""
 
 
 class EpisodeCommitter:
@@ -39,32 +36,27 @@ class EpisodeCommitter:
     def __init__(self, dataset: LeRobotDataset, durable: DurableRoot) -> None:
         self.dataset = dataset
         self.durable = durable
-        meta = dataset.meta
-        # LeRobot reads only the last row while writing (to continue file indices and frame ranges); a list
-        # of plain rows can be appended to, a loaded `datasets.Dataset` cannot.
-        episodes = meta.episodes
-        self._episodes: list[dict[str, Any]] = [] if episodes is None else [dict(row) for row in episodes]
-        meta.episodes = self._episodes
-        self.committed = int(meta.total_episodes)
+        # LeRobot's writer state, steered through the one adapter to its internals.
+        self.internals = DatasetInternals(dataset)
+        self._episodes: list[dict[str, Any]] = self.internals.appendable_episodes()
+        self.committed = int(dataset.meta.total_episodes)
         """Episodes in the dataset folder on disk (LeRobot's counters run ahead while a save is in progress)."""
         durable.begin()
-        dataset.root = durable.stream
+        self.internals.point_at(durable.stream)
 
     def save(self, write_extra: Callable[[Path], None]) -> None:
         """Write the episode in progress, then ``write_extra(version_root)`` (the scene), and commit both.
 
         On an error the dataset folder keeps its previous version; the recording cannot go on.
         """
-        dataset, meta = self.dataset, self.dataset.meta
         first = not self.durable.root.exists()
         # The first version is the folder LeRobotDataset.create made in the work folder.
         try:
             target = self.durable.next if first else self.durable.stage()
             crash_point("save:staged")
-            dataset.root = meta.root = target
-            dataset.save_episode()
-            dataset._close_writer()
-            meta._close_writer()
+            self.internals.point_at(target, target)
+            self.dataset.save_episode()
+            self.internals.close_writers()
             write_extra(target)
             crash_point("save:written")
             self.durable.commit()
@@ -72,24 +64,14 @@ class EpisodeCommitter:
             self._abandon()
             raise
         self.committed += 1
-        latest = meta.latest_episode
-        self._episodes.append({key: value[0] if isinstance(value, list) else value for key, value in latest.items()})
-        dataset.latest_episode = None
-        meta.latest_episode = None
-        dataset.root, meta.root = self.durable.stream, self.durable.root
+        self._episodes.append(self.internals.take_latest_episode())
+        self.internals.point_at(self.durable.stream, self.durable.root)
 
     def _abandon(self) -> None:
         """Forget a failed save: LeRobot's buffered metadata and open writers would otherwise be written into the
         work folder by ``finalize`` or by their ``__del__``, after the work folder is removed."""
-        dataset, meta = self.dataset, self.dataset.meta
-        meta.metadata_buffer.clear()
-        for owner in (dataset, meta):
-            writer, owner.writer = owner.writer, None
-            if writer is not None:
-                # A full disk may fail the close: the file is in the staged version, which is discarded.
-                with contextlib.suppress(OSError):
-                    writer.close()
-        dataset.root = self.durable.stream
+        self.internals.abandon_writers()
+        self.internals.point_at(self.durable.stream)
 
     def close(self) -> None:
         """End the session: LeRobot's encoder and writers (closed after every save), and the work folder."""

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+
+from so101.errors import ConfigError
 from so101.sim.control_loop import ControlClock
 from so101.sim.randomization import ScenePlacement
 from so101.sim.simulator import So101Sim
@@ -42,9 +44,9 @@ class EpisodeLoopConfig:
 
     def __post_init__(self) -> None:
         if self.episode_time_s <= 0:
-            raise ValueError(f"--episode_time_s must be positive, got {self.episode_time_s}")
+            raise ConfigError("episode_time_s", self.episode_time_s, "must be positive")
         if self.settle_s < 0:
-            raise ValueError(f"--settle_s must not be negative, got {self.settle_s}")
+            raise ConfigError("settle_s", self.settle_s, "must not be negative")
 
 
 @dataclass

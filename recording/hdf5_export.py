@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kinematics.units import JOINT_FEATURE_NAMES
-from recording.dataset_writer import DatasetRef
-from so101.command import UsageError, run_command
+from so101.command import run_command
+from so101.errors import ConfigError, DatasetError
+from so101.kinematics.units import JOINT_FEATURE_NAMES
+from so101.recording.dataset_writer import DatasetRef
 
 if TYPE_CHECKING:
     import h5py
@@ -59,7 +60,7 @@ class ExportConfig:
         if self.output is None:
             raise ValueError("--output is required: the folder to write episode_<i>.hdf5 files into")
         if self.episodes is not None and (not self.episodes or min(self.episodes) < 0):
-            raise ValueError(f"--episodes must list episode indices (0 or more), got {self.episodes}")
+            raise ConfigError("episodes", self.episodes, "must list episode indices (0 or more)")
 
 
 def episode_file(output: Path, episode_index: int) -> Path:
@@ -72,7 +73,7 @@ def export_hdf5(
     """Export episodes of the dataset at ``root`` into ``output``; returns the files written, in order.
 
     Raises:
-        UsageError: the dataset's state or action is not the six SO-101 joints, or an episode does not exist.
+        DatasetError: the dataset's state or action is not the six SO-101 joints, or an episode does not exist.
         FileExistsError: an episode's file exists already in ``output``.
     """
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
@@ -84,13 +85,13 @@ def export_hdf5(
         if feature is None or tuple(feature["shape"]) != (6,) or list(feature.get("names") or []) != list(
             JOINT_FEATURE_NAMES
         ):
-            raise UsageError(
+            raise DatasetError(
                 f"{root}: feature {key!r} is not the six SO-101 joints {list(JOINT_FEATURE_NAMES)}; export-hdf5 "
                 "writes joint-space datasets (convert end-effector datasets back, or export their joint copy)"
             )
     stills = [key for key in meta.camera_keys if key not in meta.video_keys]
     if stills:
-        raise UsageError(
+        raise DatasetError(
             f"{root}: cameras {stills} are stored as images, not videos; export-hdf5 reads videos (record with "
             "videos, as so101 record and lerobot-record do by default)"
         )
@@ -98,7 +99,7 @@ def export_hdf5(
     chosen = available if episodes is None else list(episodes)
     unknown = sorted(set(chosen) - set(available))
     if unknown:
-        raise UsageError(f"--episodes {unknown} are not in {root}, which has episodes 0..{meta.total_episodes - 1}")
+        raise DatasetError(f"--episodes {unknown} are not in {root}, which has episodes 0..{meta.total_episodes - 1}")
     output = Path(output)
     existing = [episode_file(output, index) for index in chosen if episode_file(output, index).exists()]
     if existing:

@@ -18,13 +18,13 @@ Layouts (found by what the file holds; anything else is refused):
   ``success`` attribute is false are skipped, as LeIsaac's converter does; its other ``obs`` fields
   (``joint_vel``, ``ee_frame_state``, ...) and ``initial_state`` do not map onto LeRobot's SO-101 features.
 
-Joint values are converted to the dataset's units (``kinematics.units``: degrees, gripper 0..100) from ``--units``
+Joint values are converted to the dataset's units (``so101.kinematics.units``: degrees, gripper 0..100) from ``--units``
 (default: the file's ``units`` attribute, radians for LeIsaac). Camera names must be the workbench's
 (``overhead_cam``, ``wrist_cam``, ``front_cam``) so that policies trained on the data run in the simulator;
 ``--cameras "{front: overhead_cam}"`` renames them (LeIsaac's ``front``/``wrist`` map to ``front_cam``/``wrist_cam``).
 
 Every episode is checked (six joints, equal lengths, finite values, image shapes) before anything is written. The
-dataset is written by ``recording.dataset_writer`` (the writer of ``so101 record``: same features, robot type,
+dataset is written by ``so101.recording.dataset_writer`` (the writer of ``so101 record``: same features, robot type,
 video encoding and ``meta/so101/recording.json`` session entry, here with source ``import-hdf5``), then checked by
 ``so101 dataset validate``'s checks of features, fps, tasks and videos. What cannot be checked: imported episodes
 have no scene, so they cannot be re-simulated (neither by ``validate`` nor ``replay``), and whether
@@ -41,9 +41,11 @@ from typing import Literal
 
 import numpy as np
 
-from kinematics.units import JointLimits
-from recording.dataset_writer import DatasetConfig, DatasetWriter
-from recording.hdf5_layouts import (
+from so101.command import run_command
+from so101.errors import ConfigError, DatasetError
+from so101.kinematics.units import JointLimits
+from so101.recording.dataset_writer import DatasetConfig, DatasetWriter
+from so101.recording.hdf5_layouts import (
     EpisodeSource,
     check_episode,
     episode_units,
@@ -53,9 +55,8 @@ from recording.hdf5_layouts import (
     input_files,
     to_dataset_units,
 )
-from sim.scene import CameraConfig
-from sim.task_signals import TASK
-from so101.command import UsageError, run_command
+from so101.sim.scene import CameraConfig
+from so101.sim.task_signals import TASK
 
 Units = Literal["auto", "degrees", "range_m100_100", "radians"]
 READ_FRAMES = 32
@@ -86,7 +87,7 @@ class ImportConfig:
         if not self.input.strip():
             raise ValueError("--input is required: HDF5 files or folders of them")
         if self.fps is not None and self.fps < 1:
-            raise ValueError(f"--fps must be at least 1, got {self.fps}")
+            raise ConfigError("fps", self.fps, "must be at least 1")
         if self.task is not None and not self.task.strip():
             raise ValueError("--task must not be empty")
         if self.dataset.task != TASK:
@@ -109,7 +110,7 @@ def import_hdf5(cfg: ImportConfig) -> ImportSummary:
     """Check every episode of ``cfg.input``, then write them into a new dataset at ``cfg.dataset``; validate it.
 
     Raises:
-        UsageError: a file or episode that cannot be imported (nothing is written then).
+        DatasetError: a file or episode that cannot be imported (nothing is written then).
         FileExistsError: the dataset's folder exists already.
     """
     import av
@@ -124,19 +125,19 @@ def import_hdf5(cfg: ImportConfig) -> ImportSummary:
     files = input_files(cfg.input)
     sources = [episode for path in files for episode in find_episodes(path, cfg.cameras)]
     if not sources:
-        raise UsageError(f"--input {cfg.input}: no episode to import")
+        raise DatasetError(f"--input {cfg.input}: no episode to import")
     checked = [check_episode(source) for source in sources]
     shapes = checked[0].image_shapes
     for episode in checked[1:]:
         if episode.image_shapes != shapes:
-            raise UsageError(
+            raise DatasetError(
                 f"{episode.source.name}: cameras {episode.image_shapes} differ from {checked[0].source.name}'s "
                 f"{shapes}; one dataset needs the same cameras and image sizes in every episode"
             )
     fps = file_fps(sources, cfg.fps)
     task = cfg.task or file_attribute(sources, "task")
     if not task:
-        raise UsageError("the files carry no task string; give it with --task \"...\"")
+        raise DatasetError("the files carry no task string; give it with --task \"...\"")
     units = {source.name: episode_units(source, cfg.units) for source in sources}
     cameras = [CameraConfig(name, width, height) for name, (height, width) in shapes.items()]
     session = _session(cfg, files, fps, cameras, task, sorted(set(units.values())))
@@ -175,7 +176,7 @@ def _frames(
 
 def _model_limits() -> JointLimits:
     """The workbench model's joint ranges: the radians <-> dataset units conversion needs the gripper's range."""
-    from sim.scene import build_scene
+    from so101.sim.scene import build_scene
 
     return build_scene().limits
 
@@ -188,7 +189,7 @@ def _session(
 
     import lerobot
 
-    from recording.scene_metadata import workbench_version
+    from so101.recording.scene_metadata import workbench_version
 
     return {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -206,7 +207,7 @@ def _session(
 def check_imported(root: Path, repo_id: str) -> list[str]:
     """``so101 dataset validate``'s checks that apply to episodes without scenes: features against the session's
     cameras, fps, robot type, task strings, and every episode's span of every video."""
-    from recording.dataset_tools import validate
+    from so101.recording.dataset_tools import validate
 
     return validate(root, repo_id, resimulate=False)
 

@@ -1,7 +1,7 @@
 """Reading HDF5 episodes for ``so101 dataset import-hdf5``: which layout a file has, where each episode's arrays
 are, and whether they can be imported (shapes, joint count, lengths, finite values), before anything is written.
 
-Layouts (see ``recording.hdf5_import`` for how their fields map onto LeRobot's features):
+Layouts (see ``so101.recording.hdf5_import`` for how their fields map onto LeRobot's features):
 
 * ACT / ALOHA: one episode per file, ``/observations/qpos``, ``/action``, ``/observations/images/<camera>``;
 * LeIsaac: ``/data/demo_<i>/obs/joint_pos``, ``/data/demo_<i>/actions``, images as (T, H, W, 3) uint8 datasets of
@@ -10,15 +10,18 @@ Layouts (see ``recording.hdf5_import`` for how their fields map onto LeRobot's f
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from kinematics.units import JointLimits, dataset_to_radians, radians_to_dataset
-from sim.scene import ROBOT_CAMERA_NAMES
-from so101.command import UsageError
+from so101.errors import DatasetError
+from so101.kinematics.units import JointLimits, dataset_to_radians, radians_to_dataset
+from so101.sim.scene import ROBOT_CAMERA_NAMES
+
+log = logging.getLogger(__name__)
 
 LEISAAC_CAMERAS = {"front": "front_cam", "wrist": "wrist_cam"}
 """LeIsaac's camera names and the workbench cameras they become unless ``--cameras`` says otherwise."""
@@ -62,7 +65,7 @@ def input_files(spec: str) -> list[Path]:
         if path.is_dir():
             found = sorted([*path.glob("*.hdf5"), *path.glob("*.h5")], key=_natural_key)
             if not found:
-                raise UsageError(f"--input {path} holds no .hdf5 or .h5 file")
+                raise DatasetError(f"--input {path} holds no .hdf5 or .h5 file")
             files += found
         elif path.is_file():
             files.append(path)
@@ -75,14 +78,14 @@ def find_episodes(path: Path, rename: dict[str, str]) -> list[EpisodeSource]:
     """The episodes of one HDF5 file, by its layout.
 
     Raises:
-        UsageError: the file is not HDF5, or holds neither layout.
+        DatasetError: the file is not HDF5, or holds neither layout.
     """
     import h5py
 
     try:
         file = h5py.File(path, "r")
     except OSError as error:
-        raise UsageError(f"--input {path} is not an HDF5 file ({error}); give files written by h5py") from error
+        raise DatasetError(f"--input {path} is not an HDF5 file ({error}); give files written by h5py") from error
     with file:
         attrs = {key: _plain(value) for key, value in file.attrs.items()}
         if "observations/qpos" in file and "action" in file:
@@ -96,7 +99,7 @@ def find_episodes(path: Path, rename: dict[str, str]) -> list[EpisodeSource]:
                 if not isinstance(group, h5py.Group) or "actions" not in group or "obs/joint_pos" not in group:
                     continue
                 if "success" in group.attrs and not bool(group.attrs["success"]):
-                    print(f"import-hdf5: {path}:/data/{demo} is marked unsuccessful; skipped (as LeIsaac does)")
+                    log.info("import-hdf5: %s:/data/%s is marked unsuccessful; skipped (as LeIsaac does)", path, demo)
                     continue
                 obs = group["obs"]
                 cameras = {
@@ -110,7 +113,7 @@ def find_episodes(path: Path, rename: dict[str, str]) -> list[EpisodeSource]:
                 )
             if episodes:
                 return episodes
-        raise UsageError(
+        raise DatasetError(
             f"--input {path}: unknown layout; expected the ACT/ALOHA layout (/observations/qpos, /action, "
             "/observations/images/<camera>) or LeIsaac's (/data/demo_<i>/obs/joint_pos, /data/demo_<i>/actions)"
         )
@@ -127,7 +130,7 @@ def _plain(value: object) -> object:
 def _camera(path: Path, name: str, rename: dict[str, str], defaults: dict[str, str]) -> str:
     camera = rename.get(name, defaults.get(name, name))
     if camera not in ROBOT_CAMERA_NAMES:
-        raise UsageError(
+        raise DatasetError(
             f"--input {path}: camera {name!r} is not a workbench camera ({', '.join(ROBOT_CAMERA_NAMES)}); "
             f'rename it with --cameras "{{{name}: overhead_cam}}"'
         )
@@ -149,7 +152,7 @@ def check_episode(source: EpisodeSource) -> CheckedEpisode:
     """Shapes, joint count, lengths and finiteness of one episode (reads its joints, not its images).
 
     Raises:
-        UsageError: naming the episode and the problem.
+        DatasetError: naming the episode and the problem.
     """
     import h5py
 
@@ -159,17 +162,17 @@ def check_episode(source: EpisodeSource) -> CheckedEpisode:
         lengths = {key: len(array) for key, array in arrays.items()}
         for key, array in arrays.items():
             if array.ndim != 2 or array.shape[1] != 6:
-                raise UsageError(
+                raise DatasetError(
                     f"{source.name}: {key} has shape {array.shape}; expected (frames, 6): the six SO-101 joints "
                     "shoulder_pan .. gripper (a bimanual or other robot's file cannot be imported)"
                 )
             if not np.all(np.isfinite(array)):
                 frame = int(np.argwhere(~np.isfinite(array))[0][0])
-                raise UsageError(f"{source.name}: {key} holds NaN or inf (first at frame {frame}); fix or drop it")
+                raise DatasetError(f"{source.name}: {key} holds NaN or inf (first at frame {frame}); fix or drop it")
         shapes = {}
         for camera, item in images.items():
             if item.dtype != np.uint8 or item.ndim != 4 or item.shape[-1] != 3:
-                raise UsageError(
+                raise DatasetError(
                     f"{source.name}: images of {camera} are {item.dtype} {item.shape}; expected uint8 "
                     "(frames, height, width, 3) RGB (JPEG-compressed ALOHA files must be decompressed first)"
                 )
@@ -177,10 +180,10 @@ def check_episode(source: EpisodeSource) -> CheckedEpisode:
             shapes[camera] = (int(item.shape[1]), int(item.shape[2]))
     if len(set(lengths.values())) != 1:
         listed = ", ".join(f"{key} {length}" for key, length in lengths.items())
-        raise UsageError(f"{source.name}: lengths differ ({listed}); every array needs one entry per frame")
+        raise DatasetError(f"{source.name}: lengths differ ({listed}); every array needs one entry per frame")
     frames = next(iter(lengths.values()))
     if frames == 0:
-        raise UsageError(f"{source.name}: the episode has no frames")
+        raise DatasetError(f"{source.name}: the episode has no frames")
     return CheckedEpisode(source, frames, shapes)
 
 
@@ -191,7 +194,7 @@ def file_attribute(episodes: list[EpisodeSource], attribute: str) -> str | None:
     """The files' root attribute ``attribute`` as text (it must agree between files), or None when none has it."""
     values = {str(e.attrs[attribute]) for e in episodes if attribute in e.attrs}
     if len(values) > 1:
-        raise UsageError(f"the files disagree on their {attribute} ({', '.join(sorted(values))}); give --{attribute}")
+        raise DatasetError(f"the files disagree on their {attribute} ({', '.join(sorted(values))}); give --{attribute}")
     return next(iter(values)) if values else None
 
 
@@ -205,7 +208,7 @@ def file_fps(episodes: list[EpisodeSource], given: int | None) -> int:
     except ValueError:
         fps = 0
     if fps < 1:
-        raise UsageError(f"the files' fps attribute is {text!r}, not a frame rate; give --fps")
+        raise DatasetError(f"the files' fps attribute is {text!r}, not a frame rate; give --fps")
     return fps
 
 
@@ -225,7 +228,7 @@ def episode_units(source: EpisodeSource, given: str) -> str:
     units = str(source.attrs.get("units", ""))
     if units in ("degrees", "range_m100_100", "radians"):
         return units
-    raise UsageError(
+    raise DatasetError(
         f"{source.name} does not say the units of its joints (no 'units' attribute); give --units degrees, "
         "range_m100_100 or radians"
     )

@@ -6,11 +6,11 @@ import sys
 import time
 from typing import TYPE_CHECKING, TextIO
 
-from recording.episode_loop import EpisodeResult, Outcome
+from so101.recording.episode_loop import EpisodeResult, Outcome
 
 if TYPE_CHECKING:
-    from sim.simulator import So101Sim
-    from sim.task_signals import TaskSignals
+    from so101.sim.simulator import So101Sim
+    from so101.sim.task_signals import TaskSignals
 
 
 _OUTCOME_TEXT = {

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from so101.command import run_command
+from so101.errors import ConfigError
 from so101.recording.crash_points import crash_point
 from so101.recording.dataset_writer import DatasetConfig, DatasetWriter
 from so101.recording.disk_space import check_free_space, episode_bytes, free_bytes, is_disk_full, mb
@@ -33,8 +35,6 @@ from so101.teleop.leader import LeaderConfig
 from so101.teleop.scripted_expert import ExpertConfig
 from so101.teleop.sources import SOURCES
 from so101.teleop.vr.headset import VRConfig
-
-from so101.command import run_command
 
 
 @dataclass
@@ -79,9 +79,9 @@ class RecordConfig:
         if self.teleop not in SOURCES:
             raise ValueError(f"unknown --teleop {self.teleop!r}; choose one of {', '.join(SOURCES)}")
         if self.episodes < 1:
-            raise ValueError(f"--episodes must be at least 1, got {self.episodes}")
+            raise ConfigError("episodes", self.episodes, "must be at least 1")
         if self.max_consecutive_failures < 1:
-            raise ValueError(f"--max_consecutive_failures must be at least 1, got {self.max_consecutive_failures}")
+            raise ConfigError("max_consecutive_failures", self.max_consecutive_failures, "must be at least 1")
         EpisodeLoopConfig(self.episode_time_s, self.settle_s)  # validates both, naming the flags
 
 
@@ -146,6 +146,7 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
     """
     import av
     import datasets
+
     from so101.recording.scene_metadata import session_metadata
     from so101.sim.environment_state import ENVIRONMENT_STATE_KEY, environment_state, environment_state_feature
     from so101.sim.rendering import CameraRenderer

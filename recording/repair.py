@@ -27,11 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from recording.dataset_checks import read_info
-from recording.dataset_writer import DatasetConfig, DatasetRef
-from recording.lossless_encoder import use_lossless_encoder
-from recording.scene_metadata import EpisodeRecord, SceneMetadata
-from so101.command import UsageError, run_command
+from so101.command import run_command
+from so101.errors import DatasetError
+from so101.lerobot_compat import use_lossless_encoder
+from so101.recording.dataset_checks import read_info
+from so101.recording.dataset_writer import DatasetConfig, DatasetRef
+from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
 
 FLAG = "--dataset.root"
 
@@ -245,7 +246,7 @@ def repair(root: Path, output: Path, repo_id: str) -> tuple[list[int], dict[int,
         repo_id=repo_id, fps=fps, features=features, root=partial, robot_type=info.get("robot_type"),
         use_videos=True, vcodec="h264", streaming_encoding=True,
     )
-    use_lossless_encoder(dataset, DatasetConfig(repo_id=repo_id))
+    use_lossless_encoder(dataset, DatasetConfig(repo_id=repo_id).encoder_threads)
     readers = {key: VideoFrames() for key in video_keys}
     kept: list[int] = []
     dropped: dict[int, str] = {}
@@ -312,7 +313,7 @@ def _repair(cfg: RepairConfig) -> int:
     root = cfg.dataset.resolved_root()
     output = cfg.output if cfg.output is not None else root.with_name(root.name + ".repaired")
     if output.exists():
-        raise UsageError(f"--output {output} exists already; remove it or give another --output")
+        raise DatasetError(f"--output {output} exists already; remove it or give another --output")
     kept, dropped, lost = repair(root, output, cfg.dataset.repo_id)
     for line in lost:
         print(f"  file lost: {line}")

@@ -10,7 +10,7 @@ before they drove the recording, so on the same model a replay is exact: the rep
 ``observation.state`` and an episode that succeeded succeeds again.
 
 A dataset in end-effector space (``so101 convert-ee``) replays through the IK: each EE action goes through
-``kinematics.ee_action.EEActionAdapter`` (the end-effector controller, with its step bound) to joint targets; the
+``so101.kinematics.ee_action.EEActionAdapter`` (the end-effector controller, with its step bound) to joint targets; the
 joints are compared with the kept ``joints.observation.state`` (or ``observation.state`` when it stayed in joints),
 and the frames the IK could not reach are counted.
 """
@@ -25,15 +25,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kinematics.ee_features import EELayout
-from recording.dataset_writer import DatasetRef
-from recording.scene_metadata import EpisodeRecord, SceneMetadata, model_files
-from sim.options import CameraOptions
-from so101.command import UsageError, run_command
+from so101.command import run_command
+from so101.errors import ConfigError, DatasetError
+from so101.kinematics.ee_features import EELayout
+from so101.recording.dataset_writer import DatasetRef
+from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata, model_files
+from so101.sim.options import CameraOptions
 
 if TYPE_CHECKING:
-    from sim.control_loop import ControlClock
-    from sim.simulator import So101Sim
+    from so101.sim.control_loop import ControlClock
+    from so101.sim.simulator import So101Sim
 
 
 @dataclass
@@ -53,7 +54,7 @@ class ReplayConfig:
 
     def __post_init__(self) -> None:
         if self.episode < 0:
-            raise ValueError(f"--episode must be an episode index (0 or more), got {self.episode}")
+            raise ConfigError("episode", self.episode, "must be an episode index (0 or more)")
 
 
 @dataclass
@@ -110,7 +111,7 @@ def load_episodes(root: Path, episodes: list[int] | None = None, joint_actions: 
     wanted = sorted(records) if episodes is None else episodes
     missing = [index for index in wanted if index not in records]
     if missing:
-        raise UsageError(f"{root} has no episode(s) {missing}; choose --episode from 0..{len(records) - 1}")
+        raise DatasetError(f"{root} has no episode(s) {missing}; choose --episode from 0..{len(records) - 1}")
     out = []
     for index in wanted:
         rows = frame[frame["episode_index"] == index].sort_values("frame_index")
@@ -158,7 +159,7 @@ def _check_scenes_match(metadata: SceneMetadata, records: dict[int, EpisodeRecor
             return
         i = wrong[0]
         bad = f"does not match the episodes: episode {i} has {records[i].frames} frames there, {lengths[i]} in the data"
-    raise UsageError(
+    raise DatasetError(
         f"{metadata.root}: {name} {bad}; episodes were removed or added without it (lerobot-edit-dataset?). "
         "Remove episodes with so101 dataset delete-episodes, which keeps the scenes in step"
     )
@@ -166,8 +167,8 @@ def _check_scenes_match(metadata: SceneMetadata, records: dict[int, EpisodeRecor
 
 def make_sim(session: dict) -> So101Sim:
     """A simulator built like the one that recorded ``session``."""
-    from sim.scene import SceneConfig
-    from sim.simulator import So101Sim
+    from so101.sim.scene import SceneConfig
+    from so101.sim.simulator import So101Sim
 
     scene = session["scene"]
     robot_xml = Path(scene["robot_xml"])
@@ -193,7 +194,7 @@ def replay_episode(
     sim.reset(episode.record.placement)
     adapter = None
     if episode.layout is not None:
-        from kinematics.ee_action import EEActionAdapter
+        from so101.kinematics.ee_action import EEActionAdapter
 
         adapter = EEActionAdapter(sim.model, episode.layout)
         adapter.reset(sim.commanded_targets())
@@ -246,7 +247,7 @@ def _replay_all(cfg: ReplayConfig) -> int:
 
 
 def _replay_one(cfg: ReplayConfig) -> int:
-    from sim.control_loop import ControlClock
+    from so101.sim.control_loop import ControlClock
 
     (episode,) = load_episodes(cfg.dataset.existing_root(), [cfg.episode])
     sim = make_sim(episode.session)
@@ -256,7 +257,7 @@ def _replay_one(cfg: ReplayConfig) -> int:
     video = _VideoWriter(cfg, sim) if cfg.video is not None else None
     viewer = None
     if cfg.render:
-        from sim.viewer import Viewer
+        from so101.sim.viewer import Viewer
 
         viewer = Viewer(sim, title="so101 replay")
 
@@ -288,8 +289,8 @@ class _VideoWriter:
     """The replay filmed by ``cfg.cameras``, with the task signals drawn."""
 
     def __init__(self, cfg: ReplayConfig, sim: So101Sim) -> None:
-        from sim.rendering import CameraRenderer
-        from sim.video import EpisodeVideo
+        from so101.sim.rendering import CameraRenderer
+        from so101.sim.video import EpisodeVideo
 
         assert cfg.video is not None
         self._renderer = CameraRenderer(sim.model, cfg.cameras.configs(), cfg.cameras.render_profile)

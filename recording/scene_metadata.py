@@ -7,7 +7,7 @@ Two files under ``<root>/meta/so101/`` (LeRobot ignores them; they travel with t
   task-signal configs, action source and its config, fps, cameras, render profile, task string, workbench and
   LeRobot versions, start time.
 * ``episodes.jsonl``: one JSON object per saved episode, in episode order: ``episode_index``, ``session`` (index
-  into ``sessions``), ``placement`` (seed, brick pose, bowl position: ``sim.randomization.ScenePlacement``),
+  into ``sessions``), ``placement`` (seed, brick pose, bowl position: ``so101.sim.randomization.ScenePlacement``),
   ``outcome`` (``success``, ``timeout`` or ``saved`` by the user), ``frames`` and the phases reached.
 
 Lengths in metres, angles in radians, like ``ScenePlacement``.
@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recording.atomic_file import write_atomic
-from sim.paths import ASSETS_DIR, REPO_ROOT
-from sim.randomization import ScenePlacement
-from sim.scene import SceneModel
+from so101.recording.atomic_file import write_atomic
+from so101.sim.paths import ASSETS_DIR
+from so101.sim.randomization import ScenePlacement
+from so101.sim.scene import SceneModel
 
 FORMAT_VERSION = 1
 META_DIR = Path("meta") / "so101"
@@ -73,7 +73,8 @@ def file_sha256(path: Path) -> str:
 
 
 def model_files(scene: SceneModel) -> dict[str, str]:
-    """SHA-256 of every file the compiled scene was built from, keyed by path (relative to the repo when inside it).
+    """SHA-256 of every file the compiled scene was built from, keyed by path (``assets/<file>`` for the workbench's
+    own models, the same in a clone and in an installed wheel; the absolute path otherwise).
 
     Together they pin the physics: replaying on a different model is flagged by ``dataset validate`` and ``replay``.
     """
@@ -81,7 +82,7 @@ def model_files(scene: SceneModel) -> dict[str, str]:
     hashes: dict[str, str] = {}
     for path in dict.fromkeys(p.resolve() for p in paths):
         try:
-            key = str(path.relative_to(REPO_ROOT))
+            key = str(path.relative_to(ASSETS_DIR.resolve().parent))
         except ValueError:
             key = str(path)
         hashes[key] = file_sha256(path)
@@ -92,7 +93,7 @@ def workbench_version() -> str:
     """Version of the installed workbench distribution, or ``"unknown"`` when run from a bare checkout."""
     from importlib.metadata import PackageNotFoundError, packages_distributions, version
 
-    for dist in packages_distributions().get("recording", []):
+    for dist in packages_distributions().get("so101", []):
         try:
             return version(dist)
         except PackageNotFoundError:

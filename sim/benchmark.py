@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.options import SceneOptions
-from sim.rendering import RENDER_PROFILES
 from so101.command import run_command
+from so101.sim.options import SceneOptions
+from so101.sim.rendering import RENDER_PROFILES
 
 PHYSICS_TARGET = 10.0
 """Physics alone (no rendering): at least this many times real time."""
@@ -86,10 +86,10 @@ def _verdict(times_real_time: float, target: float) -> str:
 
 def bench(cfg: SimBenchConfig) -> int:
     """Measure and print the figures; 0 when it ran, whether or not the targets were met."""
-    from sim.env import So101PickPlaceEnv
-    from sim.machine import machine_line
-    from sim.scene import CameraConfig
-    from sim.simulator import So101Sim
+    from so101.sim.env import So101PickPlaceEnv
+    from so101.sim.machine import machine_line
+    from so101.sim.scene import CameraConfig
+    from so101.sim.simulator import So101Sim
 
     print(machine_line())
     fps = cfg.scene.fps

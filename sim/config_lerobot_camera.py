@@ -2,7 +2,7 @@
 
 Importing this module registers ``so101_sim`` with LeRobot's ``CameraConfig`` registry, as LeRobot's own
 ``opencv`` and ``intelrealsense`` cameras register themselves. The camera itself is
-``sim.lerobot_camera.So101SimCamera``: LeRobot 0.4.4's ``make_cameras_from_configs`` finds it from this module's
+``so101.sim.lerobot_camera.So101SimCamera``: LeRobot 0.4.4's ``make_cameras_from_configs`` finds it from this module's
 name (``config_<x>`` -> ``<x>``) and the class name without ``Config``, as for the ``so101_sim`` robot.
 
     --robot.cameras "{overhead_cam: {type: so101_sim, scene_camera: overhead_cam, pose_feed: /tmp/rig/pose}}"
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from lerobot.cameras.configs import CameraConfig
 
-from sim.rendering import RenderProfile
-from sim.scene import ROBOT_CAMERA_NAMES
+from so101.sim.rendering import RenderProfile
+from so101.sim.scene import ROBOT_CAMERA_NAMES
 
 
 @CameraConfig.register_subclass("so101_sim")
@@ -30,7 +30,7 @@ class So101SimCameraConfig(CameraConfig):
     seed: int = 0
     """Scene seed: where the brick and the bowl are."""
     render_profile: str = "fast"
-    """``fast`` or ``quality`` (``sim.rendering``)."""
+    """``fast`` or ``quality`` (``so101.sim.rendering``)."""
     brick: str = "2x4"
     """``2x4`` or ``2x2`` Duplo brick."""
     max_age_ms: float = 500.0

@@ -1,7 +1,7 @@
 """Configuration of the simulated SO-101 follower as a LeRobot robot (``--robot.type=so101_sim``).
 
 Importing this module registers ``so101_sim`` with LeRobot's ``RobotConfig`` registry. The robot itself is
-``sim.lerobot_robot.So101SimRobot``: LeRobot finds it from this module's name (``config_<x>`` -> ``<x>``) and
+``so101.sim.lerobot_robot.So101SimRobot``: LeRobot finds it from this module's name (``config_<x>`` -> ``<x>``) and
 the class name without ``Config``, as it does for its own robots.
 """
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 from lerobot.robots.config import RobotConfig
 
-from sim.lerobot_options import PluginFlags, camera_options, scene_options
-from sim.options import DEFAULT_CAMERAS, CameraOptions, SceneOptions
+from so101.sim.lerobot_options import PluginFlags, camera_options, scene_options
+from so101.sim.options import DEFAULT_CAMERAS, CameraOptions, SceneOptions
 
 # A RobotConfig's ``cameras`` must hold physical camera configurations (LeRobot checks their width, height and fps),
 # so the simulated cameras are camera_names/camera_width/camera_height, validated as --cameras.* of so101 commands.
@@ -49,7 +49,7 @@ class So101SimRobotConfig(RobotConfig):
     camera_height: int = 480
     """Image height (pixels) of every camera."""
     render_profile: str = "fast"
-    """``fast`` or ``quality`` (see ``sim.rendering``); policies must see the profile they were trained on."""
+    """``fast`` or ``quality`` (see ``so101.sim.rendering``); policies must see the profile they were trained on."""
     brick: str = "2x4"
     """``2x4`` or ``2x2`` Duplo brick."""
     robot_xml: Path | None = None

@@ -2,9 +2,9 @@
 
 Observation: ``{"agent_pos": (6,) float32 joint positions in dataset units, "pixels": {camera: (H, W, 3) uint8}}``.
 Action: (6,) joint targets in dataset units (degrees; gripper 0..100), or with ``ee_layout`` an end-effector pose in
-that layout (``kinematics.ee_features``: TCP in the robot base frame, metres, plus the gripper), which the
+that layout (``so101.kinematics.ee_features``: TCP in the robot base frame, metres, plus the gripper), which the
 end-effector controller inside turns into joint targets, no body joint moving more than its step bound per step
-(``kinematics.ee_action``). One step is 1/fps s of sim time.
+(``so101.kinematics.ee_action``). One step is 1/fps s of sim time.
 ``info`` holds ``is_success`` and every task signal, and from ``reset`` the scene's ``placement`` (a
 ``ScenePlacement``); with end-effector actions also ``ik_ok`` (this step's pose was reached) and ``ik_failures``
 (steps of the episode whose pose the IK could not reach). An episode terminates on success and is truncated at
@@ -26,13 +26,13 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from kinematics.ee_features import EELayout
-from kinematics.units import radians_to_dataset
-from sim.options import episode_steps
-from sim.randomization import RandomizationConfig, ScenePlacement
-from sim.rendering import CameraRenderer, RenderProfile
-from sim.scene import BrickSize, CameraConfig, SceneConfig, default_cameras
-from sim.simulator import So101Sim
+from so101.kinematics.ee_features import EELayout
+from so101.kinematics.units import radians_to_dataset
+from so101.sim.options import episode_steps
+from so101.sim.randomization import RandomizationConfig, ScenePlacement
+from so101.sim.rendering import CameraRenderer, RenderProfile
+from so101.sim.scene import BrickSize, CameraConfig, SceneConfig, default_cameras
+from so101.sim.simulator import So101Sim
 
 ENV_ID = "so101/PickPlace-v0"
 TASK = "Pick up the Duplo brick and place it in the bowl."
@@ -44,8 +44,8 @@ class So101PickPlaceEnv(gym.Env):
 
     Args:
         cameras: the robot cameras observed; default overhead_cam and wrist_cam at 640x480.
-        render_profile: ``fast`` or ``quality`` (see ``sim.rendering``).
-        episode_length: control steps before truncation; default ``sim.options.EPISODE_TIME_S`` of sim time.
+        render_profile: ``fast`` or ``quality`` (see ``so101.sim.rendering``).
+        episode_length: control steps before truncation; default ``so101.sim.options.EPISODE_TIME_S`` of sim time.
         fps: control rate (Hz).
         brick: ``2x4`` or ``2x2`` Duplo brick.
         robot_xml: another SO-101 MJCF; default the workbench's own model.
@@ -88,7 +88,7 @@ class So101PickPlaceEnv(gym.Env):
         self.action_space = gym.spaces.Box(low=low, high=high, dtype=np.float32)
         self.ee = None
         if ee_layout is not None:
-            from kinematics.ee_action import EEActionAdapter
+            from so101.kinematics.ee_action import EEActionAdapter
 
             self.ee = EEActionAdapter(self.sim.model, ee_layout)
             # Poses are unbounded numbers to the space (a target out of reach is the controller's to report); only
@@ -165,7 +165,7 @@ class So101PickPlaceEnv(gym.Env):
 def register() -> None:
     """Register ``ENV_ID`` with Gymnasium (idempotent)."""
     if ENV_ID not in gym.registry:
-        gym.register(id=ENV_ID, entry_point="sim.env:So101PickPlaceEnv")
+        gym.register(id=ENV_ID, entry_point="so101.sim.env:So101PickPlaceEnv")
 
 
 register()

@@ -1,9 +1,9 @@
 """The simulated robot camera as a LeRobot camera: the scene rendered with the arm where the follower's servos are.
 
-With ``so101 emulate follower`` (``teleop.feetech.follower_rig``) it completes a follower rig without hardware:
+With ``so101 emulate follower`` (``so101.teleop.feetech.follower_rig``) it completes a follower rig without hardware:
 LeRobot's ``SO101Follower`` drives the emulated servos, and each of its cameras renders the simulated scene posed
-from the servos' present positions, read from the rig's pose feed (``teleop.feetech.pose_feed``). Reads render
-at once, on the caller's thread (MuJoCo's GL contexts belong to one thread, ``sim.gl_context``).
+from the servos' present positions, read from the rig's pose feed (``so101.sim.pose_feed``). Reads render
+at once, on the caller's thread (MuJoCo's GL contexts belong to one thread, ``so101.sim.gl_context``).
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 from lerobot.cameras.camera import Camera
 
-from sim.config_lerobot_camera import So101SimCameraConfig
-from sim.rendering import CameraRenderer
-from sim.scene import CameraConfig, SceneConfig
-from sim.simulator import START_POSE, So101Sim
-from teleop.feetech.pose_feed import read_pose
+from so101.sim.config_lerobot_camera import So101SimCameraConfig
+from so101.sim.pose_feed import read_pose
+from so101.sim.rendering import CameraRenderer
+from so101.sim.scene import CameraConfig, SceneConfig
+from so101.sim.simulator import START_POSE, So101Sim
 
 
 class So101SimCamera(Camera):

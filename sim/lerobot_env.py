@@ -1,6 +1,6 @@
 """The pick-and-place task as a LeRobot environment, so that LeRobot's own evaluator runs it.
 
-    lerobot-eval --env.type=so101_pickplace --env.discover_packages_path=sim --policy.path=...
+    lerobot-eval --env.type=so101_pickplace --env.discover_packages_path=so101.sim --policy.path=...
 
 A policy trained on an end-effector dataset (``so101 convert-ee``) is evaluated with ``--env.ee_rotation`` set to the
 dataset's rotation encoding (``rotvec``, ``quat`` or ``6d``): the env then takes ``ee.*`` actions and turns them into
@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from lerobot.configs.types import FeatureType, PolicyFeature
 from lerobot.envs.configs import EnvConfig
 
-from kinematics.ee_features import ROTATION_ENCODINGS, EELayout
-from sim.env import ENV_ID, So101PickPlaceEnv
-from sim.lerobot_options import PluginFlags, camera_options, scene_options
-from sim.options import DEFAULT_CAMERAS, CameraOptions, SceneOptions, episode_steps
+from so101.errors import ConfigError
+from so101.kinematics.ee_features import ROTATION_ENCODINGS, EELayout
+from so101.sim.env import ENV_ID, So101PickPlaceEnv
+from so101.sim.lerobot_options import PluginFlags, camera_options, scene_options
+from so101.sim.options import DEFAULT_CAMERAS, CameraOptions, SceneOptions, episode_steps
 
 # LeRobot's gym env configs name the image size observation_width/height; the other names are the workbench's.
 _FLAGS = PluginFlags(
@@ -67,7 +68,7 @@ class So101PickPlaceEnvConfig(EnvConfig):
         if self.episode_length is None:
             self.episode_length = episode_steps(self.fps)
         if self.episode_length < 1:
-            raise ValueError(f"--env.episode_length must be at least 1, got {self.episode_length}")
+            raise ConfigError("env.episode_length", self.episode_length, "must be at least 1")
         action_dim = 6 if self.ee_layout() is None else self.ee_layout().dim
         self.features = {
             "action": PolicyFeature(type=FeatureType.ACTION, shape=(action_dim,)),
@@ -94,14 +95,12 @@ class So101PickPlaceEnvConfig(EnvConfig):
         if self.ee_rotation is None:
             return None
         if self.ee_rotation not in ROTATION_ENCODINGS:
-            raise ValueError(
-                f"--env.ee_rotation must be one of {', '.join(ROTATION_ENCODINGS)}, got {self.ee_rotation!r}"
-            )
+            raise ConfigError("env.ee_rotation", self.ee_rotation, f"must be one of {', '.join(ROTATION_ENCODINGS)}")
         return EELayout(rotation=self.ee_rotation)  # type: ignore[arg-type]
 
     @property
     def package_name(self) -> str:
-        return "sim.env"
+        return "so101.sim.env"
 
     @property
     def gym_id(self) -> str:

@@ -1,9 +1,10 @@
-"""The scene and camera option blocks of ``sim.options``, built from the flat fields of LeRobot's plugin configs.
+"""The scene and camera option blocks of ``so101.sim.options``, built from the flat fields of LeRobot's plugin configs.
 
 The LeRobot plugins (env ``so101_pickplace``, robot ``so101_sim``) keep the field names LeRobot expects at its
 boundary, and plain ``str`` fields where the workbench uses ``Literal`` types (LeRobot's draccus cannot decode them).
 Their values are validated by ``SceneOptions`` and ``CameraOptions``, with the same rules as every ``so101``
-command; error messages name the plugin's own flags.
+command; a ``ConfigError`` is raised again about the plugin's own fields (its structured option renamed, its text
+never edited).
 """
 
 from __future__ import annotations
@@ -13,31 +14,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from sim.options import CameraOptions, SceneOptions
+from so101.errors import ConfigError
+from so101.sim.options import CameraOptions, SceneOptions
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class PluginFlags:
-    """The plugin's flag for each option of ``sim.options`` whose name LeRobot dictates, for error messages."""
+    """The plugin's flag for each option of ``so101.sim.options`` whose name LeRobot dictates, for error messages."""
 
     prefix: str
     """``env`` or ``robot``: LeRobot's prefix of the plugin's options."""
     names: Mapping[str, str]
-    """Option of ``sim.options`` (``cameras.names``) -> the plugin's field (``camera_names``)."""
+    """Option of ``so101.sim.options`` (``cameras.names``) -> the plugin's field (``camera_names``)."""
 
-    def rename(self, message: str) -> str:
-        for ours, theirs in self.names.items():
-            message = message.replace(f"--{ours}", f"--{self.prefix}.{theirs}")
-        return message
+    def field(self, option: str) -> str:
+        """The plugin's option for one of ``so101.sim.options`` (``cameras.width`` -> ``env.observation_width``)."""
+        return f"{self.prefix}.{self.names.get(option, option)}"
 
     def check(self, build: Callable[[], T]) -> T:
-        """``build()``, its ValueError reworded with the plugin's flags."""
+        """``build()``; a ``ConfigError`` it raises is raised again about the plugin's own options."""
         try:
             return build()
-        except ValueError as error:
-            raise ValueError(self.rename(str(error))) from error
+        except ConfigError as error:
+            raise error.renamed(self.field) from error
 
 
 def scene_options(brick: str, robot_xml: str | Path | None, fps: int, flags: PluginFlags) -> SceneOptions:

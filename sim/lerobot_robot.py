@@ -1,8 +1,8 @@
 """The simulated SO-101 follower as a LeRobot robot, so that LeRobot's own tools drive it.
 
-    lerobot-teleoperate --robot.type=so101_sim --robot.discover_packages_path=sim --fps=30 \
+    lerobot-teleoperate --robot.type=so101_sim --robot.discover_packages_path=so101.sim --fps=30 \
         --teleop.type=so101_leader --teleop.port=/dev/ttyACM0 --teleop.id=my_leader
-    lerobot-record --robot.type=so101_sim --robot.discover_packages_path=sim \
+    lerobot-record --robot.type=so101_sim --robot.discover_packages_path=so101.sim \
         --teleop.type=so101_leader --teleop.port=/dev/ttyACM0 --teleop.id=my_leader \
         --dataset.repo_id=me/so101_sim_pickplace --dataset.single_task="..." --dataset.push_to_hub=false
 
@@ -23,11 +23,11 @@ import numpy as np
 from lerobot.robots.robot import Robot
 from lerobot.utils.decorators import check_if_already_connected, check_if_not_connected
 
-from kinematics.units import JOINT_FEATURE_NAMES, Normalization
-from sim.config_lerobot_robot import So101SimRobotConfig
-from sim.rendering import CameraRenderer
-from sim.scene import CameraConfig
-from sim.simulator import So101Sim
+from so101.kinematics.units import JOINT_FEATURE_NAMES, Normalization
+from so101.sim.config_lerobot_robot import So101SimRobotConfig
+from so101.sim.rendering import CameraRenderer
+from so101.sim.scene import CameraConfig
+from so101.sim.simulator import So101Sim
 
 
 class So101SimRobot(Robot):

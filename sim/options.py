@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sim.rendering import RENDER_PROFILES, RenderProfile
-from sim.scene import BRICK_SIZES, ROBOT_CAMERA_NAMES, BrickSize, CameraConfig, SceneConfig
+from so101.errors import ConfigError
+from so101.sim.rendering import RENDER_PROFILES, RenderProfile
+from so101.sim.scene import BRICK_SIZES, ROBOT_CAMERA_NAMES, BrickSize, CameraConfig, SceneConfig
 
 DEFAULT_CAMERAS: tuple[str, ...] = ("overhead_cam", "wrist_cam")
 """The robot cameras recorded and observed by default."""
@@ -60,17 +61,16 @@ class CameraOptions:
 
     def __post_init__(self) -> None:
         if not self.names or len(set(self.names)) != len(self.names):
-            raise ValueError(
-                f"--cameras.names must list distinct cameras of {', '.join(ROBOT_CAMERA_NAMES)}, got {self.names}"
-            )
+            cameras = ", ".join(ROBOT_CAMERA_NAMES)
+            raise ConfigError("cameras.names", self.names, f"must list distinct cameras of {cameras}")
         if self.render_profile not in RENDER_PROFILES:
-            raise ValueError(
-                f"--cameras.render_profile must be one of {', '.join(RENDER_PROFILES)}, got {self.render_profile!r}"
-            )
+            profiles = ", ".join(RENDER_PROFILES)
+            raise ConfigError("cameras.render_profile", self.render_profile, f"must be one of {profiles}")
         if self.width < 16 or self.height < 16:
-            raise ValueError(
-                f"--cameras.width and --cameras.height must be at least 16, got {self.width}x{self.height}"
-            )
+            raise ConfigError(
+                ("cameras.width", "cameras.height"), (self.width, self.height), "must be at least 16",
+                shown=f"{self.width}x{self.height}",
+            )  # fmt: skip
         self.configs()  # validates the names once, with the message of CameraConfig
 
     def configs(self) -> list[CameraConfig]:

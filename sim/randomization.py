@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from kinematics.pose import yaw_quat
-from sim.scene import BOWL_OUTER_RADIUS
+from so101.kinematics.pose import yaw_quat
+from so101.sim.scene import BOWL_OUTER_RADIUS
 
 TABLE_TOP_XY = ((-0.25, 0.65), (-0.5, 0.5))
 """(x range, y range) of the table top (m, world frame): the ``table_top`` geom of ``assets/scene.xml``."""

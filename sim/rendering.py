@@ -18,6 +18,7 @@ from typing import Literal
 
 import mujoco
 import numpy as np
+
 from so101.sim.gl_context import OffscreenContext, close_at_exit, forget, make_current
 from so101.sim.scene import CameraConfig
 
@@ -54,8 +55,8 @@ def configure_scene_flags(scene: mujoco.MjvScene, profile: RenderProfile) -> Non
 class CameraRenderer:
     """Renders a fixed set of scene cameras into uint8 RGB arrays of shape (height, width, 3), top row first.
 
-    Every camera renders in one offscreen GL context (``so101.sim.gl_context``), which takes turns with any window of the
-    process; ``close`` is idempotent and safe before or after closing windows.
+    Every camera renders in one offscreen GL context (``so101.sim.gl_context``), which takes turns with any window of
+    the process; ``close`` is idempotent and safe before or after closing windows.
     """
 
     def __init__(

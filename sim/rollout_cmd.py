@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.options import CameraOptions, SceneOptions
 from so101.command import run_command
+from so101.errors import ConfigError
+from so101.sim.options import CameraOptions, SceneOptions
 
 
 @dataclass
@@ -37,11 +38,11 @@ class RolloutConfig:
 
     def __post_init__(self) -> None:
         if self.scenes < 1:
-            raise ValueError(f"--scenes must be at least 1, got {self.scenes}")
+            raise ConfigError("scenes", self.scenes, "must be at least 1")
         if self.first_seed < 0:
-            raise ValueError(f"--first_seed must not be negative, got {self.first_seed}")
+            raise ConfigError("first_seed", self.first_seed, "must not be negative")
         if not self.seconds > 0:
-            raise ValueError(f"--seconds must be positive, got {self.seconds}")
+            raise ConfigError("seconds", self.seconds, "must be positive")
         if self.output.exists() and not self.output.is_dir():
             raise ValueError(f"--output {self.output} is a file; name a folder")
 
@@ -58,9 +59,9 @@ def rollout(cfg: RolloutConfig) -> int:
     """Roll out ``cfg.scenes`` scenes and write their images, placements and video to ``cfg.output``."""
     import imageio.v3 as iio
 
-    from sim.rendering import CameraRenderer
-    from sim.simulator import So101Sim
-    from sim.video import EpisodeVideo
+    from so101.sim.rendering import CameraRenderer
+    from so101.sim.simulator import So101Sim
+    from so101.sim.video import EpisodeVideo
 
     sim = So101Sim(cfg.scene.scene_config())
     cfg.output.mkdir(parents=True, exist_ok=True)

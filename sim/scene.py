@@ -19,10 +19,10 @@ from typing import Literal
 import mujoco
 import numpy as np
 
-from kinematics.pose import quat_from_xyaxes
-from kinematics.units import JOINT_NAMES, JointLimits
-from sim.paths import ASSETS_DIR, ROBOT_XML, SCENE_XML
-from so101.command import UsageError
+from so101.errors import ConfigError
+from so101.kinematics.pose import quat_from_xyaxes
+from so101.kinematics.units import JOINT_NAMES, JointLimits
+from so101.sim.paths import ASSETS_DIR, ROBOT_XML, SCENE_XML
 
 BrickSize = Literal["2x4", "2x2"]
 BRICK_SIZES: tuple[str, ...] = ("2x4", "2x2")
@@ -57,7 +57,7 @@ def default_cameras() -> list[CameraConfig]:
 
 @dataclass
 class SceneConfig:
-    """What the scene is made of. Randomized placements are a separate concern (``sim.randomization``)."""
+    """What the scene is made of. Randomized placements are a separate concern (``so101.sim.randomization``)."""
 
     robot_xml: Path | None = None
     """Another SO-101 MJCF to use instead of the workbench's own (same joint names, a ``gripperframe`` site)."""
@@ -69,11 +69,11 @@ class SceneConfig:
 
     def __post_init__(self) -> None:
         if self.brick not in BRICK_SIZES:
-            raise ValueError(f"unknown brick {self.brick!r}; use --scene.brick 2x4 or 2x2")
+            raise ConfigError("scene.brick", self.brick, f"must be {' or '.join(BRICK_SIZES)}")
         if self.fps <= 0:
-            raise ValueError(f"--scene.fps must be positive, got {self.fps}")
+            raise ConfigError("scene.fps", self.fps, "must be positive")
         if self.robot_xml is not None and Path(self.robot_xml).is_dir():
-            raise UsageError(f"robot model {self.robot_xml} is a folder; pass the SO-101 MJCF file inside it")
+            raise ConfigError("scene.robot_xml", self.robot_xml, "is a folder: pass the SO-101 MJCF file inside it")
         if self.robot_xml is not None and not Path(self.robot_xml).is_file():
             raise FileNotFoundError(
                 f"robot model {self.robot_xml} does not exist; pass the path of an SO-101 MJCF file"
@@ -135,9 +135,7 @@ def build_scene(config: SceneConfig | None = None) -> SceneModel:
         robot = mujoco.MjSpec.from_file(str(robot_xml))
     except ValueError as error:  # MuJoCo's parser: not an MJCF file, or a broken one
         message = " ".join(str(error).split())
-        raise UsageError(
-            f"{robot_xml} is not a MuJoCo model MuJoCo can load ({message}); pass an SO-101 MJCF as --scene.robot_xml"
-        ) from error
+        raise ConfigError("scene.robot_xml", robot_xml, f"must be a model MuJoCo can load ({message})") from error
     _check_robot_spec(robot, robot_xml)
     brick = mujoco.MjSpec.from_file(str(ASSETS_DIR / f"duplo_{config.brick}.xml"))
     bowl = mujoco.MjSpec.from_file(str(ASSETS_DIR / "bowl.xml"))
@@ -160,11 +158,11 @@ def build_scene(config: SceneConfig | None = None) -> SceneModel:
         if config.robot_xml is None:
             raise
         message = " ".join(str(error).split())
-        raise UsageError(
-            f"{robot_xml} does not compile ({message}); check that the meshes and textures it names exist (its "
-            "meshdir and assetdir are relative to the file), or leave --scene.robot_xml out for the workbench's own "
-            "model"
-        ) from error
+        raise ConfigError(
+            "scene.robot_xml", robot_xml,
+            f"does not compile ({message}): check that the meshes and textures it names exist (its meshdir and "
+            "assetdir are relative to the file), or leave the option out for the workbench's own model",
+        ) from error  # fmt: skip
     return _index_scene(model, config, robot_xml)
 
 
@@ -191,16 +189,18 @@ def _check_robot_spec(robot: mujoco.MjSpec, path: Path) -> None:
     joint_names = {joint.name for joint in robot.joints}
     missing = [name for name in JOINT_NAMES if name not in joint_names]
     if missing:
-        raise UsageError(
-            f"{path} is not an SO-101 model the workbench can drive: it lacks the joints {missing} "
-            f"(it needs {', '.join(JOINT_NAMES)}); pass an SO-101 MJCF with LeRobot's joint names as "
-            "--scene.robot_xml, or leave it out for the workbench's own model"
-        )
+        raise ConfigError(
+            "scene.robot_xml", path,
+            f"is not an SO-101 model the workbench can drive: it lacks the joints {missing} (it needs "
+            f"{', '.join(JOINT_NAMES)}); pass an SO-101 MJCF with LeRobot's joint names, or leave the option out for "
+            "the workbench's own model",
+        )  # fmt: skip
     if robot.site("gripperframe") is None:
-        raise UsageError(
-            f"{path} has no site named 'gripperframe'; add one between the fingertips of the fixed jaw's body "
-            "(the tool centre point), or leave --scene.robot_xml out for the workbench's own model"
-        )
+        raise ConfigError(
+            "scene.robot_xml", path,
+            "has no site named 'gripperframe'; add one between the fingertips of the fixed jaw's body (the tool "
+            "centre point), or leave the option out for the workbench's own model",
+        )  # fmt: skip
 
 
 def _index_scene(model: mujoco.MjModel, config: SceneConfig, robot_xml: Path) -> SceneModel:
@@ -217,11 +217,11 @@ def _index_scene(model: mujoco.MjModel, config: SceneConfig, robot_xml: Path) ->
         driving = np.flatnonzero((model.actuator_trnid[:, 0] == joint) & (model.actuator_trntype == 0))
         if driving.size != 1:
             # The joints come from the robot MJCF (checked before): a missing actuator is the user's model's.
-            raise UsageError(
-                f"joint {model.joint(joint).name!r} of {robot_xml} has {driving.size} actuators; it needs exactly "
-                "one <position> actuator: add it to the robot MJCF, or leave --scene.robot_xml out for the "
-                "workbench's own model"
-            )
+            raise ConfigError(
+                "scene.robot_xml", robot_xml,
+                f"has {driving.size} actuators on joint {model.joint(joint).name!r}; it needs exactly one <position> "
+                "actuator: add it to the robot MJCF, or leave the option out for the workbench's own model",
+            )  # fmt: skip
         actuators.append(int(driving[0]))
     brick_body = obj_id(mujoco.mjtObj.mjOBJ_BODY, "brick")
     gripper_site = obj_id(mujoco.mjtObj.mjOBJ_SITE, "gripperframe")

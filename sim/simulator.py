@@ -1,6 +1,6 @@
 """The simulated SO-101 follower in its scene: reset to a placement, step at the control rate, read the joints.
 
-Actions and joint readings are in dataset units (degrees; gripper 0..100, see ``kinematics.units``), exactly as
+Actions and joint readings are in dataset units (degrees; gripper 0..100, see ``so101.kinematics.units``), exactly as
 LeRobot's SO-101 follower takes and reports them, or in its older -100..100 normalisation when asked. Every control
 step advances exactly 1/fps s of sim time.
 """
@@ -10,14 +10,14 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from kinematics.units import Normalization, dataset_to_radians, radians_to_dataset
-from sim.randomization import RandomizationConfig, ScenePlacement, sample_placement
-from sim.scene import SceneConfig, SceneModel, build_scene
-from sim.task_signals import TaskMonitor, TaskSignalConfig, TaskSignals
+from so101.kinematics.units import Normalization, dataset_to_radians, radians_to_dataset
+from so101.sim.randomization import RandomizationConfig, ScenePlacement, sample_placement
+from so101.sim.scene import SceneConfig, SceneModel, build_scene
+from so101.sim.task_signals import TaskMonitor, TaskSignalConfig, TaskSignals
 
 START_POSE = np.array([0.0, -45.0, 25.0, 85.0, 0.0, 0.0])
 """Pose of the arm at the start of every episode (dataset units): gripper closed, hovering above the workspace.
-Not the IK's seed pose (``kinematics.ik``)."""
+Not the IK's seed pose (``so101.kinematics.ik``)."""
 
 
 class So101Sim:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from sim.scene import BOWL_INNER_RADIUS, BOWL_RIM_HEIGHT, SceneModel
+from so101.sim.scene import BOWL_INNER_RADIUS, BOWL_RIM_HEIGHT, SceneModel
 
 TASK = "Pick up the Duplo brick and place it in the bowl."
 """The task string of every recorded frame and of the environment; language-conditioned policies need it verbatim."""

@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sim.options import SceneOptions
-from sim.rendering import RenderProfile
 from so101.command import run_command
+from so101.errors import ConfigError
+from so101.sim.options import SceneOptions
+from so101.sim.rendering import RenderProfile
 
 
 @dataclass
@@ -39,13 +40,13 @@ class ViewConfig:
 
     def __post_init__(self) -> None:
         if self.seed < 0:
-            raise ValueError(f"--seed must not be negative, got {self.seed}")
+            raise ConfigError("seed", self.seed, "must not be negative")
         if self.window_width < 16 or self.window_height < 16:
             raise ValueError(
                 f"--window_width and --window_height must be at least 16, got {self.window_width}x{self.window_height}"
             )
         if self.frames is not None and self.frames < 1:
-            raise ValueError(f"--frames must be at least 1, got {self.frames}")
+            raise ConfigError("frames", self.frames, "must be at least 1")
         if self.screenshot is not None and self.screenshot.suffix.lower() != ".png":
             raise ValueError(f"--screenshot names a .png file, got {self.screenshot}")
 
@@ -54,9 +55,9 @@ def view(cfg: ViewConfig) -> int:
     """Show the scene until the window is closed (or ``cfg.frames`` frames were drawn)."""
     import glfw
 
-    from sim.control_loop import ControlClock
-    from sim.simulator import So101Sim
-    from sim.viewer import Viewer
+    from so101.sim.control_loop import ControlClock
+    from so101.sim.simulator import So101Sim
+    from so101.sim.viewer import Viewer
 
     sim = So101Sim(cfg.scene.scene_config())
     seed = cfg.seed

@@ -4,9 +4,9 @@ Mouse: left-drag orbits, right-drag pans, scroll zooms. Keys: the ones bound her
 whatever a caller adds with ``add_key`` (keyboard teleoperation adds its episode keys). The window shows a text
 overlay of key help and status lines.
 
-The window is a ``sim.control_loop.View``: a ``ControlClock`` draws it between control ticks. Its GL context takes
-turns with the offscreen cameras' through ``sim.gl_context``, whatever ``MUJOCO_GL`` is (egl, osmesa or glfw), so a
-window and camera rendering share one process. It needs a display: a desktop session or ``xvfb-run -a``.
+The window is a ``so101.sim.control_loop.View``: a ``ControlClock`` draws it between control ticks. Its GL context takes
+turns with the offscreen cameras' through ``so101.sim.gl_context``, whatever ``MUJOCO_GL`` is (egl, osmesa or glfw),
+so a window and camera rendering share one process. It needs a display: a desktop session or ``xvfb-run -a``.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from typing import Any
 import mujoco
 import numpy as np
 
-from sim.gl_context import close_at_exit, forget, make_current, release, release_current
-from sim.rendering import RenderProfile, configure_scene_flags, scene_option
-from sim.simulator import So101Sim
-from so101.command import UsageError
+from so101.errors import DeviceError
+from so101.sim.gl_context import close_at_exit, forget, make_current, release, release_current
+from so101.sim.rendering import RenderProfile, configure_scene_flags, scene_option
+from so101.sim.simulator import So101Sim
 
 KeyCallback = Callable[[], None]
 
@@ -59,10 +59,10 @@ class Viewer:
         import glfw
 
         self._window: Any = None
-        with warnings.catch_warnings():  # the reason is in the UsageError; GLFW's own warning would be a 2nd line
+        with warnings.catch_warnings():  # the reason is in the DeviceError; GLFW's own warning would be a 2nd line
             warnings.simplefilter("ignore")
             if not glfw.init():
-                raise UsageError(
+                raise DeviceError(
                     f"cannot open a window: no display ({_glfw_error(glfw)}); run on a desktop session, or under "
                     f"a virtual display: {_xvfb_command()}"
                 )
@@ -71,7 +71,7 @@ class Viewer:
             release_current()
             window = glfw.create_window(width, height, title, None, None)
         if not window:
-            raise UsageError(
+            raise DeviceError(
                 f"cannot open an OpenGL window on this display ({_glfw_error(glfw)}); install the display's OpenGL "
                 f"drivers, or use a virtual display: {_xvfb_command()}"
             )
@@ -144,7 +144,7 @@ class Viewer:
         self._glfw.make_context_current(None)
 
     def draw(self) -> None:
-        """Draw the current state of the simulation and process window events (``sim.control_loop.View``).
+        """Draw the current state of the simulation and process window events (``so101.sim.control_loop.View``).
 
         Does nothing after ``shutdown``."""
         if self._window is None:

@@ -10,20 +10,25 @@ draccus, every command accepts:
 Outcomes and exit statuses, the same for every subcommand:
 
 * a bad option, a bad path, bad input data or a missing device: one line ``so101 <command>: <problem and fix>``
-  on stderr, exit 2. Code raises ``UsageError`` (or ``FileNotFoundError``/``FileExistsError``) for these;
+  on stderr, exit 2. Code raises an error of ``so101.errors`` (or ``FileNotFoundError``/``FileExistsError``) for
+  these; this layer alone spells options as flags (``ConfigError.one_line(as_flag)``);
 * Ctrl-C: ``so101 <command>: interrupted``, exit 130;
 * anything else is a bug: its traceback is shown.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
+import logging
 import sys
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
+
+from so101.errors import CommandLineError, So101Error, as_flag
 
 T = TypeVar("T")
 
@@ -31,49 +36,8 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-class UsageError(ValueError):
-    """Input the user can fix (an option, a path, a file's contents, a device): the message names the problem
-    and the fix. The command layer prints it as one line and exits 2."""
-
-
-USER_ERRORS: tuple[type[BaseException], ...] = (UsageError, FileNotFoundError, FileExistsError, NotADirectoryError)
+USER_ERRORS: tuple[type[BaseException], ...] = (So101Error, FileNotFoundError, FileExistsError, NotADirectoryError)
 """Errors that the command layer reports as one line (exit 2) instead of a traceback."""
-
-
-def _patch_draccus() -> None:
-    """Teach draccus 0.10 two things it lacks; checked against the version these patches were written for."""
-    from importlib.metadata import version
-
-    from draccus.parsers.decoding import decode
-    from draccus.utils import DecodingError
-    from draccus.wrappers import docstring
-
-    if version("draccus") != "0.10.0" or getattr(docstring, "_so101_patched", False):
-        return
-
-    def decode_literal(cls: Any, raw_value: Any, path: Sequence[str]) -> Any:
-        choices = typing.get_args(cls)
-        for choice in choices:
-            if raw_value == choice or str(raw_value) == str(choice):
-                return choice
-        raise DecodingError(path, f"{raw_value!r} is not one of {', '.join(map(str, choices))}")
-
-    decode.register(typing.Literal, decode_literal, include_subclasses=True)
-    # draccus takes a field docstring whose first line holds one colon ("Control rate (Hz): ...") for another
-    # field definition and shows no help for the option; a line that opens a string literal is never a field.
-    is_field = docstring._contains_attribute_definition
-    docstring._contains_attribute_definition = lambda line: not line.lstrip().startswith(('"', "'")) and is_field(
-        line
-    )
-    # argparse formats help text with %: a field docstring saying "10 %" would crash --help.
-    read_docstring = docstring.get_attribute_docstring
-
-    def escaped_docstring(cls: type, name: str) -> Any:
-        doc = read_docstring(cls, name)
-        return dataclasses.replace(doc, **{k: v.replace("%", "%%") for k, v in dataclasses.asdict(doc).items()})
-
-    docstring.get_attribute_docstring = escaped_docstring
-    docstring._so101_patched = True
 
 
 # ------------------------------------------------------------------------------------------- option names
@@ -108,7 +72,7 @@ def normalize_args(
     positional argument (when the command takes one) to ``--<positional>=<value>``; unknown options are refused.
 
     Raises:
-        UsageError: an option the command does not have (the closest ones are named), or a stray argument.
+        CommandLineError: an option the command does not have (the closest ones are named), or a stray argument.
     """
     options = option_types(config_class)
     out: list[str] = []
@@ -124,7 +88,7 @@ def normalize_args(
             if positional is not None and not any(a.startswith(f"--{positional}=") for a in out):
                 out.append(f"--{positional}={arg}")
                 continue
-            raise UsageError(f"unexpected argument {arg!r}; options are written --name value (see --help)")
+            raise CommandLineError(f"unexpected argument {arg!r}; options are written --name value (see --help)")
         name, eq, value = arg[2:].partition("=")
         name = name.replace("-", "_")
         if name != "config_path" and not _known(name, options):
@@ -132,7 +96,7 @@ def normalize_args(
             # A flag that moved into an option block (--fps -> --scene.fps) matches on its last component.
             close += [o for o in options if o.rpartition(".")[2] == name.rpartition(".")[2] and o not in close]
             hint = f"; did you mean {' or '.join('--' + c for c in close)}?" if close else "; see --help"
-            raise UsageError(f"unknown option --{name}{hint}")
+            raise CommandLineError(f"unknown option --{name}{hint}")
         if not eq:
             if i < len(args) and not args[i].startswith("--"):
                 value = args[i]
@@ -140,7 +104,7 @@ def normalize_args(
             elif options.get(name) is bool:
                 value = "true"
             else:
-                raise UsageError(f"--{name} needs a value: --{name} VALUE (see --help)")
+                raise CommandLineError(f"--{name} needs a value: --{name} VALUE (see --help)")
         out.append(f"--{name}={value}")
     return out
 
@@ -172,20 +136,25 @@ def parse(config_class: type[T], argv: Sequence[str], command: str, positional: 
     """Parse ``argv`` into ``config_class``.
 
     Raises:
-        UsageError: an unknown option, a value of the wrong type, or a value the config's own checks refuse.
+        CommandLineError: an unknown option or a value of the wrong type.
+        So101Error: a value the config's own checks refuse (a ``ConfigError``, raised as it is).
         SystemExit: ``--help`` was given (status 0, after printing the help).
     """
     import draccus
     from draccus.utils import DraccusException
 
-    _patch_draccus()
+    from so101.lerobot_compat import patch_draccus
+
+    patch_draccus()
     args = normalize_args(config_class, argv, positional)
     try:
         return draccus.parse(config_class=config_class, args=args, prog=f"so101 {command}", exit_on_error=False)
     except (DraccusException, ValueError, TypeError) as error:
         cause = _root_cause(error)
+        if isinstance(cause, So101Error):
+            raise cause from error
         message = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-        raise UsageError(message) from error
+        raise CommandLineError(message) from error
 
 
 def run_command(
@@ -206,8 +175,9 @@ def run_command(
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        cfg = parse(config_class, argv, command, positional)
-        return int(body(cfg) or 0)
+        with console_logging():
+            cfg = parse(config_class, argv, command, positional)
+            return int(body(cfg) or 0)
     except SystemExit as exit_:  # --help
         return int(exit_.code or 0) if isinstance(exit_.code, int) or exit_.code is None else EXIT_USAGE
     except KeyboardInterrupt:
@@ -218,7 +188,44 @@ def run_command(
         return EXIT_USAGE
 
 
+class _ConsoleHandler(logging.Handler):
+    """The workbench's log records as plain lines: information on stdout, warnings and errors on stderr, written to
+    the streams of the moment (a redirected or captured ``sys.stdout`` receives them)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            stream = sys.stderr if record.levelno >= logging.WARNING else sys.stdout
+            stream.write(self.format(record) + "\n")
+            stream.flush()
+        except Exception:
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def console_logging(level: int = logging.INFO) -> Iterator[None]:
+    """While a command runs, show the libraries' log records (the ``so101`` loggers) as the command's own lines.
+
+    Libraries only log; the command layer decides that the user sees information and warnings, without logging's
+    prefixes, and that nothing is shown twice if some other library configured the root logger.
+    """
+    logger = logging.getLogger("so101")
+    handler = _ConsoleHandler(level)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    previous = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous[0])
+        logger.propagate = previous[1]
+
+
 def _one_line(error: BaseException) -> str:
+    if isinstance(error, So101Error):
+        return " ".join(error.one_line(as_flag).split())
     if isinstance(error, OSError) and error.filename is not None and error.strerror:
         return f"{error.strerror}: {error.filename}"
     text = " ".join(str(error).split())

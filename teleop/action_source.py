@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from so101.command import UsageError
+from so101.errors import DeviceError
 
 if TYPE_CHECKING:
-    from sim.control_loop import View
-    from sim.simulator import So101Sim
+    from so101.sim.control_loop import View
+    from so101.sim.simulator import So101Sim
 
 
 class EpisodeCommand(enum.Enum):
@@ -32,7 +32,7 @@ class EpisodeCommand(enum.Enum):
     """Discard the episode in progress and end the session; saved episodes stay."""
 
 
-class SourceError(UsageError):
+class SourceError(DeviceError):
     """A source's device cannot be used (not found, busy, not calibrated); the message names the fix."""
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from so101.command import UsageError, run_command
-from teleop.feetech.calibration import CalibrationError, calibration_problem
-from teleop.feetech.ports import check_port, open_bus
-from teleop.leader import ARM, LeaderConfig, calibration_path, lerobot_leader
+from so101.command import run_command
+from so101.errors import DeviceError
+from so101.teleop.feetech.calibration import CalibrationError, calibration_problem
+from so101.teleop.feetech.ports import check_port, open_bus
+from so101.teleop.leader import ARM, LeaderConfig, calibration_path, lerobot_leader
 
 
 @dataclass
@@ -32,7 +33,7 @@ def calibrate(config: LeaderConfig) -> None:
     Raises:
         PortError: the port is missing or busy, or no arm answers on it.
         CalibrationError: the arm's calibration file exists but LeRobot cannot use it.
-        UsageError: a joint did not move while the ranges were recorded.
+        DeviceError: a joint did not move while the ranges were recorded.
     """
     check_port(config.port, "--leader.port", ARM)
     path = calibration_path(config)
@@ -48,7 +49,7 @@ def calibrate(config: LeaderConfig) -> None:
     try:
         leader.calibrate()
     except ValueError as error:  # LeRobot's report of joints that did not move while ranges were recorded
-        raise UsageError(
+        raise DeviceError(
             f"{error}. Move every joint except wrist_roll through its whole range before pressing ENTER the second "
             "time, then run the command again."
         ) from error

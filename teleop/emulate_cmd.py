@@ -5,13 +5,13 @@ and deployment without hardware.
     so101 emulate leader --trajectory sweep --speed 0.5 --duration_s 60
     so101 emulate follower                        # the follower rig: servos + simulated cameras for so101 deploy
 
-The Feetech bus emulator (``teleop.feetech.emulator``) serves six STS3215 servos on a pseudo-terminal such as
+The Feetech bus emulator (``so101.teleop.feetech.emulator``) serves six STS3215 servos on a pseudo-terminal such as
 ``/dev/pts/5``, which LeRobot opens as it opens a real arm's ``/dev/ttyACM0``. The command stores an example
 calibration in the emulated servos, writes the matching calibration file for ``--id`` (in LeRobot's place for
 leaders, or ``--calibration_dir``), prints the port and the ``so101 teleop`` command that uses it, and moves the
-joints along a scripted trajectory (``teleop.feetech.trajectories``) until Ctrl-C or ``--duration_s``.
+joints along a scripted trajectory (``so101.teleop.feetech.trajectories``) until Ctrl-C or ``--duration_s``.
 
-The follower (``teleop.feetech.follower_rig``) rests at the simulator's start pose; its servos move toward the
+The follower (``so101.teleop.feetech.follower_rig``) rests at the simulator's start pose; its servos move toward the
 goals LeRobot's ``SO101Follower`` writes, at servo speed, while torque is on. The command prints the
 ``--robot.cameras`` of simulated LeRobot cameras (``so101_sim``) that render the scene posed from its servos, and
 the ``so101 deploy`` command that uses them.
@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Literal
 
 from so101.command import run_command
-from teleop.feetech.trajectories import MotionName
+from so101.errors import ConfigError
+from so101.teleop.feetech.trajectories import MotionName
 
 Device = Literal["leader", "follower"]
 """What ``so101 emulate`` can emulate."""
@@ -66,9 +67,9 @@ class EmulateConfig:
         if self.device is None:
             raise ValueError("name the device to emulate: so101 emulate leader, or so101 emulate follower")
         if self.speed <= 0:
-            raise ValueError(f"--speed must be positive, got {self.speed}")
+            raise ConfigError("speed", self.speed, "must be positive")
         if self.duration_s is not None and self.duration_s <= 0:
-            raise ValueError(f"--duration_s must be positive, got {self.duration_s}")
+            raise ConfigError("duration_s", self.duration_s, "must be positive")
         if self.camera_width < 16 or self.camera_height < 16:
             raise ValueError("--camera_width and --camera_height must be at least 16")
         if self.id is None:
@@ -84,7 +85,7 @@ def teleop_command(port: str, arm_id: str, calibration_dir: Path | None) -> str:
 
 
 def sim_cameras(pose_feed: Path, width: int, height: int, seed: int) -> str:
-    """The ``--robot.cameras`` value of simulated cameras rendering the rig's arm (``sim.lerobot_camera``)."""
+    """The ``--robot.cameras`` value of simulated cameras rendering the rig's arm (``so101.sim.lerobot_camera``)."""
     entries = [
         f"{name}: {{type: so101_sim, scene_camera: {name}, pose_feed: {pose_feed}, width: {width}, "
         f"height: {height}, fps: 30, seed: {seed}}}"
@@ -110,9 +111,9 @@ def wait(cfg: EmulateConfig) -> None:
 
 def emulate_follower(cfg: EmulateConfig) -> int:
     """Serve the follower rig until ``cfg.duration_s`` has passed or Ctrl-C."""
-    from sim.simulator import START_POSE
-    from teleop.feetech import calibration
-    from teleop.feetech.follower_rig import FollowerRig
+    from so101.sim.simulator import START_POSE
+    from so101.teleop.feetech import calibration
+    from so101.teleop.feetech.follower_rig import FollowerRig
 
     arm_id = str(cfg.id)
     path = calibration.calibration_path(calibration.FOLLOWER, arm_id, cfg.calibration_dir)
@@ -136,10 +137,10 @@ def emulate(cfg: EmulateConfig) -> int:
     """Body of ``so101 emulate``: serve the emulated arm until ``cfg.duration_s`` has passed or Ctrl-C."""
     if cfg.device == "follower":
         return emulate_follower(cfg)
-    from teleop.feetech import calibration
-    from teleop.feetech.emulated_arm import prepare
-    from teleop.feetech.emulator import FeetechBusEmulator
-    from teleop.feetech.trajectories import scripted_motion
+    from so101.teleop.feetech import calibration
+    from so101.teleop.feetech.emulated_arm import prepare
+    from so101.teleop.feetech.emulator import FeetechBusEmulator
+    from so101.teleop.feetech.trajectories import scripted_motion
 
     arm_id = str(cfg.id)
     path = calibration.calibration_path(calibration.LEADER, arm_id, cfg.calibration_dir)

@@ -3,7 +3,7 @@
     so101 bench expert                                   # 200 scenes, seeds 0..199, no noise
     so101 bench expert --expert.noise.enabled true       # with the perturbations used for diverse demos
 
-An episode runs under the recorder's rules (``recording.episode_loop``): it ends 0.5 s after success or at the
+An episode runs under the recorder's rules (``so101.recording.episode_loop``): it ends 0.5 s after success or at the
 time-out, so the figures are those of ``so101 record --teleop scripted``. The target: at least 98 % of the scenes
 succeed.
 """
@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from so101.command import run_command
-from teleop.scripted_expert import ExpertConfig
+from so101.errors import ConfigError
+from so101.teleop.scripted_expert import ExpertConfig
 
 TARGET_SUCCESS = 0.98
 """The scripted expert should place the brick in at least this share of random scenes."""
@@ -37,9 +38,9 @@ class ExpertBenchConfig:
 
     def __post_init__(self) -> None:
         if self.episodes < 1:
-            raise ValueError(f"--episodes must be at least 1, got {self.episodes}")
+            raise ConfigError("episodes", self.episodes, "must be at least 1")
         if self.episode_time_s <= 0:
-            raise ValueError(f"--episode_time_s must be positive, got {self.episode_time_s}")
+            raise ConfigError("episode_time_s", self.episode_time_s, "must be positive")
 
 
 @dataclass
@@ -64,9 +65,9 @@ class ExpertBenchResult:
 
 def run(cfg: ExpertBenchConfig) -> ExpertBenchResult:
     """Run the expert in ``cfg.episodes`` scenes under the recorder's rules and gather the figures."""
-    from recording.episode_loop import EpisodeLoopConfig, Outcome, run_episode
-    from sim.simulator import So101Sim
-    from teleop.scripted_expert import ScriptedExpert
+    from so101.recording.episode_loop import EpisodeLoopConfig, Outcome, run_episode
+    from so101.sim.simulator import So101Sim
+    from so101.teleop.scripted_expert import ScriptedExpert
 
     sim = So101Sim()
     expert = ScriptedExpert(cfg.expert)
@@ -99,7 +100,7 @@ def run(cfg: ExpertBenchConfig) -> ExpertBenchResult:
 
 def bench(cfg: ExpertBenchConfig) -> int:
     """Run, print the figures, the target and the machine; 0 when it ran, whatever the figures."""
-    from sim.machine import machine_line
+    from so101.sim.machine import machine_line
 
     result = run(cfg)
     noise = "with noise" if cfg.expert.noise.enabled else "no noise"

@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, Literal
 import mujoco
 import numpy as np
 
-from kinematics.fk import ForwardKinematics
-from kinematics.ik import IKConfig, IKSolver
-from kinematics.ik_trajectory import solve_trajectory
-from kinematics.pose import Pose, quat_angle, quat_slerp
-from kinematics.units import GRIPPER_INDEX, JointLimits, dataset_to_radians, radians_to_dataset
+from so101.kinematics.fk import ForwardKinematics
+from so101.kinematics.ik import IKConfig, IKSolver
+from so101.kinematics.ik_trajectory import solve_trajectory
+from so101.kinematics.pose import Pose, quat_angle, quat_slerp
+from so101.kinematics.units import GRIPPER_INDEX, JointLimits, dataset_to_radians, radians_to_dataset
 
 if TYPE_CHECKING:
-    from teleop.scripted_expert import ExpertConfig
+    from so101.teleop.scripted_expert import ExpertConfig
 
 MoveMode = Literal["joint", "line", "line_position"]
 

@@ -2,7 +2,7 @@
 
 Held keys move the ``gripperframe`` site at a steady speed: W/S forward/back (+-x of the arm's base), A/D left/
 right (+-y), R/F up/down (+-z), I/K pitch the fingers up/down, J/L roll the gripper; O/C open/close the gripper.
-The end-effector controller (``kinematics.ee_controller``) turns the motion into joint targets. Each control step
+The end-effector controller (``so101.kinematics.ee_controller``) turns the motion into joint targets. Each control step
 it latches the joints commanded last and moves by what the held keys add in one step, so an orientation a 5-joint
 arm cannot take is simply not taken, instead of piling up error; a target out of reach holds the arm and says so.
 Episode keys: Enter starts an episode and, while recording, saves it; Backspace records it again from the same
@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kinematics.units import GRIPPER_INDEX
-from teleop.action_source import ActionSource, EpisodeCommand
+from so101.kinematics.units import GRIPPER_INDEX
+from so101.teleop.action_source import ActionSource, EpisodeCommand
 
 if TYPE_CHECKING:
-    from kinematics.ee_controller import EndEffectorController
-    from sim.control_loop import View
-    from sim.simulator import So101Sim
-    from sim.viewer import Viewer
+    from so101.kinematics.ee_controller import EndEffectorController
+    from so101.sim.control_loop import View
+    from so101.sim.simulator import So101Sim
+    from so101.sim.viewer import Viewer
 
 JOG_HELP = "W/S fwd/back  A/D left/right  R/F up/down  I/K pitch  J/L roll  O/C open/close"
 
@@ -163,7 +163,7 @@ class KeyboardTeleop(ActionSource):
         if self._viewer is None:
             import glfw
 
-            from kinematics.ee_controller import EndEffectorController
+            from so101.kinematics.ee_controller import EndEffectorController
 
             viewer = self._make_viewer(sim)
             viewer.add_key(glfw.KEY_ENTER, "Enter  start / save episode", self._on_enter)
@@ -175,7 +175,7 @@ class KeyboardTeleop(ActionSource):
         return self._viewer
 
     def _make_viewer(self, sim: So101Sim) -> Viewer:
-        from sim.viewer import Viewer
+        from so101.sim.viewer import Viewer
 
         cfg = self.config
         profile = cfg.window_profile

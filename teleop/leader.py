@@ -4,12 +4,12 @@
 joint vectors of shape (6,) in ``JOINT_NAMES`` order, in LeRobot's units (degrees for the body joints, 0..100 for
 the gripper; or the older -100..100 body range) with the per-joint overrides applied.
 
-Calibration files are LeRobot's own (``teleop.feetech.calibration``): ``<calibration_dir>/<id>.json``, by default
+Calibration files are LeRobot's own (``so101.teleop.feetech.calibration``): ``<calibration_dir>/<id>.json``, by default
 in LeRobot's place for leaders, ``$HF_LEROBOT_CALIBRATION/teleoperators/so_leader`` (or the older
 ``.../so101_leader``). ``so101 calibrate-leader`` writes them; ``so101 emulate leader`` writes one for its emulated
 arm.
 
-A port or calibration problem raises ``PortError`` or ``CalibrationError`` (``teleop.feetech``) naming the fix; an
+A port or calibration problem raises ``PortError`` or ``CalibrationError`` (``so101.teleop.feetech``) naming the fix; an
 arm that goes away mid-session raises ``LeaderDisconnected``, so that a recorder can discard the episode in
 progress.
 """
@@ -27,10 +27,11 @@ from typing import TYPE_CHECKING, get_args
 import numpy as np
 from serial import SerialException
 
-from kinematics.units import JOINT_FEATURE_NAMES, JOINT_NAMES, Normalization
-from teleop.action_source import SourceDisconnected
-from teleop.feetech import calibration
-from teleop.feetech.ports import check_port, close_quietly, open_bus
+from so101.errors import ConfigError
+from so101.kinematics.units import JOINT_FEATURE_NAMES, JOINT_NAMES, Normalization
+from so101.teleop.action_source import SourceDisconnected
+from so101.teleop.feetech import calibration
+from so101.teleop.feetech.ports import check_port, close_quietly, open_bus
 
 if TYPE_CHECKING:
     from lerobot.teleoperators.so_leader import SO101Leader
@@ -76,9 +77,9 @@ class LeaderConfig:
             choices = ", ".join(get_args(Normalization))
             raise ValueError(f"--leader.norm_mode must be one of {choices}, got {self.norm_mode!r}")
         if self.read_budget_s < 0:
-            raise ValueError(f"--leader.read_budget_s must be at least 0, got {self.read_budget_s}")
+            raise ConfigError("leader.read_budget_s", self.read_budget_s, "must be at least 0")
         if self.disconnect_after_s <= 0:
-            raise ValueError(f"--leader.disconnect_after_s must be positive, got {self.disconnect_after_s}")
+            raise ConfigError("leader.disconnect_after_s", self.disconnect_after_s, "must be positive")
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ class LeaderStats:
 
 
 def calibration_path(config: LeaderConfig) -> Path:
-    """The calibration file of the leader ``config.id`` (``teleop.feetech.calibration.calibration_path``)."""
+    """The calibration file of the leader ``config.id`` (``so101.teleop.feetech.calibration.calibration_path``)."""
     return calibration.calibration_path(calibration.LEADER, config.id, config.calibration_dir)
 
 
@@ -215,7 +216,7 @@ class LeaderArm:
         self._leader = leader
         self._last = None
         self._last_good_time = time.monotonic()
-        logger.info("leader arm %r connected on %s", config.id, config.port)
+        logger.debug("leader arm %r connected on %s", config.id, config.port)
 
     def disconnect(self) -> None:
         """Release the servos (torque off, as LeRobot does) and close the port; quiet if the arm is gone."""

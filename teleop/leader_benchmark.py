@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.options import SceneOptions
 from so101.command import run_command
+from so101.errors import ConfigError
+from so101.sim.options import SceneOptions
 
 GOAL_MEDIAN_MS = 5.0
 """Target: median time from a servo's move to the sim target (ms)."""
@@ -47,7 +48,7 @@ class LeaderBenchConfig:
 
     def __post_init__(self) -> None:
         if self.duration_s <= 0:
-            raise ValueError(f"--duration_s must be positive, got {self.duration_s}")
+            raise ConfigError("duration_s", self.duration_s, "must be positive")
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,8 @@ class LeaderBenchResult:
 def serve_emulator(conn: Connection) -> None:
     """Body of the emulator process: send the port's path, then move the servos to each pose received and
     answer with the time of the move (``time.monotonic``); ``None`` ends it."""
-    from teleop.feetech.emulated_arm import store_calibration
-    from teleop.feetech.emulator import FeetechBusEmulator
+    from so101.teleop.feetech.emulated_arm import store_calibration
+    from so101.teleop.feetech.emulator import FeetechBusEmulator
 
     with FeetechBusEmulator() as emulator:
         store_calibration(emulator)
@@ -88,12 +89,12 @@ def serve_emulator(conn: Connection) -> None:
 
 def run(cfg: LeaderBenchConfig) -> LeaderBenchResult:
     """Run the emulator process and the teleoperation loop for ``cfg.duration_s``."""
-    from sim.control_loop import ControlClock
-    from sim.simulator import So101Sim
-    from teleop.feetech.emulated_arm import write_calibration_file
-    from teleop.feetech.trajectories import wave
-    from teleop.leader import LeaderConfig
-    from teleop.leader_source import LeaderSource
+    from so101.sim.control_loop import ControlClock
+    from so101.sim.simulator import So101Sim
+    from so101.teleop.feetech.emulated_arm import write_calibration_file
+    from so101.teleop.feetech.trajectories import wave
+    from so101.teleop.leader import LeaderConfig
+    from so101.teleop.leader_source import LeaderSource
 
     fps = cfg.scene.fps
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold GL contexts and threads
@@ -154,7 +155,7 @@ def _slowest_second(starts: np.ndarray) -> int | None:
 
 def bench_leader(cfg: LeaderBenchConfig) -> int:
     """Body of ``so101 bench leader``: run, then print the machine, the figures and the targets."""
-    from sim.machine import machine_line
+    from so101.sim.machine import machine_line
 
     fps = cfg.scene.fps
     result = run(cfg)

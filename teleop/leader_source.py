@@ -1,6 +1,6 @@
 """The physical leader arm as an action source: ``--teleop leader`` of ``so101 teleop`` and ``so101 record``.
 
-Each control step reads the six servos once through LeRobot's ``so101_leader`` (``teleop.leader.LeaderArm``) and
+Each control step reads the six servos once through LeRobot's ``so101_leader`` (``so101.teleop.leader.LeaderArm``) and
 returns the reading, overrides applied, as the joint targets in dataset units (degrees; gripper 0..100): the units
 ``So101Sim.step`` takes, converts to radians and clamps to the joint limits, and that datasets record. A leader
 read in the older -100..100 body normalisation is mapped to degrees through the sim's joint ranges.
@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from kinematics.units import JOINT_NAMES, JointLimits, dataset_to_radians, radians_to_dataset
-from teleop.action_source import ActionSource
-from teleop.leader import LeaderArm, LeaderConfig, LeaderStats, calibrate_command
+from so101.kinematics.units import JOINT_NAMES, JointLimits, dataset_to_radians, radians_to_dataset
+from so101.teleop.action_source import ActionSource
+from so101.teleop.leader import LeaderArm, LeaderConfig, LeaderStats, calibrate_command
 
 if TYPE_CHECKING:
-    from sim.simulator import So101Sim
+    from so101.sim.simulator import So101Sim
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class LeaderSource(ActionSource):
     anything is recorded.
 
     Raises:
-        PortError, CalibrationError: from the constructor (``teleop.feetech``); the message names the fix.
+        PortError, CalibrationError: from the constructor (``so101.teleop.feetech``); the message names the fix.
         ValueError: the overrides file (``config.overrides_path``) is malformed.
     """
 

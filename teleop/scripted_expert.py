@@ -13,7 +13,7 @@ centre must lie ``jaw_offset`` ahead of the site along z (half the brick's 31.8 
 little clearance), so that the closing moving jaw pushes the brick against the fixed one.
 
 Frames: poses in the arm's ``base`` frame (the IK's), metres; joint targets out in dataset units. The moves
-themselves are planned by ``teleop.expert_planner``.
+themselves are planned by ``so101.teleop.expert_planner``.
 """
 
 from __future__ import annotations
@@ -25,16 +25,16 @@ from typing import TYPE_CHECKING
 import mujoco
 import numpy as np
 
-from kinematics.fk import BASE_BODY_NAME
-from kinematics.pose import Pose, quat_from_xyaxes, quat_multiply, quat_rotate, yaw_quat
-from kinematics.units import dataset_to_radians
-from sim.scene import BOWL_INNER_RADIUS
-from teleop.action_source import ActionSource
-from teleop.expert_planner import Move, MovePlanner, Waypoint
+from so101.kinematics.fk import BASE_BODY_NAME
+from so101.kinematics.pose import Pose, quat_from_xyaxes, quat_multiply, quat_rotate, yaw_quat
+from so101.kinematics.units import dataset_to_radians
+from so101.sim.scene import BOWL_INNER_RADIUS
+from so101.teleop.action_source import ActionSource
+from so101.teleop.expert_planner import Move, MovePlanner, Waypoint
 
 if TYPE_CHECKING:
-    from kinematics.ik import IKResult
-    from sim.simulator import So101Sim
+    from so101.kinematics.ik import IKResult
+    from so101.sim.simulator import So101Sim
 
 PHASES: tuple[str, ...] = ("approach", "descend", "close", "lift", "carry", "lower", "release", "retreat", "done")
 """The expert's phases in the order of a successful episode; ``recover`` (open and rise to retry) may interleave."""

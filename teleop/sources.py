@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from teleop.action_source import ActionSource
+from so101.teleop.action_source import ActionSource
 
 
 @dataclass(frozen=True)
@@ -23,10 +23,10 @@ class SourceEntry:
 
 
 SOURCES: dict[str, SourceEntry] = {
-    "scripted": SourceEntry("teleop.scripted_expert", "ScriptedExpert", "expert"),
-    "keyboard": SourceEntry("teleop.keyboard", "KeyboardTeleop", "keyboard"),
-    "leader": SourceEntry("teleop.leader_source", "LeaderSource", "leader"),
-    "vr": SourceEntry("teleop.vr.source", "VRTeleop", "vr"),
+    "scripted": SourceEntry("so101.teleop.scripted_expert", "ScriptedExpert", "expert"),
+    "keyboard": SourceEntry("so101.teleop.keyboard", "KeyboardTeleop", "keyboard"),
+    "leader": SourceEntry("so101.teleop.leader_source", "LeaderSource", "leader"),
+    "vr": SourceEntry("so101.teleop.vr.source", "VRTeleop", "vr"),
 }
 
 

@@ -8,7 +8,7 @@
 No arm at hand: ``so101 emulate leader`` serves an emulated one and prints the command to try.
 
 The sim steps once per control period (1/fps s of sim time per 1/fps s of wall time, paced by
-``sim.control_loop.ControlClock``) with the device's latest reading as joint targets. With a display the scene is
+``so101.sim.control_loop.ControlClock``) with the device's latest reading as joint targets. With a display the scene is
 shown in a window, drawn by the clock between control ticks (keys: R new scene, 0-3 cameras, Esc quit);
 ``--headless`` or no display runs without one. At the end the device's health and the clock's late ticks are
 printed.
@@ -27,17 +27,18 @@ from typing import TYPE_CHECKING, Literal, TextIO
 
 import numpy as np
 
-from kinematics.units import JOINT_NAMES, radians_to_dataset
-from sim.options import SceneOptions
-from so101.command import UsageError, run_command
-from teleop.leader import JointOverrides, LeaderConfig
-from teleop.vr.headset import Headset, VRConfig
+from so101.command import run_command
+from so101.errors import ConfigError, DeviceError
+from so101.kinematics.units import JOINT_NAMES, radians_to_dataset
+from so101.sim.options import SceneOptions
+from so101.teleop.leader import JointOverrides, LeaderConfig
+from so101.teleop.vr.headset import Headset, VRConfig
 
 if TYPE_CHECKING:
-    from sim.control_loop import ControlClock
-    from sim.simulator import So101Sim
-    from sim.viewer import Viewer
-    from teleop.leader_source import LeaderSource
+    from so101.sim.control_loop import ControlClock
+    from so101.sim.simulator import So101Sim
+    from so101.sim.viewer import Viewer
+    from so101.teleop.leader_source import LeaderSource
 
 CHECK_PERIOD_S = 0.5
 """How often ``--check`` prints its table (s)."""
@@ -69,7 +70,7 @@ class TeleopConfig:
 
     def __post_init__(self) -> None:
         if self.duration_s is not None and self.duration_s <= 0:
-            raise ValueError(f"--duration_s must be positive, got {self.duration_s}")
+            raise ConfigError("duration_s", self.duration_s, "must be positive")
 
 
 def teleop(cfg: TeleopConfig) -> int:
@@ -78,9 +79,9 @@ def teleop(cfg: TeleopConfig) -> int:
     Raises:
         PortError, CalibrationError: the leader cannot be used; LeaderDisconnected: it went away mid-run.
     """
-    from sim.control_loop import ControlClock
-    from sim.simulator import So101Sim
-    from teleop.leader_source import LeaderSource
+    from so101.sim.control_loop import ControlClock
+    from so101.sim.simulator import So101Sim
+    from so101.teleop.leader_source import LeaderSource
 
     source = LeaderSource(cfg.leader)
     clock = None
@@ -92,7 +93,9 @@ def teleop(cfg: TeleopConfig) -> int:
         if cfg.view == "vr":
             headset = Headset(cfg.vr, sim)
             if not headset.start():
-                raise UsageError("the headset's session did not start: put the headset on and keep its runtime running")
+                raise DeviceError(
+                    "the headset's session did not start: put the headset on and keep its runtime running"
+                )
         else:
             viewer = None if cfg.headless else _open_viewer(sim)
         clock = ControlClock(sim.fps, view=headset.view if headset is not None else viewer)
@@ -210,14 +213,14 @@ class CheckTable:
 
 def _open_viewer(sim: So101Sim) -> Viewer | None:
     """A window on ``sim`` when a display is available; None (headless) otherwise."""
-    from sim.viewer import Viewer, has_display
+    from so101.sim.viewer import Viewer, has_display
 
     if not has_display():
         return None
 
     try:
         return Viewer(sim, title="so101 teleop", profile="fast")
-    except UsageError as error:
+    except DeviceError as error:
         print(f"so101 teleop: no window ({error}); running headless", file=sys.stderr)
         return None
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import mujoco
 import pytest
 
-from kinematics.pose import yaw_quat
-from sim.paths import REPO_ROOT, ROBOT_XML
-from sim.scene import unprefixed_attach
+from so101.kinematics.pose import yaw_quat
+from so101.sim.paths import ROBOT_XML
+from so101.sim.scene import unprefixed_attach
 
-REFERENCE_XML = REPO_ROOT.parent / "shared" / "reference" / "so101_trs" / "so101_new_calib.xml"
+REFERENCE_XML = Path(__file__).resolve().parents[2] / "shared" / "reference" / "so101_trs" / "so101_new_calib.xml"
 needs_reference = pytest.mark.skipif(
     not REFERENCE_XML.is_file(), reason="TheRobotStudio's reference model is not in ../shared/reference"
 )

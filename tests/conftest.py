@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-import sim  # noqa: F401  (chooses MuJoCo's headless GL backend before anything imports mujoco)
-from sim.options import CameraOptions
+import so101.sim  # noqa: F401  (chooses MuJoCo's headless GL backend before anything imports mujoco)
+from so101.sim.options import CameraOptions
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "disabled")
@@ -19,8 +19,8 @@ TINY_REPO_ID = "test/so101_scripted"
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """4 scripted episodes cut at 40 frames, recorded by ``so101 record``: two cameras at 96x128."""
-    from recording.dataset_writer import DatasetConfig
-    from recording.record import RecordConfig, record
+    from so101.recording.dataset_writer import DatasetConfig
+    from so101.recording.record import RecordConfig, record
 
     root = tmp_path_factory.mktemp("datasets") / "tiny"
     config = RecordConfig(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from kinematics.ik import IKSolver
-from kinematics.pose import quat_from_xyaxes
-from kinematics.units import radians_to_dataset
-from sim.simulator import So101Sim
+from so101.kinematics.ik import IKSolver
+from so101.kinematics.pose import quat_from_xyaxes
+from so101.kinematics.units import radians_to_dataset
+from so101.sim.simulator import So101Sim
 
 
 def grasp_pose(sim: So101Sim, brick_pos: np.ndarray, yaw: float) -> np.ndarray:

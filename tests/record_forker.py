@@ -44,11 +44,12 @@ class Forker:
 
 
 def serve() -> None:
-    # recording.record imports `sim` first, which picks MuJoCo's headless GL backend (LeRobot does not import mujoco).
+    # so101.recording.record imports `so101.sim` first, which picks MuJoCo's headless GL backend (LeRobot does not
+    # import mujoco).
     import lerobot.datasets.lerobot_dataset  # noqa: F401
 
-    import recording.record  # noqa: F401
-    import teleop.sources  # noqa: F401
+    import so101.recording.record
+    import so101.teleop.sources  # noqa: F401
     from so101.cli import main
 
     for line in sys.stdin:

@@ -1,10 +1,13 @@
-"""Tests of policies.act: construction from a dataset, resize in the processor, offline backbone."""
+"""Tests of so101.policies.act: construction from a dataset, resize in the processor, offline backbone."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
-from policies.act import (
+from so101.errors import So101Error
+from so101.policies.act import (
     ActPolicyConfig,
     act_config,
     backbone_weights_on_disk,
@@ -12,7 +15,6 @@ from policies.act import (
     make_processors,
     select_cameras,
 )
-from so101.command import UsageError
 
 TINY = {"dim_model": 32, "n_heads": 2, "dim_feedforward": 64, "n_encoder_layers": 1, "n_vae_encoder_layers": 1,
         "chunk_size": 10, "n_action_steps": 10, "image_height": 48, "image_width": 64}
@@ -24,15 +26,17 @@ def _meta(root):
     return LeRobotDatasetMetadata("test/so101_scripted", root=root)
 
 
-def test_missing_imagenet_weights_warn_and_train_from_scratch(tiny_dataset, tmp_path, monkeypatch, capsys) -> None:
+def test_missing_imagenet_weights_warn_and_train_from_scratch(tiny_dataset, tmp_path, monkeypatch, caplog) -> None:
     import torch
 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     assert backbone_weights_on_disk("resnet18") is None
-    capsys.readouterr()
-    config = make_act_config(ActPolicyConfig(**TINY), _meta(tiny_dataset), ["wrist_cam"])
-    # One clean line, with no source line after it (what warnings.warn printed).
-    (line,) = capsys.readouterr().err.splitlines()
+    with caplog.at_level(logging.WARNING, logger="so101.policies.act"):
+        config = make_act_config(ActPolicyConfig(**TINY), _meta(tiny_dataset), ["wrist_cam"])
+    # One warning of one line (the command layer shows it as is on stderr; see tests/test_command.py).
+    (record,) = [r for r in caplog.records if r.name == "so101.policies.act"]
+    (line,) = record.getMessage().splitlines()
+    assert record.levelno == logging.WARNING
     assert line.startswith("warning: ImageNet weights for resnet18 are not in the torch hub cache")
     assert "torchvision.models.resnet18" in line
     assert config.pretrained_backbone_weights is None
@@ -48,7 +52,7 @@ def test_config_uses_training_resolution_and_selected_cameras(tiny_dataset) -> N
     config = make_act_config(ActPolicyConfig(**TINY, pretrained_backbone=False), meta, list(cameras))
     assert set(config.image_features) == {"observation.images.wrist_cam"}
     assert tuple(config.image_features["observation.images.wrist_cam"].shape) == (3, 48, 64)
-    with pytest.raises(UsageError, match="front_cam"):
+    with pytest.raises(So101Error, match="front_cam"):
         select_cameras(meta, ["front_cam"])
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from recording.atomic_file import exchange, fsync_tree, write_atomic
+from so101.recording.atomic_file import exchange, fsync_tree, write_atomic
 
 
 def test_write_atomic_replaces_and_leaves_no_temporary_file(tmp_path: Path) -> None:

@@ -1,10 +1,11 @@
-"""Tests of so101.training.augmentation: LeRobot's image transforms on training frames, recorded in the checkpoint, never
-applied by the policy's own preprocessor."""
+"""Tests of so101.training.augmentation: LeRobot's image transforms on training frames, recorded in the checkpoint,
+never applied by the policy's own preprocessor."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+
 from so101.training.augmentation import AugmentOptions, make_image_transform
 
 

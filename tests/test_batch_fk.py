@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from arm_scenes import model_params, scene_with_arm
 
-from kinematics.batch_fk import ChainFK
-from kinematics.fk import ForwardKinematics
-from kinematics.pose import quat_angle
-from sim.paths import ROBOT_XML
+from so101.kinematics.batch_fk import ChainFK
+from so101.kinematics.fk import ForwardKinematics
+from so101.kinematics.pose import quat_angle
+from so101.sim.paths import ROBOT_XML
 
 
 @pytest.mark.parametrize("path", model_params())

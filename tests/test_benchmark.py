@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kinematics.benchmark import main
-from sim.paths import ROBOT_XML
+from so101.kinematics.benchmark import main
+from so101.sim.paths import ROBOT_XML
 
 MODEL = ROBOT_XML
 

@@ -1,11 +1,11 @@
-"""Tests of training.cached_dataset: samples are what LeRobotDataset gives ACT, images as uint8."""
+"""Tests of so101.training.cached_dataset: samples are what LeRobotDataset gives ACT, images as uint8."""
 
 from __future__ import annotations
 
 import torch
 
-from training.cached_dataset import CachedActDataset, to_policy_batch
-from training.frame_cache import load_or_build
+from so101.training.cached_dataset import CachedActDataset, to_policy_batch
+from so101.training.frame_cache import load_or_build
 
 
 def test_samples_match_lerobot_dataset_with_action_chunks(tiny_dataset, tmp_path) -> None:

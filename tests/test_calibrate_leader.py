@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from teleop.calibrate_leader import main
-from teleop.feetech.calibration import CalibrationError
-from teleop.feetech.emulator import FeetechBusEmulator
-from teleop.leader import LeaderArm, LeaderConfig
+from so101.teleop.calibrate_leader import main
+from so101.teleop.feetech.calibration import CalibrationError
+from so101.teleop.feetech.emulator import FeetechBusEmulator
+from so101.teleop.leader import LeaderArm, LeaderConfig
 
 MIDDLE = np.array([2100, 1900, 2000, 2200, 2048, 1500])
 SWING = 600  # ticks each joint moves away from the middle, both ways

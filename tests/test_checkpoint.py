@@ -1,4 +1,4 @@
-"""Tests of policies.checkpoint: what a checkpoint needs from the sim, and the compatibility check."""
+"""Tests of so101.policies.checkpoint: what a checkpoint needs from the sim, and the compatibility check."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from policies.act import ActPolicyConfig, act_config
-from policies.checkpoint import IncompatibleCheckpointError, check_sim_compatibility, sim_requirements
-from so101.command import UsageError
+from so101.errors import So101Error
+from so101.policies.act import ActPolicyConfig, act_config
+from so101.policies.checkpoint import IncompatibleCheckpointError, check_sim_compatibility, sim_requirements
 
 TINY = {"dim_model": 32, "n_heads": 2, "dim_feedforward": 64, "n_encoder_layers": 1, "n_vae_encoder_layers": 1,
         "chunk_size": 10, "n_action_steps": 10, "image_height": 48, "image_width": 64}
@@ -30,7 +30,7 @@ def test_incompatible_checkpoints_are_refused_naming_the_mismatch() -> None:
     with pytest.raises(IncompatibleCheckpointError, match="camera 'laptop'"):
         check_sim_compatibility(config, "ckpt")
     # A mismatch is the user's to fix: the command layer prints it as one line (exit 2), not a traceback.
-    assert issubclass(IncompatibleCheckpointError, UsageError)
+    assert issubclass(IncompatibleCheckpointError, So101Error)
 
 
 def test_requirements_of_stock_lerobot_checkpoints_come_from_their_config(tmp_path) -> None:
@@ -44,8 +44,8 @@ def test_requirements_of_stock_lerobot_checkpoints_come_from_their_config(tmp_pa
 
 
 def test_the_spaces_of_a_checkpoint_come_from_its_sidecar_its_dataset_or_its_sizes(tmp_path) -> None:
-    from kinematics.ee_features import EELayout
-    from policies.checkpoint import SimRequirements
+    from so101.kinematics.ee_features import EELayout
+    from so101.policies.checkpoint import SimRequirements
 
     # Our checkpoints record them in so101.json.
     written = SimRequirements(cameras={"wrist_cam": (96, 128)}, action_space="ee", ee_layout=EELayout("6d", "tip"))

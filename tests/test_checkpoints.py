@@ -1,4 +1,4 @@
-"""Tests of training.checkpoints: a training killed with SIGKILL inside a checkpoint save or between saves leaves
+"""Tests of so101.training.checkpoints: a training killed with SIGKILL inside a checkpoint save or between saves leaves
 ``last`` complete and loadable, and ``so101 train --resume`` finishes the run."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from policies.checkpoint import safetensors_problem
-from training.checkpoints import (
+from so101.policies.safetensors_file import safetensors_problem
+from so101.training.checkpoints import (
     checkpoint_problem,
     point,
     publish_best,
@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 KILLER = """
 import os, signal, sys
 import lerobot.utils.train_utils as train_utils
-import training.train as train
+import so101.training.train as train
 mode, at = sys.argv[1], int(sys.argv[2])
 if mode == "save":
     original = train_utils.save_training_state
@@ -90,7 +90,7 @@ def test_kill_inside_a_save_and_between_saves_then_resume(tiny_dataset, tmp_path
     assert "removing" in killed.stdout and not (run / ".staging" / "000008").exists()
     assert _last(run).name == "000008" and checkpoint_problem(_last(run)) is None
 
-    from training.train import main
+    from so101.training.train import main
 
     assert main(["--resume", f"--output_dir={run}"]) == 0
     assert "at step 8" in capsys.readouterr().out
@@ -165,7 +165,7 @@ def test_best_of_a_step_evaluated_again_never_replaces_the_folder_best_points_at
 def test_a_full_disk_during_a_save_leaves_last_on_the_previous_checkpoint(tmp_path) -> None:
     import errno
 
-    from training.checkpoints import DiskFullError
+    from so101.errors import DiskFullError
 
     checkpoints = tmp_path / "checkpoints"
     save_checkpoint_atomic(checkpoints / "000010", lambda folder: _fake_checkpoint(folder, 10))
@@ -183,8 +183,8 @@ def test_a_full_disk_during_a_save_leaves_last_on_the_previous_checkpoint(tmp_pa
 def test_a_full_disk_while_best_is_copied_leaves_best_as_it_was(tmp_path, monkeypatch) -> None:
     import errno
 
-    from training import checkpoints
-    from training.checkpoints import DiskFullError
+    from so101.errors import DiskFullError
+    from so101.training import checkpoints
 
     publish_best(tmp_path, _fake_checkpoint(tmp_path / "checkpoints" / "000010", 10), {"step": 10})
 

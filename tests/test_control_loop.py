@@ -11,12 +11,12 @@ import time
 
 import pytest
 
-import sim.control_loop
-from sim.control_loop import ControlClock
+import so101.sim.control_loop
+from so101.sim.control_loop import ControlClock
 
 
 class FakeTime:
-    """Stands in for the ``time`` module inside ``sim.control_loop``: sleeping advances a virtual clock (s)."""
+    """Stands in for the ``time`` module inside ``so101.sim.control_loop``: sleeping advances a virtual clock (s)."""
 
     def __init__(self) -> None:
         self.now = 100.0
@@ -52,7 +52,7 @@ class FakeView:
 @pytest.fixture
 def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
     fake = FakeTime()
-    monkeypatch.setattr(sim.control_loop, "time", fake)
+    monkeypatch.setattr(so101.sim.control_loop, "time", fake)
     return fake
 
 

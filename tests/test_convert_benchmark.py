@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kinematics.convert_benchmark import main
+from so101.kinematics.convert_benchmark import main
 
 
 def test_bench_convert_prints_both_figures(capsys) -> None:

@@ -14,11 +14,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from kinematics.batch_fk import ChainFK
-from kinematics.ee_features import EELayout
-from kinematics.units import JointLimits, dataset_to_radians, radians_to_dataset
-from recording.convert_ee import REPORT_FILE, main
-from sim.paths import ROBOT_XML
+from so101.kinematics.batch_fk import ChainFK
+from so101.kinematics.ee_features import EELayout
+from so101.kinematics.units import JointLimits, dataset_to_radians, radians_to_dataset
+from so101.recording.convert_ee import REPORT_FILE, main
+from so101.sim.paths import ROBOT_XML
 
 
 def convert_cli(src: Path, dst: Path, *flags: str) -> int:
@@ -174,7 +174,7 @@ def test_foreign_damaged_and_existing_are_one_line_errors_leaving_nothing(
 def test_an_interrupted_conversion_leaves_no_destination(
     tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    from kinematics.ee_convert import EEVerifier
+    from so101.kinematics.ee_convert import EEVerifier
 
     calls = []
 
@@ -206,7 +206,7 @@ def test_a_state_that_is_not_joints_is_left_alone(tiny_dataset: Path, tmp_path: 
 
 
 def test_a_converted_dataset_validates_as_its_recording_did(converted: Path) -> None:
-    from recording.dataset_tools import validate
+    from so101.recording.dataset_tools import validate
 
     # Features compared with the recording's through the kept joints; states re-simulated from the joint targets.
     assert validate(converted, "test/ee") == []

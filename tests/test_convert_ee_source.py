@@ -9,10 +9,10 @@ from pathlib import Path
 import mujoco
 import pytest
 
-from kinematics.units import JOINT_FEATURE_NAMES, JointLimits
-from recording.convert_ee_source import detect_units, joint_feature
-from sim.paths import ROBOT_XML
-from so101.command import UsageError
+from so101.errors import So101Error
+from so101.kinematics.units import JOINT_FEATURE_NAMES, JointLimits
+from so101.recording.convert_ee_source import detect_units, joint_feature
+from so101.sim.paths import ROBOT_XML
 
 LIMITS = JointLimits.from_model(mujoco.MjModel.from_xml_path(str(ROBOT_XML)))
 
@@ -25,11 +25,11 @@ def test_joint_names_in_every_known_spelling_and_others_refused(tmp_path: Path) 
     bare = [n.removesuffix(".pos") for n in JOINT_FEATURE_NAMES]
     for names in (list(JOINT_FEATURE_NAMES), bare, [f"main_{n}" for n in bare], {"motors": list(JOINT_FEATURE_NAMES)}):
         joint_feature(info_with(names), "action", tmp_path)  # type: ignore[arg-type]
-    with pytest.raises(UsageError, match="not an SO-101's joints"):
+    with pytest.raises(So101Error, match="not an SO-101's joints"):
         joint_feature(info_with(list(reversed(JOINT_FEATURE_NAMES))), "action", tmp_path)
-    with pytest.raises(UsageError, match="already in end-effector space"):
+    with pytest.raises(So101Error, match="already in end-effector space"):
         joint_feature(info_with(["ee.x"] * 6), "action", tmp_path)
-    with pytest.raises(UsageError, match=r"has no 'observation\.state'"):
+    with pytest.raises(So101Error, match=r"has no 'observation\.state'"):
         joint_feature(info_with(list(JOINT_FEATURE_NAMES)), "observation.state", tmp_path)
 
 
@@ -60,7 +60,7 @@ def test_units_from_metadata_and_the_impossible(tmp_path: Path) -> None:
     old_names = [f"main_{n.removesuffix('.pos')}" for n in JOINT_FEATURE_NAMES]
     assert detect_units(tmp_path, info_with(old_names), ["action"], LIMITS).units == "range_m100_100"
     root = with_ranges(tmp_path / "far", [-500] * 6, [500] * 6)
-    with pytest.raises(UsageError, match="fit neither"):
+    with pytest.raises(So101Error, match="fit neither"):
         detect_units(root, info_with(list(JOINT_FEATURE_NAMES)), ["action"], LIMITS)
-    with pytest.raises(UsageError, match="--units"):
+    with pytest.raises(So101Error, match="--units"):
         detect_units(tmp_path / "none", info_with(list(JOINT_FEATURE_NAMES)), ["action"], LIMITS)

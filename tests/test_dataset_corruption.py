@@ -19,9 +19,9 @@ import pandas as pd
 import pytest
 from conftest import TINY_REPO_ID
 
-from recording.dataset_writer import DatasetRef
 from so101.cli import main as so101_main
-from so101.command import UsageError
+from so101.errors import So101Error
+from so101.recording.dataset_writer import DatasetRef
 
 VIDEO = Path("videos/observation.images.wrist_cam/chunk-000/file-002.mp4")
 DATA = Path("data/chunk-000/file-001.parquet")
@@ -131,7 +131,7 @@ def test_every_command_names_the_damaged_file_and_modifies_nothing(
         assert named in lines[0] and "Traceback" not in captured.err, f"{command} on {name}: {lines[0]}"
         assert folder_hash(root) == before, f"{command} modified the dataset ({name})"
     # Training opens its dataset through DatasetRef before anything else.
-    with pytest.raises(UsageError, match=named.replace(".", r"\.")):
+    with pytest.raises(So101Error, match=named.replace(".", r"\.")):
         DatasetRef(TINY_REPO_ID, root).metadata()
     assert folder_hash(root) == before
 

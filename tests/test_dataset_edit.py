@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from conftest import TINY_REPO_ID
 
-from recording.dataset_edit import main, renumbered_scenes
-from recording.dataset_tools import validate
-from recording.scene_metadata import SceneMetadata
+from so101.recording.dataset_edit import main, renumbered_scenes
+from so101.recording.dataset_tools import validate
+from so101.recording.scene_metadata import SceneMetadata
 
 
 @pytest.fixture

@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recording.dataset_merge import merge
-from recording.dataset_tools import validate
-from recording.dataset_writer import DatasetConfig
-from recording.record import RecordConfig, record
-from recording.scene_metadata import SceneMetadata
-from sim.options import CameraOptions
 from so101.cli import main as so101_main
+from so101.recording.dataset_merge import merge
+from so101.recording.dataset_tools import validate
+from so101.recording.dataset_writer import DatasetConfig
+from so101.recording.record import RecordConfig, record
+from so101.recording.scene_metadata import SceneMetadata
+from so101.sim.options import CameraOptions
 
 
 def record_small(root: Path, seed: int) -> Path:

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference.benchmark import write_untrained_checkpoint
-from policies.act import ActPolicyConfig
-from sim.simulator import START_POSE
 from so101.cli import main
-from teleop.emulate_cmd import sim_cameras
-from teleop.feetech.follower_rig import FollowerRig
+from so101.inference.benchmark import write_untrained_checkpoint
+from so101.policies.act import ActPolicyConfig
+from so101.sim.simulator import START_POSE
+from so101.teleop.emulate_cmd import sim_cameras
+from so101.teleop.feetech.follower_rig import FollowerRig
 
 TINY = ActPolicyConfig(dim_model=32, n_heads=2, dim_feedforward=64, n_encoder_layers=1, n_vae_encoder_layers=1,
                        chunk_size=10, n_action_steps=10, image_height=48, image_width=64, pretrained_backbone=False,
@@ -80,7 +80,7 @@ def test_a_matching_set_up_passes_preflight_runs_and_records_a_valid_dataset(rig
     session = json.loads((tmp_path / "deployed" / "meta" / "so101" / "recording.json").read_text())["sessions"][0]
     assert session["source"] == "deploy" and len(session["preflight"]) == 6
     # so101 dataset validate checks it as a deployment: the extra feature expected, no scenes to re-simulate.
-    from recording.dataset_tools import unchecked, validate
+    from so101.recording.dataset_tools import unchecked, validate
 
     assert validate(tmp_path / "deployed", "test/deployed") == []
     assert "deployed on the real arm" in unchecked(tmp_path / "deployed")[0]
@@ -130,7 +130,7 @@ def test_move_to_start_brings_a_far_arm_to_the_training_start_pose(rig, checkpoi
 def once_running(tmp_path: Path, action) -> None:
     """Run ``action`` in a thread half a second after the run has started: its dataset's work folder exists (the
     dataset folder itself appears with the first saved episode)."""
-    from recording.durable_root import work_dir
+    from so101.recording.durable_root import work_dir
 
     def wait_then_act() -> None:
         deadline = time.monotonic() + 120
@@ -164,7 +164,7 @@ def test_the_watchdog_stops_a_run_whose_observations_stall(rig, checkpoint, tmp_
 def test_torque_is_released_on_ctrl_c_and_on_an_exception_inside_the_policy(
     fault, rig, checkpoint, tmp_path, monkeypatch, capsys
 ):
-    from inference.policy_runner import PolicyRunner
+    from so101.inference.policy_runner import PolicyRunner
 
     act, calls = PolicyRunner.act, []
 
@@ -212,11 +212,11 @@ def test_a_missing_or_mismatched_calibration_stops_with_the_calibrate_command(ri
 def test_the_training_dataset_comes_from_the_checkpoint_or_the_flag(tmp_path: Path) -> None:
     from lerobot.robots.so_follower import SO101FollowerConfig
 
-    from inference.deploy import DeployConfig, DeployPolicyOptions, TrainingOptions, training_root
-    from so101.command import UsageError
+    from so101.errors import So101Error
+    from so101.inference.deploy import DeployConfig, DeployPolicyOptions, TrainingOptions, training_root
 
     config = DeployConfig(DeployPolicyOptions(path=tmp_path), SO101FollowerConfig(port="p", id="f"))
-    with pytest.raises(UsageError, match=r"--training\.root"):
+    with pytest.raises(So101Error, match=r"--training\.root"):
         training_root(config, tmp_path)
     (tmp_path / "train_config.json").write_text(json.dumps({"dataset": {"root": "/data/stock"}}))
     assert training_root(config, tmp_path) == Path("/data/stock")  # a stock lerobot-train checkpoint
@@ -229,9 +229,9 @@ def test_the_training_dataset_comes_from_the_checkpoint_or_the_flag(tmp_path: Pa
 def test_an_end_effector_policy_observes_the_tcp_and_acts_through_the_ik(rig, tiny_dataset, tmp_path, capsys):
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    from kinematics.ee_features import EELayout
-    from recording.convert_ee import main as convert
-    from training.train import main as train
+    from so101.kinematics.ee_features import EELayout
+    from so101.recording.convert_ee import main as convert
+    from so101.training.train import main as train
 
     ee = tmp_path / "ee"
     assert convert([f"--src.root={tiny_dataset}", f"--dst.root={ee}", "--dst.repo_id=test/ee", "--state",

@@ -1,4 +1,4 @@
-"""The preflight checks of ``so101 deploy`` (``inference.deploy_preflight``), each on its own."""
+"""The preflight checks of ``so101 deploy`` (``so101.inference.deploy_preflight``), each on its own."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference.deploy_preflight import (
-    PreflightRefused,
+from so101.errors import PreflightError
+from so101.inference.deploy_preflight import (
     TrainingReference,
     check_camera_views,
     check_cameras,
@@ -19,16 +19,16 @@ from inference.deploy_preflight import (
     conclude,
     view_similarity,
 )
-from sim.simulator import START_POSE
-from sim.task_signals import TASK
+from so101.sim.simulator import START_POSE
+from so101.sim.task_signals import TASK
 
 
 @pytest.fixture(scope="module")
 def frames() -> dict[str, list[np.ndarray]]:
     """Frames of the three scene cameras in three scenes (seeds 0, 1, 2), arm at its start pose, 96x128."""
-    from sim.rendering import CameraRenderer
-    from sim.scene import CameraConfig
-    from sim.simulator import So101Sim
+    from so101.sim.rendering import CameraRenderer
+    from so101.sim.scene import CameraConfig
+    from so101.sim.simulator import So101Sim
 
     sim = So101Sim()
     cameras = [CameraConfig(name, 128, 96) for name in ("overhead_cam", "wrist_cam", "front_cam")]
@@ -102,8 +102,9 @@ def test_inference_time_must_fit_the_control_period_with_the_chunk_settings() ->
 
 def test_a_failed_check_refuses_unless_allowed() -> None:
     results = [check_task("other", [TASK]), check_units(True, "degrees", "x")]
-    with pytest.raises(PreflightRefused, match="--allow task"):
+    with pytest.raises(PreflightError, match="--allow task") as refused:
         conclude(results, set())
+    assert refused.value.checks == ["task"]
     conclude(results, {"task"})
     assert "ALLOWED" in results[0].line(allowed=True) and "FAIL" in results[0].line()
 

@@ -1,4 +1,4 @@
-"""The safety layer of ``so101 deploy`` (``inference.deploy_safety``), driven directly without hardware."""
+"""The safety layer of ``so101 deploy`` (``so101.inference.deploy_safety``), driven directly without hardware."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from inference.deploy_safety import EmergencyStop, SafetyConfig, SafetyLayer, SafetyStop, Watchdog
-from sim.simulator import START_POSE
+from so101.inference.deploy_safety import EmergencyStop, SafetyConfig, SafetyLayer, SafetyStop, Watchdog
+from so101.sim.simulator import START_POSE
 
 
 @pytest.fixture(scope="module")

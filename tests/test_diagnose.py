@@ -14,10 +14,10 @@ import h5py
 import numpy as np
 import pytest
 
-from inference.diagnose import DatasetSummary, compare, main
-from recording.hdf5_export import main as export_main
-from recording.hdf5_import import main as import_main
-from sim.options import CameraOptions
+from so101.inference.diagnose import DatasetSummary, compare, main
+from so101.recording.hdf5_export import main as export_main
+from so101.recording.hdf5_import import main as import_main
+from so101.sim.options import CameraOptions
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +30,8 @@ def exported(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 @pytest.fixture(scope="module")
 def other_seeds(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny fixture's recording again (scripted expert, 4 episodes of 40 frames), from other scene seeds."""
-    from recording.dataset_writer import DatasetConfig
-    from recording.record import RecordConfig, record
+    from so101.recording.dataset_writer import DatasetConfig
+    from so101.recording.record import RecordConfig, record
 
     root = tmp_path_factory.mktemp("diagnose") / "other_seeds"
     config = RecordConfig(

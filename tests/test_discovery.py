@@ -1,4 +1,4 @@
-"""Tests of inference.discovery: finding a run's checkpoints, their steps, where reports go."""
+"""Tests of so101.inference.discovery: finding a run's checkpoints, their steps, where reports go."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from inference.discovery import checkpoint_step, default_output_dir, find_checkpoints
+from so101.inference.discovery import checkpoint_step, default_output_dir, find_checkpoints
 
 
 def _checkpoint(folder: Path) -> Path:

@@ -15,8 +15,8 @@ import pytest
 from record_forker import Forker
 from test_record_durability import check_loads, record_argv, reported_saved
 
-from recording.disk_space import episode_bytes, is_disk_full
-from recording.durable_root import work_dir
+from so101.recording.disk_space import episode_bytes, is_disk_full
+from so101.recording.durable_root import work_dir
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from recording import durable_root
-from recording.durable_root import DurableRoot, work_dir
+from so101.recording import durable_root
+from so101.recording.durable_root import DurableRoot, work_dir
 
 
 def make_version(root: Path) -> None:

@@ -6,11 +6,11 @@ import mujoco
 import numpy as np
 import pytest
 
-from kinematics.ee_action import EEActionAdapter
-from kinematics.ee_features import ROTATION_ENCODINGS, EELayout
-from kinematics.fk import ForwardKinematics
-from kinematics.units import JointLimits, dataset_to_radians
-from sim.paths import ROBOT_XML
+from so101.kinematics.ee_action import EEActionAdapter
+from so101.kinematics.ee_features import ROTATION_ENCODINGS, EELayout
+from so101.kinematics.fk import ForwardKinematics
+from so101.kinematics.units import JointLimits, dataset_to_radians
+from so101.sim.paths import ROBOT_XML
 
 START = np.array([10.0, -30.0, 40.0, 60.0, 5.0, 30.0])
 GOAL = np.array([20.0, -10.0, 25.0, 70.0, -20.0, 80.0])

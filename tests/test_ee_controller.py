@@ -7,11 +7,11 @@ import mujoco
 import numpy as np
 import pytest
 
-from kinematics.ee_controller import EEControllerConfig, EndEffectorController
-from kinematics.fk import ForwardKinematics
-from kinematics.pose import quat_angle, quat_conjugate, quat_from_rotvec, quat_multiply
-from kinematics.units import dataset_to_radians
-from sim.paths import ROBOT_XML
+from so101.kinematics.ee_controller import EEControllerConfig, EndEffectorController
+from so101.kinematics.fk import ForwardKinematics
+from so101.kinematics.pose import quat_angle, quat_conjugate, quat_from_rotvec, quat_multiply
+from so101.kinematics.units import dataset_to_radians
+from so101.sim.paths import ROBOT_XML
 
 START = np.array([10.0, -30.0, 40.0, 60.0, 5.0, 30.0])
 """Joint targets in dataset units: the arm reaching forward and a little to the side, the gripper a third open."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from kinematics.ee_convert import MAX_LISTED_FAILURES, EEVerifier, EpisodeErrors, JointsToEE, VerificationReport
-from kinematics.ee_features import EELayout
-from sim.paths import ROBOT_XML
+from so101.kinematics.ee_convert import MAX_LISTED_FAILURES, EEVerifier, EpisodeErrors, JointsToEE, VerificationReport
+from so101.kinematics.ee_features import EELayout
+from so101.sim.paths import ROBOT_XML
 
 
 def smooth_joints(frames: int = 120) -> np.ndarray:
@@ -26,7 +26,7 @@ def test_converted_features_verify_back_to_their_joints_and_units_agree() -> Non
     assert not errors.failed.any()
     assert errors.position.max() < 1e-5 and errors.joints.max() < 0.05
     # The same poses from the -100..100 convention.
-    from kinematics.units import JointLimits, dataset_to_radians, radians_to_dataset
+    from so101.kinematics.units import JointLimits, dataset_to_radians, radians_to_dataset
 
     limits = JointLimits.from_model(model)
     ranged = radians_to_dataset(dataset_to_radians(joints, limits), limits, "range_m100_100")

@@ -7,11 +7,11 @@ import mujoco
 import numpy as np
 import pytest
 
-from kinematics.ee_features import ROTATION_ENCODINGS, EELayout, make_rotvec_continuous
-from kinematics.fk import ForwardKinematics
-from kinematics.pose import quat_angle, quat_from_rotvec, quat_multiply, quat_normalize
-from kinematics.units import JointLimits, dataset_to_radians
-from sim.paths import ROBOT_XML
+from so101.kinematics.ee_features import ROTATION_ENCODINGS, EELayout, make_rotvec_continuous
+from so101.kinematics.fk import ForwardKinematics
+from so101.kinematics.pose import quat_angle, quat_from_rotvec, quat_multiply, quat_normalize
+from so101.kinematics.units import JointLimits, dataset_to_radians
+from so101.sim.paths import ROBOT_XML
 
 
 def test_rotvec_layout_is_lerobots() -> None:
@@ -53,7 +53,7 @@ def test_every_encoding_is_continuous_through_a_roll_of_180_degrees(rotation: st
 
 
 def test_rotvec_seam_would_jump_without_the_unwrap() -> None:
-    from kinematics.pose import rotvec_from_quat
+    from so101.kinematics.pose import rotvec_from_quat
 
     raw = rotvec_from_quat(roll_through_pi())
     assert np.max(np.linalg.norm(np.diff(raw, axis=0), axis=1)) > 6.0  # pi * axis -> -pi * axis

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recording.convert_ee import main as convert
+from so101.recording.convert_ee import main as convert
 
 TINY_ACT = [
     "--policy.dim_model=32", "--policy.n_heads=2", "--policy.dim_feedforward=64", "--policy.n_encoder_layers=1",
@@ -32,7 +32,7 @@ def ee_dataset(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 def test_so101_train_evaluates_an_end_effector_policy_in_the_loop(ee_dataset: Path, tmp_path: Path, capsys) -> None:
     # In-loop evaluation runs the checkpoint through the same evaluation pool as `so101 eval` (the next test).
-    from training.train import main as train
+    from so101.training.train import main as train
 
     run = tmp_path / "run"
     code = train([
@@ -51,8 +51,8 @@ def test_so101_train_evaluates_an_end_effector_policy_in_the_loop(ee_dataset: Pa
 
 
 def test_stock_lerobot_train_trains_on_it_and_eval_infers_the_action_space(ee_dataset: Path, tmp_path: Path) -> None:
-    from inference.evaluate_cmd import main as evaluate
-    from policies.checkpoint import load_config, sim_requirements
+    from so101.inference.evaluate_cmd import main as evaluate
+    from so101.policies.checkpoint import load_config, sim_requirements
 
     output = tmp_path / "stock"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"}

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from teleop.emulate_cmd import main
-from teleop.teleop_cmd import main as teleop_main
+from so101.teleop.emulate_cmd import main
+from so101.teleop.teleop_cmd import main as teleop_main
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,10 +8,10 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from sim.env import ENV_ID, TASK, So101PickPlaceEnv
-from sim.options import EPISODE_TIME_S
-from sim.randomization import ScenePlacement
-from sim.scene import CameraConfig
+from so101.sim.env import ENV_ID, TASK, So101PickPlaceEnv
+from so101.sim.options import EPISODE_TIME_S
+from so101.sim.randomization import ScenePlacement
+from so101.sim.scene import CameraConfig
 
 SMALL = [CameraConfig("overhead_cam", 64, 48), CameraConfig("wrist_cam", 64, 48)]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from kinematics.ee_convert import JointsToEE
-from kinematics.ee_features import EELayout
-from sim.env import So101PickPlaceEnv
-from sim.scene import CameraConfig
+from so101.kinematics.ee_convert import JointsToEE
+from so101.kinematics.ee_features import EELayout
+from so101.sim.env import So101PickPlaceEnv
+from so101.sim.scene import CameraConfig
 
 SMALL = [CameraConfig("wrist_cam", 32, 24)]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from so101.sim.environment_state import ENVIRONMENT_STATE_KEY, ENVIRONMENT_STATE_NAMES, environment_state
 from so101.sim.simulator import So101Sim
 
@@ -44,9 +45,9 @@ def privileged_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_recorded_validated_and_resumed(privileged_dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
-    from so101.recording.dataset_tools import validate
 
     from so101.cli import main as so101_main
+    from so101.recording.dataset_tools import validate
 
     info = json.loads((privileged_dataset / "meta" / "info.json").read_text())
     assert info["features"][ENVIRONMENT_STATE_KEY]["names"] == ENVIRONMENT_STATE_NAMES

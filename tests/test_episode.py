@@ -1,4 +1,4 @@
-"""Tests of inference.episode: one evaluation episode renders only when the policy observes, runs on a clock,
+"""Tests of so101.inference.episode: one evaluation episode renders only when the policy observes, runs on a clock,
 and stops on request."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference.episode import RolloutSettings, run_policy_episode
-from inference.policy_runner import CallTiming
-from sim.control_loop import ControlClock
-from sim.rendering import CameraRenderer
-from sim.scene import CameraConfig
-from sim.simulator import START_POSE, So101Sim
+from so101.inference.episode import RolloutSettings, run_policy_episode
+from so101.inference.policy_runner import CallTiming
+from so101.sim.control_loop import ControlClock
+from so101.sim.rendering import CameraRenderer
+from so101.sim.scene import CameraConfig
+from so101.sim.simulator import START_POSE, So101Sim
 
 
 class _HoldRunner:

@@ -7,9 +7,9 @@ import time
 import numpy as np
 import pytest
 
-from recording.episode_loop import EpisodeLoopConfig, Outcome, run_episode
-from sim.simulator import START_POSE, So101Sim
-from teleop.action_source import ActionSource, EpisodeCommand
+from so101.recording.episode_loop import EpisodeLoopConfig, Outcome, run_episode
+from so101.sim.simulator import START_POSE, So101Sim
+from so101.teleop.action_source import ActionSource, EpisodeCommand
 
 
 class Wiggle(ActionSource):
@@ -81,7 +81,7 @@ def test_user_commands_end_the_episode(sim: So101Sim, command: EpisodeCommand, o
 
 
 def test_ends_a_settle_time_after_success(sim: So101Sim) -> None:
-    from teleop.scripted_expert import ScriptedExpert
+    from so101.teleop.scripted_expert import ScriptedExpert
 
     config = EpisodeLoopConfig(settle_s=0.5)
     first_success = []

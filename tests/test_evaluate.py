@@ -1,4 +1,4 @@
-"""Tests of inference.evaluate: the evaluation pool on a small untrained checkpoint, in this process."""
+"""Tests of so101.inference.evaluate: the evaluation pool on a small untrained checkpoint, in this process."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from inference import evaluate
-from inference.benchmark import write_untrained_checkpoint
-from inference.episode import RolloutSettings
-from inference.evaluate import EvalPool
-from policies.act import ActPolicyConfig
+from so101.errors import EvalWorkerError
+from so101.inference import evaluate
+from so101.inference.benchmark import write_untrained_checkpoint
+from so101.inference.episode import RolloutSettings
+from so101.inference.evaluate import EvalPool
+from so101.policies.act import ActPolicyConfig
 
 TINY = ActPolicyConfig(dim_model=32, n_heads=2, dim_feedforward=64, n_encoder_layers=1, n_vae_encoder_layers=1,
                        chunk_size=10, n_action_steps=10, image_height=48, image_width=64, pretrained_backbone=False,
@@ -66,7 +67,7 @@ def test_a_worker_killed_again_and_again_stops_the_evaluation_with_one_clear_lin
     killer = threading.Thread(target=kill_every_worker)
     killer.start()
     try:
-        with pytest.raises(evaluate.EvalWorkersDied) as stopped:
+        with pytest.raises(EvalWorkerError) as stopped:
             pool.evaluate(checkpoint, [5, 6], settings)
     finally:
         done.set()
@@ -79,5 +80,5 @@ def test_a_worker_killed_again_and_again_stops_the_evaluation_with_one_clear_lin
 
 def test_a_worker_silent_past_the_episode_timeout_is_killed_as_hung(checkpoint: Path, monkeypatch) -> None:
     monkeypatch.setattr(evaluate, "EPISODE_TIMEOUT_S", 0.3)  # shorter than a worker takes to start its episode
-    with EvalPool(1) as pool, pytest.raises(evaluate.EvalWorkersDied, match=r"scene seed 9: no answer in 0\.3 s"):
+    with EvalPool(1) as pool, pytest.raises(EvalWorkerError, match=r"scene seed 9: no answer in 0\.3 s"):
         pool.evaluate(checkpoint, [9], RolloutSettings(episode_time_s=0.1, device="cpu"))

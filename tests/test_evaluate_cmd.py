@@ -1,4 +1,4 @@
-"""Tests of inference.evaluate_cmd: the ``so101 eval`` command on a small untrained checkpoint."""
+"""Tests of so101.inference.evaluate_cmd: the ``so101 eval`` command on a small untrained checkpoint."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from inference.benchmark import write_untrained_checkpoint
-from inference.evaluate_cmd import EvalCommandConfig, main
-from inference.seeds import SELECTION_SEEDS, TEST_SEEDS, eval_seeds
-from policies.act import ActPolicyConfig
 from so101.command import parse
-from training.in_loop_eval import InLoopEvalConfig
+from so101.inference.benchmark import write_untrained_checkpoint
+from so101.inference.evaluate_cmd import EvalCommandConfig, main
+from so101.inference.seeds import SELECTION_SEEDS, TEST_SEEDS, eval_seeds
+from so101.policies.act import ActPolicyConfig
+from so101.training.in_loop_eval import InLoopEvalConfig
 
 TINY = ActPolicyConfig(dim_model=32, n_heads=2, dim_feedforward=64, n_encoder_layers=1, n_vae_encoder_layers=1,
                        chunk_size=10, n_action_steps=10, image_height=48, image_width=64, pretrained_backbone=False,
@@ -119,7 +119,7 @@ def test_a_worker_killed_in_the_middle_of_an_episode_is_replaced_and_the_evaluat
     import threading
     import time
 
-    from inference.evaluate import EvalPool
+    from so101.inference.evaluate import EvalPool
 
     pools: list[EvalPool] = []
     original_init = EvalPool.__init__

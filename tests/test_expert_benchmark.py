@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from teleop.expert_benchmark import ExpertBenchConfig, main, run
+from so101.teleop.expert_benchmark import ExpertBenchConfig, main, run
 
 
 def test_reports_success_phase_rates_and_lengths() -> None:

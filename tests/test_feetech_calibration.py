@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from so101.command import UsageError
-from teleop.feetech.calibration import (
+from so101.errors import So101Error
+from so101.teleop.feetech.calibration import (
     LEADER,
     CalibrationError,
     CalibrationLocation,
@@ -14,8 +14,8 @@ from teleop.feetech.calibration import (
     check_file,
     check_servos,
 )
-from teleop.feetech.emulated_arm import prepare
-from teleop.feetech.emulator import FeetechBusEmulator
+from so101.teleop.feetech.emulated_arm import prepare
+from so101.teleop.feetech.emulator import FeetechBusEmulator
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_missing_file_names_the_command_that_writes_it(tmp_path):
         f"no calibration file for the leader 'x' (looked for {tmp_path / 'x.json'}). "
         "Calibrate it with: so101 calibrate-leader --leader.id x"
     )
-    assert isinstance(error.value, UsageError)
+    assert isinstance(error.value, So101Error)
 
 
 def test_matching_servos_pass_and_a_changed_servo_is_named(calibrated_bus):

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from so101.command import UsageError
-from teleop.feetech.emulated_arm import EXAMPLE_CALIBRATION, prepare, write_calibration_file
-from teleop.feetech.emulator import FeetechBusEmulator
+from so101.errors import So101Error
+from so101.teleop.feetech.emulated_arm import EXAMPLE_CALIBRATION, prepare, write_calibration_file
+from so101.teleop.feetech.emulator import FeetechBusEmulator
 
 
 def test_lerobot_reads_the_prepared_arm_in_its_units(tmp_path):
@@ -35,9 +35,9 @@ def test_the_same_file_is_kept_and_another_arms_file_is_refused(tmp_path):
     before = path.stat().st_mtime_ns
     assert write_calibration_file(tmp_path, "emu") == path and path.stat().st_mtime_ns == before
     path.write_text('{"shoulder_pan": {"id": 1}}')
-    with pytest.raises(UsageError, match="holds another arm's calibration"):
+    with pytest.raises(So101Error, match="holds another arm's calibration"):
         write_calibration_file(tmp_path, "emu")
     path.write_text("not json")
-    with pytest.raises(UsageError, match="holds something that is not valid JSON"):
+    with pytest.raises(So101Error, match="holds something that is not valid JSON"):
         write_calibration_file(tmp_path, "emu")
     assert path.read_text() == "not json"

@@ -1,5 +1,5 @@
-"""Protocol-level tests of the Feetech STS3215 bus emulator (``teleop.feetech.emulator``, ``protocol``, ``servo``),
-through pyserial, scservo_sdk and LeRobot's bus."""
+"""Protocol-level tests of the Feetech STS3215 bus emulator (``so101.teleop.feetech.emulator``, ``protocol``,
+``servo``), through pyserial, scservo_sdk and LeRobot's bus."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import serial
 
-from teleop.feetech.emulator import FeetechBusEmulator
-from teleop.feetech.protocol import PING, READ, decode_sign_magnitude, encode_sign_magnitude, instruction_packet
-from teleop.feetech.servo import STS3215_REGISTERS
+from so101.teleop.feetech.emulator import FeetechBusEmulator
+from so101.teleop.feetech.protocol import PING, READ, decode_sign_magnitude, encode_sign_magnitude, instruction_packet
+from so101.teleop.feetech.servo import STS3215_REGISTERS
 
 NAMES = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
 
@@ -117,7 +117,7 @@ def test_sync_write_moves_torqued_servos_at_servo_speed_and_sync_read_reports_th
     from lerobot.motors import Motor, MotorNormMode
     from lerobot.motors.feetech import FeetechMotorsBus
 
-    from teleop.feetech.servo import MAX_SPEED_TICKS_S
+    from so101.teleop.feetech.servo import MAX_SPEED_TICKS_S
 
     clock = FakeClock()
     with FeetechBusEmulator(encoders=[1000, 1500, 2000, 2500, 3000, 3500], clock=clock) as emulator:

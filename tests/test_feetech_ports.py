@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from so101.command import UsageError
-from teleop.feetech import ports
-from teleop.feetech.emulator import FeetechBusEmulator
-from teleop.feetech.ports import PortError, check_port, open_bus, processes_holding
+from so101.errors import So101Error
+from so101.teleop.feetech import ports
+from so101.teleop.feetech.emulator import FeetechBusEmulator
+from so101.teleop.feetech.ports import PortError, check_port, open_bus, processes_holding
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_missing_port_lists_the_ports_found_and_names_the_option(monkeypatch):
         check_port("/dev/ttyNOPE1", "--follower.port", "follower arm")
     message = str(error.value)
     assert message.startswith("no serial port /dev/ttyNOPE1. Serial ports found: /dev/ttyACM3, /dev/ttyUSB0.")
-    assert "with --follower.port" in message and isinstance(error.value, UsageError)
+    assert "with --follower.port" in message and isinstance(error.value, So101Error)
     monkeypatch.setattr(ports, "serial_ports", list)
     with pytest.raises(PortError, match="none \\(is the leader arm's USB cable plugged in\\?\\)"):
         check_port("/dev/ttyNOPE1", "--leader.port", "leader arm")

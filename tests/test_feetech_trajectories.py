@@ -7,10 +7,10 @@ from typing import get_args
 import numpy as np
 import pytest
 
-from kinematics.units import radians_to_dataset
-from sim.scene import build_scene
-from teleop.feetech.emulated_arm import EXAMPLE_CALIBRATION
-from teleop.feetech.trajectories import MIDDLE, MOTIONS, MotionName, scripted_motion, sweep
+from so101.kinematics.units import radians_to_dataset
+from so101.sim.scene import build_scene
+from so101.teleop.feetech.emulated_arm import EXAMPLE_CALIBRATION
+from so101.teleop.feetech.trajectories import MIDDLE, MOTIONS, MotionName, scripted_motion, sweep
 
 TIMES = np.arange(0.0, 60.0, 1 / 30)
 

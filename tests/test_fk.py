@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from arm_scenes import model_params, scene_with_arm
 
-from kinematics.fk import ForwardKinematics
-from kinematics.pose import Pose, quat_angle
+from so101.kinematics.fk import ForwardKinematics
+from so101.kinematics.pose import Pose, quat_angle
 
 
 @pytest.fixture(params=model_params(), scope="module")

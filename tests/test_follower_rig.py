@@ -1,5 +1,5 @@
-"""The follower rig (``teleop.feetech.follower_rig``, ``pose_feed``) with the simulated LeRobot camera
-(``sim.lerobot_camera``): LeRobot's own ``SO101Follower`` and camera code drive it unmodified; and
+"""The follower rig (``so101.teleop.feetech.follower_rig``, ``so101.sim.pose_feed``) with the simulated LeRobot camera
+(``so101.sim.lerobot_camera``): LeRobot's own ``SO101Follower`` and camera code drive it unmodified; and
 ``so101 emulate follower`` serving it from its own process."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.simulator import START_POSE
-from teleop.feetech.follower_rig import FollowerRig
-from teleop.feetech.pose_feed import read_pose
+from so101.sim.pose_feed import read_pose
+from so101.sim.simulator import START_POSE
+from so101.teleop.feetech.follower_rig import FollowerRig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,7 +29,7 @@ def follower(port: str, calibration_dir: Path, cameras: dict) -> object:
 
 
 def test_lerobots_follower_moves_the_servos_at_servo_speed_and_the_cameras_follow(tmp_path: Path) -> None:
-    from sim.config_lerobot_camera import So101SimCameraConfig
+    from so101.sim.config_lerobot_camera import So101SimCameraConfig
 
     with FollowerRig(tmp_path, "rig", tmp_path / "pose", START_POSE) as rig:
         assert np.allclose(rig.positions(), START_POSE, atol=0.1)
@@ -58,8 +58,8 @@ def test_lerobots_follower_moves_the_servos_at_servo_speed_and_the_cameras_follo
 
 
 def test_a_stale_pose_feed_is_a_stale_camera(tmp_path: Path) -> None:
-    from sim.config_lerobot_camera import So101SimCameraConfig
-    from sim.lerobot_camera import So101SimCamera
+    from so101.sim.config_lerobot_camera import So101SimCameraConfig
+    from so101.sim.lerobot_camera import So101SimCamera
 
     with FollowerRig(tmp_path, "rig", tmp_path / "pose", START_POSE):
         camera = So101SimCamera(So101SimCameraConfig(pose_feed=str(tmp_path / "pose"), width=32, height=24))
@@ -89,8 +89,8 @@ def test_so101_emulate_follower_serves_lerobots_follower_from_its_own_process(tm
         port = suggested[suggested.index("--robot.port") + 1]
         assert suggested[suggested.index("--robot.id") + 1] == "emulated_follower"
         assert (tmp_path / "emulated_follower.json").is_file()
-        from inference.deploy import DeployConfig
         from so101.command import parse
+        from so101.inference.deploy import DeployConfig
 
         # The suggested command's options parse into LeRobot's follower config with the simulated cameras.
         config = parse(DeployConfig, suggested[2:], "deploy")

@@ -1,10 +1,10 @@
-"""Tests of training.frame_cache: frames equal LeRobot's decoding, reuse, rebuild on change."""
+"""Tests of so101.training.frame_cache: frames equal LeRobot's decoding, reuse, rebuild on change."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from training.frame_cache import bytes_per_frame, load_or_build, resize_frames
+from so101.training.frame_cache import bytes_per_frame, load_or_build, resize_frames
 
 
 def _meta(root):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sim import gl_context
+from so101.sim import gl_context
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ROUNDS = 200
@@ -86,11 +86,11 @@ def _child(opened_first: str, teardown: str) -> None:
     import numpy as np
     from PIL import ImageGrab
 
-    import sim  # noqa: F401
-    from sim.rendering import CameraRenderer
-    from sim.scene import CameraConfig
-    from sim.simulator import So101Sim
-    from sim.viewer import Viewer
+    import so101.sim  # noqa: F401
+    from so101.sim.rendering import CameraRenderer
+    from so101.sim.scene import CameraConfig
+    from so101.sim.simulator import So101Sim
+    from so101.sim.viewer import Viewer
 
     sim_ = So101Sim()
     sim_.reset(0)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from so101.inference.episode import failure_mode
 from so101.inference.grid import GridOptions, grid_scenes, grid_table, write_grid_report
 from so101.inference.report import EvalEpisode

@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from recording.hdf5_export import export_hdf5, joint_velocity, main
+from so101.recording.hdf5_export import export_hdf5, joint_velocity, main
 
 TINY_REPO_ID = "test/so101_scripted"
 """The repo id of the `tiny_dataset` fixture (its folder is what matters)."""

@@ -10,9 +10,9 @@ import h5py
 import numpy as np
 import pytest
 
-from recording.dataset_tools import validate_main
-from recording.hdf5_export import main as export_main
-from recording.hdf5_import import check_imported, main
+from so101.recording.dataset_tools import validate_main
+from so101.recording.hdf5_export import main as export_main
+from so101.recording.hdf5_import import check_imported, main
 
 TINY_REPO_ID = "test/so101_scripted"
 """The repo id of the `tiny_dataset` fixture (its folder is what matters)."""
@@ -129,7 +129,7 @@ def test_an_existing_destination_is_refused(exported: Path, tmp_path: Path, caps
 def test_an_interrupted_import_leaves_no_dataset(
     exported: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from recording.dataset_writer import DatasetWriter
+    from so101.recording.dataset_writer import DatasetWriter
 
     add_frame = DatasetWriter.add_frame
     calls = []

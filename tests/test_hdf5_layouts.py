@@ -8,8 +8,9 @@ import h5py
 import numpy as np
 import pytest
 
-from kinematics.units import JointLimits
-from recording.hdf5_layouts import (
+from so101.errors import So101Error
+from so101.kinematics.units import JointLimits
+from so101.recording.hdf5_layouts import (
     check_episode,
     episode_units,
     file_attribute,
@@ -18,7 +19,6 @@ from recording.hdf5_layouts import (
     input_files,
     to_dataset_units,
 )
-from so101.command import UsageError
 
 
 def write_act(path: Path, frames: int = 5, joints: int = 6, action_frames: int | None = None, **attrs: object) -> Path:
@@ -56,11 +56,11 @@ def test_an_act_file_is_one_episode_with_its_cameras_and_attributes(tmp_path: Pa
 def test_files_must_agree_on_their_attributes(tmp_path: Path) -> None:
     episodes = [*find_episodes(write_act(tmp_path / "a.hdf5", fps=30.0), {}), *find_episodes(
         write_act(tmp_path / "b.hdf5", fps=15), {})]
-    with pytest.raises(UsageError, match="disagree on their fps"):
+    with pytest.raises(So101Error, match="disagree on their fps"):
         file_fps(episodes, None)
     assert file_fps(episodes[:1], None) == 30 and file_fps(episodes, 10) == 10
     (bad,) = find_episodes(write_act(tmp_path / "c.hdf5", fps="fast"), {})
-    with pytest.raises(UsageError, match="--fps"):
+    with pytest.raises(So101Error, match="--fps"):
         file_fps([bad], None)
 
 
@@ -131,7 +131,7 @@ BAD_FILES = {
 @pytest.mark.parametrize("case", sorted(BAD_FILES))
 def test_bad_files_are_refused_naming_the_file_and_problem(tmp_path: Path, case: str) -> None:
     path = _bad(tmp_path, case)
-    with pytest.raises(UsageError) as error:
+    with pytest.raises(So101Error) as error:
         for episode in find_episodes(path, {}):
             check_episode(episode)
     assert str(path) in str(error.value) and BAD_FILES[case] in str(error.value)
@@ -139,6 +139,6 @@ def test_bad_files_are_refused_naming_the_file_and_problem(tmp_path: Path, case:
 
 def test_files_without_units_need_the_flag(tmp_path: Path) -> None:
     (episode,) = find_episodes(write_act(tmp_path / "e.hdf5"), {})
-    with pytest.raises(UsageError, match="--units"):
+    with pytest.raises(So101Error, match="--units"):
         episode_units(episode, "auto")
     assert episode_units(episode, "radians") == "radians"

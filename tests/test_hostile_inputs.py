@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from policies.act import ActPolicyConfig
+from so101.policies.act import ActPolicyConfig
 
 TINY = ActPolicyConfig(dim_model=32, n_heads=2, dim_feedforward=64, n_encoder_layers=1, n_vae_encoder_layers=1,
                        chunk_size=10, n_action_steps=10, image_height=48, image_width=64, pretrained_backbone=False,
@@ -46,7 +46,7 @@ def _refused(main: Callable[[list[str]], int], argv: list[str], user: Path, caps
 
 @pytest.fixture(scope="module")
 def good_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from inference.benchmark import write_untrained_checkpoint
+    from so101.inference.benchmark import write_untrained_checkpoint
 
     return write_untrained_checkpoint(tmp_path_factory.mktemp("good") / "pretrained_model", TINY, (48, 64))
 
@@ -96,7 +96,7 @@ CHECKPOINTS: dict[str, tuple[Callable[[Path], object], str, str]] = {
 
 @pytest.mark.parametrize("case", list(CHECKPOINTS))
 def test_eval_names_a_damaged_or_foreign_checkpoint(case: str, good_checkpoint: Path, tmp_path: Path, capsys) -> None:
-    from inference.evaluate_cmd import main as evaluate
+    from so101.inference.evaluate_cmd import main as evaluate
 
     spoil, named, problem = CHECKPOINTS[case]
     ckpt = tmp_path / "user" / "000100" / "pretrained_model"
@@ -115,7 +115,7 @@ def _run_with(tmp_path: Path, tiny_dataset: Path, good_checkpoint: Path) -> Path
     """A training run folder as ``so101 train`` leaves it: saved options and one checkpoint, ``last`` on it."""
     import draccus
 
-    from training.train import CONFIG_NAME, TrainConfig
+    from so101.training.train import CONFIG_NAME, TrainConfig
 
     run = tmp_path / "user" / "run"
     checkpoint = run / "checkpoints" / "000004"
@@ -132,7 +132,7 @@ def _run_with(tmp_path: Path, tiny_dataset: Path, good_checkpoint: Path) -> Path
 
 
 def test_resume_names_a_run_without_a_complete_checkpoint(tiny_dataset, good_checkpoint, tmp_path, capsys) -> None:
-    from training.train import main as train
+    from so101.training.train import main as train
 
     run = _run_with(tmp_path, tiny_dataset, good_checkpoint)  # its training state lacks the optimizer and RNG
     err = _refused(train, ["--resume", f"--output_dir={run}"], tmp_path / "user", capsys, "optimizer_state")
@@ -140,8 +140,8 @@ def test_resume_names_a_run_without_a_complete_checkpoint(tiny_dataset, good_che
 
 
 def test_resume_names_unreadable_saved_options(tiny_dataset, good_checkpoint, tmp_path, capsys) -> None:
-    from training.train import CONFIG_NAME
-    from training.train import main as train
+    from so101.training.train import CONFIG_NAME
+    from so101.training.train import main as train
 
     run = _run_with(tmp_path, tiny_dataset, good_checkpoint)
     (run / CONFIG_NAME).write_text("steps: [unclosed\n")
@@ -153,7 +153,7 @@ def test_resume_names_unreadable_saved_options(tiny_dataset, good_checkpoint, tm
 
 
 def _good_calibration() -> dict:
-    from teleop.feetech.emulated_arm import calibration_entries
+    from so101.teleop.feetech.emulated_arm import calibration_entries
 
     return calibration_entries()
 
@@ -187,8 +187,8 @@ CALIBRATIONS: dict[str, tuple[str, Callable[[], object], str]] = {
 
 @pytest.fixture(scope="module")
 def leader_port():
-    from teleop.feetech.emulated_arm import store_calibration
-    from teleop.feetech.emulator import FeetechBusEmulator
+    from so101.teleop.feetech.emulated_arm import store_calibration
+    from so101.teleop.feetech.emulator import FeetechBusEmulator
 
     with FeetechBusEmulator() as emulator:
         store_calibration(emulator)
@@ -197,9 +197,9 @@ def leader_port():
 
 @pytest.mark.parametrize("case", list(CALIBRATIONS))
 def test_a_broken_or_foreign_calibration_file_is_named(case: str, leader_port: str, tmp_path: Path, capsys) -> None:
-    from teleop.calibrate_leader import main as calibrate_leader
-    from teleop.emulate_cmd import main as emulate
-    from teleop.teleop_cmd import main as teleop
+    from so101.teleop.calibrate_leader import main as calibrate_leader
+    from so101.teleop.emulate_cmd import main as emulate
+    from so101.teleop.teleop_cmd import main as teleop
 
     command, content, problem = CALIBRATIONS[case]
     user = tmp_path / "user"
@@ -223,8 +223,8 @@ def test_a_broken_or_foreign_calibration_file_is_named(case: str, leader_port: s
 
 @pytest.fixture(scope="module")
 def env():
-    from sim.env import So101PickPlaceEnv
-    from sim.scene import CameraConfig
+    from so101.sim.env import So101PickPlaceEnv
+    from so101.sim.scene import CameraConfig
 
     environment = So101PickPlaceEnv(cameras=[CameraConfig("overhead_cam", 32, 24)])
     yield environment
@@ -255,7 +255,7 @@ def test_env_reset_names_what_is_wrong_with_a_scene_placement(case: str, env) ->
 
 
 def _missing_mesh(path: Path) -> None:
-    from sim.paths import ROBOT_XML
+    from so101.sim.paths import ROBOT_XML
 
     text = ROBOT_XML.read_text().replace("<asset>", '<asset>\n    <mesh name="base_shell" file="meshes/base.stl"/>', 1)
     path.write_text(text)
@@ -277,9 +277,9 @@ MJCFS: dict[str, tuple[str, Callable[[Path], object], str]] = {
 
 @pytest.mark.parametrize("case", list(MJCFS))
 def test_a_foreign_or_broken_robot_mjcf_is_named(case: str, tmp_path: Path, capsys) -> None:
-    from recording.record import main as record
-    from sim.rollout_cmd import main as rollout
-    from sim.view_cmd import main as view
+    from so101.recording.record import main as record
+    from so101.sim.rollout_cmd import main as rollout
+    from so101.sim.view_cmd import main as view
 
     command, make, problem = MJCFS[case]
     user = tmp_path / "user"
@@ -301,7 +301,7 @@ def test_a_foreign_or_broken_robot_mjcf_is_named(case: str, tmp_path: Path, caps
 
 def test_a_checkpoint_that_fails_in_an_evaluation_worker_is_named_by_the_command(good_checkpoint, tmp_path,
                                                                                  capsys) -> None:  # fmt: skip
-    from inference.evaluate_cmd import main as evaluate
+    from so101.inference.evaluate_cmd import main as evaluate
 
     ckpt = tmp_path / "user" / "pretrained_model"
     shutil.copytree(good_checkpoint, ckpt)

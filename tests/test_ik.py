@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from arm_scenes import model_params, scene_with_arm
 
-from kinematics.fk import ForwardKinematics
-from kinematics.ik import FOLDED_POSE, IKConfig, IKResult, IKSolver
-from kinematics.ik_trajectory import solve_trajectory
-from kinematics.pose import quat_angle, quat_from_rotvec, quat_multiply
+from so101.kinematics.fk import ForwardKinematics
+from so101.kinematics.ik import FOLDED_POSE, IKConfig, IKResult, IKSolver
+from so101.kinematics.ik_trajectory import solve_trajectory
+from so101.kinematics.pose import quat_angle, quat_from_rotvec, quat_multiply
 
 POS_TOL = 1e-4  # m: the 0.1 mm
 ROT_TOL = np.deg2rad(0.1)  # the 0.1 degree

@@ -1,4 +1,4 @@
-"""Tests of training.in_loop_eval: history, curve and best/ follow the success rate."""
+"""Tests of so101.training.in_loop_eval: history, curve and best/ follow the success rate."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from inference.report import EvalEpisode, summarize
-from training.in_loop_eval import InLoopEvalConfig, InLoopEvaluator
+from so101.inference.report import EvalEpisode, summarize
+from so101.training.in_loop_eval import InLoopEvalConfig, InLoopEvaluator
 
 
 class _FakePool:
@@ -54,7 +54,7 @@ def test_best_follows_strict_improvements_on_the_same_seeds(tmp_path) -> None:
 
 
 def test_selection_happens_on_the_selection_seeds_never_on_the_test_seeds(tmp_path) -> None:
-    from inference.seeds import SELECTION_SEEDS, TEST_SEEDS
+    from so101.inference.seeds import SELECTION_SEEDS, TEST_SEEDS
 
     evaluator = InLoopEvaluator(tmp_path, InLoopEvalConfig(episodes=3, workers=0))
     assert evaluator.seeds == [SELECTION_SEEDS.start + i for i in range(3)]
@@ -66,9 +66,9 @@ def test_a_worker_killed_during_an_in_loop_evaluation_is_reported_and_replaced(t
     import os
     import signal
 
-    from inference.benchmark import write_untrained_checkpoint
-    from inference.evaluate import EvalPool
-    from policies.act import ActPolicyConfig
+    from so101.inference.benchmark import write_untrained_checkpoint
+    from so101.inference.evaluate import EvalPool
+    from so101.policies.act import ActPolicyConfig
 
     tiny = ActPolicyConfig(dim_model=32, n_heads=2, dim_feedforward=64, n_encoder_layers=1, n_vae_encoder_layers=1,
                            chunk_size=10, n_action_steps=10, image_height=48, image_width=64,

@@ -11,9 +11,9 @@ import glfw
 import numpy as np
 import pytest
 
-from sim.simulator import So101Sim
-from teleop.action_source import EpisodeCommand
-from teleop.keyboard import KeyboardConfig, KeyboardTeleop
+from so101.sim.simulator import So101Sim
+from so101.teleop.action_source import EpisodeCommand
+from so101.teleop.keyboard import KeyboardConfig, KeyboardTeleop
 
 
 class FakeViewer:

@@ -11,13 +11,13 @@ import time
 import numpy as np
 import pytest
 
-from kinematics.units import JOINT_FEATURE_NAMES
-from so101.command import UsageError
-from teleop.feetech.calibration import CalibrationError
-from teleop.feetech.emulated_arm import store_calibration, write_calibration_file
-from teleop.feetech.emulator import FeetechBusEmulator
-from teleop.feetech.ports import PortError
-from teleop.leader import LeaderArm, LeaderConfig, LeaderDisconnected, calibration_path, lerobot_leader
+from so101.errors import So101Error
+from so101.kinematics.units import JOINT_FEATURE_NAMES
+from so101.teleop.feetech.calibration import CalibrationError
+from so101.teleop.feetech.emulated_arm import store_calibration, write_calibration_file
+from so101.teleop.feetech.emulator import FeetechBusEmulator
+from so101.teleop.feetech.ports import PortError
+from so101.teleop.leader import LeaderArm, LeaderConfig, LeaderDisconnected, calibration_path, lerobot_leader
 
 
 @pytest.fixture
@@ -187,8 +187,8 @@ def test_default_calibration_location(monkeypatch, tmp_path):
 
 
 def test_errors_are_usage_errors_naming_the_flag(tmp_path):
-    # The command layer prints a UsageError as one line naming the fix; a bad option names its flag.
-    assert issubclass(PortError, UsageError) and issubclass(CalibrationError, UsageError)
+    # The command layer prints a So101Error as one line naming the fix; a bad option names its flag.
+    assert issubclass(PortError, So101Error) and issubclass(CalibrationError, So101Error)
     with pytest.raises(ValueError, match=r"--leader\.norm_mode must be one of degrees, range_m100_100"):
         LeaderConfig(norm_mode="radians")
     with pytest.raises(ValueError, match=r"--leader\.disconnect_after_s"):

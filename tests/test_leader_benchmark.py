@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from teleop.leader_benchmark import main
+from so101.teleop.leader_benchmark import main
 
 
 def test_every_target_is_the_pose_the_servos_moved_to(capsys):

@@ -9,13 +9,13 @@ import logging
 import numpy as np
 import pytest
 
-from kinematics.units import dataset_to_radians, radians_to_dataset
-from sim.simulator import So101Sim
-from teleop.feetech import emulated_arm
-from teleop.feetech.calibration import CalibrationError
-from teleop.feetech.emulator import FeetechBusEmulator
-from teleop.leader import LeaderConfig, LeaderDisconnected
-from teleop.leader_source import LeaderSource
+from so101.kinematics.units import dataset_to_radians, radians_to_dataset
+from so101.sim.simulator import So101Sim
+from so101.teleop.feetech import emulated_arm
+from so101.teleop.feetech.calibration import CalibrationError
+from so101.teleop.feetech.emulator import FeetechBusEmulator
+from so101.teleop.leader import LeaderConfig, LeaderDisconnected
+from so101.teleop.leader_source import LeaderSource
 
 POSE = np.array([10.0, -20.0, 30.0, -40.0, 50.0, 25.0])
 
@@ -91,7 +91,7 @@ def test_far_reading_is_clamped_by_the_sim_and_reported_once(source, emulator, s
     limits = sim.scene.limits
     upper = radians_to_dataset(limits.upper, limits)
     sim.reset(0)
-    with caplog.at_level(logging.WARNING, logger="teleop.leader_source"):
+    with caplog.at_level(logging.WARNING, logger="so101.teleop.leader_source"):
         targets = [source.next_action(sim) for _ in range(3)]
         sim.step(targets[-1])
     # The source passes the reading on in dataset units; the sim clamps it to the joint limit when it steps.
@@ -109,7 +109,7 @@ def test_reading_just_beyond_a_limit_is_counted_but_not_reported(source, emulato
     near = POSE.copy()
     near[0] = radians_to_dataset(limits.upper, limits)[0] + 2.0  # within FAR_OUT_OF_RANGE (5 deg)
     emulator.play(lambda t: near)
-    with caplog.at_level(logging.WARNING, logger="teleop.leader_source"):
+    with caplog.at_level(logging.WARNING, logger="so101.teleop.leader_source"):
         source.next_action(sim)
     assert not [r for r in caplog.records if "shoulder_pan" in r.getMessage()]
     assert "clamped to the joint limits: shoulder_pan 1" in source.report()

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.lerobot_env import So101PickPlaceEnvConfig
-from sim.scene import CameraConfig
+from so101.sim.lerobot_env import So101PickPlaceEnvConfig
+from so101.sim.scene import CameraConfig
 
 
 def test_lerobot_make_env_and_preprocessing() -> None:
@@ -94,7 +94,7 @@ def test_lerobot_eval_runs_our_task(tmp_path: Path) -> None:
         f"--policy.path={tmp_path / 'policy'}",
         "--policy.device=cpu",
         "--env.type=so101_pickplace",
-        "--env.discover_packages_path=sim",
+        "--env.discover_packages_path=so101.sim",
         "--env.observation_width=64",
         "--env.observation_height=48",
         "--env.episode_length=6",

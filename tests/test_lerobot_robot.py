@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kinematics.units import JOINT_FEATURE_NAMES, radians_to_dataset
-from sim.config_lerobot_robot import So101SimRobotConfig
-from sim.lerobot_robot import So101SimRobot
-from teleop.feetech import emulated_arm
-from teleop.feetech.emulator import FeetechBusEmulator
+from so101.kinematics.units import JOINT_FEATURE_NAMES, radians_to_dataset
+from so101.sim.config_lerobot_robot import So101SimRobotConfig
+from so101.sim.lerobot_robot import So101SimRobot
+from so101.teleop.feetech import emulated_arm
+from so101.teleop.feetech.emulator import FeetechBusEmulator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 POSE = np.array([10.0, -20.0, 30.0, -40.0, 50.0, 25.0])
@@ -99,7 +99,7 @@ def test_lerobot_teleoperate_loop_follows_the_emulated_leader(robot, tmp_path):
     from lerobot.scripts.lerobot_teleoperate import teleop_loop
     from lerobot.teleoperators.so_leader import SO101Leader, SO101LeaderConfig
 
-    from teleop.leader_benchmark import serve_emulator
+    from so101.teleop.leader_benchmark import serve_emulator
 
     # The emulated arm answers from its own process, as a real one does: LeRobot's leader reads without retries
     # within a few tens of milliseconds, which a busy test process cannot always give a thread of its own.
@@ -138,7 +138,7 @@ def test_lerobot_record_records_the_sim_teleoperated_by_the_leader(tmp_path):
             [
                 str(Path(sys.executable).parent / "lerobot-record"),
                 "--robot.type=so101_sim",
-                "--robot.discover_packages_path=sim",
+                "--robot.discover_packages_path=so101.sim",
                 "--robot.camera_width=64",
                 "--robot.camera_height=48",
                 "--teleop.type=so101_leader",

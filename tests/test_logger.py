@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from training.logger import TrainLogger, WandbConfig
+from so101.training.logger import TrainLogger, WandbConfig
 
 
 def test_offline_wandb_run_lands_in_the_run_folder_and_keeps_its_id(tmp_path: Path) -> None:
@@ -28,7 +28,7 @@ def test_unknown_wandb_mode_is_refused() -> None:
 
 
 def test_step_timer_splits_data_and_update_time() -> None:
-    from training.logger import StepTimer
+    from so101.training.logger import StepTimer
 
     timer = StepTimer()
     assert timer.data_share == 0.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from so101.training.pipeline import PipelineConfig, main
 
 

@@ -1,4 +1,4 @@
-"""Tests of inference.policy_runner on a small real (untrained) LeRobot ACT: chunk queue, temporal ensembling,
+"""Tests of so101.inference.policy_runner on a small real (untrained) LeRobot ACT: chunk queue, temporal ensembling,
 observation names, and call timing."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference.benchmark import write_untrained_checkpoint
-from inference.policy_runner import CallTiming, PolicyRunner
-from policies.act import ActPolicyConfig
+from so101.inference.benchmark import write_untrained_checkpoint
+from so101.inference.policy_runner import CallTiming, PolicyRunner
+from so101.policies.act import ActPolicyConfig
 
 TINY = ActPolicyConfig(dim_model=32, n_heads=2, dim_feedforward=64, n_encoder_layers=1, n_vae_encoder_layers=1,
                        chunk_size=10, n_action_steps=10, image_height=48, image_width=64, pretrained_backbone=False,

@@ -6,11 +6,11 @@ import mujoco
 import numpy as np
 import pytest
 
-from inference.policy_spaces import PolicySpaces
-from kinematics.ee_convert import JointsToEE
-from kinematics.ee_features import EELayout
-from policies.checkpoint import SimRequirements
-from sim.paths import ROBOT_XML
+from so101.inference.policy_spaces import PolicySpaces
+from so101.kinematics.ee_convert import JointsToEE
+from so101.kinematics.ee_features import EELayout
+from so101.policies.checkpoint import SimRequirements
+from so101.sim.paths import ROBOT_XML
 
 START = np.array([10.0, -30.0, 40.0, 60.0, 5.0, 30.0])
 

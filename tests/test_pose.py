@@ -6,7 +6,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from kinematics.pose import (
+from so101.kinematics.pose import (
     IDENTITY_QUAT,
     Pose,
     canonical_quat,

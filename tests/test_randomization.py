@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.env import So101PickPlaceEnv
-from sim.randomization import RandomizationConfig, ScenePlacement, sample_placement
-from sim.scene import BOWL_OUTER_RADIUS, CameraConfig
+from so101.sim.env import So101PickPlaceEnv
+from so101.sim.randomization import RandomizationConfig, ScenePlacement, sample_placement
+from so101.sim.scene import BOWL_OUTER_RADIUS, CameraConfig
 
 HALF_SIZE = np.array([0.0319, 0.0159, 0.0096])
 
@@ -68,8 +68,8 @@ def test_same_seed_or_same_json_gives_bit_identical_first_observations() -> None
 def test_the_table_bounds_are_those_of_the_scene() -> None:
     import mujoco
 
-    from sim.randomization import TABLE_TOP_XY
-    from sim.scene import build_scene
+    from so101.sim.randomization import TABLE_TOP_XY
+    from so101.sim.scene import build_scene
 
     model = build_scene().model
     top = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "table_top")

@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kinematics.units import JOINT_FEATURE_NAMES
-from recording.dataset_writer import DatasetConfig
-from recording.record import RecordConfig, main, record
-from recording.replay import load_episodes, make_sim, replay_episode
-from recording.scene_metadata import SceneMetadata
-from sim.options import CameraOptions
-from sim.task_signals import TASK
-from teleop.action_source import ActionSource
-from teleop.scripted_expert import ScriptedExpert
+from so101.kinematics.units import JOINT_FEATURE_NAMES
+from so101.recording.dataset_writer import DatasetConfig
+from so101.recording.record import RecordConfig, main, record
+from so101.recording.replay import load_episodes, make_sim, replay_episode
+from so101.recording.scene_metadata import SceneMetadata
+from so101.sim.options import CameraOptions
+from so101.sim.task_signals import TASK
+from so101.teleop.action_source import ActionSource
+from so101.teleop.scripted_expert import ScriptedExpert
 
 
 def config(root: Path, episodes: int = 2, **overrides) -> RecordConfig:

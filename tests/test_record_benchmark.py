@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recording.benchmark import main
+from so101.recording.benchmark import main
 
 
 def test_reports_the_ratio_to_real_time_and_can_keep_the_dataset(tmp_path: Path, capsys) -> None:

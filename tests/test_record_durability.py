@@ -1,7 +1,7 @@
 """kill -9 a 6-episode recording session at 12 points: every episode reported saved loads with stock LeRobot.
 
 The session runs in forks of ``tests/record_forker.py``; ``SO101_CRASH_AT`` makes each fork SIGKILL itself at one
-named point (``recording.crash_points``): during an episode, between episodes, inside the save of an episode
+named point (``so101.recording.crash_points``): during an episode, between episodes, inside the save of an episode
 (before LeRobot writes, after it wrote, after the commit) and during finalize. After every kill the dataset folder is
 copied aside; each copy must open with ``LeRobotDataset`` and hold every episode reported saved, with its frames,
 the videos of both cameras, statistics, scene and task. ``--resume true`` continues after each kill and the last
@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from record_forker import Forker
 
-from recording.durable_root import work_dir
-from recording.scene_metadata import SceneMetadata
-from sim.task_signals import TASK
+from so101.recording.durable_root import work_dir
+from so101.recording.scene_metadata import SceneMetadata
+from so101.sim.task_signals import TASK
 
 REPO_ID = "test/so101_durable"
 SESSION_EPISODES = 6
@@ -137,9 +137,9 @@ def test_resume_names_a_folder_an_older_version_left_without_episodes(tmp_path: 
     """Older versions left meta/info.json and meta/so101/recording.json when a session crashed before saving."""
     from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
 
-    from recording.dataset_writer import dataset_features
-    from recording.record import main
-    from sim.scene import CameraConfig
+    from so101.recording.dataset_writer import dataset_features
+    from so101.recording.record import main
+    from so101.sim.scene import CameraConfig
 
     root = tmp_path / "dataset"
     cameras = [CameraConfig("overhead_cam", 64, 48), CameraConfig("wrist_cam", 64, 48)]

@@ -9,9 +9,9 @@ import time
 import numpy as np
 import pytest
 
-from recording.record import main
-from teleop.feetech import emulated_arm
-from teleop.feetech.emulator import FeetechBusEmulator
+from so101.recording.record import main
+from so101.teleop.feetech import emulated_arm
+from so101.teleop.feetech.emulator import FeetechBusEmulator
 
 POSE = np.array([10.0, -20.0, 30.0, -40.0, 50.0, 25.0])
 FRAMES_PER_EPISODE = 15  # --episode_time_s 0.5 at 30 fps

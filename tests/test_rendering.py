@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.rendering import CameraRenderer
-from sim.scene import CameraConfig
-from sim.simulator import So101Sim
+from so101.sim.rendering import CameraRenderer
+from so101.sim.scene import CameraConfig
+from so101.sim.simulator import So101Sim
 
 
 def _red_pixels(image: np.ndarray) -> np.ndarray:

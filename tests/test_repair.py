@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from conftest import TINY_REPO_ID
 
-from recording.repair import main
-from recording.scene_metadata import SceneMetadata
+from so101.recording.repair import main
+from so101.recording.scene_metadata import SceneMetadata
 
 
 def folder_hash(root: Path) -> str:
@@ -100,11 +100,11 @@ def test_matches_episodes_to_one_appended_video_without_episodes_metadata(tmp_pa
     before finalize), the episodes are found one after another in it."""
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    from recording.dataset_writer import dataset_features
-    from recording.scene_metadata import EpisodeRecord
-    from sim.randomization import ScenePlacement
-    from sim.scene import CameraConfig
-    from sim.task_signals import TASK
+    from so101.recording.dataset_writer import dataset_features
+    from so101.recording.scene_metadata import EpisodeRecord
+    from so101.sim.randomization import ScenePlacement
+    from so101.sim.scene import CameraConfig
+    from so101.sim.task_signals import TASK
 
     root = tmp_path / "stock"
     cameras = [CameraConfig("overhead_cam", 64, 48)]

@@ -7,10 +7,10 @@ from pathlib import Path
 import av
 import pytest
 
-from recording.dataset_writer import DatasetConfig
-from recording.record import RecordConfig, record
-from recording.replay import main
-from sim.options import CameraOptions
+from so101.recording.dataset_writer import DatasetConfig
+from so101.recording.record import RecordConfig, record
+from so101.recording.replay import main
+from so101.sim.options import CameraOptions
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_replays_an_episode_to_success_and_to_a_video(root: Path, tmp_path: Path
         frames = sum(1 for _ in container.decode(video=0))
         # The two default cameras side by side, each at the size asked for.
         assert (container.streams.video[0].width, container.streams.video[0].height) == (320, 120)
-    from recording.scene_metadata import SceneMetadata
+    from so101.recording.scene_metadata import SceneMetadata
 
     assert frames == SceneMetadata(root).episode(0).frames
 

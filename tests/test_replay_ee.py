@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from recording.replay import load_episodes, main, make_sim, replay_episode
+from so101.recording.replay import load_episodes, main, make_sim, replay_episode
 
 
 @pytest.fixture(scope="module")
 def successful(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """6 full scripted episodes (all succeed when recorded) and their conversion to end-effector space."""
-    from recording.convert_ee import main as convert
-    from recording.record import main as record
+    from so101.recording.convert_ee import main as convert
+    from so101.recording.record import main as record
 
     root = tmp_path_factory.mktemp("replay_ee")
     joints, ee = root / "joints", root / "ee"

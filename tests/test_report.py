@@ -1,10 +1,10 @@
-"""Tests of inference.report: Wilson intervals, summaries, tables and the curve."""
+"""Tests of so101.inference.report: Wilson intervals, summaries, tables and the curve."""
 
 from __future__ import annotations
 
 import pytest
 
-from inference.report import EvalEpisode, markdown_table, plot_curve, summarize, wilson_interval
+from so101.inference.report import EvalEpisode, markdown_table, plot_curve, summarize, wilson_interval
 
 
 def _episode(seed: int, success: bool, steps: int = 100) -> EvalEpisode:

@@ -8,8 +8,8 @@ from pathlib import Path
 import imageio.v3 as iio
 import pytest
 
-from sim.randomization import ScenePlacement
-from sim.rollout_cmd import main
+from so101.sim.randomization import ScenePlacement
+from so101.sim.rollout_cmd import main
 
 
 def test_rollout_writes_images_placements_and_video(tmp_path: Path) -> None:

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from arm_scenes import REFERENCE_XML, needs_reference
 
-from kinematics.units import JOINT_NAMES
-from sim.paths import ROBOT_XML
-from sim.scene import CameraConfig, SceneConfig, build_scene
-from so101.command import UsageError
+from so101.errors import ConfigError
+from so101.kinematics.units import JOINT_NAMES
+from so101.sim.paths import ROBOT_XML
+from so101.sim.scene import CameraConfig, SceneConfig, build_scene
 
 
 def _site_pose(model: mujoco.MjModel, data: mujoco.MjData, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -70,7 +70,7 @@ def test_joint_ranges_inertials_and_servo_parameters_match_reference() -> None:
 
 @needs_reference
 def test_scene_runs_on_the_official_model() -> None:
-    from sim.simulator import So101Sim
+    from so101.sim.simulator import So101Sim
 
     sim = So101Sim(SceneConfig(robot_xml=REFERENCE_XML))
     sim.reset(3)
@@ -107,7 +107,7 @@ def test_bad_robot_files_are_named(tmp_path: Path) -> None:
     other.write_text(
         '<mujoco><worldbody><body name="base"><joint name="j1"/><geom size="0.1"/></body></worldbody></mujoco>'
     )
-    with pytest.raises(UsageError, match=r"lacks the joints .* --scene.robot_xml"):
+    with pytest.raises(ConfigError, match=r"--scene.robot_xml .*lacks the joints"):
         build_scene(SceneConfig(robot_xml=other))
     with pytest.raises(ValueError, match="unknown camera"):
         CameraConfig("side_cam")
@@ -124,19 +124,19 @@ def _six_joint_arm(site: str, actuators: str) -> str:
 def test_an_arm_without_tcp_site_or_actuators_is_refused_naming_the_fix(tmp_path: Path) -> None:
     no_site = tmp_path / "no_site.xml"
     no_site.write_text(_six_joint_arm("", ""))
-    with pytest.raises(UsageError, match="no site named 'gripperframe'; add one"):
+    with pytest.raises(ConfigError, match="no site named 'gripperframe'; add one"):
         build_scene(SceneConfig(robot_xml=no_site))
     no_actuators = tmp_path / "no_actuators.xml"
     no_actuators.write_text(_six_joint_arm('<site name="gripperframe"/>', ""))
-    with pytest.raises(UsageError, match="needs exactly one <position> actuator: add it to the robot MJCF"):
+    with pytest.raises(ConfigError, match="needs exactly one <position> actuator: add it to the robot MJCF"):
         build_scene(SceneConfig(robot_xml=no_actuators))
 
 
 def test_finger_pads_hold_the_brick_through_lift_and_carry_without_sinking_in() -> None:
     from grasp_poses import grasp_pose
 
-    from sim.randomization import ScenePlacement
-    from sim.simulator import So101Sim
+    from so101.sim.randomization import ScenePlacement
+    from so101.sim.simulator import So101Sim
 
     sim = So101Sim()
     placement = ScenePlacement(seed=None, brick_pos=(0.2, 0.1, 0.0096), brick_yaw=-0.7, bowl_pos=(0.2, -0.14, 0.0))

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from recording.scene_metadata import EpisodeRecord, SceneMetadata, model_files
-from sim.randomization import ScenePlacement
-from sim.scene import build_scene
+from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata, model_files
+from so101.sim.randomization import ScenePlacement
+from so101.sim.scene import build_scene
 
 
 def placement(seed: int) -> ScenePlacement:

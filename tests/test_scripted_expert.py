@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.simulator import So101Sim
-from teleop.scripted_expert import PHASES, ExpertConfig, NoiseConfig, ScriptedExpert
+from so101.sim.simulator import So101Sim
+from so101.teleop.scripted_expert import PHASES, ExpertConfig, NoiseConfig, ScriptedExpert
 
 
 @pytest.fixture(scope="module")

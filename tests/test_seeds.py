@@ -1,8 +1,8 @@
-"""Tests of inference.seeds: selection and test seeds are disjoint, and evaluations say which they used."""
+"""Tests of so101.inference.seeds: selection and test seeds are disjoint, and evaluations say which they used."""
 
 from __future__ import annotations
 
-from inference.seeds import SELECTION_SEEDS, TEST_SEEDS, describe_seeds, eval_seeds, seed_set, seeds_record
+from so101.inference.seeds import SELECTION_SEEDS, TEST_SEEDS, describe_seeds, eval_seeds, seed_set, seeds_record
 
 
 def test_selection_and_test_seeds_are_disjoint_and_above_recording_seeds() -> None:

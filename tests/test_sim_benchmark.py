@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.benchmark import main
+from so101.sim.benchmark import main
 
 
 def test_bench_sim_prints_the_machine_rates_and_targets(capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.scene import SceneConfig
-from sim.simulator import START_POSE, So101Sim
+from so101.sim.scene import SceneConfig
+from so101.sim.simulator import START_POSE, So101Sim
 
 
 @pytest.mark.parametrize("fps", [30, 50])

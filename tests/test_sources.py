@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from teleop.scripted_expert import ExpertConfig, ScriptedExpert
-from teleop.sources import SOURCES, make_source
+from so101.teleop.scripted_expert import ExpertConfig, ScriptedExpert
+from so101.teleop.sources import SOURCES, make_source
 
 
 @dataclass

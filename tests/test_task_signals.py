@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from grasp_poses import grasp_pose
 
-from sim.randomization import ScenePlacement
-from sim.scene import BOWL_RIM_HEIGHT
-from sim.simulator import So101Sim
+from so101.sim.randomization import ScenePlacement
+from so101.sim.scene import BOWL_RIM_HEIGHT
+from so101.sim.simulator import So101Sim
 
 PLACEMENT = ScenePlacement(seed=None, brick_pos=(0.21, 0.09, 0.0096), brick_yaw=0.3, bowl_pos=(0.2, -0.14, 0.0))
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from teleop.feetech import emulated_arm
-from teleop.feetech.emulator import FeetechBusEmulator
-from teleop.teleop_cmd import main
+from so101.teleop.feetech import emulated_arm
+from so101.teleop.feetech.emulator import FeetechBusEmulator
+from so101.teleop.teleop_cmd import main
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 POSE = np.array([10.0, -20.0, 30.0, -40.0, 50.0, 25.0])
@@ -167,7 +167,7 @@ def test_runs_in_the_viewer_window_when_a_display_is_there(emulator, tmp_path):
     window_argv = [arg for arg in argv(emulator, tmp_path, "--duration_s", "0.5") if arg not in ("--headless", "true")]
     result = subprocess.run(
         ["xvfb-run", "-a", "-s", "-screen 0 1024x768x24", sys.executable, "-c",
-         f"import sys; from teleop.teleop_cmd import main; sys.exit(main({window_argv!r}))"],
+         f"import sys; from so101.teleop.teleop_cmd import main; sys.exit(main({window_argv!r}))"],
         check=False, capture_output=True, text=True, env=environment, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]

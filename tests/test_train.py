@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from so101.training.train import main, parse_config
 
 TINY_FLAGS = [
@@ -30,6 +31,7 @@ def recorded(tmp_path_factory):
 def test_train_evaluate_load_and_resume(recorded, tmp_path, capsys) -> None:
     import torch
     from lerobot.policies.act.modeling_act import ACTPolicy
+
     from so101.inference.evaluate_cmd import main as evaluate
 
     run = tmp_path / "run"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from training.benchmark import main
+from so101.training.benchmark import main
 
 TINY_ACT = ["--policy.dim_model=32", "--policy.n_heads=2", "--policy.dim_feedforward=64",
             "--policy.n_encoder_layers=1", "--policy.n_vae_encoder_layers=1", "--policy.chunk_size=5",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kinematics.units import (
+from so101.kinematics.units import (
     GRIPPER_INDEX,
     JOINT_FEATURE_NAMES,
     JOINT_NAMES,

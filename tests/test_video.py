@@ -7,7 +7,7 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 
-from sim.video import EpisodeVideo, compose_frame
+from so101.sim.video import EpisodeVideo, compose_frame
 
 
 def _images(height: int, width: int) -> dict[str, np.ndarray]:

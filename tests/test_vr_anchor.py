@@ -1,5 +1,5 @@
 """The workspace anchor: a recenter puts the arm's base ahead of the head at table height, level, 1:1
-(sim/vr_anchor.py)."""
+(teleop/vr/anchor.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from kinematics.pose import Pose, quat_multiply, quat_rotate
-from sim.vr_anchor import WorkspaceAnchor, WorkspacePlacement
+from so101.kinematics.pose import Pose, quat_multiply, quat_rotate
+from so101.teleop.vr.anchor import WorkspaceAnchor, WorkspacePlacement
 
 
 def yaw_pitch(yaw: float, pitch: float) -> np.ndarray:

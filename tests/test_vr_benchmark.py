@@ -7,7 +7,7 @@ import re
 import pytest
 from monado import monado  # noqa: F401  (fixture)
 
-from teleop.vr.benchmark import main
+from so101.teleop.vr.benchmark import main
 
 
 def test_bench_vr_prints_its_figures(monado: object, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811

@@ -7,13 +7,13 @@ import mujoco
 import numpy as np
 import pytest
 
-from kinematics.ee_controller import EEControllerConfig, EndEffectorController
-from kinematics.fk import ForwardKinematics
-from kinematics.pose import Pose, quat_from_rotvec
-from kinematics.units import dataset_to_radians
-from sim.paths import ROBOT_XML
-from sim.simulator import START_POSE
-from teleop.vr.clutch import Clutch, ClutchConfig
+from so101.kinematics.ee_controller import EEControllerConfig, EndEffectorController
+from so101.kinematics.fk import ForwardKinematics
+from so101.kinematics.pose import Pose, quat_from_rotvec
+from so101.kinematics.units import dataset_to_radians
+from so101.sim.paths import ROBOT_XML
+from so101.sim.simulator import START_POSE
+from so101.teleop.vr.clutch import Clutch, ClutchConfig
 
 STEP_DEG = 6.0
 HAND = Pose(np.array([0.2, -0.1, 0.3]), np.array([1.0, 0.0, 0.0, 0.0]))

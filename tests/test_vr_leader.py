@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from monado import monado  # noqa: F401  (fixture)
 
-from teleop.feetech import emulated_arm
-from teleop.feetech.emulator import FeetechBusEmulator
-from teleop.vr.actions import ControllerSample
+from so101.teleop.feetech import emulated_arm
+from so101.teleop.feetech.emulator import FeetechBusEmulator
+from so101.teleop.vr.actions import ControllerSample
 
 POSE = np.array([10.0, -20.0, 30.0, -40.0, 50.0, 25.0])
 HEADLESS = ["--vr.graphics", "egl", "--vr.mirror", "false", "--vr.render_profile", "fast"]
@@ -33,7 +33,7 @@ def test_teleop_shows_the_leader_driven_arm_in_the_headset(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from teleop.teleop_cmd import main
+    from so101.teleop.teleop_cmd import main
 
     argv = ["--leader.port", emulator.port, "--leader.id", "my_leader", "--leader.calibration_dir", str(tmp_path),
             "--view", "vr", *HEADLESS, "--duration_s", "1.0"]  # fmt: skip
@@ -49,14 +49,14 @@ def test_record_from_the_leader_with_the_headset_view(
 ) -> None:
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    from recording.dataset_writer import DatasetConfig
-    from recording.record import RecordConfig, record
-    from recording.scene_metadata import SceneMetadata
-    from sim.options import CameraOptions
-    from teleop.leader import LeaderConfig
-    from teleop.leader_source import LeaderSource
-    from teleop.vr.headset import VRConfig
-    from teleop.vr.source import VRTeleop
+    from so101.recording.dataset_writer import DatasetConfig
+    from so101.recording.record import RecordConfig, record
+    from so101.recording.scene_metadata import SceneMetadata
+    from so101.sim.options import CameraOptions
+    from so101.teleop.leader import LeaderConfig
+    from so101.teleop.leader_source import LeaderSource
+    from so101.teleop.vr.headset import VRConfig
+    from so101.teleop.vr.source import VRTeleop
 
     vr = VRConfig(graphics="egl", mirror=False, render_profile="fast")
     leader = LeaderConfig(port=emulator.port, id="my_leader", calibration_dir=tmp_path)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from monado import monado  # noqa: F401  (fixture)
 
-from teleop.vr.actions import ControllerActions
-from teleop.vr.runtime_info import runtime_info
-from teleop.vr.session import XrSession
-from teleop.vr.vr_cmd import main
+from so101.teleop.vr.actions import ControllerActions
+from so101.teleop.vr.runtime_info import runtime_info
+from so101.teleop.vr.session import XrSession
+from so101.teleop.vr.vr_cmd import main
 
 HEADLESS = ["--vr.graphics", "egl", "--vr.mirror", "false", "--vr.render_profile", "fast"]
 
@@ -107,7 +107,7 @@ def test_vr_practice_runs_episodes_until_the_stop_button(
 ) -> None:
     from dataclasses import replace
 
-    from teleop.vr.headset import Headset
+    from so101.teleop.vr.headset import Headset
 
     sample, calls = Headset.sample, []
 
@@ -125,7 +125,7 @@ def test_vr_practice_runs_episodes_until_the_stop_button(
 def test_record_without_a_runtime_says_so_before_writing_anything(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from recording.record import main as record_main
+    from so101.recording.record import main as record_main
 
     monkeypatch.setenv("XR_RUNTIME_JSON", str(tmp_path / "missing.json"))
     assert record_main(["--teleop", "vr", "--dataset.root", str(tmp_path / "data"), "--episodes", "1"]) == 2

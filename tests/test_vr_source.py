@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 from monado import monado  # noqa: F401  (fixture)
 
-from kinematics.fk import ForwardKinematics
-from kinematics.pose import Pose
-from kinematics.units import dataset_to_radians
-from sim.simulator import So101Sim
-from teleop.action_source import EpisodeCommand, SourceDisconnected
-from teleop.vr.actions import ControllerSample
-from teleop.vr.headset import VRConfig
-from teleop.vr.source import VRTeleop
+from so101.kinematics.fk import ForwardKinematics
+from so101.kinematics.pose import Pose
+from so101.kinematics.units import dataset_to_radians
+from so101.sim.simulator import So101Sim
+from so101.teleop.action_source import EpisodeCommand, SourceDisconnected
+from so101.teleop.vr.actions import ControllerSample
+from so101.teleop.vr.headset import VRConfig
+from so101.teleop.vr.source import VRTeleop
 
 STEP_DEG = 6.0
 HEADLESS = VRConfig(graphics="egl", mirror=False, render_profile="fast", max_joint_step_deg=STEP_DEG)
@@ -207,10 +207,10 @@ def test_a_vr_recording_is_a_dataset_lerobot_loads_and_keeps_it_when_the_runtime
     import xr
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    from recording.dataset_writer import DatasetConfig
-    from recording.record import RecordConfig, record
-    from recording.scene_metadata import SceneMetadata
-    from sim.options import CameraOptions
+    from so101.recording.dataset_writer import DatasetConfig
+    from so101.recording.record import RecordConfig, record
+    from so101.recording.scene_metadata import SceneMetadata
+    from so101.sim.options import CameraOptions
 
     source = VRTeleop(HEADLESS)
     hands.clutch, hands.drift = 1.0, np.array([0.0, 0.0, -0.004])

@@ -1,5 +1,5 @@
 """The stereo view against Monado: the swapchain images hold the scene, the eyes differ by the parallax of the
-runtime's eye separation, the view follows the head, the status panel shows (sim/vr_view.py)."""
+runtime's eye separation, the view follows the head, the status panel shows (teleop/vr/view.py)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from monado import monado  # noqa: F401  (fixture)
 
-from kinematics.pose import Pose, quat_conjugate, quat_rotate
-from sim.simulator import So101Sim
-from sim.vr_view import PANEL_DEPTH_M, eye_camera
-from teleop.vr.headset import Headset, VRConfig
-from teleop.vr.session import xr_pose
+from so101.kinematics.pose import Pose, quat_conjugate, quat_rotate
+from so101.sim.simulator import So101Sim
+from so101.teleop.vr.headset import Headset, VRConfig
+from so101.teleop.vr.session import xr_pose
+from so101.teleop.vr.view import PANEL_DEPTH_M, eye_camera
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -136,8 +136,8 @@ MIRROR_SCRIPT = """
 import sys
 import numpy as np
 from OpenGL import GL
-from sim.simulator import So101Sim
-from teleop.vr.headset import Headset, VRConfig
+from so101.sim.simulator import So101Sim
+from so101.teleop.vr.headset import Headset, VRConfig
 
 sim = So101Sim()
 sim.reset(0)
@@ -184,7 +184,7 @@ def test_the_glx_binding_mirrors_the_left_eye_in_a_window(monado: Path, tmp_path
 
 
 def test_the_headsets_profile_leaves_the_robot_cameras_settings_alone(monado: object) -> None:  # noqa: F811
-    from sim.rendering import apply_render_profile
+    from so101.sim.rendering import apply_render_profile
 
     sim = So101Sim()
     apply_render_profile(sim.model, "fast")  # as the recording's cameras set it

@@ -1,4 +1,4 @@
-"""``so101 eval --render`` (inference.watch): the project's window on a virtual X display, with the cameras
+"""``so101 eval --render`` (so101.inference.watch): the project's window on a virtual X display, with the cameras
 rendering offscreen through EGL in the same thread, torn down cleanly."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from inference.benchmark import write_untrained_checkpoint
-from policies.act import ActPolicyConfig
+from so101.inference.benchmark import write_untrained_checkpoint
+from so101.policies.act import ActPolicyConfig
 
 needs_xvfb = pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run is not installed (apt install xvfb)")
 
@@ -41,7 +41,7 @@ def test_render_runs_episodes_in_the_window_and_exits_cleanly_under_egl(tmp_path
 
 
 def test_render_without_a_display_is_a_one_line_error(capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
-    from inference.evaluate_cmd import main
+    from so101.inference.evaluate_cmd import main
 
     if not sys.platform.startswith("linux"):
         pytest.skip("only X11 needs DISPLAY")

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from so101.errors import ConfigError
+
 
 @dataclass
 class AugmentOptions:
@@ -27,7 +29,7 @@ class AugmentOptions:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.shift <= 0.25:
-            raise ValueError(f"augment.shift must be in 0..0.25 (a fraction of the image size), got {self.shift}")
+            raise ConfigError("augment.shift", self.shift, "must be in 0..0.25 (a fraction of the image size)")
 
     @property
     def enabled(self) -> bool:

@@ -79,6 +79,7 @@ def bench_train(cfg: TrainBenchConfig) -> int:
     from lerobot.datasets.utils import cycle
     from lerobot.optim.optimizers import AdamWConfig
     from lerobot.policies.factory import make_policy
+
     from so101.policies.act import make_act_config, make_processors, pick_device, policy_stats, select_cameras
     from so101.sim.machine import machine_line
     from so101.training.augmentation import make_image_transform

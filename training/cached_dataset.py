@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from so101.errors import So101Error
+
+from so101.errors import DatasetError
 from so101.sim.environment_state import ENVIRONMENT_STATE_KEY
 from so101.training.frame_cache import FrameCache
 
@@ -42,7 +43,7 @@ def read_columns(root: Path, columns: list[str]) -> dict[str, np.ndarray]:
     index = np.concatenate([t.column("index").to_numpy() for t in tables])
     order = np.argsort(index, kind="stable")
     if not np.array_equal(index[order], np.arange(len(index))):
-        raise So101Error(
+        raise DatasetError(
             f"frame indices of {root} are not 0..N-1: the dataset is incomplete; check it with so101 dataset validate"
         )
     out = {}

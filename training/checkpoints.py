@@ -18,9 +18,9 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from policies.checkpoint import safetensors_problem
-from recording.atomic_file import fsync_dir, fsync_tree
-from so101.command import UsageError
+from so101.errors import DiskFullError
+from so101.policies.safetensors_file import safetensors_problem
+from so101.recording.atomic_file import fsync_dir, fsync_tree
 
 STAGING_DIR = ".staging"
 """Folder of the run where checkpoints are written before they are published."""
@@ -81,12 +81,9 @@ def save_checkpoint_atomic(checkpoint_dir: Path, write: Callable[[Path], None]) 
         if err.errno != errno.ENOSPC:
             raise
         shutil.rmtree(staging, ignore_errors=True)
-        raise DiskFullError(_disk_full_message(run_dir, f"checkpoint {checkpoint_dir.name}")) from err
+        message = _disk_full_message(run_dir, f"checkpoint {checkpoint_dir.name}")
+        raise DiskFullError(message, path=run_dir, free=shutil.disk_usage(run_dir).free) from err
     point(checkpoint_dir.parent / LAST_LINK, checkpoint_dir)
-
-
-class DiskFullError(UsageError):
-    """The disk filled up while a checkpoint was written; ``last`` still points at the previous complete one."""
 
 
 def _disk_full_message(run_dir: Path, what: str) -> str:
@@ -131,7 +128,8 @@ def publish_best(run_dir: Path, checkpoint_dir: Path, eval_record: dict) -> None
             raise
         shutil.rmtree(staging, ignore_errors=True)
         what = f"the copy of checkpoint {checkpoint_dir.name} for best"
-        raise DiskFullError(_disk_full_message(run_dir, what)) from err
+        message = _disk_full_message(run_dir, what)
+        raise DiskFullError(message, path=run_dir, free=shutil.disk_usage(run_dir).free) from err
     point(run_dir / BEST_LINK, final)
     for other in store.iterdir():
         if other != final:

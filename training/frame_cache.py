@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from so101.command import UsageError
+from so101.errors import DatasetError
 
 if TYPE_CHECKING:
     from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
@@ -200,7 +200,7 @@ def _decode_camera(meta: LeRobotDatasetMetadata, key: str, out: np.ndarray, heig
             _flush(batch_frames, batch_targets, out, filled, height, width)
     if not filled.all():
         missing = np.flatnonzero(~filled)
-        raise UsageError(
+        raise DatasetError(
             f"{key}: {len(missing)} frames (first: index {missing[0]}) are missing from the videos of {meta.root}; "
             "the dataset is incomplete or its episode metadata does not match its videos (so101 dataset validate)"
         )

@@ -1,7 +1,7 @@
 """Evaluation in the simulator during training: success, not loss, is what a checkpoint is judged by.
 
 Every evaluation runs the checkpoint just saved on the same scene seeds (``eval.seed``, ``eval.seed + 1``, ...):
-the selection seeds of ``inference.seeds``, disjoint from the test seeds that ``so101 eval`` uses by default for
+the selection seeds of ``so101.inference.seeds``, disjoint from the test seeds that ``so101 eval`` uses by default for
 the final estimate of ``best/``. It runs in the same worker processes (started at the first evaluation, kept for
 the run), through exactly the code path of ``so101 eval``. After each one, ``eval_history.json`` and
 ``eval_curve.png`` in the run folder are rewritten and ``best/`` is refreshed when the success rate beats every
@@ -14,14 +14,14 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from inference.episode import RolloutSettings
-from inference.evaluate import EvalPool
-from inference.report import EvalSummary, plot_curve, summary_from_json
-from inference.seeds import SELECTION_SEEDS, TEST_SEEDS, eval_seeds, overlaps, seeds_record
-from recording.atomic_file import write_atomic
-from sim.options import EPISODE_TIME_S
-from sim.rendering import RenderProfile
-from training.checkpoints import publish_best
+from so101.inference.episode import RolloutSettings
+from so101.inference.evaluate import EvalPool
+from so101.inference.report import EvalSummary, plot_curve, summary_from_json
+from so101.inference.seeds import SELECTION_SEEDS, TEST_SEEDS, eval_seeds, overlaps, seeds_record
+from so101.recording.atomic_file import write_atomic
+from so101.sim.options import EPISODE_TIME_S
+from so101.sim.rendering import RenderProfile
+from so101.training.checkpoints import publish_best
 
 HISTORY_NAME = "eval_history.json"
 CURVE_NAME = "eval_curve.png"

@@ -25,10 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from so101.errors import So101Error
-from so101.sim.options import CameraOptions
-
 from so101.command import EXIT_INTERRUPTED
+from so101.errors import ConfigError, So101Error
+from so101.sim.options import CameraOptions
 
 # Small enough to train on a CPU in minutes; LeRobot's defaults otherwise.
 SMALL_ACT = [
@@ -144,15 +143,15 @@ class PipelineConfig:
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
-            raise ValueError(f"--preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
+            raise ConfigError("preset", self.preset, f"must be one of {', '.join(PRESETS)}")
         if self.policy_preset not in (None, "small", "cpu", "default"):
-            raise ValueError(f"--policy_preset must be small, cpu or default, got {self.policy_preset!r}")
+            raise ConfigError("policy_preset", self.policy_preset, "must be small, cpu or default")
         preset = PRESETS[self.preset]
         for name in ("episodes", "steps", "batch_size", "eval_freq", "eval_episodes", "final_episodes", "grid"):
             if getattr(self, name) is None:
                 setattr(self, name, getattr(preset, name))
             if getattr(self, name) < (0 if name == "grid" else 1):
-                raise ValueError(f"--{name} must be at least {0 if name == 'grid' else 1}, got {getattr(self, name)}")
+                raise ConfigError(name, getattr(self, name), f"must be at least {0 if name == 'grid' else 1}")
         if self.cameras.width is None:
             self.cameras.width = preset.width
         if self.cameras.height is None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import os
 
+from so101.errors import ConfigError
+
 
 def usable_cores() -> int:
     """Cores this process may run on (its CPU affinity, which containers and ``taskset`` narrow)."""
@@ -33,7 +35,7 @@ def choose_threads(requested: int | None = None) -> int:
     """Intra-op threads for torch: ``requested``, else the free cores (at least 1)."""
     if requested is not None:
         if requested < 1:
-            raise ValueError(f"--torch_threads must be at least 1, got {requested}")
+            raise ConfigError("torch_threads", requested, "must be at least 1")
         return requested
     return max(1, usable_cores() - busy_cores())
 

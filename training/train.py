@@ -25,7 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from so101.errors import So101Error
+from so101.command import parse, run_command
+from so101.errors import CheckpointError, ConfigError, So101Error
 from so101.inference.report import EvalSummary
 from so101.policies.act import ActPolicyConfig
 from so101.recording.atomic_file import write_atomic
@@ -35,8 +36,6 @@ from so101.training.checkpoints import resume_checkpoint, save_checkpoint_atomic
 from so101.training.in_loop_eval import InLoopEvalConfig
 from so101.training.logger import WandbConfig
 from so101.training.threads import apply_threads, choose_threads
-
-from so101.command import parse, run_command
 
 CONFIG_NAME = "so101_train_config.yaml"
 """The run's full ``TrainConfig``, written at the start; ``--resume`` reads it back."""
@@ -110,9 +109,9 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be at least 1, got {getattr(self, name)}")
         if self.eval_freq < 0:
-            raise ValueError(f"--eval_freq must be >= 0 (0 turns evaluation off), got {self.eval_freq}")
+            raise ConfigError("eval_freq", self.eval_freq, "must be >= 0 (0 turns evaluation off)")
         if self.num_workers < 0:
-            raise ValueError(f"--num_workers must be >= 0, got {self.num_workers}")
+            raise ConfigError("num_workers", self.num_workers, "must be >= 0")
 
 
 def parse_config(argv: list[str]) -> TrainConfig:
@@ -124,29 +123,30 @@ def resolve_config(cfg: TrainConfig, argv: list[str]) -> TrainConfig:
     """With ``--resume``, RUN's saved config with the flags of ``argv`` on top; else ``cfg``.
 
     Raises:
-        So101Error: ``--resume`` without a run folder to continue, or no ``--dataset.root``.
+        ConfigError: ``--resume`` without a run folder to continue, or no ``--dataset.root``.
+        CheckpointError: the run's saved options cannot be read.
     """
     if cfg.resume:
         if not cfg.output_dir:
-            raise So101Error("--resume needs --output_dir RUN (the run folder to continue)")
+            raise ConfigError("output_dir", cfg.output_dir, "must name the run folder to continue when resuming")
         saved = Path(cfg.output_dir) / CONFIG_NAME
         if not saved.is_file():
-            raise So101Error(
-                f"{cfg.output_dir} is not a run folder of so101 train (no {CONFIG_NAME}); give --output_dir the "
-                "folder of the run to continue"
+            raise ConfigError(
+                "output_dir", cfg.output_dir, f"must be a run folder of so101 train to resume (it has no {CONFIG_NAME})"
             )
         import yaml
 
         try:
             parse(TrainConfig, [f"--config_path={saved}"], "train")
-        except (So101Error, yaml.YAMLError) as err:
-            raise So101Error(
+        except (So101Error, ValueError, yaml.YAMLError) as err:
+            raise CheckpointError(
                 f"{saved}, the run's saved options, cannot be read ({' '.join(str(err).split())}); restore it "
                 "from a copy, or start a new run in another --output_dir"
             ) from err
         cfg = parse(TrainConfig, [f"--config_path={saved}", *argv], "train")
     if cfg.dataset.root is None:
-        raise So101Error("give the dataset: --dataset.root PATH (a LeRobot dataset folder, e.g. from so101 record)")
+        rule = "must name the dataset (a LeRobot dataset folder, e.g. from so101 record)"
+        raise ConfigError("dataset.root", None, rule)
     return cfg
 
 
@@ -218,6 +218,7 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
     from lerobot.policies.factory import make_policy
     from lerobot.utils.random_utils import set_seed
     from lerobot.utils.train_utils import get_step_checkpoint_dir, load_training_state
+
     from so101.policies.act import make_act_config, make_processors, pick_device, policy_stats, select_cameras
     from so101.training.cached_dataset import CachedActDataset, to_policy_batch
     from so101.training.frame_cache import load_or_build
@@ -360,6 +361,7 @@ def save(
     """LeRobot's checkpoint (weights, config, processors, training state) plus ``so101.json``, written atomically
     (``so101.training.checkpoints``); then ``last`` points at it."""
     from lerobot.utils.train_utils import save_checkpoint
+
     from so101.policies.checkpoint import dataset_requirements, write_sidecar
 
     requirements = dataset_requirements(meta, cameras)

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from so101.command import UsageError
+from so101.errors import DeviceError
 
 if TYPE_CHECKING:
     from lerobot.motors import MotorCalibration
     from lerobot.motors.feetech import FeetechMotorsBus
 
 
-class CalibrationError(UsageError):
+class CalibrationError(DeviceError):
     """The calibration file is missing or does not match the servos."""
 
 
@@ -84,7 +84,7 @@ def calibration_problem(path: Path) -> str | None:
     """What makes ``path`` unfit as an SO-101 arm's LeRobot calibration file (said as the end of a sentence
     starting with the path), or None when LeRobot can use it: valid JSON, the six joints of ``JOINT_NAMES`` and no
     others, integer fields, ranges within the encoder's 0..4095."""
-    from kinematics.units import JOINT_NAMES
+    from so101.kinematics.units import JOINT_NAMES
 
     try:
         entries = json.loads(path.read_text())

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kinematics.units import JOINT_NAMES
-from so101.command import UsageError
-from teleop.feetech.emulator import FeetechBusEmulator
+from so101.errors import DeviceError
+from so101.kinematics.units import JOINT_NAMES
+from so101.teleop.feetech.emulator import FeetechBusEmulator
 
 EXAMPLE_CALIBRATION: dict[str, tuple[int, int, int]] = {
     "shoulder_pan": (120, 900, 3200),
@@ -36,7 +36,7 @@ def write_calibration_file(directory: Path, arm_id: str) -> Path:
     """Write ``EXAMPLE_CALIBRATION`` as LeRobot's ``<directory>/<arm_id>.json``; returns its path.
 
     Raises:
-        UsageError: the file exists with another calibration (a real arm's, most likely): it is left alone.
+        DeviceError: the file exists with another calibration (a real arm's, most likely): it is left alone.
     """
     path = Path(directory) / f"{arm_id}.json"
     entries = calibration_entries()
@@ -47,7 +47,7 @@ def write_calibration_file(directory: Path, arm_id: str) -> Path:
             existing = None
         if existing != entries:
             what = "another arm's calibration" if existing is not None else "something that is not valid JSON"
-            raise UsageError(
+            raise DeviceError(
                 f"{path} holds {what}, which the emulated arm's would replace (it is left as it is); "
                 "give the emulated arm another id or calibration directory"
             )

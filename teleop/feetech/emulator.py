@@ -1,11 +1,11 @@
 """A bus of Feetech STS3215 servos behind a USB serial adapter, emulated on a pseudo-terminal.
 
-The emulator answers Feetech's protocol 0 (``teleop.feetech.protocol``) on the master side of a pseudo-terminal;
+The emulator answers Feetech's protocol 0 (``so101.teleop.feetech.protocol``) on the master side of a pseudo-terminal;
 any serial client (pyserial, Feetech's ``scservo_sdk``, LeRobot's ``FeetechMotorsBus``) opens the slave path,
 ``FeetechBusEmulator.port``, as it would open ``/dev/ttyACM0``.
 
 Served instructions: ping (also on the broadcast id, where every servo answers), read, write (silent on the
-broadcast id), sync read and sync write, on servos modelled by ``teleop.feetech.servo.Servo``. Scripts move the
+broadcast id), sync read and sync write, on servos modelled by ``so101.teleop.feetech.servo.Servo``. Scripts move the
 servos' encoders as a hand moves an arm (``set_encoder``, ``play``) and inject the faults of a real bus: corrupted,
 lost and late replies, and a pulled cable.
 
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from teleop.feetech.protocol import (
+from so101.teleop.feetech.protocol import (
     BROADCAST_ID,
     INSTRUCTION_NAMES,
     PING,
@@ -38,7 +38,7 @@ from teleop.feetech.protocol import (
     split_packets,
     status_packet,
 )
-from teleop.feetech.servo import SO101_UNITS, TICKS_PER_TURN, Servo, Unit
+from so101.teleop.feetech.servo import SO101_UNITS, TICKS_PER_TURN, Servo, Unit
 
 SO101_IDS: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
 """Servo ids of an SO-100/SO-101 arm, shoulder_pan .. gripper."""
@@ -71,7 +71,7 @@ class FeetechBusEmulator:
     Example::
 
         with FeetechBusEmulator() as bus:
-            prepare(bus, calibration_dir, "test")  # teleop.feetech.emulated_arm
+            prepare(bus, calibration_dir, "test")  # so101.teleop.feetech.emulated_arm
             leader = SO101Leader(SO101LeaderConfig(port=bus.port, id="test", calibration_dir=calibration_dir))
             bus.play(lambda t: [10 * t, 0, 0, 0, 0, 50])  # degrees, gripper 0..100
 

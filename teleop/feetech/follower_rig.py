@@ -2,8 +2,8 @@
 
 Six emulated STS3215 servos on a pseudo-terminal (``emulator``), calibrated as ``emulated_arm`` leaves an arm and
 with the matching file in LeRobot's place for followers, that move toward their goal positions at servo speed
-while torque is on; their positions are published to a pose feed (``pose_feed``) that the simulated LeRobot
-cameras (``--robot.cameras`` of type ``so101_sim``, ``sim.lerobot_camera``) render the arm from. LeRobot's own
+while torque is on; their positions are published to a pose feed (``so101.sim.pose_feed``) that the simulated LeRobot
+cameras (``--robot.cameras`` of type ``so101_sim``, ``so101.sim.lerobot_camera``) render the arm from. LeRobot's own
 ``SO101Follower`` and camera code then run unmodified against it.
 """
 
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from teleop.feetech.emulated_arm import prepare
-from teleop.feetech.emulator import FeetechBusEmulator
-from teleop.feetech.pose_feed import PoseFeedWriter
+from so101.sim.pose_feed import PoseFeedWriter
+from so101.teleop.feetech.emulated_arm import prepare
+from so101.teleop.feetech.emulator import FeetechBusEmulator
 
 
 class FollowerRig:

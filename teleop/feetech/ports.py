@@ -13,13 +13,13 @@ import termios
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from so101.command import UsageError
+from so101.errors import DeviceError
 
 if TYPE_CHECKING:
     from lerobot.motors.feetech import FeetechMotorsBus
 
 
-class PortError(UsageError):
+class PortError(DeviceError):
     """The serial port is missing, busy, not permitted, or has no arm behind it."""
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from teleop.feetech.protocol import decode_sign_magnitude, encode_sign_magnitude
+from so101.teleop.feetech.protocol import decode_sign_magnitude, encode_sign_magnitude
 
 TICKS_PER_TURN = 4096
 """Encoder resolution of the STS3215 (12 bits per turn)."""

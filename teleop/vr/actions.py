@@ -26,10 +26,10 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from kinematics.pose import Pose
+from so101.kinematics.pose import Pose
 
 if TYPE_CHECKING:
-    from teleop.vr.session import XrSession
+    from so101.teleop.vr.session import XrSession
 
 Hand = Literal["left", "right"]
 BUTTONS = ("start_save", "rerecord", "recenter", "stop")

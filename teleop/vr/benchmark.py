@@ -23,12 +23,13 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from kinematics.pose import Pose, quat_from_rotvec, quat_multiply
-from sim.machine import machine_line
-from sim.options import SceneOptions
 from so101.command import run_command
-from teleop.vr.actions import ControllerSample
-from teleop.vr.headset import VRConfig
+from so101.errors import ConfigError
+from so101.kinematics.pose import Pose, quat_from_rotvec, quat_multiply
+from so101.sim.machine import machine_line
+from so101.sim.options import SceneOptions
+from so101.teleop.vr.actions import ControllerSample
+from so101.teleop.vr.headset import VRConfig
 
 GOAL_LATENCY_MS = 5.0
 """Target: median time from a controller sample to the joint targets (ms)."""
@@ -52,7 +53,7 @@ class VRBenchConfig:
 
     def __post_init__(self) -> None:
         if self.duration_s <= 0:
-            raise ValueError(f"--duration_s must be positive, got {self.duration_s}")
+            raise ConfigError("duration_s", self.duration_s, "must be positive")
         if self.sequences < 1 or self.steps_per_sequence < 2:
             raise ValueError("--sequences must be at least 1 and --steps_per_sequence at least 2")
 
@@ -72,10 +73,10 @@ class SweepingHand:
 
 def session_figures(cfg: VRBenchConfig) -> dict[str, object]:
     """Measurements 1 and 2: a paced VR session; returns the figures."""
-    from sim.control_loop import ControlClock
-    from sim.simulator import So101Sim
-    from teleop.vr.runtime_info import runtime_info
-    from teleop.vr.source import VRTeleop
+    from so101.sim.control_loop import ControlClock
+    from so101.sim.simulator import So101Sim
+    from so101.teleop.vr.runtime_info import runtime_info
+    from so101.teleop.vr.source import VRTeleop
 
     sim = So101Sim(cfg.scene.scene_config())
     sim.reset(cfg.seed)
@@ -107,9 +108,9 @@ def session_figures(cfg: VRBenchConfig) -> dict[str, object]:
 
 def largest_jump(cfg: VRBenchConfig) -> float:
     """Measurement 3: the largest body-joint target change in one step over random clutch sequences (deg)."""
-    from kinematics.ee_controller import EEControllerConfig, EndEffectorController
-    from sim.simulator import START_POSE, So101Sim
-    from teleop.vr.clutch import Clutch
+    from so101.kinematics.ee_controller import EEControllerConfig, EndEffectorController
+    from so101.sim.simulator import START_POSE, So101Sim
+    from so101.teleop.vr.clutch import Clutch
 
     sim = So101Sim(cfg.scene.scene_config())
     rng = np.random.default_rng(cfg.seed)

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kinematics.ee_controller import EndEffectorController
-from kinematics.pose import Pose, quat_conjugate, quat_multiply, quat_rotate
-from kinematics.units import GRIPPER_INDEX
+from so101.errors import ConfigError
+from so101.kinematics.ee_controller import EndEffectorController
+from so101.kinematics.pose import Pose, quat_conjugate, quat_multiply, quat_rotate
+from so101.kinematics.units import GRIPPER_INDEX
 
 
 @dataclass
@@ -41,9 +42,9 @@ class ClutchConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.motion_scale <= 4.0:
-            raise ValueError(f"--vr.motion_scale must be within (0, 4], got {self.motion_scale}")
+            raise ConfigError("vr.motion_scale", self.motion_scale, "must be within (0, 4]")
         if self.gripper_speed <= 0:
-            raise ValueError(f"--vr.gripper_speed must be positive, got {self.gripper_speed}")
+            raise ConfigError("vr.gripper_speed", self.gripper_speed, "must be positive")
 
 
 @dataclass(frozen=True)

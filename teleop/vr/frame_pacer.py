@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from teleop.vr.session import XrSession
+    from so101.teleop.vr.session import XrSession
 
 
 class FramePacer:

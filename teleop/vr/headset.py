@@ -12,12 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from sim.rendering import RenderProfile
-from sim.simulator import So101Sim
-from sim.vr_anchor import WorkspaceAnchor, WorkspacePlacement
-from sim.vr_gl import GraphicsName
-from teleop.vr.actions import ControllerActions, ControllerSample, Hand
-from teleop.vr.clutch import ClutchConfig
+from so101.errors import ConfigError
+from so101.sim.rendering import RenderProfile
+from so101.sim.simulator import So101Sim
+from so101.teleop.vr.actions import ControllerActions, ControllerSample, Hand
+from so101.teleop.vr.anchor import WorkspaceAnchor, WorkspacePlacement
+from so101.teleop.vr.clutch import ClutchConfig
+from so101.teleop.vr.gl import GraphicsName
 
 START_TIMEOUT_S = 30.0
 """How long to wait for the runtime to start the session (s): a person may still be putting the headset on."""
@@ -55,7 +56,7 @@ class VRConfig:
         self.clutch()
         self.placement()
         if self.max_joint_step_deg <= 0:
-            raise ValueError(f"--vr.max_joint_step_deg must be positive, got {self.max_joint_step_deg}")
+            raise ConfigError("vr.max_joint_step_deg", self.max_joint_step_deg, "must be positive")
 
     def clutch(self) -> ClutchConfig:
         return ClutchConfig(self.motion_scale, self.follow_orientation, self.gripper_speed)
@@ -74,8 +75,8 @@ class Headset:
     """
 
     def __init__(self, config: VRConfig, sim: So101Sim, capture: bool = False) -> None:
-        from sim.vr_view import StereoView
-        from teleop.vr.session import XrSession
+        from so101.teleop.vr.session import XrSession
+        from so101.teleop.vr.view import StereoView
 
         self.config = config
         graphics: GraphicsName = config.graphics

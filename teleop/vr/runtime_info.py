@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from teleop.vr.session import ViewInfo, XrSession
+    from so101.teleop.vr.session import ViewInfo, XrSession
 
 
 @dataclass

@@ -10,7 +10,8 @@ runtime's events or from a test):
 * LOSS_PENDING, EXITING, or the instance being lost (the runtime went away): ``lost`` / ``ended``.
 
 Spaces: the reference space is ``STAGE`` (floor level) when the runtime has one, else ``LOCAL``; the workspace is
-placed in it by ``sim.vr_anchor``. Times are OpenXR times (ns); poses in the reference space (m, ``[w, x, y, z]``).
+placed in it by ``so101.teleop.vr.anchor``. Times are OpenXR times (ns); poses in the reference space (m,
+``[w, x, y, z]``).
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from kinematics.pose import Pose
-from sim.vr_gl import EGL_EXTENSION, OPENGL_EXTENSION, GraphicsName, XrGLContext, choose_graphics
-from so101.command import UsageError
+from so101.errors import DeviceError
+from so101.kinematics.pose import Pose
+from so101.teleop.vr.gl import EGL_EXTENSION, OPENGL_EXTENSION, GraphicsName, XrGLContext, choose_graphics
 
 OPTIONAL_EXTENSIONS = ("XR_KHR_convert_timespec_time", "XR_FB_display_refresh_rate")
 DEFAULT_DISPLAY_PERIOD_S = 1.0 / 90.0
@@ -55,12 +56,12 @@ class XrSession:
     """An OpenXR instance and session with an OpenGL context.
 
     Args:
-        graphics: the binding (``auto`` chooses from what the runtime offers, see ``sim.vr_gl``).
+        graphics: the binding (``auto`` chooses from what the runtime offers, see ``so101.teleop.vr.gl``).
         mirror: show the desktop mirror window (window bindings only).
         app_name: the application name the runtime shows.
 
     Raises:
-        UsageError: no OpenXR runtime, no headset, or no OpenGL binding; the message names the fix.
+        DeviceError: no OpenXR runtime, no headset, or no OpenGL binding; the message names the fix.
     """
 
     def __init__(self, graphics: GraphicsName = "auto", mirror: bool = True, app_name: str = "so101") -> None:
@@ -86,11 +87,11 @@ class XrSession:
         except xr.exception.RuntimeUnavailableError as error:
             manifest = os.environ.get("XR_RUNTIME_JSON")
             if manifest and not os.path.isfile(manifest):
-                raise UsageError(
+                raise DeviceError(
                     f"XR_RUNTIME_JSON={manifest} is not a file: point it at your runtime's manifest (e.g. "
                     "openxr_monado.json, SteamVR's steamxr_linux64.json), or unset it to use the active runtime"
                 ) from None
-            raise UsageError(
+            raise DeviceError(
                 "no OpenXR runtime found: start your headset's runtime (SteamVR, Meta Quest Link, Monado, WiVRn) "
                 f"and make it the active one, or point XR_RUNTIME_JSON at its manifest ({error})"
             ) from None
@@ -110,7 +111,7 @@ class XrSession:
             self.system_id = xr.get_system(self.instance, xr.SystemGetInfo(xr.FormFactor.HEAD_MOUNTED_DISPLAY))
         except xr.exception.FormFactorUnavailableError:
             self.close()
-            raise UsageError(
+            raise DeviceError(
                 "the OpenXR runtime sees no headset: connect it and start its link (Quest Link / Air Link, "
                 "SteamVR's headset, WiVRn), then run again"
             ) from None

@@ -1,6 +1,6 @@
 """The VR action source (``--teleop vr``), and a headset view for any other source (``--view vr``).
 
-``VRTeleop`` drives the arm from the controlling hand through the clutch (``teleop.vr.clutch``); with a ``driver``
+``VRTeleop`` drives the arm from the controlling hand through the clutch (``so101.teleop.vr.clutch``); with a ``driver``
 (the leader arm) the driver's targets drive it instead and the headset only shows the scene. Either way the
 controllers' buttons (or their keyboard fallbacks) start, save and re-record episodes, recenter the workspace and
 stop the session, exactly like keyboard teleop's keys: the episode loop polls them through ``poll_command``.
@@ -20,15 +20,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kinematics.pose import Pose
-from teleop.action_source import ActionSource, EpisodeCommand, SourceDisconnected
-from teleop.vr.actions import CLUTCH_THRESHOLD, ControllerSample
-from teleop.vr.headset import Headset, VRConfig
+from so101.kinematics.pose import Pose
+from so101.teleop.action_source import ActionSource, EpisodeCommand, SourceDisconnected
+from so101.teleop.vr.actions import CLUTCH_THRESHOLD, ControllerSample
+from so101.teleop.vr.headset import Headset, VRConfig
 
 if TYPE_CHECKING:
-    from sim.control_loop import View
-    from sim.simulator import So101Sim
-    from teleop.vr.clutch import Clutch
+    from so101.sim.control_loop import View
+    from so101.sim.simulator import So101Sim
+    from so101.teleop.vr.clutch import Clutch
 
 BUTTON_HELP = "A/Enter start+save  B/Backspace re-record  X/C recenter  Y/Q stop  grip/Space clutch"
 
@@ -85,13 +85,13 @@ class VRTeleop(ActionSource):
         first ``wait_for_start``); waits until focused. On failure everything is closed, the driver included.
 
         Raises:
-            UsageError: no runtime, no headset, no OpenGL binding (the message names the fix).
+            DeviceError: no runtime, no headset, no OpenGL binding (the message names the fix).
             SourceDisconnected: the session did not come up (the runtime stopped it or went away).
         """
         if self.headset is not None:
             return self.headset
-        from kinematics.ee_controller import EEControllerConfig, EndEffectorController
-        from teleop.vr.clutch import Clutch
+        from so101.kinematics.ee_controller import EEControllerConfig, EndEffectorController
+        from so101.teleop.vr.clutch import Clutch
 
         try:
             self.headset = Headset(self.config, sim)
@@ -250,7 +250,7 @@ def _base_from_world(sim: So101Sim) -> Pose:
     computed on a data of its own: the sim may not have been reset yet."""
     import mujoco
 
-    from kinematics.fk import BASE_BODY_NAME
+    from so101.kinematics.fk import BASE_BODY_NAME
 
     data = mujoco.MjData(sim.model)
     mujoco.mj_kinematics(sim.model, data)

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.options import SceneOptions
 from so101.command import run_command
-from teleop.vr.headset import VRConfig
+from so101.errors import ConfigError
+from so101.sim.options import SceneOptions
+from so101.teleop.vr.headset import VRConfig
 
 CHECK_FRAMES_S = 1.0
 """How long ``--check`` runs the frame loop to measure the frame rate (s)."""
@@ -39,14 +40,14 @@ class VRCommandConfig:
 
     def __post_init__(self) -> None:
         if self.episode_time_s <= 0:
-            raise ValueError(f"--episode_time_s must be positive, got {self.episode_time_s}")
+            raise ConfigError("episode_time_s", self.episode_time_s, "must be positive")
 
 
 def check(cfg: VRCommandConfig) -> int:
     """Body of ``so101 vr --check``: prints the report; 0 when the headset is ready for recording, else 1."""
-    from sim.simulator import So101Sim
-    from teleop.vr.headset import Headset
-    from teleop.vr.runtime_info import runtime_info
+    from so101.sim.simulator import So101Sim
+    from so101.teleop.vr.headset import Headset
+    from so101.teleop.vr.runtime_info import runtime_info
 
     sim = So101Sim(cfg.scene.scene_config())
     sim.reset(cfg.seed)
@@ -101,9 +102,9 @@ def check(cfg: VRCommandConfig) -> int:
 
 def practice(cfg: VRCommandConfig) -> int:
     """Body of ``so101 vr``: episodes in the headset, recording nothing, until the user stops."""
-    from recording.episode_loop import EpisodeLoopConfig, Outcome, run_episode
-    from sim.simulator import So101Sim
-    from teleop.vr.source import VRTeleop
+    from so101.recording.episode_loop import EpisodeLoopConfig, Outcome, run_episode
+    from so101.sim.simulator import So101Sim
+    from so101.teleop.vr.source import VRTeleop
 
     sim = So101Sim(cfg.scene.scene_config())
     source = VRTeleop(cfg.vr)

@@ -7,7 +7,7 @@ Three bindings, chosen from what the runtime offers (``choose_graphics``):
 * ``wgl``: Windows, ``XR_KHR_opengl_enable`` with a Win32 binding; the same GLFW window.
 * ``egl``: ``XR_MNDX_egl_enable`` (Monado); a surfaceless EGL context, no window: headless sessions and tests.
 
-The context is a ``sim.gl_context`` owner, so it takes turns with the robot cameras' offscreen contexts.
+The context is a ``so101.sim.gl_context`` owner, so it takes turns with the robot cameras' offscreen contexts.
 pyopenxr switches PyOpenGL's platform to GLX when imported (pyopenxr 1.1.6501, ``xr/platform/linux.py``); EGL's
 functions are then taken from MuJoCo's EGL module, which bound them when MuJoCo was imported.
 """
@@ -19,9 +19,9 @@ import sys
 from collections.abc import Collection
 from typing import Any, Literal
 
-from sim.gl_context import close_at_exit, forget, make_current, release, release_current
-from sim.viewer import has_display
-from so101.command import UsageError
+from so101.errors import DeviceError
+from so101.sim.gl_context import close_at_exit, forget, make_current, release, release_current
+from so101.sim.viewer import has_display
 
 GraphicsName = Literal["auto", "glx", "wgl", "egl"]
 OPENGL_EXTENSION = "XR_KHR_opengl_enable"
@@ -38,7 +38,7 @@ def choose_graphics(requested: GraphicsName, extensions: Collection[str], want_w
     exist, else EGL when the runtime offers it, else the window binding (a hidden window).
 
     Raises:
-        UsageError: the runtime lacks the extension the binding needs, naming what it offers and the fix.
+        DeviceError: the runtime lacks the extension the binding needs, naming what it offers and the fix.
     """
     window = window_binding()
     if requested == "auto":
@@ -51,16 +51,16 @@ def choose_graphics(requested: GraphicsName, extensions: Collection[str], want_w
     needed = [OPENGL_EXTENSION] + ([EGL_EXTENSION] if requested == "egl" else [])
     missing = [name for name in needed if name not in extensions]
     if missing:
-        raise UsageError(
+        raise DeviceError(
             f"the OpenXR runtime does not offer {', '.join(missing)} (OpenGL rendering for --vr.graphics "
             f"{requested}); it offers {', '.join(sorted(e for e in extensions if 'enable' in e)) or 'no GL binding'}. "
             "Choose a runtime with OpenGL support (SteamVR, Monado, WiVRn; Meta Quest Link on Windows) through "
             "XR_RUNTIME_JSON, or another --vr.graphics"
         )
     if requested in ("glx", "wgl") and requested != window:
-        raise UsageError(f"--vr.graphics {requested} is not available on {sys.platform}; use {window} or auto")
+        raise DeviceError(f"--vr.graphics {requested} is not available on {sys.platform}; use {window} or auto")
     if requested == "glx" and not has_display():
-        raise UsageError(
+        raise DeviceError(
             "--vr.graphics glx needs an X display (DISPLAY is not set); run on the desktop session, under "
             "xvfb-run -a, or use --vr.graphics egl with a runtime that offers XR_MNDX_egl_enable"
         )
@@ -164,7 +164,7 @@ class XrGLContext:
         import glfw
 
         if not glfw.init():
-            raise UsageError(
+            raise DeviceError(
                 "cannot open the VR mirror window (GLFW could not initialise: no display?); run on the desktop "
                 "session, or use --vr.graphics egl with a runtime that offers XR_MNDX_egl_enable"
             )
@@ -173,7 +173,7 @@ class XrGLContext:
         glfw.window_hint(glfw.DOUBLEBUFFER, glfw.TRUE)
         window = glfw.create_window(size[0], size[1], "so101 vr (left eye)", None, None)
         if not window:
-            raise UsageError("cannot create an OpenGL window for the VR session; install the display's GL drivers")
+            raise DeviceError("cannot create an OpenGL window for the VR session; install the display's GL drivers")
         self._glfw = glfw
         self.window = window
         glfw.make_context_current(window)
@@ -189,7 +189,7 @@ class XrGLContext:
         if display is None:
             display = mujoco_egl.create_initialized_egl_device_display()
         if display == egl.EGL_NO_DISPLAY:
-            raise UsageError(
+            raise DeviceError(
                 "no EGL device display for the VR session; install libegl1 and Mesa, or use --vr.graphics glx"
             )
         attributes = [egl.EGL_RED_SIZE, 8, egl.EGL_GREEN_SIZE, 8, egl.EGL_BLUE_SIZE, 8, egl.EGL_ALPHA_SIZE, 8,
@@ -199,11 +199,11 @@ class XrGLContext:
         if not egl.eglChooseConfig(display, (egl.EGLint * len(attributes))(*attributes), configs, 1, count) or (
             count.value < 1
         ):
-            raise UsageError("EGL offers no RGBA8 + depth OpenGL configuration for the VR session")
+            raise DeviceError("EGL offers no RGBA8 + depth OpenGL configuration for the VR session")
         egl.eglBindAPI(egl.EGL_OPENGL_API)
         context = egl.eglCreateContext(display, configs[0], egl.EGL_NO_CONTEXT, None)
         if context == egl.EGL_NO_CONTEXT:
-            raise UsageError("cannot create an EGL OpenGL context for the VR session")
+            raise DeviceError("cannot create an EGL OpenGL context for the VR session")
         self._egl_config = configs[0]
         # Surfaceless (EGL_KHR_surfaceless_context): the session renders into swapchain images only.
         self._egl = (egl, display, egl.EGL_NO_SURFACE, context)

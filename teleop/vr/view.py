@@ -1,19 +1,19 @@
 """The scene in a headset: MuJoCo rendered per eye into an OpenXR session's swapchains, a mirror, a status panel.
 
-``StereoView`` is a ``sim.control_loop.View``: a ``ControlClock`` draws it between control ticks at the headset's
+``StereoView`` is a ``so101.sim.control_loop.View``: a ``ControlClock`` draws it between control ticks at the headset's
 display period, so physics keeps the control rate and frames keep the display rate. Each ``draw``:
 
-1. handles the runtime's events (the session state machine, ``teleop.vr.session``);
+1. handles the runtime's events (the session state machine, ``so101.teleop.vr.session``);
 2. begins the frame the runtime asked for, if a ``FramePacer`` thread has one ready (``xrWaitFrame`` blocks up to a
    display period, so it runs on that thread: physics never waits for the display);
 3. when the session is visible, locates both eyes at the frame's predicted display time, updates the MuJoCo scene
    once, and renders it per eye with that eye's pose and asymmetric field of view (MuJoCo's camera frustum set
-   per eye), at 1:1 scale through ``sim.vr_anchor``; the status panel is overlaid in each eye; each eye's image
+   per eye), at 1:1 scale through ``so101.teleop.vr.anchor``; the status panel is overlaid in each eye; each eye's image
    is blitted into its swapchain image;
 4. ends the frame with one projection layer, then shows the left eye in the mirror window, if there is one.
 
-Rendering uses MuJoCo's offscreen buffer (``sim.rendering``'s render profiles: ``fast`` for weak or software GL)
-in the session's GL context, which takes turns with the robot cameras' through ``sim.gl_context``.
+Rendering uses MuJoCo's offscreen buffer (``so101.sim.rendering``'s render profiles: ``fast`` for weak or software GL)
+in the session's GL context, which takes turns with the robot cameras' through ``so101.sim.gl_context``.
 """
 
 from __future__ import annotations
@@ -25,15 +25,15 @@ from typing import TYPE_CHECKING, Any
 import mujoco
 import numpy as np
 
-from kinematics.pose import Pose, quat_rotate
-from sim.gl_context import make_current
-from sim.rendering import RenderProfile, apply_render_profile, configure_scene_flags, scene_option
-from sim.simulator import So101Sim
-from sim.vr_anchor import WorkspaceAnchor
-from teleop.vr.frame_pacer import FramePacer
+from so101.kinematics.pose import Pose, quat_rotate
+from so101.sim.gl_context import make_current
+from so101.sim.rendering import RenderProfile, apply_render_profile, configure_scene_flags, scene_option
+from so101.sim.simulator import So101Sim
+from so101.teleop.vr.anchor import WorkspaceAnchor
+from so101.teleop.vr.frame_pacer import FramePacer
 
 if TYPE_CHECKING:
-    from teleop.vr.session import XrSession
+    from so101.teleop.vr.session import XrSession
 
 PANEL_DEPTH_M = 0.8
 """Distance at which the status panel appears (m): nearer than the workspace, within arm's length."""
@@ -82,7 +82,7 @@ def _make_context(model: mujoco.MjModel, profile: RenderProfile, sizes: list[tup
 
 
 class StereoView:
-    """A ``sim.control_loop.View`` drawing ``sim`` into ``session``'s headset.
+    """A ``so101.sim.control_loop.View`` drawing ``sim`` into ``session``'s headset.
 
     Args:
         sim: the simulation shown (read between control ticks).
@@ -164,7 +164,7 @@ class StereoView:
 
     def draw(self) -> bool:
         """Handle the runtime's events, then render and submit the frame the runtime asked for, if one is ready;
-        never waits (the ``sim.control_loop.View`` the control clock draws between ticks). True if a frame was
+        never waits (the ``so101.sim.control_loop.View`` the control clock draws between ticks). True if a frame was
         submitted."""
         return self.draw_wait(0.0)
 
@@ -202,7 +202,7 @@ class StereoView:
 
     def _render(self, views: list[Any], display_time: int) -> Any:
         xr, GL = self._xr, self._gl_api
-        from teleop.vr.session import xr_pose
+        from so101.teleop.vr.session import xr_pose
 
         session, model = self.session, self.sim.model
         if not self.anchor.is_set:

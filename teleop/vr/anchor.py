@@ -3,7 +3,7 @@
 Frames (metres):
 
 * OpenXR reference space (``STAGE`` or ``LOCAL``): right-handed, +y up, -z the way the person faced at the start.
-* World: origin on the table top at the arm's base, +x forward (away from the person), +z up (``sim.scene``).
+* World: origin on the table top at the arm's base, +x forward (away from the person), +z up (``so101.sim.scene``).
 
 The scene is shown at 1:1 scale. ``recenter(head)`` turns and moves the world so that, seen from the head pose
 given, the arm's base stands ``distance_m`` straight ahead (along the head's heading, level) and the table top
@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kinematics.pose import Pose, matrix_to_quat, quat_multiply, quat_rotate
+from so101.errors import ConfigError
+from so101.kinematics.pose import Pose, matrix_to_quat, quat_multiply, quat_rotate
 
 _WORLD_FROM_XR_AXES = matrix_to_quat(np.array([[0.0, 0.0, -1.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]))
 """World axes from OpenXR's for a person facing -z: world x = -z (forward), y = -x (left), z = +y (up)."""
@@ -36,9 +37,9 @@ class WorkspacePlacement:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.distance_m <= 3.0:
-            raise ValueError(f"--vr.distance_m must be within 0..3 m, got {self.distance_m}")
+            raise ConfigError("vr.distance_m", self.distance_m, "must be within 0..3 m")
         if not -1.0 <= self.table_below_eyes_m <= 2.5:
-            raise ValueError(f"--vr.table_below_eyes_m must be within -1..2.5 m, got {self.table_below_eyes_m}")
+            raise ConfigError("vr.table_below_eyes_m", self.table_below_eyes_m, "must be within -1..2.5 m")
 
 
 class WorkspaceAnchor:

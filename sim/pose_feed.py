@@ -1,6 +1,6 @@
 """The emulated follower's joint positions, shared with other processes through a small memory-mapped file.
 
-The rig's simulated cameras (``sim.lerobot_camera``) render the arm where the emulated servos are. The servos live
+The rig's simulated cameras (``so101.sim.lerobot_camera``) render the arm where the emulated servos are. The servos live
 in the emulator's process (``so101 emulate follower``, or a test's thread); the cameras live in the process of
 whoever reads the robot (``so101 deploy``, ``lerobot-record``). The emulator publishes its positions here and the
 cameras read them: 8 float64 values, ``[sequence, time (s), six joint positions in LeRobot's SO-101 units]``.

@@ -1,0 +1,171 @@
+"""Contract tests of so101.lerobot_compat: what the workbench relies on inside LeRobot 0.4.4 and draccus 0.10.0.
+
+Each test pins one behaviour of the installed versions that the adapter uses; a LeRobot or draccus upgrade that
+changes it fails here, by name, instead of somewhere in a recording.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pytest
+import tomllib
+
+from so101 import lerobot_compat
+from so101.errors import DependencyError
+from so101.lerobot_compat import SUPPORTED, DatasetInternals, require
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_supported_versions_are_the_pins_and_are_installed() -> None:
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    pins = dict(re.match(r"([\w-]+)(?:\[[\w,]+\])?==(.+)", d).groups() for d in pyproject["project"]["dependencies"])
+    for package, version in SUPPORTED.items():
+        assert pins[package] == version, f"pyproject.toml pins {package}=={pins[package]}, the adapter {version}"
+        assert lerobot_compat.installed_version(package) == version
+        require(package, "the test")
+
+
+def test_another_version_is_refused_naming_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lerobot_compat, "installed_version", lambda package: "0.5.0")
+    with pytest.raises(DependencyError) as raised:
+        require("lerobot", "durable dataset recording")
+    error = raised.value
+    assert (error.package, error.installed, error.supported) == ("lerobot", "0.5.0", "0.4.4")
+    assert "pip install lerobot==0.4.4" in str(error) and "durable dataset recording" in str(error)
+
+
+def test_patching_another_draccus_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from draccus.wrappers import docstring
+
+    monkeypatch.setattr(docstring, "_so101_patched", False, raising=False)
+    monkeypatch.setattr(lerobot_compat, "installed_version", lambda package: "0.11.0")
+    with pytest.raises(DependencyError, match=r"draccus 0\.11\.0 is installed"):
+        lerobot_compat.patch_draccus()
+
+
+# ---------------------------------------------------------------------------------------------- draccus
+
+
+@dataclasses.dataclass
+class _Options:
+    brick: Literal["2x4", "2x2"] = "2x4"
+    """Which brick: 2x4 or 2x2."""
+    fps: int = 30
+    """Control rate (Hz): steps per second."""
+    share: float = 0.5
+    """Share of the frames kept, 50 % by default."""
+
+
+def test_draccus_internals_the_patches_replace_are_there() -> None:
+    from draccus.parsers.decoding import decode
+    from draccus.wrappers import docstring
+
+    assert callable(docstring.get_attribute_docstring) and callable(docstring._contains_attribute_definition)
+    assert callable(decode.register)
+
+
+def test_patched_draccus_decodes_literals_by_value_and_shows_every_field_help() -> None:
+    import draccus
+
+    lerobot_compat.patch_draccus()
+    parsed = draccus.parse(config_class=_Options, args=["--brick", "2x2", "--fps", "60"], exit_on_error=False)
+    assert parsed == _Options(brick="2x2", fps=60)
+    with pytest.raises(Exception, match="'3x3' is not one of 2x4, 2x2"):
+        draccus.parse(config_class=_Options, args=["--brick", "3x3"], exit_on_error=False)
+    from draccus.argparsing import ArgumentParser
+
+    text = ArgumentParser(config_class=_Options, exit_on_error=False).parser.format_help()
+    assert "Control rate (Hz): steps per second." in text  # a colon in the first line is not a field
+    assert "50 % by default" in text  # % reaches argparse escaped
+
+
+# ---------------------------------------------------------------------------------------------- LeRobot
+
+
+def _dataset(root: Path):
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    features = {
+        "observation.state": {"dtype": "float32", "shape": (2,), "names": ["a", "b"]},
+        "observation.images.cam": {"dtype": "video", "shape": (16, 16, 3), "names": ["height", "width", "channels"]},
+    }
+    return LeRobotDataset.create(repo_id="test/compat", fps=10, features=features, root=root, use_videos=True,
+                                 vcodec="h264", streaming_encoding=True)  # fmt: skip
+
+
+def _add_frames(dataset, count: int) -> None:
+    for index in range(count):
+        image = np.full((16, 16, 3), 40 * index, dtype=np.uint8)
+        dataset.add_frame({"observation.state": np.array([index, -index], dtype=np.float32),
+                           "observation.images.cam": image, "task": "compat"})  # fmt: skip
+
+
+def test_the_lossless_encoder_replaces_lerobots_and_encodes_every_frame(tmp_path: Path) -> None:
+    from lerobot.datasets.video_utils import StreamingVideoEncoder, get_video_info
+
+    dataset = _dataset(tmp_path / "ds")
+    assert isinstance(dataset._streaming_encoder, StreamingVideoEncoder)
+    lerobot_compat.use_lossless_encoder(dataset, encoder_threads=1)
+    encoder = dataset._streaming_encoder
+    assert type(encoder).__name__ == "WaitingEncoder" and encoder.queue_maxsize == 30
+    _add_frames(dataset, 5)
+    assert set(encoder._frame_queues) == set(encoder._threads) == set(encoder._result_queues) == {
+        "observation.images.cam"
+    }
+    dataset.save_episode()
+    dataset.finalize()
+    (video,) = (tmp_path / "ds" / "videos").rglob("*.mp4")
+    assert get_video_info(video)["video.fps"] == 10
+    assert dataset.meta.total_frames == 5
+
+
+def test_dataset_internals_redirect_close_and_restart_the_writer(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    first, second = tmp_path / "v1", tmp_path / "v2"
+    dataset = _dataset(first)
+    internals = DatasetInternals(dataset)
+    rows = internals.appendable_episodes()
+    assert rows == [] and dataset.meta.episodes is rows
+
+    _add_frames(dataset, 3)
+    dataset.save_episode()
+    internals.close_writers()
+    assert dataset.writer is None and dataset.meta.writer is None
+    # Closed writers: the Parquet files have their footers, readable while the dataset stays open.
+    (data,) = (first / "data").rglob("*.parquet")
+    assert pq.read_table(data).num_rows == 3
+    row = internals.take_latest_episode()
+    assert row["episode_index"] == 0 and dataset.latest_episode is None and dataset.meta.latest_episode is None
+    rows.append(row)
+
+    # The next episode, written under another folder, starts new files there (LeRobot's resume path).
+    import shutil
+
+    shutil.copytree(first, second)
+    internals.point_at(second, second)
+    _add_frames(dataset, 2)
+    dataset.save_episode()
+    internals.close_writers()
+    assert dataset.root == second and dataset.meta.root == second
+    written = sorted(p.relative_to(second) for p in (second / "data").rglob("*.parquet"))
+    assert len(written) == 2, written
+    assert sorted(p.relative_to(first) for p in (first / "data").rglob("*.parquet")) == written[:1]
+    assert dataset.meta.total_episodes == 2 and internals.take_latest_episode()["episode_index"] == 1
+
+
+def test_abandoned_writers_leave_nothing_to_flush(tmp_path: Path) -> None:
+    dataset = _dataset(tmp_path / "ds")
+    internals = DatasetInternals(dataset)
+    internals.appendable_episodes()
+    _add_frames(dataset, 2)
+    dataset.save_episode()
+    assert dataset.writer is not None
+    internals.abandon_writers()
+    assert dataset.writer is None and dataset.meta.writer is None and not dataset.meta.metadata_buffer
