@@ -23,7 +23,12 @@ if TYPE_CHECKING:
     from so101.inference.policy_runner import PolicyRunner
     from so101.inference.policy_spaces import PolicySpaces
     from so101.sim.control_loop import ControlClock
+    from so101.sim.randomization import ScenePlacement
     from so101.sim.simulator import So101Sim
+    from so101.sim.task_signals import TaskSignals
+
+FAILURE_MODES = ("not_grasped", "dropped", "released_outside_bowl", "time_out")
+"""Why an episode failed, in the order of the task (see ``failure_mode``)."""
 
 
 class CameraImages(Protocol):
@@ -63,9 +68,10 @@ def run_policy_episode(
     clock: ControlClock | None = None,
     should_stop: Callable[[], bool] | None = None,
     spaces: PolicySpaces | None = None,
+    placement: ScenePlacement | None = None,
 ) -> EvalEpisode:
-    """Run one episode from scene ``seed``; it ends on success, after ``max_steps`` control steps, or when
-    ``should_stop`` says so (a closed window).
+    """Run one episode from scene ``seed`` (or from ``placement``, numbered ``seed``); it ends on success, after
+    ``max_steps`` control steps, or when ``should_stop`` says so (a closed window).
 
     Args:
         renderer: renders the cameras the policy observes, at the size its data was recorded at.
@@ -73,11 +79,12 @@ def run_policy_episode(
         clock: paces the steps (and draws its view between them); None runs as fast as possible.
         spaces: the policy's state and action spaces (end-effector policies); None: joints in, joint targets out.
     """
+    from so101.sim.environment_state import environment_state
     from so101.sim.video import EpisodeVideo
 
     video = EpisodeVideo(video_path, sim.fps) if video_path is not None else None
     start = time.perf_counter()
-    sim.reset(seed)
+    sim.reset(placement if placement is not None else seed)
     runner.reset()
     if spaces is not None:
         spaces.reset(sim.commanded_targets())
@@ -89,10 +96,11 @@ def run_policy_episode(
             images = renderer.render(sim.data) if video is not None or runner.needs_images else None
             if video is not None:
                 video.add(images, sim.signals.as_dict(), step)
+            objects = environment_state(sim) if runner.observes_environment_state else None
             if spaces is None:
-                signals = sim.step(runner.act(sim.joint_positions(), images))
+                signals = sim.step(runner.act(sim.joint_positions(), images, objects))
             else:
-                action = runner.act(spaces.state(sim.joint_positions()), images)
+                action = runner.act(spaces.state(sim.joint_positions()), images, objects)
                 signals = sim.step(spaces.joint_targets(action))
             step += 1
             if clock is not None:
@@ -119,4 +127,24 @@ def run_policy_episode(
         video=str(video_path) if video_path is not None else None,
         ik_steps=0 if spaces is None else spaces.ik_steps,
         ik_failures=0 if spaces is None else spaces.ik_failures,
+        failure=failure_mode(signals),
     )
+
+
+def failure_mode(signals: TaskSignals) -> str:
+    """Why an episode failed, from its last task signals; empty on success.
+
+    * ``not_grasped``: the jaws never held the brick;
+    * ``time_out``: time ran out with the brick still held, or in the bowl but not yet at rest there long enough;
+    * ``released_outside_bowl``: let go over the bowl, but the brick did not stay in it;
+    * ``dropped``: held, then lost before reaching the bowl.
+    """
+    if signals.success:
+        return ""
+    if not signals.ever_grasped:
+        return "not_grasped"
+    if signals.grasped or signals.in_bowl:
+        return "time_out"
+    if signals.ever_released_over_bowl:
+        return "released_outside_bowl"
+    return "dropped"

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from so101.inference.policy_runner import PolicyRunner
     from so101.policies.checkpoint import SimRequirements
+    from so101.sim.randomization import ScenePlacement
     from so101.sim.rendering import CameraRenderer
     from so101.sim.simulator import So101Sim
 
@@ -85,10 +86,11 @@ def _runner_for(checkpoint: str, settings: RolloutSettings) -> tuple[PolicyRunne
     return _RUNNERS[key]
 
 
-def _episode_task(task: tuple[str, int, RolloutSettings, str | None]) -> EvalEpisode:
+def _episode_task(task: tuple[str, int, RolloutSettings, str | None, str | None]) -> EvalEpisode:
     from so101.inference.policy_spaces import PolicySpaces
+    from so101.sim.randomization import ScenePlacement
 
-    checkpoint, seed, settings, video_path = task
+    checkpoint, seed, settings, video_path, placement = task
     runner, requirements = _runner_for(checkpoint, settings)
     sim, renderer = _sim_for(requirements, settings)
     # End-effector policies: observations and actions through the FK and the IK (cheap to build per episode).
@@ -96,6 +98,7 @@ def _episode_task(task: tuple[str, int, RolloutSettings, str | None]) -> EvalEpi
     return run_policy_episode(
         sim, renderer, runner, seed, settings.max_steps(sim.fps), Path(video_path) if video_path else None,
         spaces=spaces if spaces.end_effector else None,
+        placement=ScenePlacement.from_json(placement) if placement is not None else None,
     )
 
 
@@ -195,9 +198,11 @@ class EvalPool:
         video_episodes: int = 0,
         video_dir: Path | None = None,
         step: int | None = None,
+        placements: list[ScenePlacement] | None = None,
     ) -> tuple[EvalSummary, list[EvalEpisode]]:
-        """Evaluate one checkpoint (its ``pretrained_model`` directory) on scene ``seeds``; mp4s of the first
-        ``video_episodes`` episodes go to ``video_dir``. Results are in seed order.
+        """Evaluate one checkpoint (its ``pretrained_model`` directory) on scene ``seeds``, or on ``placements``
+        (numbered by their seeds: grid scenes); mp4s of the first ``video_episodes`` episodes go to ``video_dir``.
+        Results are in seed order.
 
         Raises:
             EvalWorkerError: workers kept dying (see the class).
@@ -206,14 +211,18 @@ class EvalPool:
 
         pretrained = resolve_pretrained_dir(checkpoint)
         fps = sim_requirements(pretrained, load_config(pretrained)).fps
+        if placements is not None:
+            seeds = [int(placement.seed) for placement in placements]  # type: ignore[arg-type]
+        scenes = [p.to_json() for p in placements] if placements is not None else [None] * len(seeds)
         tasks = [
             (
                 str(pretrained),
                 seed,
                 settings,
                 str(Path(video_dir) / f"episode_{seed}.mp4") if video_dir is not None and i < video_episodes else None,
+                scene,
             )
-            for i, seed in enumerate(seeds)
+            for i, (seed, scene) in enumerate(zip(seeds, scenes, strict=True))
         ]
         start = time.perf_counter()
         results = self._run(tasks, seeds) if self._pool else [_episode_task(task) for task in tasks]

@@ -4,6 +4,7 @@
     so101 eval outputs/train/act_run/best --episodes 100 --video 4
     so101 eval CKPT --temporal-ensemble 0.01              # ACT's temporal ensembling (queries every step)
     so101 eval CKPT --render                              # watch the episodes in a window, at real time
+    so101 eval CKPT --grid.size 7                         # the brick on a 7x7 grid: success and failure heatmaps
 
 Every checkpoint is evaluated on the same scenes: episode ``i`` uses scene seed ``seed + i``. The default seeds are
 the test seeds (``so101.inference.seeds``), disjoint from the selection seeds on which in-loop evaluation chose a run's
@@ -12,10 +13,11 @@ the test seeds (``so101.inference.seeds``), disjoint from the selection seeds on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from so101.errors import ConfigError, DeviceError
+from so101.inference.grid import GridOptions
 from so101.inference.seeds import TEST_SEEDS
 from so101.sim.options import EPISODE_TIME_S
 from so101.sim.rendering import RenderProfile
@@ -52,6 +54,9 @@ class EvalCommandConfig:
     """Watch the episodes in a window at real time (in this process) instead of writing reports."""
     output_dir: Path | None = None
     """Where reports go; default: PATH/eval for a run, else eval/ next to the checkpoint."""
+    grid: GridOptions = field(default_factory=GridOptions)
+    """Evaluate on a grid of brick positions instead of random scenes (``--grid.size N``): heatmaps of success and
+    of each failure mode (``so101.inference.grid``); ``--episodes`` and ``--seed`` do not apply."""
 
     def __post_init__(self) -> None:
         if self.path is None or not str(self.path):
@@ -77,7 +82,12 @@ def evaluate_command(cfg: EvalCommandConfig) -> int:
     from so101.inference.evaluate import EvalPool
     from so101.inference.report import EvalEpisode, EvalSummary, markdown_table, plot_curve, write_json
     from so101.inference.seeds import describe_seeds, eval_seeds, seeds_record
-    from so101.policies.checkpoint import apply_inference_overrides, check_sim_compatibility, load_config
+    from so101.policies.checkpoint import (
+        apply_inference_overrides,
+        check_sim_compatibility,
+        load_config,
+        sim_requirements,
+    )
 
     assert cfg.path is not None  # checked by the config
     from so101.sim.viewer import has_display
@@ -100,6 +110,15 @@ def evaluate_command(cfg: EvalCommandConfig) -> int:
         render_profile=cfg.render_profile,
     )
     seeds = eval_seeds(cfg.seed, cfg.episodes)
+    placements, cells = None, []
+    if cfg.grid.enabled:
+        from so101.inference.grid import grid_scenes
+        from so101.sim.randomization import RandomizationConfig
+        from so101.sim.scene import SceneConfig, build_scene
+
+        scene = build_scene(SceneConfig(brick=sim_requirements(checkpoints[-1], load_config(checkpoints[-1])).brick))
+        placements, cells = grid_scenes(cfg.grid, RandomizationConfig(), scene.brick_half_size)
+        seeds = [int(placement.seed) for placement in placements]  # type: ignore[arg-type]
     if cfg.render:
         from so101.inference.watch import watch
 
@@ -114,11 +133,19 @@ def evaluate_command(cfg: EvalCommandConfig) -> int:
         for checkpoint in checkpoints:
             name = checkpoint.parent.name
             summary, results = pool.evaluate(
-                checkpoint, seeds, settings, cfg.video, output / "videos" / name, step=checkpoint_step(checkpoint)
+                checkpoint, seeds, settings, cfg.video, output / "videos" / name, step=checkpoint_step(checkpoint),
+                placements=placements,
             )
             summaries.append(summary)
             episodes[name] = results
             print(f"{name}: {summary.line()}", flush=True)
+            if cfg.grid.enabled:
+                from so101.inference.grid import write_grid_report
+
+                folder = output / "grid" / name if len(checkpoints) > 1 else output / "grid"
+                write_grid_report(folder, cfg.grid, RandomizationConfig(), cells, results,
+                                  f"{name}: {summary.successes}/{summary.episodes} successes on the grid")
+                print(f"{name}: grid heatmap {folder / 'grid_heatmap.png'}")
     output.mkdir(parents=True, exist_ok=True)  # only now: a checkpoint that fails to load leaves nothing behind
     write_json(output / "eval_results.json", summaries, episodes, scene_seeds=seeds_record(seeds))
     report = markdown_table(summaries) + f"\nEvaluated on {describe_seeds(seeds)}.\n"

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from so101.policies.act import IMAGE_PREFIX, STATE_KEY
+from so101.sim.environment_state import ENVIRONMENT_STATE_KEY
 
 if TYPE_CHECKING:
     import torch
@@ -89,6 +90,8 @@ class PolicyRunner:
         """Actions of each predicted chunk executed before the next policy call."""
         self.cameras = [key.removeprefix(IMAGE_PREFIX) for key in config.image_features]
         """Cameras the policy observes, by scene camera name (``overhead_cam``, ``wrist_cam``, ...)."""
+        self.observes_environment_state = getattr(config, "env_state_feature", None) is not None
+        """Whether the policy observes ``observation.environment_state`` (privileged: the simulator alone has it)."""
         self.timing = CallTiming()
         self._queue: deque[np.ndarray] = deque()
 
@@ -121,15 +124,26 @@ class PolicyRunner:
         self.policy.reset()
         self.timing = CallTiming()
 
-    def observation(self, state: np.ndarray, images: Mapping[str, np.ndarray]) -> dict[str, torch.Tensor]:
-        """The policy's raw observation: ``observation.state`` float32 (state_dim,) in dataset units, and
-        ``observation.images.<camera>`` float (3, H, W) in [0, 1]; the preprocessor adds the batch dimension."""
+    def observation(
+        self, state: np.ndarray, images: Mapping[str, np.ndarray], environment_state: np.ndarray | None = None
+    ) -> dict[str, torch.Tensor]:
+        """The policy's raw observation: ``observation.state`` float32 (state_dim,) in dataset units,
+        ``observation.images.<camera>`` float (3, H, W) in [0, 1] and, for a policy that observes it,
+        ``observation.environment_state`` (``so101.sim.environment_state``); the preprocessor adds the batch
+        dimension."""
         import torch
 
         missing = [name for name in self.cameras if name not in images]
         if missing:
             raise ValueError(f"the policy observes cameras {self.cameras}; images of {missing} are missing")
         observation = {STATE_KEY: torch.from_numpy(np.asarray(state, dtype=np.float32))}
+        if self.observes_environment_state:
+            if environment_state is None:
+                raise ValueError(
+                    "the policy observes observation.environment_state (the objects' poses, which only the "
+                    "simulator knows); run it in the simulator (so101 eval), not on a real arm"
+                )
+            observation[ENVIRONMENT_STATE_KEY] = torch.from_numpy(np.asarray(environment_state, dtype=np.float32))
         for name in self.cameras:
             image = np.asarray(images[name])
             if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
@@ -137,25 +151,34 @@ class PolicyRunner:
             observation[IMAGE_PREFIX + name] = torch.from_numpy(image).permute(2, 0, 1).float().div_(255.0)
         return observation
 
-    def act(self, state: np.ndarray, images: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+    def act(
+        self,
+        state: np.ndarray,
+        images: Mapping[str, np.ndarray] | None = None,
+        environment_state: np.ndarray | None = None,
+    ) -> np.ndarray:
         """The action for this control step (dataset units, shape (action_dim,)).
 
         Args:
             state: joint positions now, dataset units, shape (state_dim,).
             images: camera images now, by camera name; needed only when ``needs_images`` is true.
+            environment_state: the objects' poses now (``so101.sim.environment_state``), for a policy that
+                ``observes_environment_state``, when ``needs_images`` is true.
         """
         if self.needs_images:
             if images is None:
                 raise ValueError("the policy takes a new observation this step: pass the camera images")
-            self._call(state, images)
+            self._call(state, images, environment_state)
         return self._queue.popleft()
 
-    def _call(self, state: np.ndarray, images: Mapping[str, np.ndarray]) -> None:
+    def _call(
+        self, state: np.ndarray, images: Mapping[str, np.ndarray], environment_state: np.ndarray | None
+    ) -> None:
         import torch
 
         start = time.perf_counter()
         with torch.inference_mode():
-            batch = self.preprocessor(self.observation(state, images))
+            batch = self.preprocessor(self.observation(state, images, environment_state))
             if self.temporal_ensemble:
                 # LeRobot's select_action runs ACT's temporal ensembler over the chunks predicted so far.
                 actions = self.postprocessor(self.policy.select_action(batch))

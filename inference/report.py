@@ -42,6 +42,9 @@ class EvalEpisode:
     """End-effector policies: actions that went through the IK."""
     ik_failures: int = 0
     """End-effector policies: of those, the steps whose pose the IK could not reach."""
+    failure: str = ""
+    """Why it failed (``so101.inference.episode.failure_mode``): ``not_grasped``, ``dropped``, ``released_outside_bowl``
+    or ``time_out``; empty on success."""
 
 
 def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:

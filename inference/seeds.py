@@ -5,7 +5,10 @@
 * Test seeds (``TEST_SEEDS``): the default of ``so101 eval``, the final estimate of a chosen checkpoint on scenes
   that played no part in choosing it.
 
-Recordings draw their scenes from seed 0 upwards, far below both ranges. Episode ``i`` of an evaluation uses scene
+Grid scenes (``GRID_SEEDS``, ``so101.inference.grid``) are not drawn at random: ``so101 eval --grid.size N`` places the
+brick on a grid over the workspace, and numbers those scenes from ``GRID_SEEDS.start``, apart from both ranges.
+
+Recordings draw their scenes from seed 0 upwards, far below all three ranges. Episode ``i`` of an evaluation uses scene
 seed ``first + i``, so every checkpoint evaluated with the same first seed sees the same scenes.
 """
 
@@ -18,8 +21,10 @@ SELECTION_SEEDS = range(100_000, 200_000)
 """Scene seeds of in-loop evaluation, which selects the best checkpoint of a run."""
 TEST_SEEDS = range(200_000, 300_000)
 """Scene seeds of the final evaluation of a checkpoint (``so101 eval``'s default)."""
+GRID_SEEDS = range(300_000, 400_000)
+"""Numbers of the grid scenes of ``so101 eval --grid.size N`` (placed on a grid, not drawn from the number)."""
 
-SeedSet = Literal["selection", "test", "other"]
+SeedSet = Literal["selection", "test", "grid", "other"]
 
 
 def eval_seeds(first: int, episodes: int) -> list[int]:
@@ -28,11 +33,11 @@ def eval_seeds(first: int, episodes: int) -> list[int]:
 
 
 def seed_set(seeds: Sequence[int]) -> SeedSet:
-    """Which range ``seeds`` lie in: ``selection``, ``test``, or ``other`` (outside both, or spanning both)."""
-    if seeds and all(seed in SELECTION_SEEDS for seed in seeds):
-        return "selection"
-    if seeds and all(seed in TEST_SEEDS for seed in seeds):
-        return "test"
+    """Which range ``seeds`` lie in: ``selection``, ``test``, ``grid``, or ``other`` (outside them, or spanning
+    several)."""
+    for name, seed_range in (("selection", SELECTION_SEEDS), ("test", TEST_SEEDS), ("grid", GRID_SEEDS)):
+        if seeds and all(seed in seed_range for seed in seeds):
+            return name  # type: ignore[return-value]
     return "other"
 
 
@@ -56,6 +61,11 @@ def describe_seeds(seeds: Sequence[int]) -> str:
         return (
             f"scene seeds {seed_span(seeds)}: test seeds, disjoint from the selection seeds ({selection}) on which "
             "in-loop evaluation chose the best checkpoint"
+        )
+    if kind == "grid":
+        return (
+            f"grid scenes {seed_span(seeds)}: the brick on a grid over the workspace (so101.inference.grid), disjoint "
+            f"from the selection ({selection}) and test seeds"
         )
     if kind == "selection":
         return (

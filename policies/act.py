@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from so101.errors import ConfigError, DatasetError
+from so101.sim.environment_state import ENVIRONMENT_STATE_KEY
 from so101.sim.scene import ROBOT_CAMERA_NAMES
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,12 @@ class ActPolicyConfig:
     feature map as 240x320, and keeps a 6,559-frame two-camera frame cache at 2.7 GB (240x320: 3.02 GB)."""
     cameras: list[str] = field(default_factory=list)
     """Cameras used as inputs (``overhead_cam``, ``wrist_cam``); empty means every camera of the dataset."""
+    use_images: bool = True
+    """Observe camera images; false trains a policy on states alone (with ``environment_state``: a privileged
+    policy that separates control from vision)."""
+    environment_state: bool = False
+    """Observe ``observation.environment_state``, the brick's and bowl's poses (datasets recorded with
+    ``so101 record --environment_state``): privileged information, so such a policy runs in the simulator only."""
     dim_model: int = 512
     """Width of the transformer (features per token)."""
     n_heads: int = 8
@@ -86,6 +93,9 @@ class ActPolicyConfig:
             )
         if self.image_height < 32 or self.image_width < 32:
             raise ValueError(f"policy image size {self.image_height}x{self.image_width} is too small (>= 32x32)")
+        if not self.use_images and not self.environment_state:
+            raise ConfigError(("policy.use_images", "policy.environment_state"), (False, False),
+                              "cannot both be false: ACT observes images, the environment state or both", "false")
         unknown = [name for name in self.cameras if name not in ROBOT_CAMERA_NAMES]
         if unknown:
             raise ValueError(f"unknown camera(s) {unknown}; choose from {', '.join(ROBOT_CAMERA_NAMES)}")
@@ -127,8 +137,13 @@ def dataset_cameras(ds_meta: LeRobotDatasetMetadata) -> dict[str, tuple[int, int
     return cameras
 
 
-def select_cameras(ds_meta: LeRobotDatasetMetadata, requested: list[str]) -> dict[str, tuple[int, int]]:
-    """The cameras to train on (all of the dataset's by default), with their recorded size; clear error if absent."""
+def select_cameras(
+    ds_meta: LeRobotDatasetMetadata, requested: list[str], use_images: bool = True
+) -> dict[str, tuple[int, int]]:
+    """The cameras to train on (all of the dataset's by default, none without ``use_images``), with their recorded
+    size; clear error if absent."""
+    if not use_images:
+        return {}
     available = dataset_cameras(ds_meta)
     if not available:
         raise DatasetError("the dataset has no camera images; ACT here needs at least one camera (record with cameras)")
@@ -149,16 +164,29 @@ def make_act_config(options: ActPolicyConfig, ds_meta: LeRobotDatasetMetadata, c
                 f"the dataset has no {key!r} feature (it has {sorted(features)}); train on a joint-space dataset "
                 "recorded by so101 record"
             )
-    return act_config(options, int(features[STATE_KEY]["shape"][0]), int(features[ACTION_KEY]["shape"][0]), cameras)
+    environment_dim = None
+    if options.environment_state:
+        if ENVIRONMENT_STATE_KEY not in features:
+            raise DatasetError(
+                f"the dataset has no {ENVIRONMENT_STATE_KEY!r} feature, which --policy.environment_state needs; record "
+                "one with so101 record --environment_state true"
+            )
+        environment_dim = int(features[ENVIRONMENT_STATE_KEY]["shape"][0])
+    return act_config(
+        options, int(features[STATE_KEY]["shape"][0]), int(features[ACTION_KEY]["shape"][0]), cameras, environment_dim
+    )
 
 
-def act_config(options: ActPolicyConfig, state_dim: int, action_dim: int, cameras: list[str]) -> Any:
-    """LeRobot ``ACTConfig``: ``state_dim`` state values and ``cameras`` at the training resolution in, actions out."""
-    from lerobot.configs.types import FeatureType, PolicyFeature
+def act_config(
+    options: ActPolicyConfig, state_dim: int, action_dim: int, cameras: list[str], environment_dim: int | None = None
+) -> Any:
+    """LeRobot ``ACTConfig``: ``state_dim`` state values, ``cameras`` at the training resolution and, when
+    ``environment_dim`` is given, the environment state in; actions out."""
+    from lerobot.configs.types import FeatureType, NormalizationMode, PolicyFeature
     from lerobot.policies.act.configuration_act import ACTConfig
 
     weights = None
-    if options.pretrained_backbone:
+    if options.pretrained_backbone and cameras:
         weights = backbone_weights_on_disk(options.vision_backbone)
         if weights is None:
             # Logged, not warnings.warn (which adds the source line of this call): the command layer shows it as
@@ -171,10 +199,17 @@ def act_config(options: ActPolicyConfig, state_dim: int, action_dim: int, camera
             )
     image_shape = (3, options.image_height, options.image_width)
     input_features = {STATE_KEY: PolicyFeature(type=FeatureType.STATE, shape=(state_dim,))}
+    if environment_dim is not None:
+        input_features[ENVIRONMENT_STATE_KEY] = PolicyFeature(type=FeatureType.ENV, shape=(environment_dim,))
     for name in cameras:
         input_features[IMAGE_PREFIX + name] = PolicyFeature(type=FeatureType.VISUAL, shape=image_shape)
     output_features = {ACTION_KEY: PolicyFeature(type=FeatureType.ACTION, shape=(action_dim,))}
+    # LeRobot 0.4.4's ACT leaves ENV features unnormalised; the objects' positions vary by centimetres around
+    # 0.2 m, which only standardisation makes visible to the network.
+    normalization = {"VISUAL": NormalizationMode.MEAN_STD, "STATE": NormalizationMode.MEAN_STD,
+                     "ENV": NormalizationMode.MEAN_STD, "ACTION": NormalizationMode.MEAN_STD}
     return ACTConfig(
+        normalization_mapping=normalization,
         input_features=input_features,
         output_features=output_features,
         device=pick_device(options.device),
@@ -200,7 +235,8 @@ def policy_stats(ds_meta: LeRobotDatasetMetadata, policy_config: Any) -> dict[st
     """Normalisation stats: the dataset's for state and action, ImageNet's for images (as ``lerobot-train``)."""
     import torch
 
-    stats = {key: dict(value) for key, value in ds_meta.stats.items() if key in (STATE_KEY, ACTION_KEY)}
+    keys = (STATE_KEY, ACTION_KEY, ENVIRONMENT_STATE_KEY)
+    stats = {key: dict(value) for key, value in ds_meta.stats.items() if key in keys}
     for key in policy_config.image_features:
         stats[key] = {name: torch.tensor(value, dtype=torch.float32) for name, value in IMAGENET_STATS.items()}
     return stats
@@ -216,6 +252,8 @@ def make_processors(policy_config: Any, stats: dict[str, dict[str, Any]]) -> tup
     from lerobot.processor import ImageCropResizeProcessorStep, NormalizerProcessorStep
 
     preprocessor, postprocessor = make_pre_post_processors(policy_config, dataset_stats=stats)
+    if not policy_config.image_features:
+        return preprocessor, postprocessor
     height, width = training_image_size(policy_config)
     position = next(i for i, step in enumerate(preprocessor.steps) if isinstance(step, NormalizerProcessorStep))
     preprocessor.steps.insert(position, ImageCropResizeProcessorStep(resize_size=(height, width)))

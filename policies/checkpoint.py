@@ -20,6 +20,7 @@ from so101.errors import CheckpointError
 from so101.kinematics.ee_features import EELayout
 from so101.policies.act import ACTION_KEY, IMAGE_PREFIX, STATE_DIM, STATE_KEY, pick_device
 from so101.policies.safetensors_file import safetensors_problem
+from so101.sim.environment_state import ENVIRONMENT_STATE_KEY, ENVIRONMENT_STATE_NAMES
 from so101.sim.scene import BRICK_SIZES, ROBOT_CAMERA_NAMES
 
 if TYPE_CHECKING:
@@ -53,6 +54,9 @@ class SimRequirements:
     """``joint``: ``observation.state`` is the joint positions; ``ee``: the TCP pose in ``ee_layout``."""
     ee_layout: EELayout | None = None
     """Layout of the end-effector features (rotation encoding, TCP site); None when both spaces are joints."""
+    environment_state: bool = False
+    """The policy observes ``observation.environment_state`` (``so101.sim.environment_state``), perhaps without
+    cameras."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,6 +67,7 @@ class SimRequirements:
             "action_space": self.action_space,
             "state_space": self.state_space,
             "ee_layout": None if self.ee_layout is None else self.ee_layout.to_json(),
+            "environment_state": self.environment_state,
         }
 
     def set_spaces(self, action_names: list[str], state_names: list[str], tcp: str) -> None:
@@ -129,6 +134,7 @@ def sim_requirements(pretrained_dir: Path, policy_config: Any) -> SimRequirement
                 action_space=str(data.get("action_space", "joint")),
                 state_space=str(data.get("state_space", "joint")),
                 ee_layout=None if layout is None else EELayout.from_json(layout),
+                environment_state=bool(data.get("environment_state", False)),
             )
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
             raise CheckpointError(
@@ -142,11 +148,12 @@ def sim_requirements(pretrained_dir: Path, policy_config: Any) -> SimRequirement
                 f"{sidecar} records action_space {spaces[0]!r} and state_space {spaces[1]!r} (each 'joint' or 'ee'; "
                 f"'ee' needs an ee_layout); copy the checkpoint whole from its run"
             )
-        if requirements.fps < 1 or not requirements.cameras or requirements.brick not in BRICK_SIZES:
+        no_inputs = not requirements.cameras and not requirements.environment_state
+        if requirements.fps < 1 or no_inputs or requirements.brick not in BRICK_SIZES:
             raise CheckpointError(
                 f"{sidecar} records fps {requirements.fps}, cameras {list(requirements.cameras)} and brick "
-                f"{requirements.brick!r}, which no recording has (fps >= 1, one camera or more, brick "
-                f"{' or '.join(BRICK_SIZES)}); copy the checkpoint whole from its run"
+                f"{requirements.brick!r}, which no recording has (fps >= 1, one camera or more or the environment "
+                f"state, brick {' or '.join(BRICK_SIZES)}); copy the checkpoint whole from its run"
             )
         return requirements
     cameras = {
@@ -205,6 +212,11 @@ def check_sim_compatibility(policy_config: Any, path: Path | str) -> None:
             space = None if requirements is None else requirements.state_space
             if not _fits(feature.shape, space, requirements):
                 problems.append(f"its {STATE_KEY} has shape {tuple(feature.shape)}; {_expected(space, 'state')}")
+        elif key == ENVIRONMENT_STATE_KEY:
+            if tuple(feature.shape) != (len(ENVIRONMENT_STATE_NAMES),):
+                problems.append(
+                    f"its {key} has shape {tuple(feature.shape)}; the sim provides ({len(ENVIRONMENT_STATE_NAMES)},)"
+                )
         else:
             problems.append(f"it expects input {key!r}, which the sim does not provide")
     action = policy_config.output_features.get(ACTION_KEY)

@@ -241,9 +241,15 @@ class DatasetWriter:
 
     @classmethod
     def resume(
-        cls, config: DatasetConfig, fps: int, cameras: list[CameraConfig], session: dict[str, Any]
+        cls,
+        config: DatasetConfig,
+        fps: int,
+        cameras: list[CameraConfig],
+        session: dict[str, Any],
+        extra_features: dict[str, dict[str, Any]] | None = None,
     ) -> DatasetWriter:
-        """Open an existing workbench dataset to append episodes; its fps and features must match this recording."""
+        """Open an existing workbench dataset to append episodes; its fps and features (``extra_features``
+        included) must match this recording."""
         import datasets
         from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
@@ -272,7 +278,7 @@ class DatasetWriter:
             # Loading the parquet files runs LeRobot 0.4.4's SuppressProgressBars, which re-enables the `datasets`
             # progress bars on exit whatever they were: without this, every saved episode prints a "Map" bar.
             datasets.disable_progress_bars()
-            problems = feature_mismatches(dataset_features(cameras), dataset.meta.features)
+            problems = feature_mismatches(dataset_features(cameras, extra_features), dataset.meta.features)
             if dataset.meta.fps != fps:
                 problems.append(f"fps is {dataset.meta.fps}, this recording runs at {fps}")
             if dataset.meta.robot_type != ROBOT_TYPE:

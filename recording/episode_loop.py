@@ -72,7 +72,13 @@ class EpisodeResult:
 class FrameSink(Protocol):
     """Where frames go: a ``DatasetWriter``, or nothing for benchmarks and dry runs."""
 
-    def add_frame(self, state: np.ndarray, action: np.ndarray, images: dict[str, np.ndarray]) -> None: ...
+    def add_frame(
+        self,
+        state: np.ndarray,
+        action: np.ndarray,
+        images: dict[str, np.ndarray],
+        extra: dict[str, np.ndarray] | None = None,
+    ) -> None: ...
 
 
 class ImageSource(Protocol):
@@ -81,6 +87,8 @@ class ImageSource(Protocol):
 
 StepObserver = Callable[[So101Sim, int, TaskSignals], None]
 """Called after every control step with the sim, the number of frames recorded and the task signals."""
+ExtraFeatures = Callable[[So101Sim], dict[str, np.ndarray]]
+"""Values of a dataset's extra features observed in the sim, by feature name (e.g. the environment state)."""
 
 
 def run_episode(
@@ -91,8 +99,10 @@ def run_episode(
     sink: FrameSink | None = None,
     cameras: ImageSource | None = None,
     observer: StepObserver | None = None,
+    extras: ExtraFeatures | None = None,
 ) -> EpisodeResult:
-    """Run one episode from ``placement``; frames go to ``sink`` (with ``cameras``' images) when given.
+    """Run one episode from ``placement``; frames go to ``sink`` (with ``cameras``' images and the ``extras``
+    observed with the state) when given.
 
     Sources with ``realtime`` set are paced to wall-clock time by a ``ControlClock`` that draws ``source.view``
     between ticks; the others run as fast as the machine allows.
@@ -129,7 +139,7 @@ def run_episode(
             clock.restart()
         if sink is not None:
             images = cameras.render(sim.data) if cameras is not None else {}
-            sink.add_frame(state, action, images)
+            sink.add_frame(state, action, images, extras(sim) if extras is not None else None)
         signals = sim.step(action.astype(np.float64))
         frames += 1
         if signals.success and success_at is None:

@@ -63,6 +63,9 @@ class RecordConfig:
     """Recording goes on this long (s) after the task signals report success."""
     scene: SceneOptions = field(default_factory=SceneOptions)
     cameras: CameraOptions = field(default_factory=CameraOptions)
+    environment_state: bool = False
+    """Also record the brick's and the bowl's poses as ``observation.environment_state`` (privileged information no
+    real arm has, for studies that separate control from vision: ``so101.sim.environment_state``)."""
     max_consecutive_failures: int = 10
     """Give up after this many discarded episodes in a row (a systematic problem, not bad luck)."""
     expert: ExpertConfig = field(default_factory=ExpertConfig)
@@ -145,6 +148,7 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
     import datasets
 
     from so101.recording.scene_metadata import session_metadata
+    from so101.sim.environment_state import ENVIRONMENT_STATE_KEY, environment_state, environment_state_feature
     from so101.sim.rendering import CameraRenderer
     from so101.sim.simulator import So101Sim
     from so101.teleop.sources import make_source
@@ -173,6 +177,9 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
         render_profile=cfg.cameras.render_profile,
         task=cfg.dataset.task,
     )
+    extra_features = environment_state_feature() if cfg.environment_state else None
+    if extra_features:
+        session["extra_features"] = {key: {**f, "shape": list(f["shape"])} for key, f in extra_features.items()}
     progress = progress or Progress(cfg.episodes)
     loop = EpisodeLoopConfig(cfg.episode_time_s, cfg.settle_s)
     per_episode = episode_bytes(sim.fps, cfg.episode_time_s, [(c.width, c.height) for c in cameras])
@@ -190,7 +197,8 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
         with _terminate_as_interrupt():
             renderer = CameraRenderer(sim.model, cameras, cfg.cameras.render_profile)
             opener = DatasetWriter.resume if cfg.resume else DatasetWriter.create
-            writer = opener(cfg.dataset, sim.fps, cameras, session)
+            writer = opener(cfg.dataset, sim.fps, cameras, session, extra_features)
+            extras = (lambda s: {ENVIRONMENT_STATE_KEY: environment_state(s)}) if cfg.environment_state else None
             seeds = _seeds(cfg.seed, writer.used_seeds())
             placement = sim.sample_placement(next(seeds))
             while saved < cfg.episodes:
@@ -198,7 +206,7 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
                 if not source.wait_for_start(sim):
                     stopped = "stopped by the user"
                     break
-                result = run_episode(sim, source, placement, loop, writer, renderer, progress.step)
+                result = run_episode(sim, source, placement, loop, writer, renderer, progress.step, extras)
                 if result.outcome is Outcome.RERECORD:
                     writer.discard_episode()
                     progress.episode(result, None)

@@ -138,5 +138,6 @@ class CameraRenderer:
 
 def _ensure_offscreen_buffer(model: mujoco.MjModel, cameras: Sequence[CameraConfig]) -> None:
     # The offscreen framebuffer must be at least as large as the largest image.
+    # (A list, so that no cameras at all leaves the model's size.)
     model.vis.global_.offwidth = max([model.vis.global_.offwidth, *(camera.width for camera in cameras)])
     model.vis.global_.offheight = max([model.vis.global_.offheight, *(camera.height for camera in cameras)])

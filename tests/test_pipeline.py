@@ -13,10 +13,11 @@ def test_pipeline_records_trains_evaluates_and_reports(tmp_path: Path, capsys: p
     out = tmp_path / "demo"
     status = main([
         f"--output={out}", "--episodes=2", "--cameras.width=128", "--cameras.height=96",
-        "--steps=4", "--batch_size=2", "--eval_freq=2", "--eval_episodes=1",
+        "--steps=4", "--batch_size=2", "--eval_freq=2", "--eval_episodes=1", "--final_episodes=1",
     ])  # fmt: skip
     assert status == 0
     report = (out / "report.md").read_text()
+    assert "Preset `demo`: a few minutes that show every stage working" in report  # what its success means
     for stage in ("record", "replay", "train", "eval"):
         assert f"| {stage} | `so101 {stage}" in report
     assert (out / "replay_episode_0.mp4").stat().st_size > 0
@@ -36,3 +37,16 @@ def test_pipeline_records_trains_evaluates_and_reports(tmp_path: Path, capsys: p
 def test_bad_options_are_named() -> None:
     with pytest.raises(ValueError, match="policy_preset"):
         PipelineConfig(policy_preset="huge")
+
+
+def test_presets_set_every_stage_and_options_override_them() -> None:
+    cpu = PipelineConfig(preset="cpu")
+    assert (cpu.episodes, cpu.cameras.width, cpu.cameras.height, cpu.final_episodes, cpu.grid) == (200, 128, 96, 100, 7)
+    assert "--augment.shift=0.05" in cpu.policy_args and "--policy.n_action_steps=10" in cpu.policy_args
+    demo = PipelineConfig()
+    assert (demo.episodes, demo.cameras.width, demo.steps, demo.grid) == (10, 320, 300, 0)
+    mixed = PipelineConfig(preset="cpu", episodes=50, policy_preset="small")
+    assert mixed.episodes == 50 and "--policy.dim_model=128" in mixed.policy_args and mixed.steps == cpu.steps
+    assert PipelineConfig(preset="gpu").policy_args == []
+    with pytest.raises(ValueError, match="--preset"):
+        PipelineConfig(preset="huge")  # type: ignore[arg-type]

@@ -37,7 +37,7 @@ def test_train_evaluate_load_and_resume(recorded, tmp_path, capsys) -> None:
     run = tmp_path / "run"
     flags = [f"--dataset.root={recorded}", f"--output_dir={run}", f"--cache_dir={tmp_path / 'cache'}", *TINY_FLAGS]
     code = main([*flags, "--steps=24", "--save_freq=12", "--eval_freq=12", "--eval.episodes=2", "--eval.workers=1",
-                 "--eval.episode_time_s=1"])
+                 "--eval.episode_time_s=1", "--augment.shift=0.05"])
     assert code == 0
     for step in ("000012", "000024"):
         pretrained = run / "checkpoints" / step / "pretrained_model"
@@ -45,6 +45,13 @@ def test_train_evaluate_load_and_resume(recorded, tmp_path, capsys) -> None:
                      "policy_postprocessor.json", "so101.json"):
             assert (pretrained / name).is_file(), name
         assert (run / "checkpoints" / step / "training_state" / "optimizer_state.safetensors").is_file()
+    # The augmentation is recorded as LeRobot's image transforms of the run; the policy's own preprocessor, which
+    # evaluation and deployment apply, holds no random step.
+    last = run / "checkpoints" / "last" / "pretrained_model"
+    transforms = json.loads((last / "train_config.json").read_text())["dataset"]["image_transforms"]
+    assert transforms["enable"] and transforms["tfs"]["shift"]["kwargs"]["translate"] == [0.05, 0.05]
+    steps = [step["registry_name"] for step in json.loads((last / "policy_preprocessor.json").read_text())["steps"]]
+    assert not any("affine" in name or "jitter" in name or "transform" in name for name in steps), steps
     history = json.loads((run / "eval_history.json").read_text())
     assert [e["step"] for e in history["evaluations"]] == [12, 24]
     assert history["seeds"] == [100000, 100001]  # the selection seeds; so101 eval defaults to the test seeds

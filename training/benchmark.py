@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from so101.policies.act import ActPolicyConfig
 from so101.recording.dataset_writer import DatasetRef
+from so101.training.augmentation import AugmentOptions
 
 SEEDS_DATASET_FRAMES = 6_559
 """Frames of the seeds' 40-episode, two-camera dataset."""
@@ -48,6 +49,10 @@ class TrainBenchConfig:
     """Samples per step."""
     num_workers: int = 2
     """Data-loader worker processes."""
+    torch_threads: int | None = None
+    """CPU threads of torch; default: the cores free at the start, as ``so101 train`` chooses."""
+    augment: AugmentOptions = field(default_factory=AugmentOptions)
+    """Image augmentation in the loader workers, as ``so101 train --augment.*``."""
     cache_dir: str | None = None
     """Frame-cache folder; default ~/.cache/so101/frames (or $SO101_CACHE_DIR)."""
     compare_video: bool = False
@@ -77,12 +82,16 @@ def bench_train(cfg: TrainBenchConfig) -> int:
 
     from so101.policies.act import make_act_config, make_processors, pick_device, policy_stats, select_cameras
     from so101.sim.machine import machine_line
+    from so101.training.augmentation import make_image_transform
     from so101.training.cached_dataset import CachedActDataset, to_policy_batch
     from so101.training.frame_cache import bytes_per_frame, format_bytes, load_or_build
-    from so101.training.train import update
+    from so101.training.threads import apply_threads, busy_cores, choose_threads, usable_cores
 
     meta = cfg.dataset.metadata()
     print(machine_line(gl=False), flush=True)
+    load = busy_cores()
+    threads = choose_threads(cfg.torch_threads)
+    apply_threads(threads)
     cameras = select_cameras(meta, cfg.policy.cameras)
     height, width = cfg.policy.image_height, cfg.policy.image_width
     start = time.perf_counter()
@@ -97,22 +106,34 @@ def bench_train(cfg: TrainBenchConfig) -> int:
     policy = make_policy(policy_config, ds_meta=meta)
     preprocessor, _ = make_processors(policy.config, policy_stats(meta, policy.config))
     optimizer = AdamWConfig(lr=1e-5, weight_decay=1e-4).build(policy.get_optim_params())
-    dataset = CachedActDataset(meta, cache, policy.config.chunk_size)
+    dataset = CachedActDataset(meta, cache, policy.config.chunk_size, make_image_transform(cfg.augment))
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=cfg.batch_size, shuffle=True, num_workers=cfg.num_workers,
         pin_memory=accelerator.device.type == "cuda", drop_last=True, persistent_workers=cfg.num_workers > 0,
     )
     policy, optimizer, loader = accelerator.prepare(policy, optimizer, loader)
     batches = cycle(loader)
-    data_s = update_s = 0.0
+    # The phases of ``so101.training.train.update``, timed one by one (on a GPU each is synchronised first).
+    phases = {"data": 0.0, "forward": 0.0, "backward": 0.0, "optimizer": 0.0}
     for i in range(cfg.warmup_steps + cfg.steps):
-        tick = time.perf_counter()
+        marks = [time.perf_counter()]
         batch = preprocessor(to_policy_batch(next(batches), accelerator.device))
-        tock = time.perf_counter()
-        update(policy, batch, optimizer, None, accelerator, 10.0)
+        marks.append(_synchronized(accelerator))
+        policy.train()
+        with accelerator.autocast():
+            loss, _ = policy(batch)
+        marks.append(_synchronized(accelerator))
+        accelerator.backward(loss)
+        marks.append(_synchronized(accelerator))
+        accelerator.clip_grad_norm_(policy.parameters(), 10.0)
+        optimizer.step()
+        optimizer.zero_grad()
+        marks.append(_synchronized(accelerator))
         if i >= cfg.warmup_steps:
-            data_s += tock - tick
-            update_s += time.perf_counter() - tock
+            for name, start, stop in zip(phases, marks, marks[1:], strict=True):
+                phases[name] += stop - start
+    data_s = phases["data"]
+    update_s = phases["forward"] + phases["backward"] + phases["optimizer"]
     total = data_s + update_s
     # The loader alone, back to back: what a batch costs when no update hides the workers' prefetching.
     tick = time.perf_counter()
@@ -125,10 +146,15 @@ def bench_train(cfg: TrainBenchConfig) -> int:
           f"ready in {cache_s:.1f} s")
     print(f"  for {SEEDS_DATASET_FRAMES:,} frames      {format_bytes(SEEDS_DATASET_FRAMES * per_frame)} "
           f"(raw 640x480 float32 would be {format_bytes(SEEDS_DATASET_FRAMES * len(cameras) * 3 * 480 * 640 * 4)})")
-    print(f"  step (batch {cfg.batch_size}, {accelerator.device}, {cfg.num_workers} loader workers): "
-          f"{1000 * total / cfg.steps:.1f} ms = data {1000 * data_s / cfg.steps:.1f} ms ({data_s / total:.1%}) "
+    print(f"  threads               {threads} torch thread(s) (load {load} of {usable_cores()} cores at the start), "
+          f"{cfg.num_workers} loader workers, augmentation {'on' if cfg.augment.enabled else 'off'}")
+    print(f"  step (batch {cfg.batch_size}, {accelerator.device}): {1000 * total / cfg.steps:.1f} ms = "
+          f"{cfg.steps / total:.2f} steps/s; data {1000 * data_s / cfg.steps:.1f} ms ({data_s / total:.1%}) "
           f"+ update {1000 * update_s / cfg.steps:.1f} ms ({update_s / total:.1%})   "
           f"(target: data <= {TARGET_DATA_SHARE:.0%})")
+    print("  update split          " + ", ".join(
+        f"{name} {1000 * phases[name] / cfg.steps:.1f} ms ({phases[name] / total:.1%})"
+        for name in ("forward", "backward", "optimizer")))
     print(f"  loader alone          {1000 * alone_s:.1f} ms per batch, back to back (an update slower than this "
           f"hides it entirely)")
     if cfg.compare_video:
@@ -136,6 +162,15 @@ def bench_train(cfg: TrainBenchConfig) -> int:
         print(f"  LeRobot video loader  data {1000 * video_s:.1f} ms per batch (decoding {meta.total_frames} frames' "
               f"videos at the recorded size): {video_s / (video_s + update_s / cfg.steps):.1%} of such a step")
     return 0
+
+
+def _synchronized(accelerator: object) -> float:
+    """``time.perf_counter()`` once the device has finished its queued work."""
+    import torch
+
+    if getattr(accelerator, "device", None) is not None and accelerator.device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter()
 
 
 def _time_video_loader(

@@ -8,7 +8,9 @@ A sample is what ``LeRobotDataset`` with ACT's ``delta_timestamps`` returns, exc
 * ``action``: (chunk_size, 6) float32, the actions of this frame and the next ``chunk_size - 1`` of its episode,
   the last one repeated past the episode's end;
 * ``action_is_pad``: (chunk_size,) bool, True where repeated (ACT's L1 loss ignores those);
-* ``observation.images.<camera>``: (3, H, W) uint8.
+* ``observation.environment_state``: (10,) float32, for policies that observe it (``so101.sim.environment_state``);
+* ``observation.images.<camera>``: (3, H, W) uint8, augmented when the dataset is given an image transform
+  (``so101.training.augmentation``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from so101.errors import DatasetError
+from so101.sim.environment_state import ENVIRONMENT_STATE_KEY
 from so101.training.frame_cache import FrameCache
 
 if TYPE_CHECKING:
@@ -53,12 +56,23 @@ def read_columns(root: Path, columns: list[str]) -> dict[str, np.ndarray]:
 class CachedActDataset:
     """A ``torch.utils.data.Dataset`` of ACT training samples (see the module docstring)."""
 
-    def __init__(self, meta: LeRobotDatasetMetadata, cache: FrameCache, chunk_size: int) -> None:
-        columns = read_columns(Path(meta.root), [STATE_KEY, ACTION_KEY])
+    def __init__(
+        self,
+        meta: LeRobotDatasetMetadata,
+        cache: FrameCache | None,
+        chunk_size: int,
+        image_transform: Any | None = None,
+        environment_state: bool = False,
+    ) -> None:
+        columns = read_columns(
+            Path(meta.root), [STATE_KEY, ACTION_KEY, *([ENVIRONMENT_STATE_KEY] if environment_state else [])]
+        )
+        self.environment_states = columns.get(ENVIRONMENT_STATE_KEY)
         self.states = columns[STATE_KEY]
         self.actions = columns[ACTION_KEY]
         self.cache = cache
         self.chunk_size = chunk_size
+        self.image_transform = image_transform
         # Index of the last frame of each frame's episode: action chunks stop there.
         self.episode_last = np.empty(len(self.states), dtype=np.int64)
         for episode in meta.episodes:
@@ -74,7 +88,8 @@ class CachedActDataset:
 
         if self._frames is None:
             # Opened lazily so that each data-loader worker maps the files itself (memory maps do not pickle).
-            self._frames = {camera: self.cache.open(camera) for camera in self.cache.cameras}
+            cameras = self.cache.cameras if self.cache is not None else []
+            self._frames = {camera: self.cache.open(camera) for camera in cameras}
         steps = index + np.arange(self.chunk_size)
         last = self.episode_last[index]
         sample = {
@@ -82,8 +97,13 @@ class CachedActDataset:
             ACTION_KEY: torch.from_numpy(self.actions[np.minimum(steps, last)]),
             "action_is_pad": torch.from_numpy(steps > last),
         }
+        if self.environment_states is not None:
+            sample[ENVIRONMENT_STATE_KEY] = torch.from_numpy(self.environment_states[index])
         for camera, frames in self._frames.items():
-            sample[f"observation.images.{camera}"] = torch.from_numpy(np.array(frames[index]))
+            image = torch.from_numpy(np.array(frames[index]))
+            if self.image_transform is not None:
+                image = self.image_transform(image)
+            sample[f"observation.images.{camera}"] = image
         return sample
 
 

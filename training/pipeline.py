@@ -4,16 +4,16 @@
 
 1. record ``--episodes`` demonstrations of the scripted expert (``so101 record``);
 2. replay the first one to a video (``so101 replay``), which also proves the recording re-simulates;
-3. train ACT for ``--steps`` with in-loop evaluation (``so101 train``);
-4. evaluate the best checkpoint on ``--eval_episodes`` test scenes, with a video (``so101 eval``): the test seeds,
-   disjoint from the selection seeds on which in-loop evaluation chose it (``so101.inference.seeds``);
-5. write ``report.md``: what was run, how long each stage took, the success curve, the evaluation table, which
-   scene seeds each evaluation used, and the videos.
+3. train ACT for ``--steps`` with in-loop evaluation on the selection seeds (``so101 train``);
+4. evaluate the best checkpoint on ``--final_episodes`` test scenes, with a video (``so101 eval``): the test seeds,
+   disjoint from the selection seeds on which in-loop evaluation chose it (``so101.inference.seeds``); with ``--grid N``
+   also on an N x N grid of brick positions (``so101 eval --grid.size N``: heatmaps of success and failure modes);
+5. write ``report.md``: what was run, how long each stage took, what its success means, the success curve, the
+   evaluation tables, which scene seeds each evaluation used, the heatmap and the videos.
 
-The defaults fit a 2-core CPU in about ten minutes: a small ACT at 96x128 pixels, trained briefly. That shows
-every stage working, not a good policy; for a real result raise ``--steps`` and ``--episodes`` and use the
-default-size ACT (``--policy_preset default``), ideally on a GPU. Each stage is the subcommand of the same name
-called with the arguments shown in the report, so any stage can be re-run by hand.
+``--preset demo`` (the default) fits a 2-core CPU in a few minutes: every stage working, not a working policy.
+``--preset cpu`` is the learning study's recipe for a CPU; ``--preset gpu`` LeRobot's default ACT size. Each stage is
+the subcommand of the same name called with the arguments shown in the report, so any stage can be re-run by hand.
 """
 
 from __future__ import annotations
@@ -42,6 +42,55 @@ SMALL_ACT = [
     "--policy.image_width=128",
     "--optimizer.lr=1e-4",
 ]
+# The learning study's CPU recipe (docs/results/learning-study.md): ACT with a 256-wide transformer on 96x128
+# images, random shifts, short chunks, a cosine schedule.
+CPU_ACT = [
+    "--policy.dim_model=256",
+    "--policy.n_heads=8",
+    "--policy.dim_feedforward=1024",
+    "--policy.n_encoder_layers=4",
+    "--policy.n_vae_encoder_layers=2",
+    "--policy.chunk_size=30",
+    "--policy.n_action_steps=10",
+    "--policy.image_height=96",
+    "--policy.image_width=128",
+    "--augment.shift=0.05",
+    "--optimizer.lr=1e-4",
+    "--optimizer.scheduler=cosine",
+    "--optimizer.warmup_steps=500",
+    "--optimizer.min_lr=1e-5",
+]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """What one ``--preset`` records, trains and evaluates."""
+
+    episodes: int
+    width: int
+    height: int
+    steps: int
+    batch_size: int
+    eval_freq: int
+    eval_episodes: int
+    final_episodes: int
+    grid: int
+    policy: tuple[str, ...]
+    summary: str
+    """What its success means, for the report."""
+
+
+PRESETS = {
+    "demo": Preset(10, 320, 240, 300, 8, 150, 6, 6, 0, tuple(SMALL_ACT),
+                   "a few minutes that show every stage working; this short training does not make a working policy, "
+                   "so expect a success rate near 0% (the cpu preset is the recipe that learns the task)"),
+    "cpu": Preset(200, 128, 96, 12_000, 16, 3000, 20, 100, 7, tuple(CPU_ACT),
+                  "the learning study's CPU recipe (docs/results/learning-study.md): its final success rate on 100 "
+                  "test scenes is the estimate of what this recipe learns"),
+    "gpu": Preset(200, 640, 480, 50_000, 8, 5000, 30, 100, 7, (),
+                  "LeRobot's default ACT at 228x304 on full-size frames, sized for a GPU"),
+}
+"""``so101 pipeline --preset NAME``; every value can be overridden by its own option."""
 
 Timings = list[tuple[str, str, float]]
 """(stage, command line, wall-clock seconds) of each stage run."""
@@ -49,43 +98,72 @@ Timings = list[tuple[str, str, float]]
 
 @dataclass
 class PipelineCameras(CameraOptions):
-    """The robot cameras of the demonstrations: smaller than ``so101 record``'s default, to fit a CPU."""
+    """The robot cameras of the demonstrations; their size defaults to the preset's."""
 
-    width: int = 320
-    """Image width (pixels) of every camera."""
-    height: int = 240
-    """Image height (pixels) of every camera."""
+    width: int | None = None  # type: ignore[assignment]
+    """Image width (pixels) of every camera; default: the preset's."""
+    height: int | None = None  # type: ignore[assignment]
+    """Image height (pixels) of every camera; default: the preset's."""
+
+    def __post_init__(self) -> None:
+        if self.width is not None and self.height is not None:  # else checked once the preset's size is in
+            super().__post_init__()
 
 
 @dataclass
 class PipelineConfig:
-    """Options of ``so101 pipeline``."""
+    """Options of ``so101 pipeline``. Options left unset take the ``--preset``'s value."""
 
     output: Path = Path("outputs/demo")
     """Folder for everything the pipeline writes (dataset/, train/, eval/, report.md); must not hold a dataset yet."""
-    episodes: int = 10
+    preset: Literal["demo", "cpu", "gpu"] = "demo"
+    """``demo`` (minutes: every stage, no working policy), ``cpu`` (the learning study's recipe for a CPU, about
+    two hours on 2 cores) or ``gpu`` (LeRobot's default ACT size)."""
+    episodes: int | None = None
     """Scripted demonstrations to record."""
     cameras: PipelineCameras = field(default_factory=PipelineCameras)
     """Cameras the demonstrations are recorded with (and the policy observes)."""
-    steps: int = 300
+    steps: int | None = None
     """Training steps."""
-    batch_size: int = 8
+    batch_size: int | None = None
     """Samples per training step."""
-    eval_freq: int = 150
+    eval_freq: int | None = None
     """In-loop evaluation every this many steps (and at the end)."""
-    eval_episodes: int = 6
-    """Episodes of each evaluation (in-loop and final); 30 or more for a trustworthy success rate."""
-    policy_preset: Literal["small", "default"] = "small"
-    """``small`` (CPU-sized ACT at 96x128) or ``default`` (LeRobot's ACT size at 228x304)."""
+    eval_episodes: int | None = None
+    """Episodes of each in-loop evaluation (selection seeds)."""
+    final_episodes: int | None = None
+    """Episodes of the final evaluation of the best checkpoint (test seeds); 100 pin a rate to about +-9 points."""
+    grid: int | None = None
+    """Size of the final grid evaluation (``so101 eval --grid.size``); 0: none."""
+    policy_preset: Literal["small", "cpu", "default"] | None = None
+    """ACT's configuration: ``small`` (minutes on a CPU), ``cpu`` (the study's recipe) or ``default`` (LeRobot's ACT
+    at 228x304); default: the preset's."""
     seed: int = 0
     """Scene seed of the first recorded demonstration."""
 
     def __post_init__(self) -> None:
-        if self.policy_preset not in ("small", "default"):
-            raise ConfigError("policy_preset", self.policy_preset, "must be small or default")
-        for name in ("episodes", "steps", "batch_size", "eval_episodes", "eval_freq"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if self.preset not in PRESETS:
+            raise ConfigError("preset", self.preset, f"must be one of {', '.join(PRESETS)}")
+        if self.policy_preset not in (None, "small", "cpu", "default"):
+            raise ConfigError("policy_preset", self.policy_preset, "must be small, cpu or default")
+        preset = PRESETS[self.preset]
+        for name in ("episodes", "steps", "batch_size", "eval_freq", "eval_episodes", "final_episodes", "grid"):
+            if getattr(self, name) is None:
+                setattr(self, name, getattr(preset, name))
+            if getattr(self, name) < (0 if name == "grid" else 1):
+                raise ConfigError(name, getattr(self, name), f"must be at least {0 if name == 'grid' else 1}")
+        if self.cameras.width is None:
+            self.cameras.width = preset.width
+        if self.cameras.height is None:
+            self.cameras.height = preset.height
+        self.cameras.__post_init__()
+
+    @property
+    def policy_args(self) -> list[str]:
+        """The training flags of ACT's configuration."""
+        if self.policy_preset is None:
+            return list(PRESETS[self.preset].policy)
+        return {"small": SMALL_ACT, "cpu": CPU_ACT, "default": []}[self.policy_preset]
 
 
 def _stage(name: str, command: list[str], main: Callable[[list[str]], int], timings: Timings) -> None:
@@ -121,15 +199,18 @@ def run_pipeline(cfg: PipelineConfig) -> int:
     _stage("replay", ["replay", f"--dataset.root={dataset}", "--episode=0", f"--video={out / 'replay_episode_0.mp4'}",
                       f"--cameras.width={cameras.width}", f"--cameras.height={cameras.height}"],
            replay.main, timings)  # fmt: skip
-    policy_args = SMALL_ACT if cfg.policy_preset == "small" else []
+    policy_args = cfg.policy_args
     _stage("train", ["train", f"--dataset.root={dataset}", f"--output_dir={run}", f"--steps={cfg.steps}",
                      f"--batch_size={cfg.batch_size}", f"--eval_freq={cfg.eval_freq}", f"--save_freq={cfg.eval_freq}",
                      f"--eval.episodes={cfg.eval_episodes}", f"--log_freq={max(1, cfg.steps // 20)}", *policy_args],
            train.main, timings)  # fmt: skip
     # No --seed: the final evaluation runs on the test seeds, never on the selection seeds that chose best/.
-    _stage("eval", ["eval", str(run / "best"), f"--episodes={cfg.eval_episodes}", "--video=1",
+    _stage("eval", ["eval", str(run / "best"), f"--episodes={cfg.final_episodes}", "--video=1",
                     f"--output_dir={final}"],
            evaluate_cmd.main, timings)  # fmt: skip
+    if cfg.grid:
+        _stage("grid", ["eval", str(run / "best"), f"--grid.size={cfg.grid}", f"--output_dir={out / 'grid'}"],
+               evaluate_cmd.main, timings)  # fmt: skip
     report = write_report(cfg, timings, run, final)
     print(f"\nreport: {report}")
     return 0
@@ -155,10 +236,13 @@ def write_report(cfg: PipelineConfig, timings: Timings, run: Path, final: Path) 
     lines = [
         "# so101 pipeline report",
         "",
-        f"{cfg.episodes} scripted demonstrations (scenes from seed {cfg.seed} up), ACT ({cfg.policy_preset}) "
-        f"trained for {cfg.steps} steps. In-loop evaluation chose the best checkpoint on the {seed_set(selection)} "
-        f"scene seeds {seed_span(selection)}; the best one was then evaluated on {cfg.eval_episodes} scenes it was "
-        f"not chosen on, the {seed_set(final_seeds)} scene seeds {seed_span(final_seeds)}.",
+        f"Preset `{cfg.preset}`: {PRESETS[cfg.preset].summary}.",
+        "",
+        f"{cfg.episodes} scripted demonstrations (scenes from seed {cfg.seed} up), ACT "
+        f"({cfg.policy_preset or cfg.preset}) trained for {cfg.steps} steps. In-loop evaluation chose the best "
+        f"checkpoint on the {seed_set(selection)} scene seeds {seed_span(selection)}; the best one was then evaluated "
+        f"on {len(final_seeds)} scenes it was not chosen on, the {seed_set(final_seeds)} scene seeds "
+        f"{seed_span(final_seeds)}.",
         "",
         "| stage | command | time |",
         "|---|---|---|",
@@ -179,6 +263,13 @@ def write_report(cfg: PipelineConfig, timings: Timings, run: Path, final: Path) 
         "",
         "- a recorded demonstration, re-simulated from its scene and actions: `replay_episode_0.mp4`",
     ]
+    if cfg.grid:
+        lines[-4:-4] = [
+            "## Where it works: the brick on a grid",
+            "",
+            "![success and failure modes over the brick's position](grid/grid/grid_heatmap.png)",
+            "",
+        ]
     videos = sorted(final.glob("videos/**/*.mp4"))
     lines += [f"- an evaluation episode with the task signals drawn: `{video.relative_to(out)}`" for video in videos]
     report = out / "report.md"

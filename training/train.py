@@ -31,9 +31,11 @@ from so101.inference.report import EvalSummary
 from so101.policies.act import ActPolicyConfig
 from so101.recording.atomic_file import write_atomic
 from so101.recording.dataset_writer import DatasetRef
+from so101.training.augmentation import AugmentOptions, make_image_transform
 from so101.training.checkpoints import resume_checkpoint, save_checkpoint_atomic
 from so101.training.in_loop_eval import InLoopEvalConfig
 from so101.training.logger import WandbConfig
+from so101.training.threads import apply_threads, choose_threads
 
 CONFIG_NAME = "so101_train_config.yaml"
 """The run's full ``TrainConfig``, written at the start; ``--resume`` reads it back."""
@@ -73,6 +75,8 @@ class TrainConfig:
     """ACT's size, chunking and image resolution."""
     optimizer: OptimizerOptions = field(default_factory=OptimizerOptions)
     """AdamW and its schedule."""
+    augment: AugmentOptions = field(default_factory=AugmentOptions)
+    """Image augmentation of training samples (recorded in each checkpoint's train_config.json)."""
     eval: InLoopEvalConfig = field(default_factory=InLoopEvalConfig)
     """Evaluation in the simulator during training."""
     wandb: WandbConfig = field(default_factory=WandbConfig)
@@ -87,6 +91,8 @@ class TrainConfig:
     """Seed of weight initialisation, sampling and dropout."""
     num_workers: int = 2
     """Data-loader worker processes (they share the memory-mapped frame cache)."""
+    torch_threads: int | None = None
+    """CPU threads of torch in this process; default: the cores free at the start (``so101.training.threads``)."""
     save_freq: int = 5_000
     """Save a checkpoint every this many steps (and at every evaluation, and at the end)."""
     eval_freq: int = 5_000
@@ -165,7 +171,9 @@ def lerobot_train_config(cfg: TrainConfig, policy_config: Any, run_dir: Path) ->
             decay_lr=opt.min_lr if opt.scheduler == "cosine" else opt.lr,
         )
     return TrainPipelineConfig(
-        dataset=DatasetConfig(repo_id=cfg.dataset.repo_id, root=cfg.dataset.root),
+        dataset=DatasetConfig(
+            repo_id=cfg.dataset.repo_id, root=cfg.dataset.root, image_transforms=cfg.augment.lerobot_config()
+        ),
         policy=policy_config,
         output_dir=run_dir,
         job_name=run_dir.name,
@@ -225,6 +233,8 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
             f"{run_dir} already holds a run; continue it with --resume true, or give another --output_dir"
         )
     device = pick_device(cfg.policy.device)
+    threads = choose_threads(cfg.torch_threads)
+    apply_threads(threads)
     accelerator = Accelerator(cpu=device == "cpu", step_scheduler_with_optimizer=False)
     main_process = accelerator.is_main_process
     say = print if main_process else (lambda *_a, **_k: None)
@@ -242,12 +252,13 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
         write_atomic(run_dir / CONFIG_NAME, text.getvalue())
     set_seed(cfg.seed, accelerator=accelerator)
 
-    cameras = select_cameras(meta, cfg.policy.cameras)
+    cameras = select_cameras(meta, cfg.policy.cameras, cfg.policy.use_images)
     height, width = cfg.policy.image_height, cfg.policy.image_width
-    if main_process:
+    cache = None
+    if cameras and main_process:
         cache = load_or_build(meta, list(cameras), height, width, cfg.cache_dir, log=say)
     accelerator.wait_for_everyone()
-    if not main_process:
+    if cameras and not main_process:
         cache = load_or_build(meta, list(cameras), height, width, cfg.cache_dir, log=say)
 
     policy_config = make_act_config(cfg.policy, meta, list(cameras))
@@ -267,7 +278,9 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
         step, optimizer, scheduler = load_training_state(last_checkpoint.resolve(), optimizer, scheduler)
         say(f"resuming {run_dir} at step {step} from {last_checkpoint.resolve().name}")
 
-    dataset = CachedActDataset(meta, cache, policy.config.chunk_size)
+    dataset = CachedActDataset(
+        meta, cache, policy.config.chunk_size, make_image_transform(cfg.augment), cfg.policy.environment_state
+    )
     loader = torch.utils.data.DataLoader(
         dataset,
         batch_size=cfg.batch_size,
@@ -282,7 +295,8 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
     params = sum(p.numel() for p in policy.parameters())
     say(
         f"run {run_dir}: {meta.total_episodes} episodes, {meta.total_frames} frames, cameras {list(cameras)} at "
-        f"{height}x{width}, {params / 1e6:.1f} M parameters, device {accelerator.device}, "
+        f"{height}x{width}, {params / 1e6:.1f} M parameters, device {accelerator.device} "
+        f"({threads} torch thread(s)), "
         f"effective batch {cfg.batch_size} x {accelerator.num_processes} process(es) = "
         f"{cfg.batch_size * accelerator.num_processes}"
     )
@@ -323,7 +337,7 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
                 if main_process:
                     checkpoint_dir = get_step_checkpoint_dir(run_dir, cfg.steps, step)
                     save(checkpoint_dir, step, lerobot_cfg, accelerator.unwrap_model(policy), optimizer, scheduler,
-                         preprocessor, postprocessor, meta, cameras)
+                         preprocessor, postprocessor, meta, cameras, cfg.policy.environment_state)
                     if is_eval:
                         summary = evaluator.evaluate(checkpoint_dir, step)
                         logger.log(summary.metrics(), step)
@@ -343,6 +357,7 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
 def save(
     checkpoint_dir: Path, step: int, lerobot_cfg: Any, policy: Any, optimizer: Any, scheduler: Any,
     preprocessor: Any, postprocessor: Any, meta: Any, cameras: dict[str, tuple[int, int]],
+    environment_state: bool = False,
 ) -> None:
     """LeRobot's checkpoint (weights, config, processors, training state) plus ``so101.json``, written atomically
     (``so101.training.checkpoints``); then ``last`` points at it."""
@@ -351,6 +366,7 @@ def save(
     from so101.policies.checkpoint import dataset_requirements, write_sidecar
 
     requirements = dataset_requirements(meta, cameras)
+    requirements.environment_state = environment_state
 
     def write(folder: Path) -> None:
         save_checkpoint(folder, step, lerobot_cfg, policy, optimizer, scheduler, preprocessor, postprocessor)

@@ -1,0 +1,38 @@
+"""Tests of so101.training.threads: torch's threads chosen by the machine's free cores."""
+
+from __future__ import annotations
+
+import pytest
+
+from so101.training import threads
+
+
+def test_requested_threads_win() -> None:
+    assert threads.choose_threads(3) == 3
+    with pytest.raises(ValueError, match="--torch_threads"):
+        threads.choose_threads(0)
+
+
+def test_default_is_the_free_cores_and_at_least_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(threads, "usable_cores", lambda: 8)
+    monkeypatch.setattr(threads, "busy_cores", lambda: 3)
+    assert threads.choose_threads() == 5
+    monkeypatch.setattr(threads, "busy_cores", lambda: 12)  # another job saturates the machine
+    assert threads.choose_threads() == 1
+
+
+def test_busy_cores_follow_the_load_average(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (1.6, 0.0, 0.0))
+    assert threads.busy_cores() == 2
+    assert threads.usable_cores() >= 1
+
+
+def test_apply_sets_torch_threads() -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        threads.apply_threads(1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
