@@ -282,7 +282,7 @@ def _resolve_model(path: str | None) -> Path:
 
         model_path = ROBOT_XML
     if not model_path.is_file():
-        raise ConfigError("model", model_path, "must be the path of an SO-101 MJCF file (nothing there)")
+        raise ConfigError("model", model_path, "must be the path of an SO-101 MJCF file (no SO-101 model there)")
     return model_path
 
 

@@ -182,9 +182,10 @@ def test_help_works_after_every_option_of_every_command(
 
     from draccus.wrappers import docstring
 
-    from so101.command import _patch_draccus, option_types, parse
+    from so101.command import option_types, parse
+    from so101.lerobot_compat import patch_draccus
 
-    _patch_draccus()  # first, so that the cache below keeps its escaping of "%"
+    patch_draccus()  # first, so that the cache below keeps its escaping of "%"
     # draccus reads every option's docstring from the source at each parse (0.8 s a command): read each once.
     monkeypatch.setattr(docstring, "get_attribute_docstring", functools.cache(docstring.get_attribute_docstring))
     tried = 0

@@ -19,6 +19,8 @@ from so101.sim.simulator import START_POSE, So101Sim
 class _HoldRunner:
     """Holds the rest pose; takes a new observation every ``every`` steps, like a chunking policy."""
 
+    observes_environment_state = False
+
     def __init__(self, every: int) -> None:
         self.every = every
         self.timing = CallTiming()
@@ -33,7 +35,9 @@ class _HoldRunner:
         self._left = 0
         self.timing = CallTiming()
 
-    def act(self, state: np.ndarray, images: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    def act(
+        self, state: np.ndarray, images: dict[str, np.ndarray] | None = None, environment_state: object = None
+    ) -> np.ndarray:
         if self._left == 0:
             assert images is not None
             self.observed.append(set(images))

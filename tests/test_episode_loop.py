@@ -37,7 +37,9 @@ class Sink:
         self.actions: list[np.ndarray] = []
         self.images: list[dict] = []
 
-    def add_frame(self, state: np.ndarray, action: np.ndarray, images: dict[str, np.ndarray]) -> None:
+    def add_frame(
+        self, state: np.ndarray, action: np.ndarray, images: dict[str, np.ndarray], extra: dict | None = None
+    ) -> None:
         self.states.append(state)
         self.actions.append(action)
         self.images.append(images)

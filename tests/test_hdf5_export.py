@@ -8,6 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
+from so101.errors import So101Error
 from so101.recording.hdf5_export import export_hdf5, joint_velocity, main
 
 TINY_REPO_ID = "test/so101_scripted"
@@ -60,6 +61,6 @@ def test_velocity_is_the_derivative_of_position() -> None:
 def test_existing_files_and_unknown_episodes_are_refused(tiny_dataset: Path, exported: Path) -> None:
     with pytest.raises(FileExistsError, match=r"episode_0\.hdf5"):
         export_hdf5(tiny_dataset, exported, TINY_REPO_ID, [0])
-    with pytest.raises(ValueError, match=r"--episodes \[7\]"):
+    with pytest.raises(So101Error, match=r"--episodes \[7\]"):
         export_hdf5(tiny_dataset, exported.parent / "other", TINY_REPO_ID, [1, 7])
     assert not (exported.parent / "other").exists()

@@ -42,7 +42,7 @@ def test_bad_options_are_named() -> None:
 def test_presets_set_every_stage_and_options_override_them() -> None:
     cpu = PipelineConfig(preset="cpu")
     assert (cpu.episodes, cpu.cameras.width, cpu.cameras.height, cpu.final_episodes, cpu.grid) == (200, 128, 96, 100, 7)
-    assert "--augment.shift=0.05" in cpu.policy_args and "--policy.n_action_steps=10" in cpu.policy_args
+    assert "--augment.shift=0.05" in cpu.policy_args and "--policy.n_action_steps=30" in cpu.policy_args
     demo = PipelineConfig()
     assert (demo.episodes, demo.cameras.width, demo.steps, demo.grid) == (10, 320, 300, 0)
     mixed = PipelineConfig(preset="cpu", episodes=50, policy_preset="small")

@@ -130,7 +130,7 @@ def bench_train(cfg: TrainBenchConfig) -> int:
         optimizer.zero_grad()
         marks.append(_synchronized(accelerator))
         if i >= cfg.warmup_steps:
-            for name, start, stop in zip(phases, marks, marks[1:], strict=True):
+            for name, start, stop in zip(phases, marks[:-1], marks[1:], strict=True):
                 phases[name] += stop - start
     data_s = phases["data"]
     update_s = phases["forward"] + phases["backward"] + phases["optimizer"]
