@@ -146,7 +146,7 @@ def bench_train(cfg: TrainBenchConfig) -> int:
           f"ready in {cache_s:.1f} s")
     print(f"  for {SEEDS_DATASET_FRAMES:,} frames      {format_bytes(SEEDS_DATASET_FRAMES * per_frame)} "
           f"(raw 640x480 float32 would be {format_bytes(SEEDS_DATASET_FRAMES * len(cameras) * 3 * 480 * 640 * 4)})")
-    print(f"  threads               {threads} torch thread(s) (load {load} of {usable_cores()} cores at the start), "
+    print(f"  threads               {threads} torch thread(s) ({load} of {usable_cores()} cores busy at the start), "
           f"{cfg.num_workers} loader workers, augmentation {'on' if cfg.augment.enabled else 'off'}")
     print(f"  step (batch {cfg.batch_size}, {accelerator.device}): {1000 * total / cfg.steps:.1f} ms = "
           f"{cfg.steps / total:.2f} steps/s; data {1000 * data_s / cfg.steps:.1f} ms ({data_s / total:.1%}) "

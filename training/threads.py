@@ -3,14 +3,16 @@
 PyTorch starts one intra-op thread per core. That is right on an idle machine and badly wrong beside another job:
 two processes spinning all cores each make every step several times slower (a user measured 5-8 s per step with
 the default threads next to another job, 1.2-1.4 s with one thread). So a training process takes the cores that
-are free when it starts: the cores it may run on minus the ones already busy (the 1-minute load average, rounded),
-at least one. ``--torch_threads N`` overrides the choice.
+are free when it starts: the cores it may run on minus the ones busy with other work over half a second, at least
+one. ``--torch_threads N`` overrides the choice.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import time
+from pathlib import Path
 
 from so101.errors import ConfigError
 
@@ -23,12 +25,28 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def busy_cores() -> int:
-    """Cores already busy with other work: the 1-minute load average, rounded (0 where unknown)."""
+def busy_cores(window_s: float = 0.5) -> int:
+    """Cores busy with other work now: the non-idle share of all cores over ``window_s`` seconds (Linux's
+    /proc/stat), rounded; elsewhere the 1-minute load average. Not the load average on Linux: it trails the last
+    minute, so a job that has just ended would still count."""
+    stat = Path("/proc/stat")
+    if stat.is_file():
+        first = _cpu_times(stat)
+        time.sleep(window_s)
+        second = _cpu_times(stat)
+        total = sum(second) - sum(first)
+        idle = (second[3] + second[4]) - (first[3] + first[4])  # idle and iowait
+        return round(usable_cores() * (total - idle) / total) if total > 0 else 0
     try:
         return round(os.getloadavg()[0])
     except (AttributeError, OSError):
         return 0
+
+
+def _cpu_times(stat: Path) -> list[int]:
+    """The aggregate ``cpu`` line of /proc/stat: user, nice, system, idle, iowait, irq, softirq, steal (ticks)."""
+    fields = stat.read_text().splitlines()[0].split()
+    return [int(value) for value in fields[1:9]]
 
 
 def choose_threads(requested: int | None = None) -> int:
