@@ -73,6 +73,9 @@ class EvalCommandConfig:
             raise ValueError("--temporal_ensemble queries the policy every step: drop --n_action_steps or set it to 1")
         if self.episode_time_s <= 0:
             raise ConfigError("episode_time_s", self.episode_time_s, "must be positive")
+        if self.render and self.grid.enabled:
+            raise ConfigError(("render", "grid.size"), (True, self.grid.size), "cannot be combined: the viewer plays "
+                              "random scenes; evaluate the grid headless", "true")
 
 
 def evaluate_command(cfg: EvalCommandConfig) -> int:

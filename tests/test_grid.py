@@ -49,6 +49,10 @@ def test_a_wider_grid_reaches_past_the_training_region() -> None:
 
 
 def test_bad_grid_options_are_refused() -> None:
+    from so101.inference.evaluate_cmd import EvalCommandConfig
+
+    with pytest.raises(ValueError, match=r"--render and --grid\.size cannot be combined"):
+        EvalCommandConfig(path=Path("ckpt"), render=True, grid=GridOptions(size=3))
     with pytest.raises(ValueError, match=r"grid\.yaws"):
         GridOptions(size=3, yaws=0)
     with pytest.raises(ValueError, match=r"grid\.extent"):
