@@ -96,7 +96,9 @@ def run_policy_episode(
             images = renderer.render(sim.data) if video is not None or runner.needs_images else None
             if video is not None:
                 video.add(images, sim.signals.as_dict(), step)
-            objects = environment_state(sim) if runner.observes_environment_state else None
+            # Only a step that calls the policy reads the objects' poses.
+            observes = runner.observes_environment_state and runner.needs_images
+            objects = environment_state(sim) if observes else None
             if spaces is None:
                 signals = sim.step(runner.act(sim.joint_positions(), images, objects))
             else:

@@ -82,14 +82,23 @@ class Preset:
 
 
 PRESETS = {
-    "demo": Preset(10, 320, 240, 300, 8, 150, 6, 6, 0, tuple(SMALL_ACT),
-                   "a few minutes that show every stage working; this short training does not make a working policy, "
-                   "so expect a success rate near 0% (docs/results/learning-study.md says where learning stands)"),
-    "cpu": Preset(200, 128, 96, 12_000, 16, 3000, 20, 100, 7, tuple(CPU_ACT),
-                  "the learning study's CPU recipe so far (docs/results/learning-study.md); its final success rate on "
-                  "100 test scenes estimates what the recipe learns, which is not yet a working policy"),
-    "gpu": Preset(200, 640, 480, 50_000, 8, 5000, 30, 100, 7, (),
-                  "LeRobot's default ACT at 228x304 on full-size frames, sized for a GPU"),
+    "demo": Preset(
+        episodes=10, width=320, height=240, steps=300, batch_size=8, eval_freq=150, eval_episodes=6,
+        final_episodes=6, grid=0, policy=tuple(SMALL_ACT),
+        summary="a few minutes that show every stage working; this short training does not make a working policy, "
+        "so expect a success rate near 0% (docs/results/learning-study.md says where learning stands)",
+    ),
+    "cpu": Preset(
+        episodes=200, width=128, height=96, steps=12_000, batch_size=16, eval_freq=3000, eval_episodes=20,
+        final_episodes=100, grid=7, policy=tuple(CPU_ACT),
+        summary="the learning study's CPU recipe so far (docs/results/learning-study.md); its final success rate on "
+        "100 test scenes estimates what the recipe learns, which is not yet a working policy",
+    ),
+    "gpu": Preset(
+        episodes=200, width=640, height=480, steps=50_000, batch_size=8, eval_freq=5000, eval_episodes=30,
+        final_episodes=100, grid=7, policy=(),
+        summary="LeRobot's default ACT at 228x304 on full-size frames, sized for a GPU",
+    ),
 }
 """``so101 pipeline --preset NAME``; every value can be overridden by its own option."""
 
