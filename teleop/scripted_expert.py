@@ -76,10 +76,18 @@ class ExpertConfig:
 
     hover_height: float = 0.07
     """Height of the pre-grasp pose above the grasp pose."""
-    grasp_height: float = 0.003
-    """Height of the site above the brick's centre when grasping."""
-    jaw_offset: float = 0.019
-    """Distance from the site to the brick's centre along the site's z (jaw-closing) axis."""
+    grasp_height: float = 0.001
+    """Height of the site above the brick's centre when grasping: the middle of the window that holds the brick
+    (-0.007 to +0.009 m measured; higher, the fingertips hold too little of it)."""
+    grasp_yaw_centre: float = 2.0
+    """Gripper yaw (rad, base frame) in the middle of the grasps the expert takes. The brick looks the same turned
+    by half a turn, so it has two grasps; the one within a quarter turn of this yaw is taken (the other where the
+    arm cannot reach it). The choice then depends on the brick's orientation alone, one boundary everywhere for a
+    policy to learn; 2.0 keeps the wrist roll within about +-100 deg over the brick's region."""
+    jaw_offset: float = 0.030
+    """Distance from the site to the brick's centre along the site's z (jaw-closing) axis: the middle of the
+    window that grasps (0.017-0.042 m measured: nearer, the fixed jaw lands on the brick; the moving jaw opens
+    ~30 mm wider than the brick), so a policy that imitates it has room to err either way."""
     carry_height: float = 0.13
     """Height of the site above the table while carrying (clears the bowl's rim with the brick)."""
     release_height: float = 0.05
@@ -238,8 +246,8 @@ class ScriptedExpert(ActionSource):
     def _grasp_pose(self, refresh_yaw: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Site pose that holds the brick across its width, x down, y along the brick's long side.
 
-        With ``refresh_yaw`` the yaw (brick yaw or that + pi) and the noise of the grasp are drawn anew, and
-        ``_grasp_q`` holds the joints that reach the pose.
+        With ``refresh_yaw`` the yaw (brick yaw or that + pi, see ``grasp_yaw_centre``) and the noise of the grasp
+        are drawn anew, and ``_grasp_q`` holds the joints that reach the pose.
         """
         noise = self.config.noise
         brick_pos, long_axis = self._brick_pose()
@@ -252,7 +260,7 @@ class ScriptedExpert(ActionSource):
                 else (0.0, 0.0)
             )
             candidates = [self._grasp_at(brick_pos, yaw + jitter) for yaw in (brick_yaw, brick_yaw + math.pi)]
-            self._grasp_yaw, self._grasp_q = min(candidates, key=lambda c: self._yaw_cost(c[1], c[2]))[:2]
+            self._grasp_yaw, self._grasp_q = min(candidates, key=lambda c: self._yaw_cost(c[0], c[2]))[:2]
         return self._grasp_at(brick_pos, self._grasp_yaw)[3:]
 
     def _grasp_at(self, brick_pos: np.ndarray, yaw: float) -> tuple:
@@ -268,11 +276,12 @@ class ScriptedExpert(ActionSource):
         q, result = self._planner.ik.solve(pos, quat, self._radians(self._last))
         return yaw, q, result, pos, quat
 
-    def _yaw_cost(self, q: np.ndarray, result: IKResult) -> float:
-        """Wrist roll turned from now (rad), plus a large penalty for a grasp pose the arm cannot take."""
-        roll_turn = abs(q[4] - self._radians(self._last)[4])
+    def _yaw_cost(self, yaw: float, result: IKResult) -> float:
+        """Angle (rad) from ``grasp_yaw_centre`` to the grasp's yaw, plus a large penalty for a pose the arm
+        cannot take."""
+        turn = abs(math.remainder(yaw - self.config.grasp_yaw_centre, 2 * math.pi))
         reachable = result.converged or (result.position_error < 0.002 and result.orientation_error < 0.1)
-        return roll_turn + (0.0 if reachable else 10.0)
+        return turn + (0.0 if reachable else 10.0)
 
     def _release_pose(self, quat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Above the bowl's centre, the gripper turned with the pan so the wrist roll barely moves."""

@@ -90,3 +90,24 @@ def test_rejects_nonsense_settings() -> None:
         ExpertConfig(speed=0.0)
     with pytest.raises(ValueError, match="speed_range"):
         NoiseConfig(speed_range=(1.2, 0.8))
+
+
+def test_grasp_choice_depends_on_the_brick_orientation_alone(sim: So101Sim) -> None:
+    """Of the brick's two grasps (half a turn apart), the one near ``grasp_yaw_centre`` everywhere in its region:
+    one boundary, not one that moves with the brick's place or the arm's pose."""
+    import math
+
+    from so101.sim.randomization import ScenePlacement
+
+    expert = ScriptedExpert()
+    centre = expert.config.grasp_yaw_centre
+    height = float(sim.scene.brick_half_size[2])
+    for yaw_deg in range(-180, 180, 15):
+        chosen = set()
+        for x, y in [(0.17, 0.05), (0.25, 0.05), (0.17, 0.13), (0.25, 0.13), (0.21, 0.09)]:
+            sim.reset(ScenePlacement(seed=1, brick_pos=(x, y, height), brick_yaw=math.radians(yaw_deg),
+                                     bowl_pos=(0.2, -0.135, 0.0)))
+            expert.start_episode(sim)
+            assert abs(math.remainder(expert._grasp_yaw - centre, 2 * math.pi)) <= math.pi / 2 + 1e-6
+            chosen.add(round(math.degrees(expert._grasp_yaw)) % 360)
+        assert len(chosen) == 1, f"brick yaw {yaw_deg} deg: grasp yaws {chosen} differ across the region"

@@ -63,6 +63,9 @@ def test_train_evaluate_load_and_resume(recorded, tmp_path, capsys) -> None:
     batch = {"observation.state": torch.zeros(1, 6), "observation.images.overhead_cam": torch.rand(1, 3, 48, 64),
              "observation.images.wrist_cam": torch.rand(1, 3, 48, 64)}
     assert policy.select_action(batch).shape == (1, 6)
+    # From random weights the backbone's frozen norms hold the first batch's statistics, not the identity.
+    calibrated = policy.model.backbone.bn1.running_var.clone()
+    assert not torch.allclose(calibrated, torch.ones_like(calibrated))
 
     assert evaluate([str(run / "best"), "--episodes=2", "--workers=0", "--episode_time_s=0.5"]) == 0
     final = json.loads((run / "best" / "eval" / "eval_results.json").read_text())
@@ -76,6 +79,8 @@ def test_train_evaluate_load_and_resume(recorded, tmp_path, capsys) -> None:
     assert main(["--resume", f"--output_dir={run}", "--steps=30", "--eval_freq=0"]) == 0
     state = json.loads((run / "checkpoints" / "000030" / "training_state" / "training_step.json").read_text())
     assert state["step"] == 30
+    resumed = ACTPolicy.from_pretrained(run / "checkpoints" / "000030" / "pretrained_model")
+    torch.testing.assert_close(resumed.model.backbone.bn1.running_var, calibrated)  # not calibrated again
 
 
 def test_bad_options_are_reported_with_the_fix(tmp_path, capsys) -> None:

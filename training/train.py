@@ -221,6 +221,7 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
     from lerobot.utils.train_utils import get_step_checkpoint_dir, load_training_state
 
     from so101.policies.act import make_act_config, make_processors, pick_device, policy_stats, select_cameras
+    from so101.policies.backbone_calibration import calibrate_act_backbone
     from so101.training.cached_dataset import CachedActDataset, to_policy_batch
     from so101.training.frame_cache import load_or_build
     from so101.training.in_loop_eval import InLoopEvaluator
@@ -292,6 +293,11 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
     )
     policy, optimizer, loader, scheduler = accelerator.prepare(policy, optimizer, loader, scheduler)
     batches = cycle(loader)
+    random_backbone = cameras and policy_config.pretrained_backbone_weights is None
+    if random_backbone and cfg.policy.calibrate_backbone and not cfg.resume:
+        first = preprocessor(to_policy_batch(next(batches), accelerator.device))
+        norms = calibrate_act_backbone(accelerator.unwrap_model(policy), first)
+        say(f"backbone from random weights: {norms} frozen batch norms set from the first batch's images")
     params = sum(p.numel() for p in policy.parameters())
     say(
         f"run {run_dir}: {meta.total_episodes} episodes, {meta.total_frames} frames, cameras {list(cameras)} at "
