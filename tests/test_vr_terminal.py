@@ -93,8 +93,10 @@ def test_keys_on_a_terminal_act_at_once_and_the_terminal_is_restored(pty_pair: t
         assert keys.start() and keys.mode == "tty"
         try:
             assert not termios.tcgetattr(slave)[3] & termios.ICANON  # cbreak: no Enter needed after a key
-            os.write(master, b"rq\r")  # the terminal turns Enter's carriage return into a newline
+            # The terminal turns Enter's carriage return into a newline; arrow keys (right: ESC [ C) are no keys.
+            os.write(master, b"\x1b[C\x1b[Dr\x1bOCq\r")
             assert take_all(keys, 3) == ["rerecord", "stop", "start_save"]
+            assert keys.take() is None
         finally:
             keys.close()
     assert termios.tcgetattr(slave) == before

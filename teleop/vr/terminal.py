@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import re
 import select
 import stat
 import sys
@@ -34,6 +35,8 @@ LIVE_PERIOD_S = 0.25
 LOG_EVERY_S = 5.0
 """Away from a terminal, a recording line is printed each time this much episode time has passed (s)."""
 StdinMode = Literal["tty", "pipe"]
+_ESCAPE_SEQUENCE = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|O.|.)?")
+"""A terminal's escape sequence (arrow and function keys: right arrow is ``ESC [ C``): never a key of ours."""
 
 
 def stdin_mode(stream: Any) -> StdinMode | None:
@@ -119,7 +122,7 @@ class TerminalKeys:
         """Turn typed ``text`` into button presses: every key on a cbreak terminal, each line's first character
         otherwise (an empty line is Enter)."""
         by_line = self.mode != "tty" or self._saved_tty is None
-        for char in text:
+        for char in _ESCAPE_SEQUENCE.sub("", text):
             if not by_line:
                 button = KEY_BUTTONS.get(char.lower())
             elif char == "\r":
