@@ -29,7 +29,7 @@ class Progress:
         self.total = total
         # Looked up now, not at import: sys.stdout may have been replaced since (pytest's capture, a redirect).
         self.stream = stream if stream is not None else sys.stdout
-        self.live = bool(getattr(stream, "isatty", lambda: False)())
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
         self.start = time.perf_counter()
         self.saved = 0
         self.successes = 0

@@ -161,12 +161,13 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
     sim = So101Sim(cfg.scene.scene_config())
     cameras = cfg.cameras.configs()
     source = source if source is not None else make_source(cfg.teleop, cfg)
+    headset = None
     if cfg.view == "vr" or source.name == "vr":
         from so101.teleop.vr.source import VRTeleop
 
-        source = source if isinstance(source, VRTeleop) else VRTeleop(cfg.vr, driver=source)
-        source.plan_session(cfg.episodes, cfg.episode_time_s)
-        source.open(sim)  # no runtime or no headset is one line naming the fix, before anything is written
+        source = headset = source if isinstance(source, VRTeleop) else VRTeleop(cfg.vr, driver=source)
+        headset.plan_session(cfg.episodes, cfg.episode_time_s)
+        headset.open(sim)  # no runtime or no headset is one line naming the fix, before anything is written
     session = session_metadata(
         sim.scene,
         source=source.name,
@@ -206,7 +207,9 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
                 if not source.wait_for_start(sim):
                     stopped = "stopped by the user"
                     break
-                result = run_episode(sim, source, placement, loop, writer, renderer, progress.step, extras)
+                # A headset session shows its own status line (episode, state, elapsed time) on the terminal.
+                step = progress.step if headset is None else None
+                result = run_episode(sim, source, placement, loop, writer, renderer, step, extras)
                 if result.outcome is Outcome.RERECORD:
                     writer.discard_episode()
                     progress.episode(result, None)
@@ -227,6 +230,8 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
                     writer.discard_episode()
                     failures += 1
                 progress.episode(result, index)
+                if headset is not None:
+                    headset.episode_ended(index is not None)
                 if index is not None:
                     crash_point("saved")
                 if failures >= cfg.max_consecutive_failures:

@@ -83,6 +83,9 @@ class ControllerSample:
     """Trigger travel 0 (released) .. 1 (pulled)."""
     buttons: frozenset[str] = field(default_factory=frozenset)
     """Names (``BUTTONS``) of the buttons held now."""
+    taps: frozenset[str] = field(default_factory=frozenset)
+    """Names of buttons pressed and released since the last sample (keys typed in the terminal): each acts once,
+    whatever is held."""
 
 
 class ControllerActions:

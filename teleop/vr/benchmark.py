@@ -80,7 +80,7 @@ def session_figures(cfg: VRBenchConfig) -> dict[str, object]:
 
     sim = So101Sim(cfg.scene.scene_config())
     sim.reset(cfg.seed)
-    source = VRTeleop(cfg.vr)
+    source = VRTeleop(cfg.vr, terminal=False)  # measuring: no status line, no keys
     source.input_filter = SweepingHand()
     try:
         headset = source.open(sim)

@@ -2,8 +2,9 @@
 
 ``Headset`` is what the VR source (``--teleop vr``) and a headset view for another source (``--view vr``) share.
 ``sample()`` reads the controllers, merges the keyboard fallbacks of the mirror window (Enter start/save,
-Backspace re-record, C recenter, Q stop, Space clutch, G close the gripper) and passes the result through
-``input_filter`` (None: unchanged): the one path every button state takes, whoever pressed it.
+Backspace re-record, C recenter, Q stop, Space clutch, G close the gripper) and the keys typed in the terminal
+(``keys``, ``so101.teleop.vr.terminal``), and passes the result through ``input_filter`` (None: unchanged): the one
+path every button state takes, whoever pressed it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from so101.teleop.vr.actions import ControllerActions, ControllerSample, Hand
 from so101.teleop.vr.anchor import WorkspaceAnchor, WorkspacePlacement
 from so101.teleop.vr.clutch import ClutchConfig
 from so101.teleop.vr.gl import GraphicsName
+from so101.teleop.vr.terminal import TerminalKeys
 
 START_TIMEOUT_S = 30.0
 """How long to wait for the runtime to start the session (s): a person may still be putting the headset on."""
@@ -90,6 +92,8 @@ class Headset:
             raise
         self.input_filter: Callable[[ControllerSample], ControllerSample] | None = None
         """Applied to every sample before use: tests press buttons a simulated controller cannot."""
+        self.keys: TerminalKeys | None = None
+        """Keys typed in the terminal (set by the VR source): one per sample, as a tap."""
         self._closed = False
 
     def start(self, timeout_s: float = START_TIMEOUT_S) -> bool:
@@ -97,7 +101,7 @@ class Headset:
         return self.session.wait_until(lambda: self.session.focused, timeout_s, self.view.draw_wait)
 
     def sample(self) -> ControllerSample:
-        """The controllers now, with the keyboard fallbacks merged and ``input_filter`` applied."""
+        """The controllers now, with the keyboard fallbacks and a terminal key merged and ``input_filter`` applied."""
         sample = self.actions.read()
         keys = self._held_keys()
         if keys:
@@ -107,6 +111,9 @@ class Headset:
                 clutch=1.0 if "clutch" in keys else sample.clutch,
                 trigger=1.0 if "close" in keys else sample.trigger,
             )
+        typed = self.keys.take() if self.keys is not None else None
+        if typed is not None:
+            sample = replace(sample, taps=sample.taps | {typed})
         return self.input_filter(sample) if self.input_filter is not None else sample
 
     def _held_keys(self) -> set[str]:

@@ -29,6 +29,7 @@ import numpy as np
 from so101.errors import DeviceError
 from so101.kinematics.pose import Pose
 from so101.teleop.vr.gl import EGL_EXTENSION, OPENGL_EXTENSION, GraphicsName, XrGLContext, choose_graphics
+from so101.teleop.vr.runtime_env import prepare_runtime_environment
 
 OPTIONAL_EXTENSIONS = ("XR_KHR_convert_timespec_time", "XR_FB_display_refresh_rate")
 DEFAULT_DISPLAY_PERIOD_S = 1.0 / 90.0
@@ -61,12 +62,12 @@ class XrSession:
         app_name: the application name the runtime shows.
 
     Raises:
-        DeviceError: no OpenXR runtime, no headset, or no OpenGL binding; the message names the fix.
+        DeviceError: no OpenXR runtime, no headset, no OpenGL binding, or Monado without a display and without its
+            null compositor; the message names the fix.
     """
 
     def __init__(self, graphics: GraphicsName = "auto", mirror: bool = True, app_name: str = "so101") -> None:
-        # The OpenXR loader prints its own errors to stderr; ours name the fix, in one line.
-        os.environ.setdefault("XR_LOADER_DEBUG", "none")
+        prepare_runtime_environment()  # before the runtime loads: refuses a headless Monado that would crash
         import xr
 
         self._xr = xr

@@ -4,6 +4,8 @@
 (the leader arm) the driver's targets drive it instead and the headset only shows the scene. Either way the
 controllers' buttons (or their keyboard fallbacks) start, save and re-record episodes, recenter the workspace and
 stop the session, exactly like keyboard teleop's keys: the episode loop polls them through ``poll_command``.
+The terminal (``so101.teleop.vr.terminal``) shows the episode's state on a status line and its keys press the same
+buttons: a session can be followed and driven without a headset worn or a window.
 
 Session lifecycle: while the headset is not focused (taken off, the system menu) ``next_action`` holds: it keeps
 drawing frames until focus returns, so the episode pauses with the arm still and no frame recorded, and resumes
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -24,6 +26,7 @@ from so101.kinematics.pose import Pose
 from so101.teleop.action_source import ActionSource, EpisodeCommand, SourceDisconnected
 from so101.teleop.vr.actions import CLUTCH_THRESHOLD, ControllerSample
 from so101.teleop.vr.headset import Headset, VRConfig
+from so101.teleop.vr.terminal import KEY_HELP, StatusLine, TerminalKeys
 
 if TYPE_CHECKING:
     from so101.sim.control_loop import View
@@ -39,14 +42,19 @@ class VRTeleop(ActionSource):
     Args:
         config: the ``--vr.*`` options.
         driver: another source that drives the arm (``--teleop leader --view vr``); None: the controller does.
+        terminal: show the state on a status line on stdout and read the episode keys from stdin
+            (``so101.teleop.vr.terminal``); False for benchmarks.
     """
 
     name = "vr"
     realtime = True
 
-    def __init__(self, config: VRConfig | None = None, driver: ActionSource | None = None) -> None:
+    def __init__(
+        self, config: VRConfig | None = None, driver: ActionSource | None = None, terminal: bool = True
+    ) -> None:
         self.config = config or VRConfig()
         self.driver = driver
+        self.terminal = terminal
         if driver is not None:
             self.name = driver.name  # the dataset records what drove the arm
         self.headset: Headset | None = None
@@ -59,8 +67,9 @@ class VRTeleop(ActionSource):
         """Times the session lost focus during an episode."""
         self.episodes_planned: int | None = None
         self.episode_time_s: float | None = None
-        self._episode = 0
-        self._again = False
+        self.status_line: StatusLine | None = None
+        self.keys: TerminalKeys | None = None
+        self._number = 1
         self._held: frozenset[str] = frozenset()
         self._command = EpisodeCommand.CONTINUE
         self._waiting = False
@@ -73,6 +82,11 @@ class VRTeleop(ActionSource):
     def plan_session(self, episodes: int, episode_time_s: float) -> None:
         """Episodes to record and their longest time, for the status panel."""
         self.episodes_planned, self.episode_time_s = episodes, episode_time_s
+
+    def episode_ended(self, kept: bool) -> None:
+        """The episode that just ended was kept (saved, or practised to its end): the next one has the next number.
+        An episode recorded again, or discarded, keeps its number."""
+        self._number += kept
 
     # ------------------------------------------------------------------ ActionSource
 
@@ -96,6 +110,8 @@ class VRTeleop(ActionSource):
         try:
             self.headset = Headset(self.config, sim)
             self.headset.input_filter = self.input_filter
+            if self.terminal:
+                self._open_terminal(self.headset)
             controller = EndEffectorController(sim.model, EEControllerConfig(self.config.max_joint_step_deg))
             self.clutch = Clutch(controller, self.config.clutch(), _base_from_world(sim), sim.control_dt)
             if not self.headset.start():
@@ -118,16 +134,13 @@ class VRTeleop(ActionSource):
             if self._command is EpisodeCommand.STOP or headset.session.ended:
                 self._raise_if_lost()
                 return False
-            self._status(sim, "READY: press A (Enter) to start this episode")
+            self._status(sim, "waiting")
             headset.view.draw_wait()
             self._buttons(headset.sample())
         self._waiting = False
         return True
 
     def start_episode(self, sim: So101Sim) -> None:
-        if not self._again:
-            self._episode += 1
-        self._again = False
         self._command = EpisodeCommand.CONTINUE
         self._targets = sim.commanded_targets()
         self._succeeded = False
@@ -149,7 +162,7 @@ class VRTeleop(ActionSource):
         if sim.signals.success and not self._succeeded:
             self._succeeded = True
             headset.actions.pulse()
-        self._status(sim, "RECORDING")
+        self._status(sim, "recording")
         return targets
 
     def apply_input(self, sample: ControllerSample, sim: So101Sim) -> np.ndarray:
@@ -177,8 +190,6 @@ class VRTeleop(ActionSource):
         if self.headset is not None and self.headset.session.ended:
             return EpisodeCommand.STOP
         command, self._command = self._command, EpisodeCommand.CONTINUE
-        if command is EpisodeCommand.RERECORD:
-            self._again = True  # the same episode again: start_episode keeps its number
         if self.driver is not None and command is EpisodeCommand.CONTINUE:
             return self.driver.poll_command()
         return command
@@ -189,15 +200,28 @@ class VRTeleop(ActionSource):
                 self.headset.close()
                 self.headset = None
         finally:
+            if self.keys is not None:
+                self.keys.close()
+                self.keys = None
+            if self.status_line is not None:
+                self.status_line.close()
+                self.status_line = None
             if self.driver is not None:
                 self.driver.close()
+
+    def say(self, line: str) -> None:
+        """Print ``line`` on its own (a command's report between episodes), clear of the status line."""
+        if self.status_line is not None:
+            self.status_line.say(line)
+        else:
+            print(line)
 
     # ------------------------------------------------------------------ buttons, pause, status
 
     def _buttons(self, sample: ControllerSample) -> None:
         """Act on the buttons pressed since the last sample (edges, so a held button acts once)."""
         assert self.headset is not None
-        pressed, self._held = sample.buttons - self._held, sample.buttons
+        pressed, self._held = (sample.buttons - self._held) | sample.taps, sample.buttons
         if "recenter" in pressed and self.headset.view.recenter() and self.clutch is not None:
             self.clutch.release()  # the hand's world pose jumped with the workspace: engage afresh
         if "stop" in pressed:
@@ -218,7 +242,7 @@ class VRTeleop(ActionSource):
         session = self.headset.session
         self.pauses += 1
         self.clutch.release()
-        self._status(sim, "PAUSED: the headset lost focus")
+        self._status(sim, "paused")
         while not session.focused and not session.ended and self._command is not EpisodeCommand.STOP:
             self.headset.view.draw_wait()
             self._buttons(self.headset.sample())
@@ -228,14 +252,28 @@ class VRTeleop(ActionSource):
         if self.headset is not None and self.headset.session.lost:
             raise SourceDisconnected("the OpenXR runtime went away (headset disconnected or runtime closed).")
 
-    def _status(self, sim: So101Sim, state: str) -> None:
+    def _open_terminal(self, headset: Headset) -> None:
+        """The status line, and the keys from stdin when it gives any; says which."""
+        self.status_line = StatusLine()
+        self.keys = TerminalKeys()
+        if self.keys.start():
+            headset.keys = self.keys
+            self.status_line.say(f"vr: keys here: {KEY_HELP} (controllers: {BUTTON_HELP})")
+        else:
+            self.status_line.say(
+                "vr: no keys from this terminal (stdin is not a terminal or a pipe); use the controllers or the "
+                f"mirror window: {BUTTON_HELP}"
+            )
+
+    def _status(self, sim: So101Sim, state: Literal["waiting", "recording", "paused"]) -> None:
+        """Show the episode's ``state`` on the headset's panel and on the terminal's status line."""
         assert self.headset is not None
-        planned = f" of {self.episodes_planned}" if self.episodes_planned else ""
         elapsed = sim.steps * sim.control_dt
         left = f"   {max(0.0, self.episode_time_s - elapsed):4.1f} s left" if self.episode_time_s else ""
         signals = sim.signals
         lines = [
-            f"episode {max(self._episode, 1)}{planned}   {state}{left}",
+            f"episode {self._number}{f' of {self.episodes_planned}' if self.episodes_planned else ''}   "
+            f"{_PANEL_STATE[state]}{left}",
             f"grasped {int(signals.grasped)}  lifted {int(signals.lifted)}  over bowl {int(signals.over_bowl)}  "
             f"success {int(signals.success)}",
         ]
@@ -243,6 +281,24 @@ class VRTeleop(ActionSource):
             lines.append(("CLUTCH" if self._engaged else "clutch off") + ("" if self._reachable else "  OUT OF REACH"))
         lines.append(BUTTON_HELP)
         self.headset.view.status_lines = lines
+        if self.status_line is not None:
+            episode = f"episode {self._number}" + (f"/{self.episodes_planned}" if self.episodes_planned else "")
+            if state == "waiting":
+                how = "Enter here or A" if self.keys is not None and self.keys.mode else "A"
+                text = f"{episode}: waiting to start (press {how})"
+            elif state == "recording":
+                limit = f" of {self.episode_time_s:g} s" if self.episode_time_s else " s"
+                text = f"{episode}: recording {elapsed:.1f}{limit}" + (", success" if signals.success else "")
+            else:
+                text = f"{episode}: paused, the headset lost focus (put it on again; q stops)"
+            self.status_line.show(f"{self._number} {state}", text, elapsed)
+
+
+_PANEL_STATE = {
+    "waiting": "READY: press A (Enter) to start this episode",
+    "recording": "RECORDING",
+    "paused": "PAUSED: the headset lost focus",
+}
 
 
 def _base_from_world(sim: So101Sim) -> Pose:

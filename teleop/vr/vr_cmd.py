@@ -117,10 +117,11 @@ def practice(cfg: VRCommandConfig) -> int:
             if not source.wait_for_start(sim):
                 break
             result = run_episode(sim, source, placement, loop)
-            print(f"vr: seed {seed}: {result.outcome.value} after {result.frames / sim.fps:.1f} s")
+            source.say(f"vr: seed {seed}: {result.outcome.value} after {result.frames / sim.fps:.1f} s")
             if result.outcome is Outcome.STOPPED:
                 break
             if result.outcome is not Outcome.RERECORD:
+                source.episode_ended(kept=True)
                 seed += 1
     finally:
         source.close()
