@@ -11,6 +11,9 @@ Videos are encoded while recording (LeRobot's streaming encoder), which makes ``
 skips the PNG round trip. LeRobot's encoder drops frames when its queue is full (a real camera cannot wait); a
 simulation can, so the writer swaps in an encoder that waits instead: no frame is ever lost.
 
+Image statistics in ``meta/stats.json`` are computed with pixels as floats (``correct_image_stats``): LeRobot
+0.4.4's own make image ``std`` 10-100x too small.
+
 Episodes become part of the dataset only through ``save_episode``, each in one durable commit (LeRobot's writers
 are closed after every episode, ``so101.recording.episode_commit``): whatever kills the process, every episode reported
 saved is in a valid dataset. ``discard_episode`` drops the one in progress; ``finalize`` ends the session.
@@ -32,7 +35,7 @@ import numpy as np
 
 from so101.errors import ConfigError, DatasetError
 from so101.kinematics.units import JOINT_FEATURE_NAMES
-from so101.lerobot_compat import require, use_lossless_encoder
+from so101.lerobot_compat import correct_image_stats, require, use_lossless_encoder
 from so101.recording.crash_points import crash_point
 from so101.recording.dataset_checks import check_openable
 from so101.recording.dataset_lock import DatasetLock
@@ -237,6 +240,7 @@ class DatasetWriter:
                 encoder_threads=config.encoder_threads,
             )
             use_lossless_encoder(dataset, config.encoder_threads)
+            correct_image_stats()
             return cls(dataset, root, session, 0, config.task, lock)
 
     @classmethod
@@ -292,6 +296,7 @@ class DatasetWriter:
                     "--dataset.root"
                 )
             use_lossless_encoder(dataset, config.encoder_threads)
+            correct_image_stats()
             return cls(dataset, root, session, len(metadata.sessions()), config.task, lock)
 
     @property
