@@ -142,6 +142,12 @@ def session_metadata(
     }
 
 
+def recorded_repo_id(sessions: list[dict[str, Any]]) -> str | None:
+    """The repo_id the sessions were recorded under, when they name exactly one (merged datasets name several)."""
+    names = {session["repo_id"] for session in sessions if session.get("repo_id")}
+    return names.pop() if len(names) == 1 and not any("merged_from" in s for s in sessions) else None
+
+
 def _as_dict(config: Any) -> Any:
     if config is None:
         return None
