@@ -137,10 +137,17 @@ def unchecked(root: Path) -> list[str]:
         ]
     if metadata.exists():
         return []
+    old = root.with_name(root.name + "_old")
+    restore = (
+        f"so101 dataset restore-scenes --dataset.root {root} brings them back from {old}"
+        if SceneMetadata(old).exists()
+        else f'so101 dataset restore-scenes --dataset.root {root} --originals "[<the original>]" brings them back'
+    )
     return [
-        f"no workbench metadata ({metadata.recording_path.relative_to(root)}; recorded by lerobot-record?): not "
-        "checked: the scenes, observation.state against a re-simulation, the recording's fps and cameras; "
-        "so101 replay cannot re-simulate its episodes"
+        f"no workbench metadata ({metadata.recording_path.relative_to(root)}): recorded by lerobot-record, or "
+        "rewritten by lerobot-edit-dataset, which does not copy meta/so101. LeRobot reads and trains on it as it is; "
+        "not checked: the scenes, observation.state against a re-simulation, the recording's fps and cameras; "
+        f"so101 replay needs the scenes. If it was made from a workbench dataset, {restore}"
     ]
 
 
