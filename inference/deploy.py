@@ -12,7 +12,7 @@ Before any motion the preflight (``so101.inference.deploy_preflight``) compares 
 every action then goes through the safety layer (``so101.inference.deploy_safety``). Torque is released on a normal
 exit, Ctrl-C, SIGTERM, SIGHUP, a safety stop and any exception, and read back from the servos
 (``so101.inference.deploy_release``).
-Every episode is recorded as a LeRobot dataset: ``observation.state``, the cameras, ``action.policy`` (the raw
+Every episode is recorded as a LeRobot dataset: ``observation.state``, the cameras, ``policy.action`` (the raw
 policy action) and ``action`` (what was sent after the safety layer).
 """
 

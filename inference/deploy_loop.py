@@ -46,10 +46,18 @@ if TYPE_CHECKING:
 
 SIGNAL_NAMES = {"SIGINT": "Ctrl-C", "SIGTERM": "SIGTERM", "SIGHUP": "SIGHUP: the terminal was closed"}
 """How the stop signals are named to the user."""
-POLICY_ACTION = "action.policy"
-"""The raw policy action of each frame, beside ``action`` (what was sent after the safety layer)."""
+POLICY_ACTION = "policy.action"
+"""The raw policy action of each frame, beside ``action`` (what was sent after the safety layer). LeRobot 0.4.4's
+``dataset_to_policy_features`` takes every key starting with ``action`` for a policy output and every key starting
+with ``observation`` for an input; a name starting with neither is neither, so a policy trained on a deployment
+dataset learns the sent ``action`` from the real inputs only."""
 
 """The scene of an episode on the real arm: not known to the workbench."""
+
+
+def policy_action_feature(action_names: list[str]) -> dict[str, dict[str, Any]]:
+    """The feature a deployment records beside LeRobot's standard ones: the raw policy action, ``action_names``."""
+    return {POLICY_ACTION: {"dtype": "float32", "shape": (len(action_names),), "names": list(action_names)}}
 
 
 def say(line: str) -> None:
@@ -192,7 +200,7 @@ class Deployment:
         cameras = [CameraConfig(name, int(c.width or 0), int(c.height or 0)) for name, c in cfg.robot.cameras.items()]
         layout = loaded.requirements.ee_layout if loaded.requirements.action_space == "ee" else None
         action_names = list(JOINT_FEATURE_NAMES) if layout is None else list(layout.names)
-        extra = {POLICY_ACTION: {"dtype": "float32", "shape": (len(action_names),), "names": action_names}}
+        extra = policy_action_feature(action_names)
         session = session_record(cfg, loaded.path, fps, lines, cameras, extra)
         self.writer = DatasetWriter.create(cfg.dataset, fps, cameras, session, extra, command="deploy")
         if cfg.dry_run:

@@ -137,10 +137,52 @@ def unchecked(root: Path) -> list[str]:
         ]
     if metadata.exists():
         return []
+    old = root.with_name(root.name + "_old")
+    restore = (
+        f"so101 dataset restore-scenes --dataset.root {root} brings them back from {old}"
+        if SceneMetadata(old).exists()
+        else f'so101 dataset restore-scenes --dataset.root {root} --originals "[<the original>]" brings them back'
+    )
     return [
-        f"no workbench metadata ({metadata.recording_path.relative_to(root)}; recorded by lerobot-record?): not "
-        "checked: the scenes, observation.state against a re-simulation, the recording's fps and cameras; "
-        "so101 replay cannot re-simulate its episodes"
+        f"no workbench metadata ({metadata.recording_path.relative_to(root)}): recorded by lerobot-record, or "
+        "rewritten by lerobot-edit-dataset, which does not copy meta/so101. LeRobot reads and trains on it as it is; "
+        "not checked: the scenes, observation.state against a re-simulation, the recording's fps and cameras; "
+        f"so101 replay needs the scenes. If it was made from a workbench dataset, {restore}"
+    ]
+
+
+IMPLAUSIBLE_IMAGE_STD = 0.02
+"""Image std (0..1 units) below which ``meta/stats.json`` is taken for LeRobot 0.4.4's uint8 overflow, when the pixels
+span over a quarter of the range: camera frames of a scene have a std near 0.1 or more."""
+
+
+def image_stats_notes(root: Path) -> list[str]:
+    """One note when ``meta/stats.json``'s image std looks like LeRobot 0.4.4's (pixels squared in uint8, as
+    ``lerobot-record`` and workbench versions before the correction wrote them), with the fix."""
+    import json
+
+    stats_path, info_path = root / "meta" / "stats.json", root / "meta" / "info.json"
+    if not stats_path.is_file() or not info_path.is_file():
+        return []
+    stats = json.loads(stats_path.read_text())
+    features = json.loads(info_path.read_text())["features"]
+    wrong = {}
+    for key, feature in features.items():
+        values = stats.get(key, {})
+        if feature["dtype"] not in ("image", "video") or not {"std", "min", "max"} <= set(values):
+            continue
+        spread = float(np.max(np.asarray(values["max"]) - np.asarray(values["min"])))
+        std = float(np.max(values["std"]))
+        if std < IMPLAUSIBLE_IMAGE_STD and spread > 0.25:
+            wrong[key] = std
+    if not wrong:
+        return []
+    listed = ", ".join(f"{key} {std:.2g}" for key, std in wrong.items())
+    return [
+        f"image std in meta/stats.json is implausibly small ({listed}; camera frames have ~0.1): written by LeRobot "
+        "0.4.4's statistics, which square uint8 pixels in uint8. A policy normalising images by it "
+        f"(use_imagenet_stats false) divides by garbage; so101 dataset repair --dataset.root {root} rebuilds the "
+        "dataset with correct statistics"
     ]
 
 
@@ -306,14 +348,15 @@ def _info(cfg: InspectConfig) -> int:
 def _validate(cfg: InspectConfig) -> int:
     root = cfg.dataset.existing_root()
     problems = validate(root, cfg.dataset.repo_id, cfg.resimulate)
+    notes = unchecked(root) + image_stats_notes(root)
     if problems:
-        problems += [f"note: {line}" for line in unchecked(root)]
+        problems += [f"note: {line}" for line in notes]
         print(f"dataset validate: {root}: {len(problems)} problem(s)")
         for problem in problems:
             print(f"  - {problem}")
         return 1
     print(f"dataset validate: {root}: OK")
-    for line in unchecked(root):
+    for line in notes:
         print(f"  note: {line}")
     return 0
 

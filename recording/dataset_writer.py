@@ -11,6 +11,9 @@ Videos are encoded while recording (LeRobot's streaming encoder), which makes ``
 skips the PNG round trip. LeRobot's encoder drops frames when its queue is full (a real camera cannot wait); a
 simulation can, so the writer swaps in an encoder that waits instead: no frame is ever lost.
 
+Image statistics in ``meta/stats.json`` are computed with pixels as floats (``correct_image_stats``): LeRobot
+0.4.4's own make image ``std`` 10-100x too small.
+
 Episodes become part of the dataset only through ``save_episode``, each in one durable commit (LeRobot's writers
 are closed after every episode, ``so101.recording.episode_commit``): whatever kills the process, every episode reported
 saved is in a valid dataset. ``discard_episode`` drops the one in progress; ``finalize`` ends the session.
@@ -32,13 +35,13 @@ import numpy as np
 
 from so101.errors import ConfigError, DatasetError
 from so101.kinematics.units import JOINT_FEATURE_NAMES
-from so101.lerobot_compat import require, use_lossless_encoder
+from so101.lerobot_compat import correct_image_stats, require, use_lossless_encoder
 from so101.recording.crash_points import crash_point
 from so101.recording.dataset_checks import check_openable
 from so101.recording.dataset_lock import DatasetLock
 from so101.recording.durable_root import DurableRoot
 from so101.recording.episode_commit import EpisodeCommitter
-from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
+from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata, recorded_repo_id
 from so101.sim.randomization import ScenePlacement
 from so101.sim.scene import CameraConfig
 from so101.sim.task_signals import TASK
@@ -56,14 +59,16 @@ units."""
 ROBOT_TYPES = (ROBOT_TYPE, SIM_ROBOT_TYPE)
 
 VIDEO_CODECS: tuple[str, ...] = ("libsvtav1", "h264", "hevc")
+DEFAULT_REPO_ID = "local/so101_pickplace"
+"""``--dataset.repo_id`` when none is given."""
 
 
 @dataclass
 class DatasetConfig:
     """Where and how the dataset is written (``--dataset.repo_id``, ``--dataset.root``, ...)."""
 
-    repo_id: str = "local/so101_pickplace"
-    """Name of the dataset (``user/name``); nothing is uploaded."""
+    repo_id: str = DEFAULT_REPO_ID
+    """Name of the dataset (``user/name``); nothing is uploaded. Kept in ``meta/so101/recording.json``."""
     root: Path | None = None
     """Folder of the dataset; default: LeRobot's cache, ``$HF_LEROBOT_HOME/<repo_id>``."""
     task: str = TASK
@@ -91,7 +96,7 @@ class DatasetConfig:
 class DatasetRef:
     """An existing dataset to read (``--dataset.repo_id``, ``--dataset.root``)."""
 
-    repo_id: str = "local/so101_pickplace"
+    repo_id: str = DEFAULT_REPO_ID
     """Name of the dataset (``user/name``), as LeRobot opens it; without ``root`` it also names the folder in
     LeRobot's cache."""
     root: Path | None = None
@@ -137,7 +142,7 @@ def dataset_features(
     cameras: list[CameraConfig], extra: dict[str, dict[str, Any]] | None = None
 ) -> dict[str, dict[str, Any]]:
     """The dataset's features, in the form ``LeRobotDataset.create`` takes; ``extra`` features are added (a
-    deployment's ``action.policy``)."""
+    deployment's ``policy.action``)."""
     names = list(JOINT_FEATURE_NAMES)
     features: dict[str, dict[str, Any]] = {
         "observation.state": {"dtype": "float32", "shape": (6,), "names": names},
@@ -188,6 +193,8 @@ class DatasetWriter:
         self.lock = lock
         self._root = root
         self.metadata = SceneMetadata(root)
+        # The dataset's name, which LeRobot's files do not keep (export-hdf5 names its source by it).
+        session = {**session, "repo_id": dataset.repo_id}
         self._used_seeds = {r.placement.seed for r in self.metadata.episodes() if r.placement.seed is not None}
         self.session = session
         self.session_index = session_index
@@ -237,6 +244,7 @@ class DatasetWriter:
                 encoder_threads=config.encoder_threads,
             )
             use_lossless_encoder(dataset, config.encoder_threads)
+            correct_image_stats()
             return cls(dataset, root, session, 0, config.task, lock)
 
     @classmethod
@@ -268,8 +276,11 @@ class DatasetWriter:
                     "episodes could not be re-simulated. Record into a new --dataset.root and merge instead"
                 )
             check_openable(root, "--resume")
+            repo_id = config.repo_id
+            if repo_id == DEFAULT_REPO_ID:  # not given: the name the dataset was recorded under
+                repo_id = recorded_repo_id(metadata.sessions()) or repo_id
             dataset = LeRobotDataset(
-                config.repo_id,
+                repo_id,
                 root=root,
                 vcodec=config.vcodec,
                 streaming_encoding=True,
@@ -292,6 +303,7 @@ class DatasetWriter:
                     "--dataset.root"
                 )
             use_lossless_encoder(dataset, config.encoder_threads)
+            correct_image_stats()
             return cls(dataset, root, session, len(metadata.sessions()), config.task, lock)
 
     @property

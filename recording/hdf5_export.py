@@ -2,6 +2,7 @@
 
     so101 dataset export-hdf5 --dataset.root data/pick --output data/pick_hdf5
     so101 dataset export-hdf5 --dataset.root data/pick --output data/pick_hdf5 --episodes "[0, 3]"
+    so101 dataset export-hdf5 --dataset.root data/pick --output data/pick_hdf5 --pad_to 400   # equal lengths
 
 One file per episode, ``<output>/episode_<i>.hdf5`` (``i`` the dataset's episode index), laid out as the original
 ACT / ALOHA scripts (``record_sim_episodes.py``, ``imitate_episodes.py``) read it:
@@ -12,7 +13,14 @@ ACT / ALOHA scripts (``record_sim_episodes.py``, ``imitate_episodes.py``) read i
 * ``/observations/images/<camera>`` (T, H, W, 3) uint8 RGB, ``<camera>`` the name after ``observation.images.``;
 * ``/action`` (T, 6) float32: ``action``;
 * root attributes: ``sim`` True, ``fps``, ``units`` (``degrees``: the dataset's units, body joints in degrees and
-  the gripper 0 closed .. 100 open), ``joint_names``, ``task``, ``robot_type``, ``episode_index``, ``source``.
+  the gripper 0 closed .. 100 open), ``joint_names``, ``task``, ``robot_type``, ``episode_index``, ``source`` (the
+  dataset's repo_id, or its folder when no repo_id is known), ``source_root`` (its folder), ``episode_len`` (the
+  episode's real frames).
+
+With ``--pad_to N`` every file holds exactly N frames, as ALOHA's simulated episodes do: ACT's original loader
+(``utils.py``: ``get_norm_stats`` stacks the episodes) needs equal lengths. The last frame is repeated (the arm holds
+still: ``qvel`` 0) and ``/is_pad`` (N,) bool marks the added frames; an episode longer than N is refused before
+anything is written. ``so101 dataset import-hdf5`` drops the padded frames again.
 
 Joint values are written in the dataset's units, untouched. Videos are decoded with LeRobot's own decoder
 (``decode_video_frames``, its default backend), a few frames at a time, and episodes are written one after the
@@ -33,7 +41,8 @@ from so101.command import run_command
 from so101.errors import ConfigError, DatasetError
 from so101.kinematics.units import JOINT_FEATURE_NAMES
 from so101.recording.dataset_lock import DatasetLock
-from so101.recording.dataset_writer import DatasetRef
+from so101.recording.dataset_writer import DEFAULT_REPO_ID, DatasetRef
+from so101.recording.scene_metadata import SceneMetadata, recorded_repo_id
 from so101.recording.staged_output import StagedOutput
 
 if TYPE_CHECKING:
@@ -58,10 +67,15 @@ class ExportConfig:
     """Folder of the HDF5 files (created when missing); files already there are never overwritten."""
     episodes: list[int] | None = None
     """Episode indices to export, e.g. ``--episodes "[0, 3]"``; default: all."""
+    pad_to: int | None = None
+    """Write every episode with exactly this many frames (the last one repeated, ``/is_pad`` marking the copies),
+    for loaders that stack episodes (ACT's original ``utils.py``); default: each episode at its own length."""
 
     def __post_init__(self) -> None:
         if self.output is None:
             raise ValueError("--output is required: the folder to write episode_<i>.hdf5 files into")
+        if self.pad_to is not None and self.pad_to < 1:
+            raise ConfigError("pad_to", self.pad_to, "must be a number of frames (1 or more)")
         if self.episodes is not None and (not self.episodes or min(self.episodes) < 0):
             raise ConfigError("episodes", self.episodes, "must list episode indices (0 or more)")
 
@@ -70,18 +84,38 @@ def episode_file(output: Path, episode_index: int) -> Path:
     return Path(output) / f"episode_{episode_index}.hdf5"
 
 
+def dataset_name(ref: DatasetRef) -> str | None:
+    """The dataset's repo_id: ``--dataset.repo_id`` when given (or when it found the dataset in LeRobot's cache),
+    else the one its recording kept in ``meta/so101/recording.json``, else its place in LeRobot's cache; None when
+    nothing says (LeRobot's own files do not keep it)."""
+    if ref.root is None or ref.repo_id != DEFAULT_REPO_ID:
+        return ref.repo_id
+    recorded = recorded_repo_id(SceneMetadata(Path(ref.root)).sessions())
+    if recorded is not None:
+        return recorded
+    from lerobot.utils.constants import HF_LEROBOT_HOME
+
+    root, cache = Path(ref.root).resolve(), Path(HF_LEROBOT_HOME).resolve()
+    inside = root.relative_to(cache) if root.is_relative_to(cache) else None
+    return inside.as_posix() if inside is not None and len(inside.parts) == 2 else None
+
+
 def export_hdf5(
-    root: Path, output: Path, repo_id: str = "local/so101_pickplace", episodes: list[int] | None = None
+    root: Path, output: Path, repo_id: str | None = None, episodes: list[int] | None = None,
+    pad_to: int | None = None,
 ) -> list[Path]:
     """Export episodes of the dataset at ``root`` into ``output``; returns the files written, in order.
+    ``repo_id``: the dataset's name (``source`` attribute; None: unknown, the folder is written instead);
+    ``pad_to``: frames of every file (None: each episode's own length).
 
     Raises:
-        DatasetError: the dataset's state or action is not the six SO-101 joints, or an episode does not exist.
+        DatasetError: the dataset's state or action is not the six SO-101 joints, an episode does not exist, or an
+            episode is longer than ``pad_to``.
         FileExistsError: an episode's file exists already in ``output``.
     """
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    dataset = LeRobotDataset(repo_id, root=root)
+    dataset = LeRobotDataset(repo_id or DEFAULT_REPO_ID, root=root)
     meta = dataset.meta
     for key in ("observation.state", "action"):
         feature = meta.features.get(key)
@@ -103,15 +137,30 @@ def export_hdf5(
     unknown = sorted(set(chosen) - set(available))
     if unknown:
         raise DatasetError(f"--episodes {unknown} are not in {root}, which has episodes 0..{meta.total_episodes - 1}")
+    if pad_to is not None:
+        lengths = {index: int(meta.episodes[index]["length"]) for index in chosen}
+        longest = max(lengths, key=lambda index: lengths[index])
+        if lengths[longest] > pad_to:
+            too_long = sorted(index for index, length in lengths.items() if length > pad_to)
+            raise DatasetError(
+                f"--pad_to {pad_to}: episode {longest} of {root} has {lengths[longest]} frames (episodes longer than "
+                f"{pad_to}: {too_long}); give --pad_to {lengths[longest]} or more, or leave those out with --episodes"
+            )
     output = Path(output)
     existing = [episode_file(output, index) for index in chosen if episode_file(output, index).exists()]
     if existing:
         raise FileExistsError(f"{existing[0]} exists already; choose another --output or remove the old files")
     output.mkdir(parents=True, exist_ok=True)
-    return [_export_episode(dataset, index, episode_file(output, index), repo_id) for index in chosen]
+    source = repo_id if repo_id is not None else str(Path(root).resolve())
+    return [_export_episode(dataset, index, episode_file(output, index), source, pad_to) for index in chosen]
 
 
-def _export_episode(dataset: LeRobotDataset, index: int, path: Path, repo_id: str) -> Path:
+def padded(values: np.ndarray, length: int) -> np.ndarray:
+    """``values`` (T, ...) extended to ``length`` frames by repeating its last frame."""
+    return np.concatenate([values, np.repeat(values[-1:], length - len(values), axis=0)])
+
+
+def _export_episode(dataset: LeRobotDataset, index: int, path: Path, source: str, pad_to: int | None) -> Path:
     import h5py
 
     meta = dataset.meta
@@ -121,6 +170,11 @@ def _export_episode(dataset: LeRobotDataset, index: int, path: Path, repo_id: st
     qpos = np.asarray(frames["observation.state"], dtype=np.float32)
     action = np.asarray(frames["action"], dtype=np.float32)
     timestamps = np.asarray(frames["timestamp"], dtype=np.float64)
+    length = len(qpos) if pad_to is None else pad_to
+    qvel = joint_velocity(qpos, meta.fps)
+    if length > len(qpos):  # held still after the end: the same pose, no velocity
+        qvel = np.concatenate([qvel, np.zeros((length - len(qpos), qvel.shape[1]), dtype=np.float32)])
+        qpos, action = padded(qpos, length), padded(action, length)
     tasks = list(row["tasks"]) if row.get("tasks") is not None else []
     partial = path.with_name(path.name + ".partial")
     try:
@@ -135,17 +189,24 @@ def _export_episode(dataset: LeRobotDataset, index: int, path: Path, repo_id: st
                     "task": tasks[0] if tasks else "",
                     "robot_type": str(meta.robot_type),
                     "episode_index": index,
-                    "source": f"{repo_id} at {dataset.root}",
+                    "source": source,
+                    "source_root": str(Path(dataset.root).resolve()),
+                    "episode_len": len(timestamps),
                 }
             )
             observations = file.create_group("observations")
             observations.create_dataset("qpos", data=qpos)
-            qvel = observations.create_dataset("qvel", data=joint_velocity(qpos, meta.fps))
-            qvel.attrs["derived"] = "central finite difference of qpos (units per second); LeRobot records no velocity"
+            velocity = observations.create_dataset("qvel", data=qvel)
+            velocity.attrs["derived"] = (
+                "central finite difference of qpos (units per second); LeRobot records no velocity"
+            )
             file.create_dataset("action", data=action)
+            if pad_to is not None:
+                is_pad = file.create_dataset("is_pad", data=np.arange(length) >= len(timestamps))
+                is_pad.attrs["meaning"] = "true on frames added by --pad_to (copies of the last frame)"
             images = observations.create_group("images")
             for key in meta.video_keys:
-                _write_video(dataset, index, key, timestamps, images, key.removeprefix(IMAGE_PREFIX))
+                _write_video(dataset, index, key, timestamps, images, key.removeprefix(IMAGE_PREFIX), length)
         partial.rename(path)
     finally:
         partial.unlink(missing_ok=True)
@@ -160,14 +221,15 @@ def joint_velocity(qpos: np.ndarray, fps: float) -> np.ndarray:
 
 
 def _write_video(
-    dataset: LeRobotDataset, index: int, key: str, timestamps: np.ndarray, group: h5py.Group, name: str
+    dataset: LeRobotDataset, index: int, key: str, timestamps: np.ndarray, group: h5py.Group, name: str, length: int
 ) -> None:
-    """Decode the episode's span of one camera's video, ``DECODE_FRAMES`` at a time, into ``group[name]``."""
+    """Decode the episode's span of one camera's video, ``DECODE_FRAMES`` at a time, into ``group[name]``, and
+    repeat its last frame up to ``length`` frames."""
     from lerobot.datasets.video_utils import decode_video_frames
 
     height, width, channels = dataset.meta.features[key]["shape"]
     target = group.create_dataset(
-        name, shape=(len(timestamps), height, width, channels), dtype=np.uint8, chunks=(1, height, width, channels)
+        name, shape=(length, height, width, channels), dtype=np.uint8, chunks=(1, height, width, channels)
     )
     video_path = dataset.root / dataset.meta.get_video_file_path(index, key)
     offset = float(dataset.meta.episodes[index][f"videos/{key}/from_timestamp"])
@@ -177,6 +239,8 @@ def _write_video(
         # LeRobot returns float32 (N, C, H, W) in [0, 1]; the ALOHA layout stores uint8 (N, H, W, C).
         pixels = (frames.permute(0, 2, 3, 1).numpy() * 255.0).round().astype(np.uint8)
         target[first : first + len(query)] = pixels
+    for frame in range(len(timestamps), length):
+        target[frame] = pixels[-1]
 
 
 # ---------------------------------------------------------------------- command
@@ -184,6 +248,7 @@ def _write_video(
 
 def _export(cfg: ExportConfig) -> int:
     root = cfg.dataset.existing_root()
+    name = dataset_name(cfg.dataset)
     output = Path(str(cfg.output))
     if output.exists():
         # Files added to an existing folder appear one by one, each complete (written under a temporary name).
@@ -191,14 +256,17 @@ def _export(cfg: ExportConfig) -> int:
             for partial in sorted(output.glob("episode_*.hdf5.partial")):
                 partial.unlink()  # the lock was free: the export that wrote it is dead
                 print(f"dataset export-hdf5: removed {partial}, the unfinished file of an export that was killed")
-            paths = export_hdf5(root, output, cfg.dataset.repo_id, cfg.episodes)
+            paths = export_hdf5(root, output, name, cfg.episodes, cfg.pad_to)
     else:
         # A new folder appears whole: a killed export leaves no folder of some of the episodes.
         staged = StagedOutput(output, "dataset export-hdf5", "--output")
         with staged as staging:
-            paths = export_hdf5(root, staging, cfg.dataset.repo_id, cfg.episodes)
+            paths = export_hdf5(root, staging, name, cfg.episodes, cfg.pad_to)
             staged.commit()
-    print(f"dataset export-hdf5: {len(paths)} episode(s) of {root} written to {cfg.output} (ACT/ALOHA layout)")
+    padding = f", padded to {cfg.pad_to} frames (/is_pad marks the copies)" if cfg.pad_to is not None else ""
+    print(
+        f"dataset export-hdf5: {len(paths)} episode(s) of {root} written to {cfg.output} (ACT/ALOHA layout{padding})"
+    )
     return 0
 
 

@@ -47,7 +47,7 @@ from so101.errors import ConfigError, DatasetError
 from so101.kinematics.units import JointLimits
 from so101.recording.dataset_writer import DatasetConfig, DatasetWriter
 from so101.recording.hdf5_layouts import (
-    EpisodeSource,
+    CheckedEpisode,
     check_episode,
     episode_units,
     file_attribute,
@@ -167,7 +167,7 @@ def import_hdf5(cfg: ImportConfig) -> ImportSummary:
         try:
             limits = _model_limits()
             for episode in checked:
-                for state, action, images in _frames(episode.source, units[episode.source.name], limits):
+                for state, action, images in _frames(episode, units[episode.source.name], limits):
                     writer.add_frame(state, action, images)
                 writer.save_sceneless_episode()
                 frames += episode.frames
@@ -181,14 +181,16 @@ def import_hdf5(cfg: ImportConfig) -> ImportSummary:
 
 
 def _frames(
-    source: EpisodeSource, units: str, limits: JointLimits
+    episode: CheckedEpisode, units: str, limits: JointLimits
 ) -> Iterator[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]]:
-    """(state, action, images) of each frame, joints in dataset units; images read ``READ_FRAMES`` at a time."""
+    """(state, action, images) of each frame before any padding, joints in dataset units; images read
+    ``READ_FRAMES`` at a time."""
     import h5py
 
+    source = episode.source
     with h5py.File(source.path, "r") as file:
-        states = np.asarray(file[source.state_key], dtype=np.float64)
-        actions = np.asarray(file[source.action_key], dtype=np.float64)
+        states = np.asarray(file[source.state_key], dtype=np.float64)[: episode.frames]
+        actions = np.asarray(file[source.action_key], dtype=np.float64)[: episode.frames]
         states, actions = to_dataset_units(states, units, limits), to_dataset_units(actions, units, limits)
         for first in range(0, len(states), READ_FRAMES):
             block = {camera: file[key][first : first + READ_FRAMES] for camera, key in source.images.items()}

@@ -42,6 +42,8 @@ class EpisodeSource:
     """Workbench camera name -> dataset path inside the file."""
     attrs: dict[str, object]
     """Root attributes of the file (``fps``, ``units``, ``task``)."""
+    is_pad: str | None = None
+    """The dataset marking frames added by ``export-hdf5 --pad_to`` (``/is_pad``), whose frames are not imported."""
 
     @property
     def name(self) -> str:
@@ -91,7 +93,8 @@ def find_episodes(path: Path, rename: dict[str, str]) -> list[EpisodeSource]:
         if "observations/qpos" in file and "action" in file:
             images = file.get("observations/images", {})
             cameras = {_camera(path, name, rename, {}): f"observations/images/{name}" for name in images}
-            return [EpisodeSource(path, "/", "act", "observations/qpos", "action", cameras, attrs)]
+            is_pad = "is_pad" if "is_pad" in file else None
+            return [EpisodeSource(path, "/", "act", "observations/qpos", "action", cameras, attrs, is_pad)]
         if "data" in file and isinstance(file["data"], h5py.Group):
             episodes = []
             for demo in sorted(file["data"], key=lambda name: _natural_key(Path(name))):
@@ -182,6 +185,16 @@ def check_episode(source: EpisodeSource) -> CheckedEpisode:
         listed = ", ".join(f"{key} {length}" for key, length in lengths.items())
         raise DatasetError(f"{source.name}: lengths differ ({listed}); every array needs one entry per frame")
     frames = next(iter(lengths.values()))
+    if source.is_pad is not None:
+        with h5py.File(source.path, "r") as file:
+            is_pad = np.asarray(file[source.is_pad], dtype=bool)
+        real = int(np.argmax(is_pad)) if is_pad.any() else len(is_pad)
+        if len(is_pad) != frames or is_pad[real:].sum() != len(is_pad) - real:
+            raise DatasetError(
+                f"{source.name}: /{source.is_pad} is not {frames} flags false then true (padding at the end, as "
+                "export-hdf5 --pad_to writes it); fix or remove it"
+            )
+        frames = real
     if frames == 0:
         raise DatasetError(f"{source.name}: the episode has no frames")
     return CheckedEpisode(source, frames, shapes)

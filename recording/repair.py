@@ -8,7 +8,8 @@ truncated file). An episode is kept when all of these hold: its frames are reada
 state and action), every camera's video holds its n frames, and ``meta/so101/episodes.jsonl`` holds its scene with
 n frames (datasets of other tools, such as ``lerobot-record``, have no ``meta/so101``: no scene is asked of them).
 The others are dropped, each with the reason. Kept episodes are written again through LeRobot into a new folder
-(renumbered from 0; videos re-encoded, statistics recomputed), with their scenes and sessions: the original folder
+(renumbered from 0; videos re-encoded, statistics recomputed, image statistics correct whatever LeRobot
+version wrote the original), with their scenes and sessions: the original folder
 is only read. Video timestamps come from ``meta/episodes`` when it is readable; without it, a camera's video files
 are taken, in order, as the episodes one after another, as LeRobot 0.4.4 appends them.
 
@@ -29,7 +30,7 @@ import numpy as np
 
 from so101.command import run_command
 from so101.errors import DatasetError
-from so101.lerobot_compat import use_lossless_encoder
+from so101.lerobot_compat import correct_image_stats, use_lossless_encoder
 from so101.recording.dataset_checks import read_info
 from so101.recording.dataset_writer import DatasetConfig, DatasetRef
 from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
@@ -248,6 +249,7 @@ def repair(root: Path, output: Path, repo_id: str) -> tuple[list[int], dict[int,
         use_videos=True, vcodec="h264", streaming_encoding=True,
     )
     use_lossless_encoder(dataset, DatasetConfig(repo_id=repo_id).encoder_threads)
+    correct_image_stats()
     readers = {key: VideoFrames() for key in video_keys}
     kept: list[int] = []
     dropped: dict[int, str] = {}

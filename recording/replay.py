@@ -93,7 +93,8 @@ def load_episodes(root: Path, episodes: list[int] | None = None, joint_actions: 
     if not metadata.exists():
         raise FileNotFoundError(
             f"{root} has no workbench scene files ({metadata.recording_path}); only datasets recorded with "
-            "`so101 record` can be re-simulated"
+            "`so101 record` can be re-simulated. Rewritten by lerobot-edit-dataset (which drops meta/so101)? "
+            f"so101 dataset restore-scenes --dataset.root {root} brings the scenes back from the original"
         )
     files = sorted((root / "data").glob("chunk-*/file-*.parquet"))
     if not files:

@@ -142,6 +142,14 @@ def session_metadata(
     }
 
 
+def recorded_repo_id(sessions: list[dict[str, Any]]) -> str | None:
+    """The repo_id the sessions were recorded under, when they name exactly one and the dataset is theirs (not a
+    merge, nor a dataset a LeRobot tool made whose scenes were restored)."""
+    names = {session["repo_id"] for session in sessions if session.get("repo_id")}
+    derived = any("merged_from" in s or "scenes_restored_from" in s for s in sessions)
+    return names.pop() if len(names) == 1 and not derived else None
+
+
 def _as_dict(config: Any) -> Any:
     if config is None:
         return None
@@ -207,9 +215,10 @@ class SceneMetadata:
             stream.flush()
 
     def write_all(self, sessions: list[dict[str, Any]], episodes: list[EpisodeRecord]) -> None:
-        """Replace both files (used by ``dataset merge``)."""
-        self._write_json(self.recording_path, {"format": FORMAT_VERSION, "sessions": sessions})
+        """Replace both files (``dataset merge``, ``restore-scenes``); the scenes first: ``recording.json`` marks a
+        workbench dataset, so a kill between the two leaves none that lacks its scenes."""
         write_atomic(self.episodes_path, "".join(record.to_json() + "\n" for record in episodes))
+        self._write_json(self.recording_path, {"format": FORMAT_VERSION, "sessions": sessions})
 
     @staticmethod
     def _write_json(path: Path, payload: dict[str, Any]) -> None:

@@ -42,6 +42,7 @@ COMMANDS: Table = {
         "merge": Command("so101.recording.dataset_merge:main", "merge datasets into a new one"),
         "delete-episodes": Command("so101.recording.dataset_edit:main", "remove episodes (LeRobot's tool), scenes in step"),
         "repair": Command("so101.recording.repair:main", "rebuild a broken dataset from its provably complete episodes"),
+        "restore-scenes": Command("so101.recording.scene_restore:main", "the scenes lerobot-edit-dataset leaves out"),
     },
     "convert-ee": Command("so101.recording.convert_ee:main", "convert a joint-space dataset to end-effector space, verified"),
     "train": Command("so101.training.train:main", "train ACT on a dataset, evaluating success in the sim as it learns"),

@@ -7,7 +7,9 @@ The workbench pins ``lerobot==0.4.4`` and ``draccus==0.10.0`` and relies on what
 * LeRobot's dataset writer: the streaming video encoder is replaced by one that waits on a full queue instead of
   dropping the frame (``use_lossless_encoder``); the dataset's folder is redirected while an episode is saved, its
   Parquet writers are closed after every episode and its latest-episode state is cleared (``DatasetInternals``,
-  used by ``so101.recording.episode_commit``).
+  used by ``so101.recording.episode_commit``);
+* LeRobot's statistics: pixels are summed as floats, so that image ``std`` in ``meta/stats.json`` is right
+  (``correct_image_stats``).
 
 On any other version these would break silently (a patch that no longer applies, an attribute that moved), so each
 entry point checks the installed version first and refuses with the fix (``require``). ``tests/test_lerobot_compat.py``
@@ -138,6 +140,35 @@ def use_lossless_encoder(dataset: LeRobotDataset, encoder_threads: int | None) -
         queue_maxsize=30,
         encoder_threads=encoder_threads,
     )
+
+
+# ------------------------------------------------------------------------------------------ statistics
+
+
+def correct_image_stats() -> None:
+    """Make LeRobot's running statistics take integer batches (uint8 pixels) as float64 (idempotent).
+
+    Every dataset the workbench writes or rebuilds computes its statistics through LeRobot's ``RunningQuantileStats``
+    (the streaming encoder's per-episode image statistics, ``compute_episode_stats``); call this before writing.
+    """
+    import numpy as np
+    from lerobot.datasets.compute_stats import RunningQuantileStats
+
+    if getattr(RunningQuantileStats, "_so101_float_batches", False):
+        return
+    require("lerobot", "correct image statistics in meta/stats.json")
+    update = RunningQuantileStats.update
+
+    def update_in_floats(self: RunningQuantileStats, batch: np.ndarray) -> None:
+        # LeRobot 0.4.4 squares uint8 pixels in uint8 (batch**2 wraps at 256), which makes the image std of
+        # stats.json 0.0006-0.014 where the frames' std is ~0.1: a policy normalising by it (use_imagenet_stats
+        # false) divides by garbage. Fixed upstream after 0.4.4 (huggingface/lerobot#3697) the same way.
+        if np.issubdtype(batch.dtype, np.integer):
+            batch = batch.astype(np.float64)
+        update(self, batch)
+
+    RunningQuantileStats.update = update_in_floats
+    RunningQuantileStats._so101_float_batches = True
 
 
 # ------------------------------------------------------------------------------------------ dataset writer

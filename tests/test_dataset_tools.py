@@ -178,3 +178,20 @@ def test_merge_warns_about_scenes_that_appear_twice(datasets: tuple[Path, Path],
     assert so101_main(argv) == 0
     out = capsys.readouterr().out
     assert f"warning: 2 episode(s) of {copy_a} use scene seeds already in the datasets before it" in out
+
+
+def test_image_statistics_as_lerobot_0_4_4_wrote_them_are_noted_with_the_fix(
+    datasets: tuple[Path, Path], copy_a: Path, capsys
+) -> None:
+    from so101.recording.dataset_tools import image_stats_notes
+
+    assert image_stats_notes(datasets[0]) == []  # the workbench's own statistics are right
+    stats_path = copy_a / "meta" / "stats.json"
+    stats = json.loads(stats_path.read_text())
+    for key in [k for k in stats if k.startswith("observation.images.")]:
+        stats[key]["std"] = (np.asarray(stats[key]["std"]) / 1000).tolist()  # what LeRobot 0.4.4 writes
+    stats_path.write_text(json.dumps(stats))
+    assert so101_main(["dataset", "validate", "--dataset.root", str(copy_a), "--resimulate", "false"]) == 0
+    out = capsys.readouterr().out
+    assert "OK" in out and "note: image std in meta/stats.json is implausibly small" in out
+    assert f"so101 dataset repair --dataset.root {copy_a}" in out

@@ -107,9 +107,17 @@ def test_a_matching_set_up_passes_preflight_runs_and_records_a_valid_dataset(rig
 
     dataset = LeRobotDataset("test/deployed", root=tmp_path / "deployed")
     assert dataset.meta.total_episodes == 2 and dataset.meta.total_frames == 18
-    assert {"action", "action.policy", "observation.state", "observation.images.wrist_cam"} <= set(dataset.features)
+    assert {"action", "policy.action", "observation.state", "observation.images.wrist_cam"} <= set(dataset.features)
+    # LeRobot's own classification (what lerobot-train builds a policy from): the sent action is the one output, the
+    # state and the cameras the inputs; the raw policy action is neither.
+    from lerobot.configs.types import FeatureType
+    from lerobot.datasets.utils import dataset_to_policy_features
+
+    policy_features = dataset_to_policy_features(dataset.meta.features)
+    assert set(policy_features) == {"action", "observation.state", *dataset.meta.camera_keys}
+    assert [k for k, f in policy_features.items() if f.type is FeatureType.ACTION] == ["action"]
     sent = np.stack([dataset[i]["action"].numpy() for i in range(9)])
-    raw = np.stack([dataset[i]["action.policy"].numpy() for i in range(9)])
+    raw = np.stack([dataset[i]["policy.action"].numpy() for i in range(9)])
     state = dataset[0]["observation.state"].numpy()
     # The ramp: the sent targets creep from the measured pose, 1 degree a step, while the raw actions jump.
     assert np.abs(sent[0, :5] - state[:5]).max() <= 1.0 + 1e-4 < np.abs(raw[0, :5] - state[:5]).max()
@@ -292,9 +300,34 @@ def test_an_end_effector_policy_observes_the_tcp_and_acts_through_the_ik(rig, ti
     assert status == 0, out
     dataset = LeRobotDataset("test/deployed", root=tmp_path / "deployed")
     # The raw actions are poses in the checkpoint's layout; what was sent are joint targets within the step bound.
-    assert dataset.meta.features["action.policy"]["names"] == list(EELayout().names)
+    assert dataset.meta.features["policy.action"]["names"] == list(EELayout().names)
     sent = np.stack([dataset[i]["action"].numpy() for i in range(9)])
     assert np.isfinite(sent).all() and np.abs(np.diff(sent[:, :5], axis=0)).max() <= 1.0 + 1e-4
+
+
+@pytest.mark.parametrize("layout", ["joints", "ee"])
+def test_lerobot_takes_the_sent_action_for_the_one_output_and_not_the_raw_policy_action(layout: str) -> None:
+    """A deployment dataset's features as LeRobot's dataset_to_policy_features (what lerobot-train and make_policy
+    build a policy from) sees them: the raw policy action is neither an input nor an output."""
+    from lerobot.configs.types import FeatureType
+    from lerobot.datasets.utils import DEFAULT_FEATURES, dataset_to_policy_features
+
+    from so101.inference.deploy_loop import policy_action_feature
+    from so101.kinematics.ee_features import EELayout
+    from so101.kinematics.units import JOINT_FEATURE_NAMES
+    from so101.recording.dataset_writer import dataset_features
+    from so101.sim.scene import CameraConfig
+
+    names = list(JOINT_FEATURE_NAMES) if layout == "joints" else list(EELayout().names)
+    cameras = [CameraConfig("overhead_cam", 64, 48), CameraConfig("wrist_cam", 64, 48)]
+    features = {**dataset_features(cameras, policy_action_feature(names)), **DEFAULT_FEATURES}
+    policy_features = dataset_to_policy_features(features)
+    assert {key: f.type for key, f in policy_features.items()} == {
+        "action": FeatureType.ACTION,
+        "observation.state": FeatureType.STATE,
+        "observation.images.overhead_cam": FeatureType.VISUAL,
+        "observation.images.wrist_cam": FeatureType.VISUAL,
+    }
 
 
 def test_robot_options_are_lerobots_follower_config(tmp_path: Path) -> None:

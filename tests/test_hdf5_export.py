@@ -64,3 +64,50 @@ def test_existing_files_and_unknown_episodes_are_refused(tiny_dataset: Path, exp
     with pytest.raises(So101Error, match=r"--episodes \[7\]"):
         export_hdf5(tiny_dataset, exported.parent / "other", TINY_REPO_ID, [1, 7])
     assert not (exported.parent / "other").exists()
+
+
+def test_the_source_is_the_datasets_repo_id_even_when_only_its_folder_is_given(
+    tiny_dataset: Path, exported: Path, tmp_path: Path
+) -> None:
+    from so101.recording.dataset_writer import DatasetRef
+    from so101.recording.hdf5_export import dataset_name
+
+    with h5py.File(exported / "episode_0.hdf5") as file:
+        assert file.attrs["source"] == TINY_REPO_ID and file.attrs["source_root"] == str(tiny_dataset.resolve())
+    # Only --dataset.root: the name the recording kept in meta/so101/recording.json, not the option's default.
+    output = tmp_path / "by_root"
+    assert main(["--dataset.root", str(tiny_dataset), "--output", str(output), "--episodes", "[1]"]) == 0
+    with h5py.File(output / "episode_1.hdf5") as file:
+        assert file.attrs["source"] == TINY_REPO_ID
+    assert dataset_name(DatasetRef(repo_id="me/other", root=tiny_dataset)) == "me/other"  # given: it wins
+    assert dataset_name(DatasetRef(root=tmp_path)) is None  # nothing says (a lerobot-record dataset)
+
+
+def test_pad_to_writes_equal_lengths_marking_the_copies_of_the_last_frame(tiny_dataset: Path, tmp_path: Path) -> None:
+    output = tmp_path / "padded"
+    assert main(["--dataset.root", str(tiny_dataset), "--output", str(output), "--episodes", "[0, 2]",
+                 "--pad_to", "50"]) == 0  # fmt: skip
+    with h5py.File(exported_file := output / "episode_2.hdf5") as file:
+        qpos, qvel, action = file["observations/qpos"][()], file["observations/qvel"][()], file["action"][()]
+        images, is_pad = file["observations/images/wrist_cam"][()], file["is_pad"][()]
+        assert file.attrs["episode_len"] == 40
+    assert qpos.shape == action.shape == qvel.shape == (50, 6) and images.shape == (50, 96, 128, 3)
+    assert is_pad.dtype == bool and not is_pad[:40].any() and is_pad[40:].all()
+    for values in (qpos, action, images):
+        assert (values[40:] == values[39]).all()
+    assert not qvel[40:].any() and qvel[:40].any()
+    # What ACT's original loader does with the files (get_norm_stats): stack every episode's arrays.
+    stacked = []
+    for path in sorted(output.glob("episode_*.hdf5")):
+        with h5py.File(path) as file:
+            stacked.append(file["observations/qpos"][()])
+    assert np.stack(stacked).shape == (2, 50, 6)
+    with h5py.File(exported_file) as file, h5py.File(output / "episode_0.hdf5") as other:
+        assert not np.array_equal(file["action"][()], other["action"][()])
+
+
+def test_pad_to_shorter_than_an_episode_is_refused_before_writing(tiny_dataset: Path, tmp_path: Path) -> None:
+    refusal = r"--pad_to 30: episode 0 of .* has 40 frames \(episodes longer than 30: \[0, 1\]\); give --pad_to 40"
+    with pytest.raises(So101Error, match=refusal):
+        export_hdf5(tiny_dataset, tmp_path / "short", TINY_REPO_ID, [0, 1], pad_to=30)
+    assert not (tmp_path / "short").exists()

@@ -142,3 +142,15 @@ def test_files_without_units_need_the_flag(tmp_path: Path) -> None:
     with pytest.raises(So101Error, match="--units"):
         episode_units(episode, "auto")
     assert episode_units(episode, "radians") == "radians"
+
+
+def test_frames_padded_by_export_are_not_imported(tmp_path: Path) -> None:
+    path = write_act(tmp_path / "episode_0.hdf5", frames=8, fps=30, units="degrees")
+    with h5py.File(path, "a") as file:
+        file.create_dataset("is_pad", data=np.arange(8) >= 5)
+    assert check_episode(find_episodes(path, {})[0]).frames == 5
+    with h5py.File(path, "a") as file:
+        del file["is_pad"]
+        file.create_dataset("is_pad", data=np.array([False, True] * 4))  # not padding at the end
+    with pytest.raises(So101Error, match="is_pad is not 8 flags false then true"):
+        check_episode(find_episodes(path, {})[0])

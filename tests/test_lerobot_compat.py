@@ -169,3 +169,63 @@ def test_abandoned_writers_leave_nothing_to_flush(tmp_path: Path) -> None:
     assert dataset.writer is not None
     internals.abandon_writers()
     assert dataset.writer is None and dataset.meta.writer is None and not dataset.meta.metadata_buffer
+
+
+# ------------------------------------------------------------------------------------------- statistics
+
+
+def test_image_statistics_take_pixels_as_floats() -> None:
+    from lerobot.datasets.compute_stats import get_feature_stats
+
+    lerobot_compat.correct_image_stats()
+    lerobot_compat.correct_image_stats()  # idempotent: one float conversion, not two wrappers
+    pixels = np.random.default_rng(0).integers(0, 256, size=(8, 3, 12, 16), dtype=np.uint8)
+    stats = get_feature_stats(pixels, axis=(0, 2, 3), keepdims=True)
+    expected = pixels.astype(np.float64).std(axis=(0, 2, 3))
+    np.testing.assert_allclose(stats["std"].reshape(3), expected, rtol=1e-9)
+    np.testing.assert_allclose(stats["mean"].reshape(3), pixels.mean(axis=(0, 2, 3)), rtol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def camera_sized_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """2 scripted episodes of 8 frames at the default 640x480: at the tiny fixture's 128x96 the video codec's
+    chroma subsampling alone moves a channel's std by up to 9 %, at 640x480 by 2 %."""
+    from so101.recording.dataset_writer import DatasetConfig
+    from so101.recording.record import RecordConfig, record
+    from so101.sim.options import CameraOptions
+
+    root = tmp_path_factory.mktemp("datasets") / "camera_sized"
+    config = RecordConfig(
+        episodes=2, dataset=DatasetConfig(repo_id="test/camera_sized", root=root), keep_failed=True,
+        episode_time_s=8 / 30, cameras=CameraOptions(width=640, height=480),
+    )
+    assert record(config).total_episodes == 2
+    return root
+
+
+def test_recorded_image_statistics_are_the_frames(camera_sized_dataset: Path) -> None:
+    """meta/stats.json's image mean/std/min/max (0..1, per channel, LeRobot's (3, 1, 1) layout) against every frame
+    LeRobot decodes from the dataset's videos: std within 5 %."""
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+    from lerobot.datasets.utils import load_stats
+    from lerobot.datasets.video_utils import decode_video_frames
+
+    stats = load_stats(camera_sized_dataset)
+    dataset = LeRobotDataset("test/camera_sized", root=camera_sized_dataset)
+    for key in dataset.meta.video_keys:
+        frames = []
+        for episode in range(dataset.meta.total_episodes):
+            row = dataset.meta.episodes[episode]
+            start = float(row[f"videos/{key}/from_timestamp"])
+            times = [start + i / dataset.fps for i in range(int(row["length"]))]
+            path = dataset.root / dataset.meta.get_video_file_path(episode, key)
+            frames.append(decode_video_frames(path, times, dataset.tolerance_s, dataset.video_backend).numpy())
+        pixels = np.concatenate(frames)  # (N, 3, H, W) in 0..1
+        assert len(pixels) == dataset.num_frames == 16
+        true_std, true_mean = pixels.std(axis=(0, 2, 3)), pixels.mean(axis=(0, 2, 3))
+        assert np.asarray(stats[key]["std"]).shape == (3, 1, 1)
+        std, mean = np.asarray(stats[key]["std"]).reshape(3), np.asarray(stats[key]["mean"]).reshape(3)
+        assert true_std.min() > 0.05, true_std  # a scene, not a blank frame: the check below means something
+        np.testing.assert_allclose(std, true_std, rtol=0.05, err_msg=key)
+        np.testing.assert_allclose(mean, true_mean, atol=0.01, err_msg=key)
+        assert np.asarray(stats[key]["min"]).min() >= 0.0 and np.asarray(stats[key]["max"]).max() <= 1.0

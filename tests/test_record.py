@@ -118,9 +118,12 @@ def test_an_interrupted_session_keeps_every_finished_episode(tmp_path: Path, err
     leftovers = [p for p in root.iterdir() if p.name not in ("data", "meta", "videos")]
     assert leftovers == [], "the partial episode's temporary files were left behind"
 
-    # --resume appends new scenes to the finished episodes.
-    summary = record(config(root, episodes=1, resume=True))
+    # --resume appends new scenes to the finished episodes; without --dataset.repo_id it keeps the dataset's name.
+    resumed = config(root, episodes=1, resume=True)
+    resumed.dataset = DatasetConfig(root=root, vcodec="h264")
+    summary = record(resumed)
     assert summary.total_episodes == 2
+    assert [s["repo_id"] for s in SceneMetadata(root).sessions()] == ["test/so101_record"] * 2
     assert [r.placement.seed for r in SceneMetadata(root).episodes()] == [0, 1]
     assert [r.session for r in SceneMetadata(root).episodes()] == [0, 1]
     assert open_dataset(root).meta.total_episodes == 2

@@ -156,3 +156,27 @@ def test_repairs_a_lerobot_record_dataset_without_scenes(broken: Path, capsys) -
     assert "episode 3: dropped: the video of observation.images.overhead_cam holds" in out
     output = broken.with_name("broken.repaired")
     assert repaired_episodes(output) == [40, 40, 40] and not (output / "meta" / "so101").exists()
+
+
+def test_a_repaired_dataset_has_correct_image_statistics(broken: Path, tiny_dataset: Path, tmp_path: Path) -> None:
+    """Statistics as LeRobot 0.4.4 wrote them (image std 1000x too small) are recomputed from the frames."""
+    import json
+
+    import numpy as np
+
+    from so101.recording.dataset_tools import image_stats_notes
+
+    stats_path = broken / "meta" / "stats.json"
+    stats = json.loads(stats_path.read_text())
+    keys = [key for key in stats if key.startswith("observation.images.")]
+    for key in keys:
+        stats[key]["std"] = (np.asarray(stats[key]["std"]) / 1000).tolist()
+    stats_path.write_text(json.dumps(stats))
+    assert image_stats_notes(broken)
+    output = tmp_path / "fixed"
+    assert main(["--dataset.root", str(broken), "--dataset.repo_id", TINY_REPO_ID, "--output", str(output)]) == 0
+    assert image_stats_notes(output) == []
+    repaired, recorded = (json.loads((root / "meta" / "stats.json").read_text()) for root in (output, tiny_dataset))
+    for key in keys:
+        # Recomputed from the decoded frames, which the video codec has moved a little from those recorded.
+        np.testing.assert_allclose(np.asarray(repaired[key]["std"]), np.asarray(recorded[key]["std"]), rtol=0.15)
