@@ -20,6 +20,9 @@ def test_pipeline_records_trains_evaluates_and_reports(tmp_path: Path, capsys: p
     assert "Preset `demo`: a few minutes that show every stage working" in report  # what its success means
     for stage in ("record", "replay", "train", "eval"):
         assert f"| {stage} | `so101 {stage}" in report
+    # Demonstrations with jittered waypoints, one pace, no deliberate regrasps; ACT without its variational objective.
+    assert "--expert.noise.enabled=true --expert.noise.regrasp_probability=0" in report
+    assert "--policy.use_vae=false" in report
     assert (out / "replay_episode_0.mp4").stat().st_size > 0
     assert (out / "train" / "eval_curve.png").is_file()
     assert list((out / "eval").glob("videos/**/*.mp4"))
@@ -43,6 +46,7 @@ def test_presets_set_every_stage_and_options_override_them() -> None:
     cpu = PipelineConfig(preset="cpu")
     assert (cpu.episodes, cpu.cameras.width, cpu.cameras.height, cpu.final_episodes, cpu.grid) == (200, 128, 96, 100, 7)
     assert "--augment.shift=0.05" in cpu.policy_args and "--policy.n_action_steps=30" in cpu.policy_args
+    assert "--policy.use_vae=false" in cpu.policy_args and "--optimizer.lr=3e-4" in cpu.policy_args
     demo = PipelineConfig()
     assert (demo.episodes, demo.cameras.width, demo.steps, demo.grid) == (10, 320, 300, 0)
     mixed = PipelineConfig(preset="cpu", episodes=50, policy_preset="small")
