@@ -169,3 +169,27 @@ def test_abandoned_writers_leave_nothing_to_flush(tmp_path: Path) -> None:
     assert dataset.writer is not None
     internals.abandon_writers()
     assert dataset.writer is None and dataset.meta.writer is None and not dataset.meta.metadata_buffer
+
+
+def test_lerobots_rollout_reads_the_tasks_of_async_workers() -> None:
+    import gymnasium as gym
+    from lerobot.envs import utils
+
+    import so101.sim.lerobot_env  # noqa: F401  (the env plugin applies ask_async_workers_for_tasks)
+    from so101.sim.env import ENV_ID, TASK
+
+    def make() -> gym.Env:
+        return gym.make(ENV_ID, cameras=[], max_episode_steps=3)
+
+    observation = {"agent_pos": np.zeros((2, 6), dtype=np.float32)}
+    async_env = gym.vector.AsyncVectorEnv([make, make])
+    try:
+        assert not hasattr(async_env, "envs")  # what LeRobot 0.4.4's own checks read
+        utils.check_env_attributes_and_types(async_env)
+        assert utils.add_envs_task(async_env, dict(observation))["task"] == [TASK, TASK]
+    finally:
+        async_env.close()
+    sync_env = gym.vector.SyncVectorEnv([make, make])
+    # LeRobot's own code: gymnasium 1's wrappers hide the env's attributes from hasattr, so no task is found.
+    assert utils.add_envs_task(sync_env, dict(observation))["task"] == ["", ""]
+    sync_env.close()
