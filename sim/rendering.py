@@ -129,6 +129,10 @@ class CameraRenderer:
         if self._gl is not None and self._context is not None and self._gl_pid == os.getpid():
             return self._gl, self._context
         self._abandon_inherited()
+        # The context takes multisampling, tessellation and buffer size from the model when it is made: this
+        # renderer's, whatever another renderer or view of the model set since this one was built.
+        apply_render_profile(self._model, self.profile)
+        _ensure_offscreen_buffer(self._model, self._cameras)
         gl = OffscreenContext(self._model.vis.global_.offwidth, self._model.vis.global_.offheight)
         make_current(gl)
         try:

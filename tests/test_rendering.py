@@ -88,3 +88,17 @@ def test_the_gl_context_opens_at_the_first_render() -> None:
     unused.close()
     with pytest.raises(RuntimeError, match="closed"):
         unused.render(sim.data)
+
+
+def test_a_renderer_draws_in_its_own_profile_whatever_was_built_after_it() -> None:
+    sim = So101Sim()
+    sim.reset(1)
+    camera = [CameraConfig("front_cam", 128, 96)]
+    with CameraRenderer(sim.model, camera, "fast") as alone:
+        expected = alone.render(sim.data)["front_cam"]
+    fast = CameraRenderer(sim.model, camera, "fast")
+    quality = CameraRenderer(sim.model, camera, "quality")  # sets the model's multisampling and tessellation
+    assert np.array_equal(fast.render(sim.data)["front_cam"], expected)  # its context opens after that
+    assert not np.array_equal(quality.render(sim.data)["front_cam"], expected)
+    fast.close()
+    quality.close()
