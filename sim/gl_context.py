@@ -7,6 +7,12 @@ context is current fails with ``EGL_BAD_ACCESS``, and the reverse raises an X er
 ``X_GLXMakeCurrent``) that kills the process. So every owner of a context makes it current through
 ``make_current(owner)``, which first releases whichever other owner's context this thread has current.
 
+Fork: the GL driver of a process that has opened a context does not work in a forked copy of it (Mesa's software
+renderer waits there for worker threads that only the parent has, forever). Every owner calls ``before_new_context``
+before creating its context, which refuses that case with a ``DeviceError`` instead of a hang; a parent that forks
+workers must not render first (the camera renderers open their context at their first render, so building an
+environment is safe), or start its workers with ``spawn``/``forkserver``.
+
 Teardown: an owner frees its GL objects with its own context current (``release`` it before freeing the context),
 in any order, once. ``close_at_exit`` closes the owners still open when the interpreter exits, before MuJoCo
 terminates its EGL display; garbage collection in interpreter teardown would free them in arbitrary order.
@@ -15,12 +21,15 @@ terminates its EGL display; garbage collection in interpreter teardown would fre
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import mujoco
+
+from so101.errors import DeviceError
 
 
 class GLOwner(Protocol):
@@ -54,11 +63,31 @@ def release(owner: GLOwner) -> None:
 
 
 def release_current() -> None:
-    """Leave no context current on this thread: call it before creating a context (GLFW makes a new window's
-    context current while it creates the window)."""
+    """Leave no context current on this thread."""
     owner = getattr(_thread, "owner", None)
     if owner is not None:
         release(owner)
+
+
+_driver_pid: int | None = None
+"""The process that opened this process's first GL context: a forked child inherits the value (and the driver's
+state, without its threads)."""
+
+
+def before_new_context() -> None:
+    """Call before creating a context: refuses in a process forked from one whose GL driver is in use (see the
+    module), and leaves no context current on this thread (GLFW makes a new window's context current while it
+    creates the window)."""
+    global _driver_pid
+    if _driver_pid is not None and _driver_pid != os.getpid():
+        raise DeviceError(
+            f"cannot open an OpenGL context in process {os.getpid()}: it was forked from process {_driver_pid}, "
+            "which had opened one, and a GL driver does not work in a forked copy of a process; create the "
+            "environments or renderers before the parent renders anything, or start the workers with the 'spawn' "
+            "or 'forkserver' start method"
+        )
+    _driver_pid = os.getpid()
+    release_current()
 
 
 _OPEN: dict[int, weakref.WeakMethod] = {}
@@ -94,7 +123,7 @@ class OffscreenContext:
     """
 
     def __init__(self, width: int, height: int) -> None:
-        release_current()
+        before_new_context()
         self._context: Any = mujoco.GLContext(width, height)
         self.backend = type(self._context).__module__.rpartition(".")[2]
         """``egl``, ``osmesa`` or ``glfw``."""

@@ -6,6 +6,10 @@ A policy trained on an end-effector dataset (``so101 convert-ee``) is evaluated 
 dataset's rotation encoding (``rotvec``, ``quat`` or ``6d``): the env then takes ``ee.*`` actions and turns them into
 joint targets through the end-effector controller.
 
+With ``--eval.use_async_envs=true`` each worker process opens its own GL context at its first render (see
+``so101.sim.rendering``); LeRobot 0.4.4's rollout needs ``so101.lerobot_compat.ask_async_workers_for_tasks`` for
+such vector envs, which importing this module applies.
+
 Importing this module registers ``so101_pickplace`` with LeRobot's ``EnvConfig`` registry.
 """
 
@@ -18,6 +22,7 @@ from lerobot.envs.configs import EnvConfig
 
 from so101.errors import ConfigError
 from so101.kinematics.ee_features import ROTATION_ENCODINGS, EELayout
+from so101.lerobot_compat import ask_async_workers_for_tasks
 from so101.sim.env import ENV_ID, So101PickPlaceEnv
 from so101.sim.lerobot_options import PluginFlags, camera_options, scene_options
 from so101.sim.options import DEFAULT_CAMERAS, CameraOptions, SceneOptions, episode_steps
@@ -35,6 +40,8 @@ _FLAGS = PluginFlags(
         "cameras.render_profile": "render_profile",
     },
 )
+
+ask_async_workers_for_tasks()
 
 
 @EnvConfig.register_subclass("so101_pickplace")

@@ -23,7 +23,7 @@ import mujoco
 import numpy as np
 
 from so101.errors import DeviceError
-from so101.sim.gl_context import close_at_exit, forget, make_current, release, release_current
+from so101.sim.gl_context import before_new_context, close_at_exit, forget, make_current, release
 from so101.sim.rendering import RenderProfile, configure_scene_flags, scene_option
 from so101.sim.simulator import So101Sim
 
@@ -68,7 +68,7 @@ class Viewer:
                 )
             glfw.window_hint(glfw.VISIBLE, glfw.TRUE if visible else glfw.FALSE)
             glfw.window_hint(glfw.SAMPLES, 4 if profile == "quality" else 0)
-            release_current()
+            before_new_context()
             window = glfw.create_window(width, height, title, None, None)
         if not window:
             raise DeviceError(

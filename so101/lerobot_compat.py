@@ -10,6 +10,9 @@ The workbench pins ``lerobot==0.4.4`` and ``draccus==0.10.0`` and relies on what
   used by ``so101.recording.episode_commit``);
 * LeRobot's statistics: pixels are summed as floats, so that image ``std`` in ``meta/stats.json`` is right
   (``correct_image_stats``).
+* LeRobot's evaluation rollout: its two env checks read ``env.envs[0]``, which only a ``SyncVectorEnv`` has, so
+  ``lerobot-eval --eval.use_async_envs=true`` fails for every env; ``ask_async_workers_for_tasks`` makes them ask
+  an ``AsyncVectorEnv``'s workers instead (applied by the env plugin, ``so101.sim.lerobot_env``).
 
 On any other version these would break silently (a patch that no longer applies, an attribute that moved), so each
 entry point checks the installed version first and refuses with the fix (``require``). ``tests/test_lerobot_compat.py``
@@ -227,3 +230,47 @@ class DatasetInternals:
                 # A full disk may fail the close: the file is in the staged version, which is discarded.
                 with contextlib.suppress(OSError):
                     writer.close()
+
+
+# ------------------------------------------------------------------------------------------ evaluation rollout
+
+
+def ask_async_workers_for_tasks() -> None:
+    """Let LeRobot 0.4.4's ``lerobot-eval`` roll out an ``AsyncVectorEnv`` (idempotent; nothing on other versions).
+
+    ``lerobot.envs.utils.check_env_attributes_and_types`` and ``add_envs_task`` read ``env.envs[0]``, an attribute of
+    ``SyncVectorEnv`` only: with ``--eval.use_async_envs=true`` the first rollout raises ``AttributeError``. With a
+    ``SyncVectorEnv`` both stay LeRobot's own; with another vector env the check (which only warns) is skipped and the
+    task strings come from the workers (``env.call``), as LeRobot does after 0.4.4.
+    """
+    import sys
+
+    if installed_version("lerobot") != SUPPORTED["lerobot"]:
+        return
+    from lerobot.envs import utils
+
+    if getattr(utils, "_so101_async_tasks", False):
+        return
+    check_env, add_task = utils.check_env_attributes_and_types, utils.add_envs_task
+
+    def check_env_attributes_and_types(env: Any) -> None:
+        if hasattr(env, "envs"):
+            check_env(env)
+
+    def add_envs_task(env: Any, observation: dict[str, Any]) -> dict[str, Any]:
+        if hasattr(env, "envs"):
+            return add_task(env, observation)
+        for name in ("task_description", "task"):
+            if all(env.call("has_wrapper_attr", name)):
+                observation["task"] = [str(task) for task in env.call(name)]
+                return observation
+        observation["task"] = [""] * env.num_envs
+        return observation
+
+    # lerobot_eval imports both by name: patched there too when it is already imported (lerobot-eval loads the
+    # env plugin after importing it).
+    modules = [utils, sys.modules.get("lerobot.scripts.lerobot_eval")]
+    for module in (module for module in modules if module is not None):
+        module.check_env_attributes_and_types = check_env_attributes_and_types
+        module.add_envs_task = add_envs_task
+    utils._so101_async_tasks = True

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +21,7 @@ from so101.sim.options import EPISODE_TIME_S
 from so101.sim.randomization import ScenePlacement
 from so101.sim.scene import CameraConfig
 
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = [CameraConfig("overhead_cam", 64, 48), CameraConfig("wrist_cam", 64, 48)]
 
 
@@ -173,3 +177,56 @@ def test_check_env_and_the_passive_checker_pass_over_a_scripted_episode() -> Non
                 break
     assert info["is_success"]
     env.close()
+
+
+@pytest.mark.parametrize("backend", ["egl", "osmesa"])
+def test_async_vector_env_forks_and_renders_the_frames_of_a_sync_one(backend: str) -> None:
+    # In a child process (this module is its program): MUJOCO_GL takes effect when MuJoCo is first imported.
+    environment = {key: value for key, value in os.environ.items() if key != "PYOPENGL_PLATFORM"}
+    environment.update(MUJOCO_GL=backend, PYTHONPATH=REPO_ROOT)
+    result = subprocess.run(
+        [sys.executable, "-X", "faulthandler", __file__, "async_equals_sync"],
+        capture_output=True, text=True, env=environment, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "frames equal" in result.stdout, result.stdout
+
+
+def _async_equals_sync() -> None:
+    """Step an ``AsyncVectorEnv`` (default start method: fork) and a ``SyncVectorEnv`` of 2 envs from the same seeds
+    with the same actions; their observations and ``render`` frames must be equal."""
+    import multiprocessing
+
+    from so101.sim import gl_context
+
+    assert multiprocessing.get_start_method() == "fork", multiprocessing.get_start_method()
+
+    def make() -> So101PickPlaceEnv:
+        return So101PickPlaceEnv(cameras=SMALL, episode_length=8)
+
+    async_env = gym.vector.AsyncVectorEnv([make, make])  # builds one env here, for its spaces, then forks
+    observed_async, _ = async_env.reset(seed=[3, 4])
+    assert gl_context._driver_pid is None, "the parent opened a GL context"
+    sync_env = gym.vector.SyncVectorEnv([make, make])
+    observed_sync, _ = sync_env.reset(seed=[3, 4])
+    rng = np.random.default_rng(0)
+    low, high = sync_env.single_action_space.low, sync_env.single_action_space.high
+    for step in range(4):
+        for name in ("overhead_cam", "wrist_cam"):
+            frames = observed_async["pixels"][name]
+            assert np.array_equal(frames, observed_sync["pixels"][name]), (step, name)
+            assert not np.array_equal(frames[0], frames[1]), "the two seeds give the same scene"
+        assert np.array_equal(observed_async["agent_pos"], observed_sync["agent_pos"])
+        rendered = async_env.call("render")
+        for index, env in enumerate(sync_env.envs):
+            assert np.array_equal(rendered[index], env.render())
+        action = rng.uniform(low, high, size=(2, len(low))).astype(np.float32)
+        observed_async, *_ = async_env.step(action)
+        observed_sync, *_ = sync_env.step(action)
+    async_env.close()
+    sync_env.close()
+    print("frames equal")
+
+
+if __name__ == "__main__":
+    {"async_equals_sync": _async_equals_sync}[sys.argv[1]]()

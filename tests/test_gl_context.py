@@ -43,6 +43,49 @@ def test_switching_owners_releases_the_previous_one_first() -> None:
     assert log == ["acquire window", "acquire window", "release window", "acquire cameras", "release cameras"]
 
 
+FORKED_AFTER_RENDERING = """
+import os, sys
+import so101.sim
+from so101.errors import DeviceError
+from so101.sim.rendering import CameraRenderer
+from so101.sim.scene import CameraConfig
+from so101.sim.simulator import So101Sim
+
+sim = So101Sim()
+sim.reset(0)
+renderer = CameraRenderer(sim.model, [CameraConfig("overhead_cam", 64, 48)], "fast")
+image = renderer.render(sim.data)["overhead_cam"]
+pid = os.fork()
+if pid == 0:
+    # os._exit: a forked copy of a process with a GL driver must not run the driver's exit handlers either.
+    try:
+        CameraRenderer(sim.model, [CameraConfig("wrist_cam", 64, 48)], "fast").render(sim.data)
+    except DeviceError as error:
+        print("child:", error, flush=True)
+        renderer.close()  # the parent's context: left alone in the child
+        os._exit(0)
+    os._exit(1)
+_, status = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(status) == 0, status
+assert (renderer.render(sim.data)["overhead_cam"] == image).all(), "the parent's renderer was disturbed"
+renderer.close()
+print("parent renders on")
+"""
+
+
+@pytest.mark.parametrize("backend", ["egl", "osmesa"])
+def test_a_process_forked_after_rendering_is_refused_a_context_instead_of_hanging(backend: str) -> None:
+    environment = {key: value for key, value in os.environ.items() if key != "PYOPENGL_PLATFORM"}
+    environment.update(MUJOCO_GL=backend, PYTHONPATH=str(REPO_ROOT))
+    result = subprocess.run(
+        [sys.executable, "-X", "faulthandler", "-c", FORKED_AFTER_RENDERING],
+        capture_output=True, text=True, env=environment, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "it was forked from process" in result.stdout and "'spawn'" in result.stdout, result.stdout
+    assert "parent renders on" in result.stdout
+
+
 # ----------------------------------------------------------------------------------- window + cameras under Xvfb
 
 needs_xvfb = pytest.mark.skipif(

@@ -229,3 +229,25 @@ def test_recorded_image_statistics_are_the_frames(camera_sized_dataset: Path) ->
         np.testing.assert_allclose(std, true_std, rtol=0.05, err_msg=key)
         np.testing.assert_allclose(mean, true_mean, atol=0.01, err_msg=key)
         assert np.asarray(stats[key]["min"]).min() >= 0.0 and np.asarray(stats[key]["max"]).max() <= 1.0
+def test_lerobots_rollout_reads_the_tasks_of_async_workers() -> None:
+    import gymnasium as gym
+    from lerobot.envs import utils
+
+    import so101.sim.lerobot_env  # noqa: F401  (the env plugin applies ask_async_workers_for_tasks)
+    from so101.sim.env import ENV_ID, TASK
+
+    def make() -> gym.Env:
+        return gym.make(ENV_ID, cameras=[], max_episode_steps=3)
+
+    observation = {"agent_pos": np.zeros((2, 6), dtype=np.float32)}
+    async_env = gym.vector.AsyncVectorEnv([make, make])
+    try:
+        assert not hasattr(async_env, "envs")  # what LeRobot 0.4.4's own checks read
+        utils.check_env_attributes_and_types(async_env)
+        assert utils.add_envs_task(async_env, dict(observation))["task"] == [TASK, TASK]
+    finally:
+        async_env.close()
+    sync_env = gym.vector.SyncVectorEnv([make, make])
+    # LeRobot's own code: gymnasium 1's wrappers hide the env's attributes from hasattr, so no task is found.
+    assert utils.add_envs_task(sync_env, dict(observation))["task"] == ["", ""]
+    sync_env.close()

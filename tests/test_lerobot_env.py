@@ -86,7 +86,8 @@ def _save_tiny_random_act(directory: Path, config: So101PickPlaceEnvConfig) -> N
         part.save_pretrained(directory)
 
 
-def test_lerobot_eval_runs_our_task(tmp_path: Path) -> None:
+def _lerobot_eval(tmp_path: Path, *options: str) -> dict:
+    """Run stock ``lerobot-eval`` on a tiny random ACT for 2 episodes of 6 steps; its ``eval_info.json``."""
     config = So101PickPlaceEnvConfig(observation_width=64, observation_height=48)
     _save_tiny_random_act(tmp_path / "policy", config)
     command = [
@@ -99,12 +100,25 @@ def test_lerobot_eval_runs_our_task(tmp_path: Path) -> None:
         "--env.observation_height=48",
         "--env.episode_length=6",
         "--eval.n_episodes=2",
-        "--eval.batch_size=1",
+        *options,
         f"--output_dir={tmp_path / 'eval'}",
     ]
     environment = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled"}
     result = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    info = json.loads((tmp_path / "eval" / "eval_info.json").read_text())
+    return json.loads((tmp_path / "eval" / "eval_info.json").read_text())
+
+
+def test_lerobot_eval_runs_our_task(tmp_path: Path) -> None:
+    info = _lerobot_eval(tmp_path, "--eval.batch_size=1")
     assert info["overall"]["n_episodes"] == 2
     assert info["overall"]["pc_success"] == 0.0  # a random policy does not place the brick
+
+
+def test_lerobot_eval_with_async_envs_forks_workers_that_render(tmp_path: Path) -> None:
+    # Gymnasium's AsyncVectorEnv forks its workers after building one env in the parent: no GL context may exist
+    # there yet (the renderer opens it at the first render), or Mesa deadlocks the workers at "Making environment".
+    info = _lerobot_eval(tmp_path, "--eval.batch_size=2", "--eval.use_async_envs=true")
+    assert info["overall"]["n_episodes"] == 2
+    videos = [Path(path) for path in info["overall"]["video_paths"]]
+    assert len(videos) == 2 and all(video.stat().st_size > 0 for video in videos)  # frames rendered by the workers

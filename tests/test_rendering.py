@@ -72,3 +72,33 @@ def test_a_renderer_without_cameras_renders_nothing() -> None:
     sim.reset(0)
     with CameraRenderer(sim.model, [], "fast") as renderer:
         assert renderer.render(sim.data) == {}
+
+
+def test_the_gl_context_opens_at_the_first_render() -> None:
+    sim = So101Sim()
+    sim.reset(0)
+    renderer = CameraRenderer(sim.model, [CameraConfig("overhead_cam", 64, 48)], "fast")
+    assert not renderer.has_gl_context
+    image = renderer.render(sim.data)["overhead_cam"]
+    assert renderer.has_gl_context
+    assert np.array_equal(renderer.render(sim.data)["overhead_cam"], image)
+    renderer.close()
+    assert not renderer.has_gl_context
+    unused = CameraRenderer(sim.model, [CameraConfig("overhead_cam", 64, 48)], "fast")
+    unused.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        unused.render(sim.data)
+
+
+def test_a_renderer_draws_in_its_own_profile_whatever_was_built_after_it() -> None:
+    sim = So101Sim()
+    sim.reset(1)
+    camera = [CameraConfig("front_cam", 128, 96)]
+    with CameraRenderer(sim.model, camera, "fast") as alone:
+        expected = alone.render(sim.data)["front_cam"]
+    fast = CameraRenderer(sim.model, camera, "fast")
+    quality = CameraRenderer(sim.model, camera, "quality")  # sets the model's multisampling and tessellation
+    assert np.array_equal(fast.render(sim.data)["front_cam"], expected)  # its context opens after that
+    assert not np.array_equal(quality.render(sim.data)["front_cam"], expected)
+    fast.close()
+    quality.close()

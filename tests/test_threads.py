@@ -21,6 +21,14 @@ def test_default_is_the_free_cores_and_at_least_one(monkeypatch: pytest.MonkeyPa
     assert threads.choose_threads() == 1
 
 
+def test_processes_of_one_run_share_the_free_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(threads, "usable_cores", lambda: 8)
+    monkeypatch.setattr(threads, "busy_cores", lambda: 1)
+    assert threads.choose_threads(processes=2) == 3
+    assert threads.choose_threads(processes=16) == 1
+    assert threads.choose_threads(4, processes=2) == 4
+
+
 def test_busy_cores_are_measured_now(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
     import time

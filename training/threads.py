@@ -49,13 +49,14 @@ def _cpu_times(stat: Path) -> list[int]:
     return [int(value) for value in fields[1:9]]
 
 
-def choose_threads(requested: int | None = None) -> int:
-    """Intra-op threads for torch: ``requested``, else the free cores (at least 1)."""
+def choose_threads(requested: int | None = None, processes: int = 1) -> int:
+    """Intra-op threads for torch: ``requested``, else this process's share of the free cores (at least 1) when
+    ``processes`` training processes start together on this machine (they measure the same free cores)."""
     if requested is not None:
         if requested < 1:
             raise ConfigError("torch_threads", requested, "must be at least 1")
         return requested
-    return max(1, usable_cores() - busy_cores())
+    return max(1, (usable_cores() - busy_cores()) // processes)
 
 
 def apply_threads(threads: int) -> None:

@@ -2,7 +2,7 @@
 
     so101 train --dataset.root data/pickplace --steps 50000 --batch_size 8 --eval_freq 5000 --eval.episodes 30
     so101 train --resume --output_dir outputs/train/act_20250101_120000             # continue a run
-    accelerate launch --num_processes=4 -m so101.training.train --dataset.root ...        # 4 GPUs, batch 4 x 8 = 32
+    accelerate launch --multi_gpu --num_processes 4 -m so101 train --dataset.root ...   # 4 GPUs, batch 4 x 8 = 32
 
 The run folder holds LeRobot's checkpoint layout (``checkpoints/NNNNNN/{pretrained_model,training_state}``,
 ``checkpoints/last``), so ``ACTPolicy.from_pretrained``, ``lerobot-eval --policy.path`` and ``lerobot-record
@@ -10,9 +10,10 @@ The run folder holds LeRobot's checkpoint layout (``checkpoints/NNNNNN/{pretrain
 ``eval_history.json``, ``eval_curve.png``, the config of the run and the wandb logs.
 
 Frames come from the frame cache (``so101.training.frame_cache``), decoded once at the policy's resolution. With
-``accelerate launch``, each process draws its own ``batch_size`` samples per step, so the effective batch size is
-``batch_size x processes`` (the learning rate is not rescaled: the seeds found that hurts on small datasets);
-only the main process builds the cache, saves checkpoints, evaluates and logs.
+``accelerate launch`` (``so101.training.processes``: the launch line for N GPUs or N CPU processes), each process
+draws its own ``batch_size`` samples per step, so the effective batch size is ``batch_size x processes`` (the
+learning rate is not rescaled: the seeds found that hurts on small datasets); only the main process builds the
+cache, writes the config, saves checkpoints, evaluates and logs (``main_process`` below).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from so101.training.augmentation import AugmentOptions, make_image_transform
 from so101.training.checkpoints import resume_checkpoint, save_checkpoint_atomic
 from so101.training.in_loop_eval import InLoopEvalConfig
 from so101.training.logger import WandbConfig
+from so101.training.processes import main_process_run_dir, make_accelerator, processes_on_this_machine
 from so101.training.threads import apply_threads, choose_threads
 
 CONFIG_NAME = "so101_train_config.yaml"
@@ -213,7 +215,6 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
     """Run the training; returns the best evaluation (None without in-loop evaluation)."""
     import draccus
     import torch
-    from accelerate import Accelerator
     from lerobot.datasets.utils import cycle
     from lerobot.optim.factory import make_optimizer_and_scheduler
     from lerobot.policies.factory import make_policy
@@ -234,10 +235,11 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
             f"{run_dir} already holds a run; continue it with --resume true, or give another --output_dir"
         )
     device = pick_device(cfg.policy.device)
-    threads = choose_threads(cfg.torch_threads)
+    threads = choose_threads(cfg.torch_threads, processes_on_this_machine())
     apply_threads(threads)
-    accelerator = Accelerator(cpu=device == "cpu", step_scheduler_with_optimizer=False)
+    accelerator = make_accelerator(device)
     main_process = accelerator.is_main_process
+    run_dir = main_process_run_dir(run_dir)
     say = print if main_process else (lambda *_a, **_k: None)
     last_checkpoint = run_dir / "checkpoints" / "last"
     if cfg.resume and main_process:
@@ -255,12 +257,8 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
 
     cameras = select_cameras(meta, cfg.policy.cameras, cfg.policy.use_images)
     height, width = cfg.policy.image_height, cfg.policy.image_width
-    cache = None
-    if cameras and main_process:
-        cache = load_or_build(meta, list(cameras), height, width, cfg.cache_dir, log=say)
-    accelerator.wait_for_everyone()
-    if cameras and not main_process:
-        cache = load_or_build(meta, list(cameras), height, width, cfg.cache_dir, log=say)
+    with accelerator.main_process_first():  # the main process builds the cache; then the others open it
+        cache = load_or_build(meta, list(cameras), height, width, cfg.cache_dir, log=say) if cameras else None
 
     policy_config = make_act_config(cfg.policy, meta, list(cameras))
     policy_config.device = accelerator.device.type

@@ -20,7 +20,7 @@ from collections.abc import Collection
 from typing import Any, Literal
 
 from so101.errors import DeviceError
-from so101.sim.gl_context import close_at_exit, forget, make_current, release, release_current
+from so101.sim.gl_context import before_new_context, close_at_exit, forget, make_current, release
 from so101.sim.viewer import has_display
 
 GraphicsName = Literal["auto", "glx", "wgl", "egl"]
@@ -81,7 +81,7 @@ class XrGLContext:
         self.window: Any = None
         """The GLFW window (``glx``/``wgl``): the mirror, and the source of keyboard fallbacks; None for EGL."""
         self._egl: Any = None
-        release_current()
+        before_new_context()
         if graphics == "egl":
             self._init_egl()
         else:
