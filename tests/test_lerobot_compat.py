@@ -229,6 +229,8 @@ def test_recorded_image_statistics_are_the_frames(camera_sized_dataset: Path) ->
         np.testing.assert_allclose(std, true_std, rtol=0.05, err_msg=key)
         np.testing.assert_allclose(mean, true_mean, atol=0.01, err_msg=key)
         assert np.asarray(stats[key]["min"]).min() >= 0.0 and np.asarray(stats[key]["max"]).max() <= 1.0
+
+
 def test_lerobots_rollout_reads_the_tasks_of_async_workers() -> None:
     import gymnasium as gym
     from lerobot.envs import utils
