@@ -16,6 +16,7 @@ import contextlib
 import importlib
 import logging
 import os
+import re
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -83,6 +84,14 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+def _reason(error: BaseException) -> str:
+    """The innermost error line of a Ray task's failure (``ModuleNotFoundError: No module named 'so101'``), without
+    Ray's traceback and colours."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    found = re.findall(r"^\s*(\w*(?:Error|Exception): .*)$", text, re.MULTILINE)
+    return found[-1].strip() if found else _first_line(error)
+
+
 def _probe(modules: tuple[str, ...]) -> str:
     """Import ``modules`` on a node; returns its host name."""
     for name in modules:
@@ -110,7 +119,7 @@ def check_workbench(ray: ModuleType, modules: tuple[str, ...], address: str) -> 
             ray.get(ref)
         except Exception as err:
             raise ClusterError(
-                f"the Ray cluster at {address} cannot run the workbench on node {host} ({_first_line(err)}); install "
+                f"the Ray cluster at {address} cannot run the workbench on node {host} ({_reason(err)}); install "
                 "it on every node, into the Python that runs  ray start  there (pip install -e '.[ray]' in a checkout "
                 "of the same version), then restart Ray on that node",
                 address,
