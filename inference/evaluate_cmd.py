@@ -38,7 +38,7 @@ class EvalCommandConfig:
     percent interval), 100 episodes to about +-9."""
     workers: int = 2
     """Worker processes, each with its own simulator and copy of the policy; 0 runs the episodes in this process.
-    With --backend ray: Ray workers on the cluster."""
+    On the Ray backend: Ray workers on the cluster."""
     backend: Literal["local", "ray"] = "local"
     """Where the episodes run: ``local`` (worker processes on this machine) or ``ray`` (Ray workers on the cluster
     of --ray.address; the same results episode by episode)."""

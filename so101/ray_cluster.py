@@ -144,7 +144,8 @@ def ray_cluster(options: RayOptions, needed_for: str, modules: tuple[str, ...], 
     quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
     try:
         if address == "local":
-            ray.init(num_cpus=max(os.cpu_count() or 1, cpus), include_dashboard=False, **quiet)
+            # address "local" starts a new cluster even when ``ray start`` left one running on this machine.
+            ray.init(address="local", num_cpus=max(os.cpu_count() or 1, cpus), include_dashboard=False, **quiet)
         else:
             ray.init(address=address, **quiet)
     except Exception as err:
