@@ -86,7 +86,9 @@ def _runner_for(checkpoint: str, settings: RolloutSettings) -> tuple[PolicyRunne
     return _RUNNERS[key]
 
 
-def _episode_task(task: tuple[str, int, RolloutSettings, str | None, str | None]) -> EvalEpisode:
+def episode_task(task: tuple[str, int, RolloutSettings, str | None, str | None]) -> EvalEpisode:
+    """Run one evaluation episode, ``(checkpoint, seed, settings, video path, grid scene)``, in this process: the
+    one episode function of every backend (the local pool's workers, Ray's actors, in-process evaluation)."""
     from so101.inference.policy_spaces import PolicySpaces
     from so101.sim.randomization import ScenePlacement
 
@@ -124,12 +126,12 @@ def _worker_main(conn: Connection, threads: int) -> None:
             return
         index, task = message
         try:
-            conn.send((index, _episode_task(task), None))
+            conn.send((index, episode_task(task), None))
         except Exception as err:  # the parent re-raises it; the worker lives on for the next episode
-            conn.send((index, None, _portable(err)))
+            conn.send((index, None, portable_error(err)))
 
 
-def _portable(err: Exception) -> Exception:
+def portable_error(err: Exception) -> Exception:
     """``err`` if it survives pickling, else a RuntimeError carrying its traceback; user errors stay as they are
     (one line), others carry the worker's traceback as a note."""
     if not isinstance(err, USER_ERRORS):
@@ -139,6 +141,31 @@ def _portable(err: Exception) -> Exception:
     except Exception:  # an exception that does not pickle travels as its text
         return RuntimeError("".join(traceback.format_exception(err)))
     return err
+
+
+def note_death(deaths: list[tuple[int, str]], seed: int, how: str, worker: object) -> None:
+    """Count a worker's death during the episode of scene ``seed`` (``how`` it died) in ``deaths``, and report it;
+    the caller then runs that episode again on a fresh worker.
+
+    Raises:
+        EvalWorkerError: ``MAX_WORKER_DEATHS`` deaths in all, or a second one on the same seed.
+    """
+    deaths.append((seed, how))
+    repeated = [s for s, _ in deaths].count(seed) > 1
+    if repeated or len(deaths) >= MAX_WORKER_DEATHS:
+        listed = ", ".join(f"scene seed {s}: {h}" for s, h in deaths)
+        raise EvalWorkerError(
+            f"evaluation stopped: its worker processes died {len(deaths)} times ({listed})"
+            + (f", twice on scene seed {seed}" if repeated else "")
+            + "; run with fewer workers (--workers / --eval.workers), or with 0 workers to see the error in "
+            "this process; after a SIGKILL, check the kernel log (dmesg) for the out-of-memory killer",
+            seed=seed,
+            cause=how,
+        )
+    log.warning(
+        "warning: evaluation worker %s died during the episode of scene seed %s (%s); started another, running "
+        "that episode again", worker, seed, how,
+    )  # fmt: skip
 
 
 def _how_it_died(exitcode: int | None) -> str:
@@ -225,7 +252,7 @@ class EvalPool:
             for i, (seed, scene) in enumerate(zip(seeds, scenes, strict=True))
         ]
         start = time.perf_counter()
-        results = self._run(tasks, seeds) if self._pool else [_episode_task(task) for task in tasks]
+        results = self._run(tasks, seeds) if self.workers else [episode_task(task) for task in tasks]
         elapsed = time.perf_counter() - start
         return summarize(results, fps, elapsed, step=step, checkpoint=str(pretrained)), results
 
@@ -272,27 +299,11 @@ class EvalPool:
         worker.process.join()
         worker.conn.close()
         assert worker.task is not None  # only busy workers are checked
-        seed = seeds[worker.task]
         how = (
             f"no answer in {EPISODE_TIMEOUT_S:g} s, killed as hung" if worker.hung
             else _how_it_died(worker.process.exitcode)
         )
-        deaths.append((seed, how))
-        repeated = [s for s, _ in deaths].count(seed) > 1
-        if repeated or len(deaths) >= MAX_WORKER_DEATHS:
-            listed = ", ".join(f"scene seed {s}: {h}" for s, h in deaths)
-            raise EvalWorkerError(
-                f"evaluation stopped: its worker processes died {len(deaths)} times ({listed})"
-                + (f", twice on scene seed {seed}" if repeated else "")
-                + "; run with fewer workers (--workers / --eval.workers), or with 0 workers to see the error in "
-                "this process; after a SIGKILL, check the kernel log (dmesg) for the out-of-memory killer",
-                seed=seed,
-                cause=how,
-            )
-        log.warning(
-            "warning: evaluation worker %s died during the episode of scene seed %s (%s); started another, running "
-            "that episode again", worker.process.pid, seed, how,
-        )  # fmt: skip
+        note_death(deaths, seeds[worker.task], how, worker.process.pid)
         return self._start()
 
     def close(self) -> None:

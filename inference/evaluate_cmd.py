@@ -3,6 +3,7 @@
     so101 eval outputs/train/act_run                      # every checkpoint of a run: table + curve
     so101 eval outputs/train/act_run/best --episodes 100 --video 4
     so101 eval CKPT --temporal-ensemble 0.01              # ACT's temporal ensembling (queries every step)
+    so101 eval RUN --backend ray --ray.address auto --workers 16   # on a Ray cluster (docs/scaling-out.md)
     so101 eval CKPT --render                              # watch the episodes in a window, at real time
     so101 eval CKPT --grid.size 7                         # the brick on a 7x7 grid: success and failure heatmaps
 
@@ -15,10 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from so101.errors import ConfigError, DeviceError
 from so101.inference.grid import GridOptions
 from so101.inference.seeds import TEST_SEEDS
+from so101.ray_cluster import RayOptions
 from so101.sim.options import EPISODE_TIME_S
 from so101.sim.rendering import RenderProfile
 
@@ -34,7 +37,13 @@ class EvalCommandConfig:
     """Episodes per checkpoint: at 70 percent success, 30 episodes pin the rate down to about +-16 points (95
     percent interval), 100 episodes to about +-9."""
     workers: int = 2
-    """Worker processes, each with its own simulator and copy of the policy; 0 runs the episodes in this process."""
+    """Worker processes, each with its own simulator and copy of the policy; 0 runs the episodes in this process.
+    On the Ray backend: Ray workers on the cluster."""
+    backend: Literal["local", "ray"] = "local"
+    """Where the episodes run: ``local`` (worker processes on this machine) or ``ray`` (Ray workers on the cluster
+    of --ray.address; the same results episode by episode)."""
+    ray: RayOptions = field(default_factory=RayOptions)
+    """The Ray cluster of --backend ray (``--ray.address``, ``--ray.cpus_per_worker``)."""
     seed: int = TEST_SEEDS.start
     """Scene seed of the first episode; episode i uses seed + i. The default is the first test seed: scenes that
     in-loop evaluation never chose a checkpoint on."""
@@ -73,6 +82,11 @@ class EvalCommandConfig:
             raise ValueError("--temporal_ensemble queries the policy every step: drop --n_action_steps or set it to 1")
         if self.episode_time_s <= 0:
             raise ConfigError("episode_time_s", self.episode_time_s, "must be positive")
+        if self.backend == "ray" and self.workers < 1:
+            raise ConfigError("workers", self.workers, "must be at least 1 with --backend ray")
+        if self.backend == "ray" and self.render:
+            raise ConfigError(("render", "backend"), (True, "ray"), "cannot be combined: the viewer runs in this "
+                              "process; drop --render to evaluate on the cluster", "true and 'ray'")
         if self.render and self.grid.enabled:
             raise ConfigError(("render", "grid.size"), (True, self.grid.size), "cannot be combined: the viewer plays "
                               "random scenes; evaluate the grid headless", "true")
@@ -82,7 +96,7 @@ def evaluate_command(cfg: EvalCommandConfig) -> int:
     """Run ``so101 eval`` with parsed options; returns the exit status."""
     from so101.inference.discovery import checkpoint_step, default_output_dir, find_checkpoints
     from so101.inference.episode import RolloutSettings
-    from so101.inference.evaluate import EvalPool
+    from so101.inference.ray_eval import make_pool
     from so101.inference.report import EvalEpisode, EvalSummary, markdown_table, plot_curve, write_json
     from so101.inference.seeds import describe_seeds, eval_seeds, seeds_record
     from so101.policies.checkpoint import (
@@ -132,7 +146,7 @@ def evaluate_command(cfg: EvalCommandConfig) -> int:
     output = cfg.output_dir or default_output_dir(Path(cfg.path))
     summaries: list[EvalSummary] = []
     episodes: dict[str, list[EvalEpisode]] = {}
-    with EvalPool(cfg.workers) as pool:
+    with make_pool(cfg.backend, cfg.workers, cfg.ray) as pool:
         for checkpoint in checkpoints:
             name = checkpoint.parent.name
             summary, results = pool.evaluate(

@@ -52,14 +52,16 @@ class Progress:
             )
             self.stream.flush()
 
-    def episode(self, result: EpisodeResult, index: int | None) -> None:
-        """Report an episode's end; ``index`` is its episode index in the dataset when it was saved."""
+    def episode(self, result: EpisodeResult, index: int | None, shard: int | None = None) -> None:
+        """Report an episode's end; ``index`` is its episode index in the dataset (in shard dataset ``shard`` of a
+        recording on Ray workers) when it was saved."""
         if result.outcome not in (Outcome.RERECORD, Outcome.STOPPED):
             self.attempts += 1
             self.successes += result.outcome is Outcome.SUCCESS
         kept = index is not None
         self.saved += kept
-        where = f"saved as episode {index}" if kept else "discarded"
+        in_shard = f" of shard {shard}" if shard is not None else ""
+        where = f"saved as episode {index}{in_shard}" if kept else "discarded"
         line = (
             f"episode {self.saved if kept else self.saved + 1}/{self.total}: {_OUTCOME_TEXT[result.outcome]} "
             f"(seed {result.placement.seed}, {result.frames} frames), {where}; elapsed {self.elapsed()}, {self._rate()}"

@@ -4,6 +4,7 @@
     so101 record --teleop keyboard --episodes 10 --dataset.root data/pick --resume true
     so101 record --teleop leader --leader.port /dev/ttyACM0 --leader.id my_leader --episodes 20 --dataset.root data/pick
     so101 record --teleop vr --episodes 20 --dataset.root data/pick        (add --view vr to a leader: the headset)
+    so101 record --teleop scripted --episodes 1000 --backend ray --ray.address auto --workers 32 --dataset.root data/big
 
 Episodes that fail (time-out) are discarded unless ``--keep_failed true``. Ctrl-C, a crash or the stop key end the
 session with every saved episode in a valid dataset; ``--resume true`` appends to it later, with new scenes.
@@ -19,14 +20,15 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from so101.command import run_command
 from so101.errors import ConfigError
+from so101.ray_cluster import RayOptions
 from so101.recording.crash_points import crash_point
 from so101.recording.dataset_writer import DatasetConfig, DatasetWriter
 from so101.recording.disk_space import check_free_space, episode_bytes, free_bytes, is_disk_full, mb
-from so101.recording.episode_loop import EpisodeLoopConfig, Outcome, run_episode
+from so101.recording.episode_loop import EpisodeLoopConfig, EpisodeResult, ExtraFeatures, Outcome, run_episode
 from so101.recording.progress import Progress
 from so101.sim.options import CameraOptions, SceneOptions
 from so101.teleop.action_source import ActionSource, SourceDisconnected
@@ -35,6 +37,10 @@ from so101.teleop.leader import LeaderConfig
 from so101.teleop.scripted_expert import ExpertConfig
 from so101.teleop.sources import SOURCES
 from so101.teleop.vr.headset import VRConfig
+
+if TYPE_CHECKING:
+    from so101.sim.scene import CameraConfig
+    from so101.sim.simulator import So101Sim
 
 
 @dataclass
@@ -74,6 +80,13 @@ class RecordConfig:
     """The leader arm of ``--teleop leader`` (``--leader.port``, ``--leader.id``, ...)."""
     vr: VRConfig = field(default_factory=VRConfig)
     """The headset and controllers of ``--teleop vr`` and ``--view vr`` (``--vr.graphics``, ``--vr.hand``, ...)."""
+    backend: Literal["local", "ray"] = "local"
+    """Where episodes are recorded: ``local`` (this process) or ``ray`` (``--teleop scripted`` only: Ray workers
+    record shard datasets, merged into --dataset.root at the end; the same scenes as a local recording)."""
+    workers: int = 2
+    """Ray workers recording at once with --backend ray (each its own simulator and shard dataset)."""
+    ray: RayOptions = field(default_factory=RayOptions)
+    """The Ray cluster of --backend ray (``--ray.address``, ``--ray.cpus_per_worker``)."""
 
     def __post_init__(self) -> None:
         if self.teleop not in SOURCES:
@@ -83,6 +96,17 @@ class RecordConfig:
         if self.max_consecutive_failures < 1:
             raise ConfigError("max_consecutive_failures", self.max_consecutive_failures, "must be at least 1")
         EpisodeLoopConfig(self.episode_time_s, self.settle_s)  # validates both, naming the flags
+        if self.backend == "ray":
+            if self.teleop != "scripted":
+                raise ConfigError("teleop", self.teleop, "must be scripted with --backend ray: a person drives one "
+                                  "arm at a time (use --backend local)")
+            if self.view != "default":
+                raise ConfigError("view", self.view, "must stay default with --backend ray (use --backend local)")
+            if self.resume:
+                raise ConfigError("resume", True, "cannot be used with --backend ray: record into a new "
+                                  "--dataset.root, then so101 dataset merge", "true")
+            if self.workers < 1:
+                raise ConfigError("workers", self.workers, "must be at least 1")
 
 
 @dataclass
@@ -136,20 +160,16 @@ def _seeds(start: int, used: set[int]) -> Iterator[int]:
         seed += 1
 
 
-def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSource | None = None) -> RecordSummary:
-    """Record ``cfg.episodes`` episodes; the dataset stays valid whatever ends the session.
-
-    Args:
-        cfg: the options; ``cfg.teleop`` names the source unless ``source`` is given.
-        progress: where progress goes; default: a ``Progress`` on stdout.
-        source: an action source to record from instead of the one ``cfg.teleop`` names.
-    """
+def prepare_session(
+    cfg: RecordConfig, source: ActionSource | None = None
+) -> tuple[So101Sim, ActionSource, list[CameraConfig], dict[str, Any], dict[str, dict[str, Any]] | None]:
+    """The simulator, the action source (opened, for VR), the cameras, the session's scene metadata and the extra
+    features of a recording with ``cfg``: what every process recording episodes builds once."""
     import av
     import datasets
 
     from so101.recording.scene_metadata import session_metadata
-    from so101.sim.environment_state import ENVIRONMENT_STATE_KEY, environment_state, environment_state_feature
-    from so101.sim.rendering import CameraRenderer
+    from so101.sim.environment_state import environment_state_feature
     from so101.sim.simulator import So101Sim
     from so101.teleop.sources import make_source
 
@@ -181,6 +201,36 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
     extra_features = environment_state_feature() if cfg.environment_state else None
     if extra_features:
         session["extra_features"] = {key: {**f, "shape": list(f["shape"])} for key, f in extra_features.items()}
+    return sim, source, cameras, session, extra_features
+
+
+def episode_extras(cfg: RecordConfig) -> ExtraFeatures | None:
+    """The extra features' values observed each frame (the environment state when ``cfg`` records it)."""
+    from so101.sim.environment_state import ENVIRONMENT_STATE_KEY, environment_state
+
+    return (lambda s: {ENVIRONMENT_STATE_KEY: environment_state(s)}) if cfg.environment_state else None
+
+
+def keep_or_discard(writer: DatasetWriter, result: EpisodeResult, keep_failed: bool) -> int | None:
+    """Save a finished episode (a success, one the user kept, or any with ``keep_failed``) or drop it; returns its
+    episode index when saved."""
+    if result.outcome in (Outcome.SUCCESS, Outcome.SAVED) or keep_failed:
+        return writer.save_episode(result.placement, result.outcome.value, result.phases)
+    writer.discard_episode()
+    return None
+
+
+def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSource | None = None) -> RecordSummary:
+    """Record ``cfg.episodes`` episodes; the dataset stays valid whatever ends the session.
+
+    Args:
+        cfg: the options; ``cfg.teleop`` names the source unless ``source`` is given.
+        progress: where progress goes; default: a ``Progress`` on stdout.
+        source: an action source to record from instead of the one ``cfg.teleop`` names.
+    """
+    from so101.sim.rendering import CameraRenderer
+
+    sim, source, cameras, session, extra_features = prepare_session(cfg, source)
     progress = progress or Progress(cfg.episodes)
     loop = EpisodeLoopConfig(cfg.episode_time_s, cfg.settle_s)
     per_episode = episode_bytes(sim.fps, cfg.episode_time_s, [(c.width, c.height) for c in cameras])
@@ -199,7 +249,7 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
             renderer = CameraRenderer(sim.model, cameras, cfg.cameras.render_profile)
             opener = DatasetWriter.resume if cfg.resume else DatasetWriter.create
             writer = opener(cfg.dataset, sim.fps, cameras, session, extra_features)
-            extras = (lambda s: {ENVIRONMENT_STATE_KEY: environment_state(s)}) if cfg.environment_state else None
+            extras = episode_extras(cfg)
             seeds = _seeds(cfg.seed, writer.used_seeds())
             placement = sim.sample_placement(next(seeds))
             while saved < cfg.episodes:
@@ -220,14 +270,12 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
                     break
                 attempts += 1
                 successes += result.outcome is Outcome.SUCCESS
-                index = None
-                if result.outcome in (Outcome.SUCCESS, Outcome.SAVED) or cfg.keep_failed:
-                    index = writer.save_episode(result.placement, result.outcome.value, result.phases)
+                index = keep_or_discard(writer, result, cfg.keep_failed)
+                if index is not None:
                     saved += 1
                     frames += result.frames
                     failures = 0
                 else:
-                    writer.discard_episode()
                     failures += 1
                 progress.episode(result, index)
                 if headset is not None:
@@ -302,6 +350,10 @@ def _report(summary: RecordSummary) -> int:
 def _record_command(cfg: RecordConfig) -> int:
     if cfg.dataset.root is None:
         print(f"record: no --dataset.root given: writing to LeRobot's cache, {cfg.dataset.resolved_root()}")
+    if cfg.backend == "ray":
+        from so101.recording.ray_record import record_on_ray
+
+        return _report(record_on_ray(cfg))
     return _report(record(cfg))
 
 

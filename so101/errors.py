@@ -12,6 +12,7 @@
     │   └── DiskFullError           not enough free space                     (path, need, free)
     ├── EvalWorkerError             evaluation workers died                   (seed, cause)
     ├── PreflightError              deployment refused before any motion      (checks)
+    ├── ClusterError                a Ray cluster cannot be reached or used   (address)
     └── DependencyError             a package is missing or not the pinned one (package, installed, supported)
 
 Libraries raise them and never print them; only the command layer (``so101.command``) turns one into a single
@@ -131,6 +132,15 @@ class PreflightError(So101Error):
     def __init__(self, message: str, checks: Sequence[str]) -> None:
         super().__init__(message)
         self.checks = list(checks)
+
+
+class ClusterError(So101Error):
+    """A Ray cluster that cannot be reached, or whose nodes cannot run the workbench: ``address`` as given
+    (``--ray.address``)."""
+
+    def __init__(self, message: str, address: str | None = None) -> None:
+        super().__init__(message)
+        self.address = address
 
 
 class DependencyError(So101Error):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,14 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     summary = record(config)
     assert summary.total_episodes == 4 and summary.frames == 160, summary
     return root
+
+
+@pytest.fixture(scope="session")
+def ray_address() -> Iterator[str]:
+    """``HOST:PORT`` of a real Ray head node on this machine (2 CPUs), shared by the tests of ``--backend ray`` and
+    stopped after them; skipped where Ray is not installed."""
+    from ray_head import ray_head, ray_or_skip
+
+    ray_or_skip()
+    with ray_head() as address:
+        yield address
