@@ -231,6 +231,7 @@ def record(cfg: RecordConfig, progress: Progress | None = None, source: ActionSo
     from so101.sim.rendering import CameraRenderer
 
     sim, source, cameras, session, extra_features = prepare_session(cfg, source)
+    headset = source if cfg.view == "vr" or source.name == "vr" else None  # prepare_session opened it
     progress = progress or Progress(cfg.episodes)
     loop = EpisodeLoopConfig(cfg.episode_time_s, cfg.settle_s)
     per_episode = episode_bytes(sim.fps, cfg.episode_time_s, [(c.width, c.height) for c in cameras])
