@@ -81,6 +81,8 @@ def export_hdf5(
     """
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
+    from so101.recording.video_checks import check_videos
+
     dataset = LeRobotDataset(repo_id, root=root)
     meta = dataset.meta
     for key in ("observation.state", "action"):
@@ -103,6 +105,7 @@ def export_hdf5(
     unknown = sorted(set(chosen) - set(available))
     if unknown:
         raise DatasetError(f"--episodes {unknown} are not in {root}, which has episodes 0..{meta.total_episodes - 1}")
+    check_videos(Path(root), meta.info, "--dataset.root", set(chosen))
     output = Path(output)
     existing = [episode_file(output, index) for index in chosen if episode_file(output, index).exists()]
     if existing:
