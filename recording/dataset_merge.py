@@ -85,12 +85,12 @@ def merge(roots: list[Path], output_root: Path, output_repo_id: str) -> tuple[in
     if output_root.exists():
         raise FileExistsError(f"{output_root} exists already; choose a new --output.root")
     infos = [check_openable(root, "--roots") for root in roots]
-    for root, info in zip(roots, infos, strict=True):
-        check_videos(root, info, "--roots")
     for root, info in zip(roots[1:], infos[1:], strict=True):
         reason = incompatibility(roots[0], infos[0], root, info)
         if reason is not None:
             raise DatasetError(f"cannot merge: {reason}; merge datasets recorded with the same settings")
+    for root, info in zip(roots, infos, strict=True):
+        check_videos(root, info, "--roots")
     for root in roots:
         problems = validate(root, resimulate=False)
         if problems:
