@@ -79,14 +79,18 @@ def convert(cfg: ConvertEEConfig) -> ConversionResult:
 
     from so101.kinematics.ee_convert import EEVerifier, JointsToEE, VerificationReport
     from so101.kinematics.units import JointLimits
+    from so101.recording.content_hashes import write_all
     from so101.recording.convert_ee_data import DatasetRewriter
     from so101.recording.convert_ee_source import detect_units, joint_feature, model_path
-    from so101.recording.dataset_checks import read_info
+    from so101.recording.dataset_checks import check_openable
+    from so101.recording.video_checks import check_videos
 
     start = time.perf_counter()
     src = cfg.src.resolved_root()
     # Joint names of older LeRobot versions are accepted here, so the SO-101 feature check is joint_feature's.
-    info = read_info(src, "--src.root", so101_features=False)
+    info = check_openable(src, "--src.root", so101_features=False)
+    # Videos are copied byte for byte: a damaged one would make a complete-looking dataset that cannot be read.
+    check_videos(src, info, "--src.root")
     dst = cfg.dst.resolved_root()
     if dst.exists():
         raise FileExistsError(f"--dst.root {dst} exists; give a new folder (convert-ee never overwrites a dataset)")
@@ -142,6 +146,7 @@ def convert(cfg: ConvertEEConfig) -> ConversionResult:
         conversion["verification"] = report.to_json() if verifier is not None else None
         (temporary / REPORT_FILE).parent.mkdir(parents=True, exist_ok=True)
         (temporary / REPORT_FILE).write_text(json.dumps(conversion, indent=2))
+        write_all(temporary)
         output.commit()
     if verifier is not None:
         for line in report.lines():

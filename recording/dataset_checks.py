@@ -2,7 +2,10 @@
 
 A corrupted or foreign dataset makes LeRobot fail deep inside pyarrow, pandas or json with a traceback that names
 neither the file nor the fix; ``check_openable`` finds the first such problem itself and raises one
-``DatasetError`` line: the flag, the file, the problem and what to run. It never writes anything.
+``DatasetError`` line: the flag, the file, the problem and what to run. It never writes anything. It checks the
+metadata (``info.json``, tasks, ``stats.json`` shapes, episode counts and index ranges), the parquet footers and
+frame counts, the data files against their SHA-256 at save (``content_hashes``), row widths, timestamps, NaN and
+``meta/so101``; the videos' content is ``video_checks``' to check, by the commands that read them.
 """
 
 from __future__ import annotations
@@ -102,7 +105,8 @@ def _parquet_rows(root: Path, path: Path, flag: str) -> int:
         raise problem(flag, root, path, f"is truncated or not a parquet file ({str(error)[:120]})") from None
 
 
-def _read_parquet(root: Path, path: Path, flag: str, columns: list[str] | None = None) -> Any:
+def read_parquet(root: Path, path: Path, flag: str, columns: list[str] | None = None) -> Any:
+    """The parquet file at ``path`` as a pandas DataFrame (``columns`` only); a damaged file raises one line."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -112,14 +116,15 @@ def _read_parquet(root: Path, path: Path, flag: str, columns: list[str] | None =
         raise problem(flag, root, path, f"cannot be read ({str(error)[:120]})") from None
 
 
-def check_openable(root: Path, flag: str) -> dict[str, Any]:
-    """Check everything LeRobot reads when it opens ``root``; returns ``info.json``.
+def check_openable(root: Path, flag: str, so101_features: bool = True) -> dict[str, Any]:
+    """Check everything LeRobot reads when it opens ``root`` (with ``so101_features``, also that it holds the
+    SO-101's joints: ``read_info``); returns ``info.json``.
 
     Raises:
         DatasetError: the first problem found, naming its file and the fix.
     """
     root = Path(root)
-    info = read_info(root, flag)
+    info = read_info(root, flag, so101_features)
     if info["total_episodes"] == 0 and not any((root / "data").glob("*/*.parquet")):
         raise problem(
             flag, root, root / "meta" / "info.json", "says the dataset holds no episode (a session that saved nothing)",
@@ -128,14 +133,9 @@ def check_openable(root: Path, flag: str) -> dict[str, Any]:
     tasks = root / "meta" / "tasks.parquet"
     if not tasks.is_file():
         raise problem(flag, root, tasks, "is missing (the dataset's task strings)")
-    if _read_parquet(root, tasks, flag).empty:
+    if read_parquet(root, tasks, flag).empty:
         raise problem(flag, root, tasks, "holds no task")
-    stats = root / "meta" / "stats.json"
-    if stats.is_file():
-        try:
-            json.loads(stats.read_text())
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise problem(flag, root, stats, f"is not valid JSON ({error})") from None
+    _check_stats(root, info, flag)
     episode_files = sorted((root / "meta" / "episodes").glob("*/*.parquet"))
     if not episode_files:
         raise problem(flag, root, root / "meta" / "episodes", "holds no episodes metadata")
@@ -145,6 +145,7 @@ def check_openable(root: Path, flag: str) -> dict[str, Any]:
             flag, root, root / "meta" / "episodes",
             f"describes {episodes} episode(s) but meta/info.json says {info['total_episodes']}",
         )
+    _check_episode_ranges(root, info, episode_files, flag)
     data_files = sorted((root / "data").glob("*/*.parquet"))
     frames = sum(_parquet_rows(root, path, flag) for path in data_files)
     if frames != info["total_frames"]:
@@ -152,9 +153,85 @@ def check_openable(root: Path, flag: str) -> dict[str, Any]:
             flag, root, root / "data", f"holds {frames} frame(s) but meta/info.json says {info['total_frames']}"
         )
     _check_video_files(root, info, episode_files, flag)
+    check_content(root, flag, videos=False)
     _check_numbers(root, info, data_files, flag)
     _check_scene_files(root, flag)
     return info
+
+
+def check_content(root: Path, flag: str, videos: bool = True) -> None:
+    """The episode files match the SHA-256 written when they were saved (``content_hashes``; ``videos=False``: the
+    data files only); nothing to check for a dataset without ``meta/so101/content_hashes.jsonl``.
+
+    Raises:
+        DatasetError: the first file that changed, with its episodes and the fix.
+    """
+    from so101.recording.content_hashes import HASHES_FILE, mismatches
+
+    try:
+        changed = mismatches(root, videos)
+    except ValueError as error:
+        raise problem(flag, root, root / HASHES_FILE, str(error)) from None
+    if changed:
+        name, episodes = changed[0]
+        raise problem(
+            flag, root, root / name,
+            f"is not the file that was saved (its SHA-256 differs from {HASHES_FILE.name}'s: bit rot, or an edit); "
+            f"it holds episode(s) {episodes}",
+            f"run so101 dataset repair --dataset.root {root} (it writes a copy without those episodes), or restore "
+            "the file from a copy",
+        )
+
+
+def _check_stats(root: Path, info: dict[str, Any], flag: str) -> None:
+    """``meta/stats.json``, when present, maps features to their statistics, each as long as the feature."""
+    import numpy as np
+
+    path = root / "meta" / "stats.json"
+    if not path.is_file():
+        return
+    try:
+        stats = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise problem(flag, root, path, f"is not valid JSON ({error})") from None
+    if not isinstance(stats, dict) or not all(isinstance(value, dict) for value in stats.values()):
+        raise problem(flag, root, path, f"is not an object of features' statistics (found {str(stats)[:40]})")
+    for key, feature in info["features"].items():
+        if key not in stats or not str(feature["dtype"]).startswith("float") or len(feature["shape"]) != 1:
+            continue
+        for stat in ("mean", "std", "min", "max"):
+            if stat not in stats[key]:
+                continue
+            try:
+                length = np.asarray(stats[key][stat], dtype=np.float64).shape
+            except (TypeError, ValueError):
+                length = None
+            if length != tuple(feature["shape"]):
+                raise problem(
+                    flag, root, path,
+                    f"holds {key}'s {stat} with shape {length}, but meta/info.json gives the feature shape "
+                    f"{tuple(feature['shape'])}",
+                )
+
+
+def _check_episode_ranges(root: Path, info: dict[str, Any], episode_files: list[Path], flag: str) -> None:
+    """Episodes 0..n-1, each a ``[dataset_from_index, dataset_to_index)`` span of its length inside the frames."""
+    columns = ["episode_index", "length", "dataset_from_index", "dataset_to_index"]
+    seen: set[int] = set()
+    total = info["total_frames"]
+    for path in episode_files:
+        table = read_parquet(root, path, flag, columns)
+        for index, length, start, stop in table.itertuples(index=False):
+            if not 0 <= index < info["total_episodes"] or index in seen:
+                last = info["total_episodes"] - 1
+                raise problem(flag, root, path, f"lists episode {index} twice or outside 0..{last}")
+            if not 0 <= start <= stop <= total or stop - start != length:
+                raise problem(
+                    flag, root, path,
+                    f"places episode {index}'s {length} frames at [{start}, {stop}), not within the dataset's "
+                    f"{total} frames",
+                )
+            seen.add(int(index))
 
 
 def _check_scene_files(root: Path, flag: str) -> None:
@@ -190,7 +267,7 @@ def _check_video_files(root: Path, info: dict[str, Any], episode_files: list[Pat
         raise problem(flag, root, root / "meta" / "info.json", "has video features but no 'video_path'")
     for path in episode_files:
         columns = [f"videos/{key}/{field}" for key in video_keys for field in ("chunk_index", "file_index")]
-        table = _read_parquet(root, path, flag, ["episode_index", *columns])
+        table = read_parquet(root, path, flag, ["episode_index", *columns])
         for row in table.itertuples(index=False):
             values = dict(zip(["episode_index", *columns], row, strict=True))
             for key in video_keys:
@@ -205,6 +282,22 @@ def _check_video_files(root: Path, info: dict[str, Any], episode_files: list[Pat
                     )
 
 
+def _check_widths(root: Path, info: dict[str, Any], path: Path, table: Any, keys: list[str], flag: str) -> None:
+    """Every row of a vector feature holds as many values as ``meta/info.json``'s shape says."""
+    for key in keys:
+        shape = info["features"][key]["shape"]
+        if len(shape) != 1:
+            continue
+        widths = {len(value) if hasattr(value, "__len__") else 1 for value in table[key]}
+        if widths - {shape[0]}:
+            raise problem(
+                flag, root, path,
+                f"holds {key} rows {sorted(widths)} wide, but meta/info.json describes it as {shape[0]} wide",
+                "give a dataset of the SO-101's 6 joints, or put back the shape it was recorded with in "
+                "meta/info.json",
+            )
+
+
 def _check_numbers(root: Path, info: dict[str, Any], data_files: list[Path], flag: str) -> None:
     """No NaN or infinity in any float feature: a policy trained on one learns nothing useful."""
     import numpy as np
@@ -212,7 +305,8 @@ def _check_numbers(root: Path, info: dict[str, Any], data_files: list[Path], fla
     keys = [k for k, f in info["features"].items() if str(f["dtype"]).startswith("float") and k != "timestamp"]
     fps = info["fps"]
     for path in data_files:
-        table = _read_parquet(root, path, flag, [*keys, "timestamp", "frame_index"])
+        table = read_parquet(root, path, flag, [*keys, "timestamp", "frame_index"])
+        _check_widths(root, info, path, table, keys, flag)
         steps = np.asarray(table["timestamp"], dtype=np.float64) - np.asarray(table["frame_index"]) / fps
         if steps.size and np.abs(steps).max() > 1e-3:
             raise problem(

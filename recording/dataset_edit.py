@@ -20,11 +20,13 @@ from pathlib import Path
 from so101.command import run_command
 from so101.errors import ConfigError, DatasetError
 from so101.recording.atomic_file import fsync_dir
+from so101.recording.content_hashes import write_all
 from so101.recording.dataset_checks import check_openable
 from so101.recording.dataset_lock import DatasetLock
 from so101.recording.dataset_writer import DatasetRef
 from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
 from so101.recording.staged_output import StagedOutput
+from so101.recording.video_checks import check_videos
 
 
 @dataclass
@@ -64,6 +66,7 @@ def delete_episodes(root: Path, repo_id: str, episodes: list[int], output: Path)
         raise DatasetError(f"--episodes {unknown}: {root} holds episodes 0..{total - 1}; choose among those")
     if len(set(episodes)) == total:
         raise DatasetError(f"--episodes names every episode of {root}; a dataset needs at least one")
+    check_videos(root, info, "--dataset.root", set(range(total)) - set(episodes))
     metadata = SceneMetadata(root)
     records = metadata.episodes() if metadata.exists() else []
     if metadata.exists() and sorted(r.episode_index for r in records) != list(range(total)):
@@ -74,6 +77,7 @@ def delete_episodes(root: Path, repo_id: str, episodes: list[int], output: Path)
     lerobot_delete(LeRobotDataset(repo_id, root=root), sorted(set(episodes)), output_dir=output, repo_id=repo_id)
     if metadata.exists():
         SceneMetadata(output).write_all(metadata.sessions(), renumbered_scenes(records, set(episodes)))
+        write_all(output)
     return total - len(set(episodes))
 
 

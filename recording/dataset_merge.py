@@ -16,11 +16,13 @@ from typing import Any
 
 from so101.command import run_command
 from so101.errors import DatasetError
+from so101.recording.content_hashes import write_all
 from so101.recording.dataset_checks import check_openable
 from so101.recording.dataset_tools import validate
 from so101.recording.dataset_writer import DatasetRef
 from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
 from so101.recording.staged_output import StagedOutput
+from so101.recording.video_checks import check_videos
 
 
 @dataclass
@@ -87,6 +89,8 @@ def merge(roots: list[Path], output_root: Path, output_repo_id: str) -> tuple[in
         reason = incompatibility(roots[0], infos[0], root, info)
         if reason is not None:
             raise DatasetError(f"cannot merge: {reason}; merge datasets recorded with the same settings")
+    for root, info in zip(roots, infos, strict=True):
+        check_videos(root, info, "--roots")
     for root in roots:
         problems = validate(root, resimulate=False)
         if problems:
@@ -119,6 +123,7 @@ def merge(roots: list[Path], output_root: Path, output_repo_id: str) -> tuple[in
             )
         assert len(records) - offset == info["total_episodes"]  # validate checked one scene per episode
     SceneMetadata(output_root).write_all(sessions, records)
+    write_all(output_root)
     return total, warnings
 
 

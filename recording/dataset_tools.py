@@ -19,8 +19,11 @@ import numpy as np
 
 from so101.command import run_command
 from so101.kinematics.units import JOINT_FEATURE_NAMES
+from so101.recording.content_hashes import HASHES_FILE
+from so101.recording.dataset_checks import check_content, read_info
 from so101.recording.dataset_writer import ROBOT_TYPES, DatasetRef, dataset_features, feature_mismatches
 from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
+from so101.recording.video_checks import check_videos
 from so101.sim.scene import CameraConfig
 
 STATE_TOLERANCE = 1e-2
@@ -134,6 +137,11 @@ def unchecked(root: Path) -> list[str]:
         return [
             "episodes imported (import-hdf5) or deployed on the real arm (deploy) have no simulator scene: not "
             "checked: observation.state against a re-simulation; so101 replay cannot re-simulate them"
+        ]
+    if metadata.exists() and not (root / HASHES_FILE).is_file():
+        return [
+            f"no {HASHES_FILE} (recorded by an older workbench): not checked: that the episode files are the ones "
+            "saved (bit rot)"
         ]
     if metadata.exists():
         return []
@@ -347,6 +355,9 @@ def _info(cfg: InspectConfig) -> int:
 
 def _validate(cfg: InspectConfig) -> int:
     root = cfg.dataset.existing_root()
+    # Every episode file against its digest at save, then every video decoded: the first damaged file, one line.
+    check_content(root, "--dataset.root")
+    check_videos(root, read_info(root, "--dataset.root", so101_features=False), "--dataset.root")
     problems = validate(root, cfg.dataset.repo_id, cfg.resimulate)
     notes = unchecked(root) + image_stats_notes(root)
     if problems:

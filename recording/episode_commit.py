@@ -10,6 +10,8 @@ writes every file, through ``LeRobotDataset.save_episode``, but
 * with both writers closed after every episode, and the latest-episode state cleared so that the next episode
   starts new data, video and metadata files (LeRobot's own resume path): no file of a committed version is
   ever written again;
+* with the SHA-256 of the episode's data and video files added to ``meta/so101/content_hashes.jsonl``
+  (``so101.recording.content_hashes``), against silent bit rot;
 * then the version is committed with the episode's scene, in one atomic folder exchange.
 
 Measured cost: docs/results/durability.md (``so101 bench record`` before and after).
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from so101.lerobot_compat import DatasetInternals
+from so101.recording.content_hashes import append_episode
 from so101.recording.crash_points import crash_point
 from so101.recording.durable_root import DurableRoot
 
@@ -57,6 +60,8 @@ class EpisodeCommitter:
             self.internals.point_at(target, target)
             self.dataset.save_episode()
             self.internals.close_writers()
+            # The finished files, hashed once while the page cache still holds them (meta/so101, beside the scene).
+            append_episode(target, self.dataset.meta.info, self.internals.latest_episode_row())
             write_extra(target)
             crash_point("save:written")
             self.durable.commit()

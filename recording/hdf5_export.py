@@ -115,6 +115,8 @@ def export_hdf5(
     """
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
+    from so101.recording.video_checks import check_videos
+
     dataset = LeRobotDataset(repo_id or DEFAULT_REPO_ID, root=root)
     meta = dataset.meta
     for key in ("observation.state", "action"):
@@ -146,6 +148,7 @@ def export_hdf5(
                 f"--pad_to {pad_to}: episode {longest} of {root} has {lengths[longest]} frames (episodes longer than "
                 f"{pad_to}: {too_long}); give --pad_to {lengths[longest]} or more, or leave those out with --episodes"
             )
+    check_videos(Path(root), meta.info, "--dataset.root", set(chosen))
     output = Path(output)
     existing = [episode_file(output, index) for index in chosen if episode_file(output, index).exists()]
     if existing:

@@ -23,7 +23,9 @@ Joint values are converted to the dataset's units (``so101.kinematics.units``: d
 (``overhead_cam``, ``wrist_cam``, ``front_cam``) so that policies trained on the data run in the simulator;
 ``--cameras "{front: overhead_cam}"`` renames them (LeIsaac's ``front``/``wrist`` map to ``front_cam``/``wrist_cam``).
 
-Every episode is checked (six joints, equal lengths, finite values, image shapes) before anything is written. The
+Every episode is checked (links it can follow, node kinds, sizes within ``so101.recording.hdf5_nodes``' limits,
+six joints, equal lengths, finite values, image shapes) before anything is written; integer actions, or actions
+beyond the SO-101's joint ranges in the given units (values scaled x1000, say), are named in a warning. The
 dataset is written by ``so101.recording.dataset_writer`` (the writer of ``so101 record``: same features, robot type,
 video encoding and ``meta/so101/recording.json`` session entry, here with source ``import-hdf5``), then checked by
 ``so101 dataset validate``'s checks of features, fps, tasks and videos. What cannot be checked: imported episodes
@@ -35,6 +37,7 @@ it is written into a hidden staging folder (``so101.recording.staged_output``) a
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -56,9 +59,12 @@ from so101.recording.hdf5_layouts import (
     input_files,
     to_dataset_units,
 )
+from so101.recording.hdf5_nodes import action_warnings
 from so101.recording.staged_output import StagedOutput
 from so101.sim.scene import CameraConfig
 from so101.sim.task_signals import TASK
+
+log = logging.getLogger(__name__)
 
 Units = Literal["auto", "degrees", "range_m100_100", "radians"]
 READ_FRAMES = 32
@@ -156,6 +162,9 @@ def import_hdf5(cfg: ImportConfig) -> ImportSummary:
     if not task:
         raise DatasetError("the files carry no task string; give it with --task \"...\"")
     units = {source.name: episode_units(source, cfg.units) for source in sources}
+    limits = _model_limits()
+    for warning in _unit_warnings(checked, units, limits):
+        log.warning("import-hdf5: %s", warning)
     cameras = [CameraConfig(name, width, height) for name, (height, width) in shapes.items()]
     session = _session(cfg, files, fps, cameras, task, sorted(set(units.values())))
     output = StagedOutput(root, "dataset import-hdf5", "--dataset.root")
@@ -165,7 +174,6 @@ def import_hdf5(cfg: ImportConfig) -> ImportSummary:
         writer = DatasetWriter.create(config, fps, cameras, session, command="dataset import-hdf5")
         frames = 0
         try:
-            limits = _model_limits()
             for episode in checked:
                 for state, action, images in _frames(episode, units[episode.source.name], limits):
                     writer.add_frame(state, action, images)
@@ -196,6 +204,22 @@ def _frames(
             block = {camera: file[key][first : first + READ_FRAMES] for camera, key in source.images.items()}
             for i in range(min(READ_FRAMES, len(states) - first)):
                 yield states[first + i], actions[first + i], {camera: pixels[i] for camera, pixels in block.items()}
+
+
+def _unit_warnings(checked: list[CheckedEpisode], units: dict[str, str], limits: JointLimits) -> list[str]:
+    """What looks wrong with the episodes' actions (integers, values beyond the joints' ranges), one line each."""
+    import h5py
+
+    warnings = []
+    for episode in checked:
+        source = episode.source
+        with h5py.File(source.path, "r") as file:
+            raw = np.asarray(file[source.action_key])
+        converted = to_dataset_units(raw.astype(np.float64), units[source.name], limits)
+        found = action_warnings(raw, converted, units[source.name], limits, f"{source.name}: {source.action_key}")
+        if found:
+            warnings.append("; ".join(found))
+    return warnings
 
 
 def _model_limits() -> JointLimits:

@@ -1,5 +1,6 @@
 """Reading HDF5 episodes for ``so101 dataset import-hdf5``: which layout a file has, where each episode's arrays
-are, and whether they can be imported (shapes, joint count, lengths, finite values), before anything is written.
+are, and whether they can be imported (links, node kinds, sizes, shapes, joint count, lengths, finite values: see
+``so101.recording.hdf5_nodes``), before anything is written.
 
 Layouts (see ``so101.recording.hdf5_import`` for how their fields map onto LeRobot's features):
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from so101.errors import DatasetError
 from so101.kinematics.units import JointLimits, dataset_to_radians, radians_to_dataset
+from so101.recording.hdf5_nodes import check_size, node
 from so101.sim.scene import ROBOT_CAMERA_NAMES
 
 log = logging.getLogger(__name__)
@@ -91,23 +93,27 @@ def find_episodes(path: Path, rename: dict[str, str]) -> list[EpisodeSource]:
     with file:
         attrs = {key: _plain(value) for key, value in file.attrs.items()}
         if "observations/qpos" in file and "action" in file:
-            images = file.get("observations/images", {})
+            images = node(file, "observations/images", h5py.Group, str(path)) if "observations/images" in file else {}
             cameras = {_camera(path, name, rename, {}): f"observations/images/{name}" for name in images}
             is_pad = "is_pad" if "is_pad" in file else None
             return [EpisodeSource(path, "/", "act", "observations/qpos", "action", cameras, attrs, is_pad)]
-        if "data" in file and isinstance(file["data"], h5py.Group):
+        if "data" in file and isinstance(node(file, "data", object, str(path)), h5py.Group):
             episodes = []
             for demo in sorted(file["data"], key=lambda name: _natural_key(Path(name))):
-                group = file["data"][demo]
-                if not isinstance(group, h5py.Group) or "actions" not in group or "obs/joint_pos" not in group:
+                link = file["data"].get(demo, getlink=True)
+                if isinstance(link, h5py.HardLink) and not isinstance(file["data"][demo], h5py.Group):
+                    continue
+                group = node(file, f"data/{demo}", h5py.Group, str(path))
+                if "actions" not in group or "obs/joint_pos" not in group:
                     continue
                 if "success" in group.attrs and not bool(group.attrs["success"]):
                     log.info("import-hdf5: %s:/data/%s is marked unsuccessful; skipped (as LeIsaac does)", path, demo)
                     continue
-                obs = group["obs"]
+                obs = node(file, f"data/{demo}/obs", h5py.Group, str(path))
+                items = {name: node(file, f"data/{demo}/obs/{name}", object, str(path)) for name in obs}
                 cameras = {
                     _camera(path, name, rename, LEISAAC_CAMERAS): f"data/{demo}/obs/{name}"
-                    for name, item in obs.items()
+                    for name, item in items.items()
                     if isinstance(item, h5py.Dataset) and item.ndim == 4 and item.shape[-1] == 3
                 }
                 episodes.append(
@@ -160,15 +166,21 @@ def check_episode(source: EpisodeSource) -> CheckedEpisode:
     import h5py
 
     with h5py.File(source.path, "r") as file:
-        arrays = {key: np.asarray(file[key]) for key in (source.state_key, source.action_key)}
-        images = {camera: file[key] for camera, key in source.images.items()}
-        lengths = {key: len(array) for key, array in arrays.items()}
-        for key, array in arrays.items():
-            if array.ndim != 2 or array.shape[1] != 6:
+        joints = {key: node(file, key, h5py.Dataset, source.name) for key in (source.state_key, source.action_key)}
+        for key, item in joints.items():
+            # Shapes and sizes first: nothing is read before they pass.
+            check_size(item, key, source.name)
+            if item.ndim != 2 or item.shape[1] != 6:
                 raise DatasetError(
-                    f"{source.name}: {key} has shape {array.shape}; expected (frames, 6): the six SO-101 joints "
+                    f"{source.name}: {key} has shape {item.shape}; expected (frames, 6): the six SO-101 joints "
                     "shoulder_pan .. gripper (a bimanual or other robot's file cannot be imported)"
                 )
+            if item.dtype.kind not in "fiub":
+                raise DatasetError(f"{source.name}: {key} holds {item.dtype} values, not numbers; the file is foreign")
+        arrays = {key: np.asarray(item) for key, item in joints.items()}
+        images = {camera: node(file, key, h5py.Dataset, source.name) for camera, key in source.images.items()}
+        lengths = {key: len(array) for key, array in arrays.items()}
+        for key, array in arrays.items():
             if not np.all(np.isfinite(array)):
                 frame = int(np.argwhere(~np.isfinite(array))[0][0])
                 raise DatasetError(f"{source.name}: {key} holds NaN or inf (first at frame {frame}); fix or drop it")
@@ -179,6 +191,7 @@ def check_episode(source: EpisodeSource) -> CheckedEpisode:
                     f"{source.name}: images of {camera} are {item.dtype} {item.shape}; expected uint8 "
                     "(frames, height, width, 3) RGB (JPEG-compressed ALOHA files must be decompressed first)"
                 )
+            check_size(item, source.images[camera], source.name, image=True)
             lengths[source.images[camera]] = len(item)
             shapes[camera] = (int(item.shape[1]), int(item.shape[2]))
     if len(set(lengths.values())) != 1:

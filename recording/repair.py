@@ -4,14 +4,15 @@
     so101 dataset repair --dataset.root data/pick --output data/pick_fixed
 
 For datasets left broken by older versions or other tools (a kill -9 before LeRobot's finalize, a lost or
-truncated file). An episode is kept when all of these hold: its frames are readable (frame_index 0..n-1, finite
-state and action), every camera's video holds its n frames, and ``meta/so101/episodes.jsonl`` holds its scene with
-n frames (datasets of other tools, such as ``lerobot-record``, have no ``meta/so101``: no scene is asked of them).
-The others are dropped, each with the reason. Kept episodes are written again through LeRobot into a new folder
-(renumbered from 0; videos re-encoded, statistics recomputed, image statistics correct whatever LeRobot
-version wrote the original), with their scenes and sessions: the original folder
-is only read. Video timestamps come from ``meta/episodes`` when it is readable; without it, a camera's video files
-are taken, in order, as the episodes one after another, as LeRobot 0.4.4 appends them.
+truncated file, bit rot). An episode is kept when all of these hold: its data and video files match the SHA-256
+written when it was saved (``meta/so101/content_hashes.jsonl``, when the dataset has it), its frames are readable
+(frame_index 0..n-1, finite state and action), every camera's video holds its n frames, and
+``meta/so101/episodes.jsonl`` holds its scene with n frames (datasets of other tools, such as ``lerobot-record``,
+have no ``meta/so101``: no scene is asked of them). The others are dropped, each with the reason. Kept episodes
+are written again through LeRobot into a new folder (renumbered from 0; videos re-encoded, statistics recomputed,
+image statistics correct whatever LeRobot version wrote the original), with their scenes, sessions and new content
+hashes: the original folder is only read. Video timestamps come from ``meta/episodes`` when it is readable; without
+it, a camera's video files are taken, in order, as the episodes one after another, as LeRobot 0.4.4 appends them.
 
 Not recoverable: frames of a parquet file without its footer (LeRobot writes the footer at finalize); such a
 file's episodes are reported lost.
@@ -31,6 +32,7 @@ import numpy as np
 from so101.command import run_command
 from so101.errors import DatasetError
 from so101.lerobot_compat import correct_image_stats, use_lossless_encoder
+from so101.recording.content_hashes import mismatches, write_all
 from so101.recording.dataset_checks import read_info
 from so101.recording.dataset_writer import DatasetConfig, DatasetRef
 from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
@@ -66,6 +68,8 @@ class Survey:
     """The dataset has workbench metadata (``meta/so101``): scenes are then required; datasets of other tools
     (``lerobot-record``) have none, and are repaired without."""
     tasks: dict[int, str] = field(default_factory=dict)
+    changed: dict[int, str] = field(default_factory=dict)
+    """episode index -> a file of it whose SHA-256 differs from the one written at save (bit rot)."""
 
 
 def survey(root: Path) -> Survey:
@@ -96,6 +100,11 @@ def survey(root: Path) -> Survey:
         result.tasks = {int(index): str(task) for task, index in tasks.items()}
     except (OSError, pa.ArrowException, KeyError) as error:
         result.lost.append(f"meta/tasks.parquet: unreadable, tasks come from the sessions ({error!s:.60})")
+    try:
+        for name, episodes in mismatches(root):
+            result.changed.update({episode: name for episode in episodes if episode not in result.changed})
+    except ValueError as error:
+        result.lost.append(f"meta/so101/content_hashes.jsonl: unreadable, files are not checked ({error!s:.60})")
     metadata = SceneMetadata(root)
     result.workbench = (root / "meta" / "so101").is_dir()
     try:
@@ -204,6 +213,8 @@ def _precheck(found: Survey, episode: int) -> str | None:
     rows = found.frames.get(episode)
     if rows is None:
         return "its frames are lost"
+    if episode in found.changed:
+        return f"{found.changed[episode]} is not the file that was saved (its SHA-256 differs: bit rot, or an edit)"
     n = len(rows)
     if list(rows["frame_index"]) != list(range(n)):
         return "its frame_index is not 0..n-1 (frames missing)"
@@ -275,6 +286,7 @@ def repair(root: Path, output: Path, repo_id: str) -> tuple[list[int], dict[int,
             for new, s in enumerate(found.scenes[old] for old in kept)
         ]
         SceneMetadata(partial).write_all(found.sessions, records)
+        write_all(partial)
     os.rename(partial, output)
     return kept, dropped, found.lost
 

@@ -179,6 +179,8 @@ class SceneMetadata:
         if not self.recording_path.is_file():
             return []
         payload = json.loads(self.recording_path.read_text())
+        if not isinstance(payload, dict) or not isinstance(payload.get("sessions"), list):
+            raise TypeError("not an object with a list of 'sessions'")
         if payload.get("format") != FORMAT_VERSION:
             raise ValueError(
                 f"{self.recording_path} has format {payload.get('format')!r}; this workbench reads format "

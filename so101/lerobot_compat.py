@@ -211,11 +211,15 @@ class DatasetInternals:
         self.dataset._close_writer()
         self.meta._close_writer()
 
+    def latest_episode_row(self) -> dict[str, Any]:
+        """The ``meta/episodes`` row of the episode just saved (its files, frame range and statistics)."""
+        latest = self.meta.latest_episode
+        return {key: value[0] if isinstance(value, list) else value for key, value in latest.items()}
+
     def take_latest_episode(self) -> dict[str, Any]:
         """The metadata row of the episode just saved, and clear the latest-episode state so that the next episode
         starts new data, video and metadata files (LeRobot's own resume path)."""
-        latest = self.meta.latest_episode
-        row = {key: value[0] if isinstance(value, list) else value for key, value in latest.items()}
+        row = self.latest_episode_row()
         self.dataset.latest_episode = None
         self.meta.latest_episode = None
         return row

@@ -17,6 +17,7 @@ import pytest
 from so101.kinematics.batch_fk import ChainFK
 from so101.kinematics.ee_features import EELayout
 from so101.kinematics.units import JointLimits, dataset_to_radians, radians_to_dataset
+from so101.recording.content_hashes import write_all
 from so101.recording.convert_ee import REPORT_FILE, main
 from so101.sim.paths import ROBOT_XML
 
@@ -106,6 +107,7 @@ def test_a_frame_the_ik_cannot_solve_back_is_reported_by_episode_and_frame(
     action[2] = 150.0
     data.at[row, "action"] = action
     pq.write_table(pa.Table.from_pandas(data, schema=table.schema, preserve_index=False), path)
+    write_all(src)  # as recorded so: the digests are the edited file's
     assert convert_cli(src, tmp_path / "out") == 0
     assert "ep 2 frame 30" in capsys.readouterr().out
     verification = json.loads((tmp_path / "out" / REPORT_FILE).read_text())["verification"]
@@ -162,7 +164,8 @@ def test_foreign_damaged_and_existing_are_one_line_errors_leaving_nothing(
     data_file.write_bytes(data_file.read_bytes()[: data_file.stat().st_size // 2])
     assert convert_cli(damaged, tmp_path / "out") == 2
     err = capsys.readouterr().err
-    assert "cannot be read" in err and "damaged" in err and len(err.strip().splitlines()) == 1
+    assert "truncated or not a parquet file" in err and "so101 dataset repair" in err
+    assert len(err.strip().splitlines()) == 1
 
     assert convert_cli(tiny_dataset, damaged) == 2
     assert "exists" in capsys.readouterr().err

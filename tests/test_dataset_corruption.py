@@ -26,6 +26,7 @@ from so101.recording.dataset_writer import DatasetRef
 VIDEO = Path("videos/observation.images.wrist_cam/chunk-000/file-002.mp4")
 DATA = Path("data/chunk-000/file-001.parquet")
 EPISODES = Path("meta/episodes/chunk-000/file-000.parquet")
+HASHES = Path("meta/so101/content_hashes.jsonl")
 
 
 def truncate(path: Path) -> None:
@@ -48,6 +49,43 @@ def edit_data(change: Callable[[pd.DataFrame], None]) -> Callable[[Path], None]:
         frame.to_parquet(root / DATA)
 
     return apply
+
+
+def edit_episodes(change: Callable[[pd.DataFrame], None]) -> Callable[[Path], None]:
+    def apply(root: Path) -> None:
+        frame = pd.read_parquet(root / EPISODES)
+        change(frame)
+        frame.to_parquet(root / EPISODES)
+
+    return apply
+
+
+def without_hashes(corrupt: Callable[[Path], None]) -> Callable[[Path], None]:
+    """The corruption on a dataset without content hashes (an older workbench's, lerobot-record's): the check of
+    the content itself must find it, not the changed digest."""
+
+    def apply(root: Path) -> None:
+        corrupt(root)
+        (root / HASHES).unlink()
+
+    return apply
+
+
+def flip_bytes(path: Path, start: int, count: int = 300) -> None:
+    """Bit rot: ``count`` bytes inverted from ``start`` on, the file's size unchanged."""
+    data = bytearray(path.read_bytes())
+    data[start : start + count] = bytes(b ^ 0xFF for b in data[start : start + count])
+    path.write_bytes(bytes(data))
+
+
+def edit_stats(root: Path) -> None:
+    stats = json.loads((root / "meta/stats.json").read_text())
+    stats["action"]["mean"] = stats["action"]["mean"][:5]
+    (root / "meta/stats.json").write_text(json.dumps(stats))
+
+
+def wide_state(frame: pd.DataFrame) -> None:
+    frame["observation.state"] = [np.append(np.asarray(v), 0.0).astype(np.float32) for v in frame["observation.state"]]
 
 
 def nan_action(frame: pd.DataFrame) -> None:
@@ -91,6 +129,19 @@ CASES: list[tuple[str, Callable[[Path], None], str]] = [
     ("bad JSON in stats.json", lambda r: (r / "meta/stats.json").write_text("{nan"), "meta/stats.json"),
     ("bad JSON in recording.json", lambda r: (r / "meta/so101/recording.json").write_text("{"), "recording.json"),
     ("bad scene line", lambda r: (r / "meta/so101/episodes.jsonl").write_text('{"x": 1}\n'), "episodes.jsonl"),
+    ("stats.json not an object", lambda r: (r / "meta/stats.json").write_text("[]"), "meta/stats.json"),
+    ("stats.json of another width", edit_stats, "meta/stats.json"),
+    ("dataset_to_index past the end", edit_episodes(lambda f: f.update({"dataset_to_index": [10_000]})), str(EPISODES)),
+    ("episode length off", edit_episodes(lambda f: f.update({"length": [39]})), str(EPISODES)),
+    ("episode listed twice", edit_episodes(lambda f: f.update({"episode_index": [3]})), "meta/episodes"),
+    ("empty recording.json", lambda r: (r / "meta/so101/recording.json").write_text(""), "recording.json"),
+    ("recording.json without sessions", lambda r: (r / "meta/so101/recording.json").write_text("{}"), "recording.json"),
+    ("recording.json a list", lambda r: (r / "meta/so101/recording.json").write_text("[]"), "recording.json"),
+    ("7-wide state", without_hashes(edit_data(wide_state)), str(DATA)),
+    ("NaN in actions, no content hashes", without_hashes(edit_data(nan_action)), str(DATA)),
+    ("bit flip in a data page", lambda r: flip_bytes(r / DATA, 200), str(DATA)),
+    ("data file of another episode", lambda r: shutil.copy(r / DATA.with_stem("file-002"), r / DATA), str(DATA)),
+    ("bad content hashes line", lambda r: (r / HASHES).write_text("{not json\n"), str(HASHES)),
 ]
 
 
@@ -137,4 +188,4 @@ def test_every_command_names_the_damaged_file_and_modifies_nothing(
 
 
 def test_the_corpus_is_large_enough() -> None:
-    assert len(CASES) >= 15
+    assert len(CASES) >= 34

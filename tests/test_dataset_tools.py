@@ -42,10 +42,14 @@ def copy_a(datasets: tuple[Path, Path], tmp_path: Path) -> Path:
 
 
 def rewrite_data(root: Path, change) -> None:
+    """The dataset as if it had been recorded with ``change`` made to its frames (its content hashes too)."""
+    from so101.recording.content_hashes import write_all
+
     for path in (root / "data").glob("chunk-*/file-*.parquet"):
         frame = pd.read_parquet(path)
         change(frame)
         frame.to_parquet(path)
+    write_all(root)
 
 
 def test_a_recorded_dataset_validates(datasets: tuple[Path, Path], capsys) -> None:

@@ -55,6 +55,8 @@ def test_rebuilds_lost_episodes_metadata_and_drops_what_it_cannot_prove(broken: 
         "".join(r.to_json() + "\n" for r in scenes.episodes() if r.episode_index != 1)
     )
     truncate(broken / "videos" / "observation.images.wrist_cam" / "chunk-000" / "file-002.mp4")
+    # A dataset of an older workbench, without content hashes: the video's frames themselves are counted.
+    (broken / "meta" / "so101" / "content_hashes.jsonl").unlink()
     before = folder_hash(broken)
     output = tmp_path / "fixed"
 
@@ -85,6 +87,28 @@ def test_keeps_the_episodes_around_a_truncated_data_file(broken: Path, tiny_data
     fixed = LeRobotDataset(TINY_REPO_ID, root=output).hf_dataset.with_format("numpy")
     np.testing.assert_array_equal(fixed["action"][80:120], original["action"][120:160])
     assert [r.episode_index for r in SceneMetadata(output).episodes()] == [0, 1, 2]
+
+
+def test_drops_the_episode_of_a_file_that_changed_since_it_was_saved(broken: Path, tmp_path: Path, capsys) -> None:
+    from so101.recording.content_hashes import HASHES_FILE, mismatches
+    from so101.recording.dataset_tools import validate_main
+
+    video = broken / "videos" / "observation.images.wrist_cam" / "chunk-000" / "file-001.mp4"
+    data = bytearray(video.read_bytes())
+    middle = len(data) // 3
+    data[middle : middle + 300] = bytes(b ^ 0xFF for b in data[middle : middle + 300])  # still decodes: bit rot
+    video.write_bytes(bytes(data))
+    argv = ["--dataset.root", str(broken), "--dataset.repo_id", TINY_REPO_ID]
+    assert validate_main(argv) == 2
+    assert str(video.relative_to(broken)) in capsys.readouterr().err
+    output = tmp_path / "fixed"
+    assert main([*argv, "--output", str(output)]) == 0
+    out = capsys.readouterr().out
+    assert f"episode 1: dropped: {video.relative_to(broken)} is not the file that was saved" in out
+    assert repaired_episodes(output) == [40, 40, 40]
+    # The repaired dataset carries digests of its own files, and they match.
+    assert (output / HASHES_FILE).is_file() and mismatches(output) == []
+    assert validate_main(["--dataset.root", str(output), "--dataset.repo_id", TINY_REPO_ID]) == 0
 
 
 def test_says_when_nothing_can_be_kept(broken: Path, capsys) -> None:

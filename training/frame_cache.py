@@ -128,6 +128,10 @@ def load_or_build(
 
 def build(meta: LeRobotDatasetMetadata, cameras: list[str], height: int, width: int, directory: Path) -> None:
     """Decode every frame of every camera into ``directory`` (written next to it, then moved in place)."""
+    from so101.recording.video_checks import check_videos
+
+    # A damaged video would fail halfway through the decoding below, or fill the cache with wrong frames.
+    check_videos(Path(meta.root), meta.info, "--dataset.root")
     directory = Path(directory)
     staging = directory.with_name(directory.name + ".building")
     shutil.rmtree(staging, ignore_errors=True)
