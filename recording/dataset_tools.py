@@ -5,7 +5,8 @@
 
 ``validate`` re-simulates every episode from its scene and actions and checks that ``observation.state`` is the
 robot's joints, that each camera's video covers each episode, that fps, features, robot type and task agree with
-the recording's metadata, and that every episode has its scene. It prints each problem with what to do about it.
+the recording's metadata, that every episode has its scene, and that an end-effector dataset's ``ee.*`` features
+are the forward kinematics of its kept joints (``so101.recording.convert_ee_check``). It prints each problem with what to do about it.
 Datasets of ``lerobot-record`` with the ``so101_sim`` robot plugin have no workbench metadata: ``validate`` checks
 what LeRobot's files allow and says what it could not check (``unchecked``).
 """
@@ -19,6 +20,7 @@ import numpy as np
 
 from so101.command import run_command
 from so101.kinematics.units import JOINT_FEATURE_NAMES
+from so101.recording.convert_ee_check import check_ee_features
 from so101.recording.dataset_writer import ROBOT_TYPES, DatasetRef, dataset_features, feature_mismatches
 from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
 from so101.sim.scene import CameraConfig
@@ -110,6 +112,7 @@ def validate(root: Path, repo_id: str = "local/so101_pickplace", resimulate: boo
     records = metadata.episodes() if metadata.exists() else []
 
     problems += _check_features(meta_info, sessions)
+    problems += check_ee_features(root)
     if _sceneless(sessions):
         sessions = []  # imported episodes have no scene to check or re-simulate: unchecked() says so
     problems += _check_episodes(root, meta, records, sessions)

@@ -218,6 +218,7 @@ def _session(
         "workbench_version": workbench_version(),
         "lerobot_version": getattr(lerobot, "__version__", "unknown"),
         "source": "import-hdf5",
+        "repo_id": cfg.dataset.repo_id,
         "source_config": {"files": [str(path) for path in files], "units": units, "cameras": dict(cfg.cameras)},
         "fps": fps,
         "cameras": [{"name": c.name, "width": c.width, "height": c.height} for c in cameras],

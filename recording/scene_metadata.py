@@ -5,7 +5,7 @@ Two files under ``<root>/meta/so101/`` (LeRobot ignores them; they travel with t
 * ``recording.json``: ``{"format": 1, "sessions": [...]}``, one entry per recording session (a ``record`` run;
   ``--resume`` and ``dataset merge`` add more): model files and their SHA-256, scene, randomization and
   task-signal configs, action source and its config, fps, cameras, render profile, task string, workbench and
-  LeRobot versions, start time.
+  LeRobot versions, start time, the dataset's ``repo_id``.
 * ``episodes.jsonl``: one JSON object per saved episode, in episode order: ``episode_index``, ``session`` (index
   into ``sessions``), ``placement`` (seed, brick pose, bowl position: ``so101.sim.randomization.ScenePlacement``),
   ``outcome`` (``success``, ``timeout`` or ``saved`` by the user), ``frames`` and the phases reached.
