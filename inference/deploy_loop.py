@@ -295,6 +295,6 @@ class Deployment:
     def _save(self, index: int, outcome: str) -> None:
         assert self.writer is not None
         # The real arm's episodes have no simulator scene to re-simulate (a dry run's scene is not what the real
-        # cameras saw), so they are saved without one.
-        saved = self.writer.save_sceneless_episode()
+        # cameras saw), so their line in meta/so101/episodes.jsonl has none.
+        saved = self.writer.save_sceneless_episode(outcome)
         log.info("episode %d/%d saved as episode %s (%s)", index + 1, self.cfg.episodes, saved, outcome)

@@ -127,7 +127,9 @@ def convert(cfg: ConvertEEConfig) -> ConversionResult:
     new_features = {key: {"dtype": "float32", "shape": [layout.dim], "names": list(layout.names)} for key in keys}
     conversion = {
         "format": 1,
-        "source": {"root": str(src), "repo_id": _source_repo_id(cfg.src, src), "total_frames": info.get("total_frames")},
+        "source": {
+            "root": str(src), "repo_id": _source_repo_id(cfg.src, src), "total_frames": info.get("total_frames")
+        },
         "repo_id": cfg.dst.repo_id,
         "layout": layout.to_json(),
         "frame": "robot base (the model's 'base' body); metres",

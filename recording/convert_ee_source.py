@@ -102,7 +102,8 @@ def check_units(root: Path, units: Normalization) -> None:
     recorded = metadata_units(root)
     if recorded is not None and recorded.units != units:
         raise DatasetError(
-            f"--units {units} contradicts {root}: its joints are in {recorded.units}, {recorded.reason}; converting them as {units} would give the poses of another arm. Leave out "
+            f"--units {units} contradicts {root}: its joints are in {recorded.units}, {recorded.reason}; "
+            f"converting them as {units} would give the poses of another arm. Leave out "
             f"--units (auto reads the metadata) or give --units {recorded.units}",
             path=root,
         )

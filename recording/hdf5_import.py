@@ -169,7 +169,7 @@ def import_hdf5(cfg: ImportConfig) -> ImportSummary:
             for episode in checked:
                 for state, action, images in _frames(episode.source, units[episode.source.name], limits):
                     writer.add_frame(state, action, images)
-                writer.save_sceneless_episode()
+                writer.save_sceneless_episode("imported")
                 frames += episode.frames
         except BaseException:
             with contextlib.suppress(Exception):  # the error that stopped the import is the one to report

@@ -78,7 +78,7 @@ def test_the_metadata_decides_the_units_and_a_contradicting_units_is_refused(tmp
     with_ranges(recorded, [-99, -99, -90, -90, -99, 0], [99, 99, 90, 99, 99, 100])
     assert detect_units(recorded, info_with(list(JOINT_FEATURE_NAMES)), ["action"], LIMITS).units == "degrees"
     check_units(recorded, "degrees")
-    with pytest.raises(So101Error, match="--units range_m100_100 contradicts.*in degrees.*give --units degrees"):
+    with pytest.raises(So101Error, match=r"--units range_m100_100 contradicts.*in degrees.*give --units degrees"):
         check_units(recorded, "range_m100_100")
     deployed = with_sessions(tmp_path / "dep", {"source": "deploy", "robot": {"use_degrees": False}})
     assert metadata_units(deployed).units == "range_m100_100"  # type: ignore[union-attr]
@@ -88,5 +88,5 @@ def test_the_metadata_decides_the_units_and_a_contradicting_units_is_refused(tmp
     check_units(tmp_path / "none", "range_m100_100")  # no metadata: --units is the only word on it
     mixed = with_sessions(tmp_path / "mixed", {"source": "scripted"},
                           {"source": "deploy", "robot": {"use_degrees": False}})
-    with pytest.raises(So101Error, match="both degrees and -100..100"):
+    with pytest.raises(So101Error, match=r"both degrees and -100\.\.100"):
         metadata_units(mixed)

@@ -121,6 +121,20 @@ def test_a_matching_set_up_passes_preflight_runs_and_records_a_valid_dataset(rig
 
     assert validate(tmp_path / "deployed", "test/deployed") == []
     assert "deployed on the real arm" in unchecked(tmp_path / "deployed")[0]
+    # Each saved episode has its line in meta/so101/episodes.jsonl, without a scene; info counts them.
+    from so101.recording.dataset_tools import info
+    from so101.recording.replay import main as replay_main
+
+    lines = (tmp_path / "deployed" / "meta" / "so101" / "episodes.jsonl").read_text().splitlines()
+    assert [json.loads(line)["outcome"] for line in lines] == ["deployed", "deployed"]
+    assert [json.loads(line)["placement"] for line in lines] == [None, None]
+    summary = info(tmp_path / "deployed")
+    assert "source deploy, 2 episode(s)" in summary and "outcomes   deployed 2" in summary
+    # Replaying them names the cause (no scene: deployed), not an edit of the dataset.
+    capsys.readouterr()
+    assert replay_main(["--dataset.root", str(tmp_path / "deployed"), "--all"]) == 2
+    err = capsys.readouterr().err
+    assert "no simulator scene" in err and "deployed on the real arm" in err and "lerobot-edit-dataset" not in err
 
 
 def swapped(feed: Path) -> str:
