@@ -169,3 +169,20 @@ def test_abandoned_writers_leave_nothing_to_flush(tmp_path: Path) -> None:
     assert dataset.writer is not None
     internals.abandon_writers()
     assert dataset.writer is None and dataset.meta.writer is None and not dataset.meta.metadata_buffer
+
+
+def test_torchvisions_video_deprecation_warning_alone_is_quieted() -> None:
+    import warnings
+
+    from torchvision.io._video_deprecation_warning import _raise_video_deprecation_warning
+
+    from so101.lerobot_compat import quiet_torchvision_video_warning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _raise_video_deprecation_warning()  # what LeRobot's torchvision decoder triggers on opening a video
+        assert len(caught) == 1 and "torchvision are deprecated" in str(caught[0].message)
+        quiet_torchvision_video_warning()
+        _raise_video_deprecation_warning()
+        warnings.warn("another warning", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in caught[1:]] == ["another warning"]
