@@ -166,6 +166,22 @@ def test_preflight_refuses_naming_the_cause_before_any_motion(case, rig, checkpo
     assert not (tmp_path / "deployed").exists()
 
 
+def test_a_refusal_names_every_check_with_its_own_fix_and_never_offers_a_given_move_to_start(
+    rig, checkpoint, tmp_path, capsys
+):
+    # Other units refuse before the move: the start pose's line says the move comes next, not to pass the flag.
+    rig.place(START_POSE + np.array([0.0, 40.0, 0.0, 0.0, 0.0, 0.0]))
+    status = deploy(rig, checkpoint, tmp_path, "--robot.use_degrees", "false", "--dataset.task", "Pick.",
+                    "--move_to_start")
+    captured = capsys.readouterr()
+    assert status == 2 and "or pass --move_to_start" not in captured.out + captured.err
+    assert "--move_to_start moves it slowly near" in captured.out
+    err = captured.err
+    assert "refused 2 check(s): (1) task: " in err and "Fix: Give exactly a training task" in err
+    assert "(2) units: " in err and "Fix: Pass --robot.use_degrees true" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "deployed").exists()
+
+
 def test_move_to_start_brings_a_far_arm_to_the_training_start_pose(rig, checkpoint, tmp_path, capsys):
     rig.place(START_POSE + np.array([20.0, 0.0, 0.0, 0.0, 0.0, 0.0]))
     status = deploy(rig, checkpoint, tmp_path, "--allow", "timing", "--move_to_start", "--episode_time_s", "0.1")
