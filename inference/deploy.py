@@ -195,6 +195,7 @@ def session_record(
         "lerobot_version": getattr(lerobot, "__version__", "unknown"),
         "fps": fps,
         "source": "deploy",
+        "repo_id": cfg.dataset.repo_id,
         "policy": str(checkpoint),
         "robot": {"type": cfg.robot.type, "port": cfg.robot.port, "id": cfg.robot.id,
                   "use_degrees": cfg.robot.use_degrees,

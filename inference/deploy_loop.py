@@ -169,7 +169,8 @@ class Deployment:
             check_task(cfg.dataset.task, reference.tasks),
             check_units(cfg.robot.use_degrees, reference.units, reference.units_source),
         ]
-        start = check_start_pose(state, reference.start_states, cfg.start_tolerance_deg)
+        tolerance, dry = cfg.start_tolerance_deg, cfg.dry_run
+        start = check_start_pose(state, reference.start_states, tolerance, cfg.move_to_start, dry_run=dry)
         move = not start.ok and cfg.move_to_start and not cfg.dry_run
         if move or (not setup[0].ok and "cameras" not in cfg.allowed):
             # Nothing moves, and no policy runs on the wrong cameras, unless cameras, task and units pass.
@@ -179,8 +180,9 @@ class Deployment:
             self._move_to(nearest_start(state, reference.start_states), safety, fps)
             observation = Watchdog(max(2.0, cfg.safety.watchdog_s)).read(robot.get_observation)
             state, images = joint_state(observation), camera_images(observation, names)
-            start = check_start_pose(state, reference.start_states, cfg.start_tolerance_deg)
-        results = [setup[0], check_camera_views(images, reference.frames), *setup[1:], start]
+            start = check_start_pose(state, reference.start_states, tolerance, moved=True)
+        views = check_camera_views(images, reference.frames, arm_at_start=start.ok)
+        results = [setup[0], views, *setup[1:], start]
         self.spaces.reset(state)
         call_s = warm_up(runner, self.spaces.state(state), images, cfg.warmup_calls)
         results.append(check_timing(call_s, fps, runner.n_action_steps, runner.temporal_ensemble))
@@ -303,6 +305,6 @@ class Deployment:
     def _save(self, index: int, outcome: str) -> None:
         assert self.writer is not None
         # The real arm's episodes have no simulator scene to re-simulate (a dry run's scene is not what the real
-        # cameras saw), so they are saved without one.
-        saved = self.writer.save_sceneless_episode()
+        # cameras saw), so their line in meta/so101/episodes.jsonl has none.
+        saved = self.writer.save_sceneless_episode(outcome)
         log.info("episode %d/%d saved as episode %s (%s)", index + 1, self.cfg.episodes, saved, outcome)

@@ -1,11 +1,13 @@
 """Preflight of ``so101 deploy``: what must match between training and the real arm before it moves.
 
-Each check gives one report line and, when it fails, a refusal that ``--allow <check>`` overrides:
+Each check gives one report line with, when it fails, its own fix; a failed check refuses the run (the refusal
+names every failed check with its fix) unless ``--allow <check>`` overrides it:
 
 * ``cameras``: the robot's camera names equal the policy's (none missing, none extra), each at the training
   resolution and the policy's fps;
 * ``camera_views``: each live frame looks most like the training frames of the camera of its own name (swapped
-  or moved cameras are named);
+  or moved cameras are named; while the arm is away from the training start pose a camera on the arm sees another
+  view, so the check then asks for the start pose first, not for a swap);
 * ``task``: the task string equals a training task exactly (the nearest one is shown);
 * ``units``: the robot's ``use_degrees`` gives the units of the training data;
 * ``start_pose``: the arm is within ``--start_tolerance_deg`` of a training episode's first state on every joint;
@@ -149,9 +151,16 @@ def view_similarity(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def check_camera_views(
-    live: dict[str, np.ndarray], reference: dict[str, list[np.ndarray]], min_similarity: float = 0.6
+    live: dict[str, np.ndarray],
+    reference: dict[str, list[np.ndarray]],
+    min_similarity: float = 0.6,
+    arm_at_start: bool = True,
 ) -> CheckResult:
-    """Compare each live frame with the training frames of every camera; name swapped and moved cameras."""
+    """Compare each live frame with the training frames of every camera; name swapped and moved cameras.
+
+    ``arm_at_start``: the arm is within the start-pose tolerance. When it is not, a camera on the arm films another
+    view than the training's first frames, which looks like a moved or swapped camera: the fix is then the pose.
+    """
     if not reference:
         return CheckResult(
             "camera_views", False, "no training frames to compare with",
@@ -161,23 +170,28 @@ def check_camera_views(
         name: {ref: max(view_similarity(image, frame) for frame in frames) for ref, frames in reference.items()}
         for name, image in live.items()
     }
-    problems, found = [], []
+    problems, fixes, found = [], [], []
     for name, by_reference in sorted(scores.items()):
         best = max(by_reference, key=by_reference.__getitem__)
         own = by_reference.get(name)
         found.append(f"{name} {own:.2f}" if own is not None else f"{name} -")
         if best != name and by_reference[best] >= min_similarity and (own is None or by_reference[best] > own):
             problems.append(f"{name} shows the training's {best} view ({by_reference[best]:.2f} vs {own or 0:.2f})")
+            fixes.append(f"give {name} in --robot.cameras the camera that films the {name} view (now the {best} one: "
+                         "swapped entries?)")
         elif own is None or own < min_similarity:
             problems.append(f"{name} differs from its training view ({own or 0:.2f} < {min_similarity}): moved?")
+            fixes.append(f"put {name} back where it was in training (place and aim)")
     detail = "similarity to training frames: " + ", ".join(found)
-    if problems:
-        return CheckResult(
-            "camera_views", False, f"{detail}; {'; '.join(problems)}",
-            "Swap the cameras' entries in --robot.cameras, or put the cameras back where they were in training (a "
-            "wrist camera sees the arm's pose: start near the training start pose)",
-        )  # fmt: skip
-    return CheckResult("camera_views", True, detail)
+    if not problems:
+        return CheckResult("camera_views", True, detail)
+    if not arm_at_start:
+        fix = ("Bring the arm to the training start pose first (see start_pose): a camera on the arm sees the arm's "
+               "pose, so the views are compared there; if this check still fails there, " + "; ".join(fixes))
+    else:
+        fix = "; ".join(fixes)
+        fix = fix[0].upper() + fix[1:]
+    return CheckResult("camera_views", False, f"{detail}; {'; '.join(problems)}", fix)
 
 
 def check_task(task: str, tasks: list[str]) -> CheckResult:
@@ -208,8 +222,15 @@ def nearest_start(pose: np.ndarray, start_states: np.ndarray) -> np.ndarray:
     return start_states[int(np.argmin(distances))]
 
 
-def check_start_pose(pose: np.ndarray, start_states: np.ndarray, tolerance_deg: float) -> CheckResult:
-    """Whether ``pose`` is within ``tolerance_deg`` (gripper: units) of a training start state on every joint."""
+def check_start_pose(
+    pose: np.ndarray, start_states: np.ndarray, tolerance_deg: float, move_to_start: bool = False,
+    moved: bool = False, dry_run: bool = False,
+) -> CheckResult:
+    """Whether ``pose`` is within ``tolerance_deg`` (gripper: units) of a training start state on every joint.
+
+    The fix depends on what was asked: ``move_to_start`` (``--move_to_start`` given), ``moved`` (the slow move has
+    run, and the arm is still not there), ``dry_run`` (``--move_to_start`` does not move the arm in a dry run).
+    """
     nearest = nearest_start(pose, start_states)
     difference = np.abs(nearest - pose)
     joint = int(np.argmax(difference))
@@ -220,10 +241,15 @@ def check_start_pose(pose: np.ndarray, start_states: np.ndarray, tolerance_deg: 
     if difference[joint] <= tolerance_deg:
         return CheckResult("start_pose", True, detail)
     target = ", ".join(f"{v:.0f}" for v in nearest)
-    return CheckResult(
-        "start_pose", False, detail,
-        f"Move the arm near [{target}], or pass --move_to_start for a slow bounded move there",
-    )  # fmt: skip
+    if moved:
+        fix = f"The slow move (--move_to_start) did not bring it there: move the arm by hand near [{target}]"
+    elif move_to_start and dry_run:
+        fix = f"Move the arm by hand near [{target}] (--move_to_start does not move the arm in a dry run)"
+    elif move_to_start:
+        fix = f"--move_to_start moves it slowly near [{target}] once cameras, task and units pass"
+    else:
+        fix = f"Move the arm near [{target}], or pass --move_to_start for a slow bounded move there"
+    return CheckResult("start_pose", False, detail, fix)
 
 
 def check_timing(call_s: float, fps: int, n_action_steps: int, ensemble: bool) -> CheckResult:
@@ -244,12 +270,14 @@ def check_timing(call_s: float, fps: int, n_action_steps: int, ensemble: bool) -
 
 
 def conclude(results: list[CheckResult], allow: set[str]) -> None:
-    """Raise ``PreflightError`` naming each failed check not in ``allow``, its fix and the flag that overrides."""
+    """Raise ``PreflightError`` naming each failed check not in ``allow`` with its own fix, and the flag that
+    overrides them."""
     refused = [result for result in results if not result.ok and result.name not in allow]
     if refused:
-        causes = "; ".join(f"{result.name}: {result.detail}" for result in refused)
+        causes = " ".join(f"({n}) {result.name}: {result.detail}. Fix: {result.fix}." for n, result in
+                          enumerate(refused, 1))
         names = ",".join(result.name for result in refused)
         raise PreflightError(
-            f"preflight refused ({causes}). {refused[0].fix}. To run anyway: --allow {names}",
+            f"preflight refused {len(refused)} check(s): {causes} To run anyway: --allow {names}",
             checks=[result.name for result in refused],
         )

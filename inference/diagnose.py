@@ -8,8 +8,14 @@ dataset recorded on the real arm (``lerobot-record``, ``so101 deploy``) or in th
 
 What is compared, and the threshold of each flag (the Markdown report states them beside the figures):
 
-* per joint, ``observation.state`` and ``action``: mean and 5/50/95th percentiles; flagged when the means differ by
-  more than ``MEAN_SHIFT_SPREADS`` pooled standard deviations (floored at ``MIN_SPREAD`` dataset units);
+* per joint, ``observation.state`` and ``action``: mean and 5/50/95th percentiles; flagged when the shift of the
+  means, less its 95% confidence interval, is more than ``MEAN_SHIFT_SPREADS`` pooled standard deviations (floored at
+  ``MIN_SPREAD`` dataset units). The interval comes from the episodes, not the frames: the frames of one episode
+  share its scene, so an episode is one sample; the shift is that of the episodes' means and its interval
+  Student's t over the spread of the episode means (pooled, ``n_train + n_eval - 2`` degrees of freedom). Two
+  recordings of a few episodes each then differ by their scenes without a flag, while a shift that more episodes
+  would confirm is flagged as before (the interval shrinks as episodes are added); with one episode on each side
+  nothing is known of the spread between episodes, and no shift is flagged;
 * gripper-closed fraction (action below ``GRIPPER_CLOSED`` of 0..100): flagged beyond ``GRIPPER_FRACTION_GAP``;
 * frame-to-frame action jumps per joint (99th percentile and maximum of |a[t+1] - a[t]| within episodes):
   flagged when the evaluation's 99th percentile or maximum exceeds ``JUMP_RATIO`` times the training's (and
@@ -40,6 +46,9 @@ if TYPE_CHECKING:
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
 MEAN_SHIFT_SPREADS = 1.0
+T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+"""Student's t, 97.5th percentile, for 1..30 degrees of freedom (beyond: 1.96 + 2.4 / df, within 0.2%)."""
 MIN_SPREAD = 2.0
 """Dataset units (degrees, or percent of the gripper's range): spreads below this are taken as this."""
 GRIPPER_CLOSED = 20.0
@@ -93,6 +102,11 @@ class DatasetSummary:
     """(E,) index one past each episode's last frame in ``states``/``actions``."""
     mean_images: dict[str, np.ndarray] = field(default_factory=dict)
     """Camera -> (IMAGE_SIDE, IMAGE_SIDE, 3) mean of the sampled frames, 0..255."""
+
+    def episode_means(self, values: np.ndarray) -> np.ndarray:
+        """(E, 6) each episode's mean of ``values`` ((N, 6): ``states`` or ``actions``)."""
+        starts = np.concatenate([[0], self.episode_ends[:-1]])
+        return np.add.reduceat(values, starts, axis=0) / np.diff(np.concatenate([[0], self.episode_ends]))[:, None]
 
     @property
     def starts(self) -> np.ndarray:
@@ -183,6 +197,18 @@ def spread(*arrays: np.ndarray) -> np.ndarray:
     return np.maximum(np.sqrt(variances), MIN_SPREAD)
 
 
+def shift_interval(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per joint, the shift of the episode means from ``a`` to ``b`` ((E, 6) each) and the half-width of its 95%
+    confidence interval (Student's t, pooled variance); the half-width is infinite with one episode on each side."""
+    shift = b.mean(axis=0) - a.mean(axis=0)
+    df = len(a) + len(b) - 2
+    if df < 1:
+        return shift, np.full(shift.shape, np.inf)
+    pooled = (np.sum((a - a.mean(axis=0)) ** 2, axis=0) + np.sum((b - b.mean(axis=0)) ** 2, axis=0)) / df
+    t = T_975[df - 1] if df <= len(T_975) else 1.96 + 2.4 / df
+    return shift, t * np.sqrt(pooled * (1.0 / len(a) + 1.0 / len(b)))
+
+
 def image_correlation(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation of two mean images' pixels (1: the same view, about 0: unrelated)."""
     x, y = a.ravel() - a.mean(), b.ravel() - b.mean()
@@ -203,13 +229,17 @@ def compare(train: DatasetSummary, evaluation: DatasetSummary) -> list[Flag]:
     """Every difference beyond its threshold, in the order of the report."""
     flags = _compare_setup(train, evaluation)
     for key, a, b in (("state", train.states, evaluation.states), ("action", train.actions, evaluation.actions)):
-        shift = (b.mean(axis=0) - a.mean(axis=0)) / spread(a, b)
-        for j in np.flatnonzero(np.abs(shift) > MEAN_SHIFT_SPREADS):
+        shift, half = shift_interval(train.episode_means(a), evaluation.episode_means(b))
+        scale = spread(a, b)
+        # The shift must exceed the threshold even at the near end of its interval.
+        for j in np.flatnonzero(np.abs(shift) - half > MEAN_SHIFT_SPREADS * scale):
             flags.append(
                 Flag(
                     f"{key} distribution", JOINT_NAMES[j],
-                    f"mean {a[:, j].mean():.1f} -> {b[:, j].mean():.1f} ({shift[j]:+.1f} spreads)",
-                    f"> {MEAN_SHIFT_SPREADS:g} pooled std (min {MIN_SPREAD:g})",
+                    f"mean {a[:, j].mean():.1f} -> {b[:, j].mean():.1f} ({shift[j] / scale[j]:+.1f} +- "
+                    f"{half[j] / scale[j]:.1f} spreads over {len(train.episode_ends)} and "
+                    f"{len(evaluation.episode_ends)} episodes)",
+                    f"> {MEAN_SHIFT_SPREADS:g} pooled std (min {MIN_SPREAD:g}) beyond the 95% interval",
                     _shift_advice(j, key),
                 )
             )
@@ -298,7 +328,8 @@ def _compare_starts(train: DatasetSummary, evaluation: DatasetSummary) -> list[F
             "start state", f"{len(far)} of {len(z)} episodes",
             f"episodes {far.tolist()[:10]}; worst: episode {worst}, {JOINT_NAMES[joint]} z = {z[worst, joint]:+.1f}",
             f"|z| > {START_Z:g} (std min {MIN_SPREAD:g})",
-            "start the arm from the training start pose (move it there slowly before each episode)",
+            "the arm's pose at each episode's start: it should be the training start pose (move it there slowly "
+            "before each episode: so101 deploy --move_to_start)",
         )
     ]
 

@@ -320,17 +320,17 @@ class LoadedPolicy:
 
 
 def load_policy(
-    path: Path | str,
-    device: str | None = None,
-    n_action_steps: int | None = None,
+    path: Path | str, device: str | None = None, n_action_steps: int | None = None,
     temporal_ensemble_coeff: float | None = None,
 ) -> LoadedPolicy:
     """Load a checkpoint (ours or stock ``lerobot-train``'s) for inference in the sim.
 
-    The backbone is built without ImageNet weights (the checkpoint overwrites them anyway), so loading never
-    reaches for the network. ``n_action_steps`` and ``temporal_ensemble_coeff`` override the saved config.
-    """
+    The backbone is built without ImageNet weights (the checkpoint overwrites them), so loading never reaches for the
+    network; ``n_action_steps`` and ``temporal_ensemble_coeff`` override the saved config. Weights load as LeRobot
+    0.4.4's ``from_pretrained`` loads a folder (safetensors' ``load_model``, not strict), without its every-load
+    ``print`` "Loading weights from local directory"."""
     from lerobot.policies.factory import get_policy_class, make_pre_post_processors
+    from safetensors.torch import load_model
 
     pretrained_dir = resolve_pretrained_dir(path)
     config = load_config(pretrained_dir)
@@ -340,7 +340,8 @@ def load_policy(
         config.pretrained_backbone_weights = None
     apply_inference_overrides(config, n_action_steps, temporal_ensemble_coeff)
     try:
-        policy = get_policy_class(config.type).from_pretrained(pretrained_dir, config=config)
+        policy = get_policy_class(config.type)(config)
+        load_model(policy, str(pretrained_dir / "model.safetensors"), strict=False, device=config.device)
     except RuntimeError as err:  # torch's load_state_dict: the weights do not fit the model config.json describes
         mismatch = next((line.strip() for line in str(err).splitlines() if "mismatch" in line or "key" in line),
                         _first_line(err))
@@ -348,7 +349,7 @@ def load_policy(
             f"{pretrained_dir / 'model.safetensors'} does not fit the model of its config.json ({mismatch}); the "
             "weights and the config come from different checkpoints: copy the checkpoint whole from its run"
         ) from err
-    policy.eval()
+    policy.to(config.device).eval()
     overrides = {"device_processor": {"device": config.device}}
     preprocessor, postprocessor = make_pre_post_processors(
         config, pretrained_path=str(pretrained_dir), preprocessor_overrides=overrides

@@ -81,7 +81,7 @@ def convert(cfg: ConvertEEConfig) -> ConversionResult:
     from so101.kinematics.units import JointLimits
     from so101.recording.content_hashes import write_all
     from so101.recording.convert_ee_data import DatasetRewriter
-    from so101.recording.convert_ee_source import detect_units, joint_feature, model_path
+    from so101.recording.convert_ee_source import check_units, detect_units, joint_feature, model_path
     from so101.recording.dataset_checks import check_openable
     from so101.recording.video_checks import check_videos
 
@@ -109,6 +109,7 @@ def convert(cfg: ConvertEEConfig) -> ConversionResult:
         decision = detect_units(src, info, keys, limits)
         units, units_reason = decision.units, decision.reason
     else:
+        check_units(src, cfg.units)
         units, units_reason = cfg.units, "--units"
     layout = EELayout(cfg.rotation, cfg.tcp)
     try:
@@ -130,7 +131,10 @@ def convert(cfg: ConvertEEConfig) -> ConversionResult:
     new_features = {key: {"dtype": "float32", "shape": [layout.dim], "names": list(layout.names)} for key in keys}
     conversion = {
         "format": 1,
-        "source": {"root": str(src), "repo_id": cfg.src.repo_id, "total_frames": info.get("total_frames")},
+        "source": {
+            "root": str(src), "repo_id": _source_repo_id(cfg.src, src), "total_frames": info.get("total_frames")
+        },
+        "repo_id": cfg.dst.repo_id,
         "layout": layout.to_json(),
         "frame": "robot base (the model's 'base' body); metres",
         "converted": {key: f"{JOINTS_PREFIX}{key}" for key in keys},
@@ -152,6 +156,19 @@ def convert(cfg: ConvertEEConfig) -> ConversionResult:
         for line in report.lines():
             print(line)
     return ConversionResult(dst, episodes, frames, conversion["verification"], time.perf_counter() - start)
+
+
+def _source_repo_id(ref: DatasetRef, root: Path) -> str | None:
+    """The source's repo_id: the one its recording session wrote in ``meta/so101/recording.json``, else
+    ``--src.repo_id`` when it named the folder (no ``--src.root``); ``None`` when only a folder was given (the
+    option's default would name another dataset)."""
+    from so101.recording.scene_metadata import SceneMetadata
+
+    metadata = SceneMetadata(root)
+    recorded = [s["repo_id"] for s in metadata.sessions() if s.get("repo_id")] if metadata.exists() else []
+    if recorded:
+        return str(recorded[0])
+    return ref.repo_id if ref.root is None else None
 
 
 def _has_joint_state(info: dict[str, Any], root: Path) -> bool:

@@ -6,10 +6,13 @@ Joint names: LeRobot's SO-101 names (``shoulder_pan.pos`` .. ``gripper.pos``), a
 
 Units (``--units auto``): the body joints are in degrees (``so101_new_calib``; LeRobot 0.4's SO-101 follower
 default, ``use_degrees=True``) or in the older ``range_m100_100`` normalisation. ``auto`` decides from, in order:
-a workbench recording (``meta/so101/recording.json``: degrees), the ``main_`` names (LeRobot < 0.2:
+the workbench's metadata (``meta/so101/recording.json``: recordings and imports are in degrees, a deployment in
+what its ``--robot.use_degrees`` said), the ``main_`` names (LeRobot < 0.2:
 ``range_m100_100``), then the value ranges in ``meta/stats.json``: values beyond +-100 cannot be ``range_m100_100``,
 values beyond the model's joint limits (by more than 2 degrees) cannot be degrees. When the ranges allow both,
-degrees, as LeRobot 0.4 records, and the report says so; ``--units`` overrides.
+degrees, as LeRobot 0.4 records, and the report says so. ``--units`` overrides the ranges, never the metadata:
+the metadata was written by the command that recorded the joints, from the robot's own setting, so a ``--units``
+that contradicts it is a mistake (converting anyway writes poses of another arm) and is refused.
 """
 
 from __future__ import annotations
@@ -64,10 +67,53 @@ class UnitsDecision:
     reason: str
 
 
+def metadata_units(root: Path) -> UnitsDecision | None:
+    """The unit convention the workbench's metadata gives for ``root``'s joints, or ``None`` without metadata.
+
+    Raises:
+        DatasetError: the sessions disagree (a dataset merged from recordings in both conventions).
+    """
+    path = root / RECORDING_FILE
+    if not path.is_file():
+        return None
+    sessions = json.loads(path.read_text()).get("sessions", [])
+    found = {_session_units(session) for session in sessions}
+    if len(found) > 1:
+        raise DatasetError(f"{path}: its sessions recorded joints in both degrees and -100..100; convert-ee needs one "
+                           "convention. Split the dataset by session (so101 dataset delete-episodes) and convert each")
+    units = found.pop() if found else "degrees"
+    source = "so101 deploy with --robot.use_degrees false" if units == "range_m100_100" else "the workbench"
+    return UnitsDecision(units, f"as recorded by {source} ({RECORDING_FILE})")
+
+
+def _session_units(session: dict[str, Any]) -> Normalization:
+    """A ``recording.json`` session's joint units: a deployment's follower setting, degrees for everything else
+    (``so101 record`` writes degrees, ``import-hdf5`` converts into them)."""
+    robot = session.get("robot") or {}
+    return "range_m100_100" if session.get("source") == "deploy" and robot.get("use_degrees") is False else "degrees"
+
+
+def check_units(root: Path, units: Normalization) -> None:
+    """``--units`` checked against the metadata (see the module docstring).
+
+    Raises:
+        DatasetError: the metadata says the joints are in the other convention.
+    """
+    recorded = metadata_units(root)
+    if recorded is not None and recorded.units != units:
+        raise DatasetError(
+            f"--units {units} contradicts {root}: its joints are in {recorded.units}, {recorded.reason}; "
+            f"converting them as {units} would give the poses of another arm. Leave out "
+            f"--units (auto reads the metadata) or give --units {recorded.units}",
+            path=root,
+        )
+
+
 def detect_units(root: Path, info: dict[str, Any], keys: list[str], limits: JointLimits) -> UnitsDecision:
     """The unit convention of the joint features ``keys`` (see the module docstring)."""
-    if (root / RECORDING_FILE).is_file():
-        return UnitsDecision("degrees", f"recorded by the workbench ({RECORDING_FILE})")
+    recorded = metadata_units(root)
+    if recorded is not None:
+        return recorded
     names = info["features"][keys[0]].get("names") or []
     if any(str(name).startswith("main_") for name in names):
         return UnitsDecision("range_m100_100", "LeRobot < 0.2 joint names (main_*)")

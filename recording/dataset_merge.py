@@ -65,7 +65,8 @@ def shared_seeds(roots: list[Path]) -> list[str]:
     seen: set[int] = set()
     warnings = []
     for root in roots:
-        seeds = [r.placement.seed for r in SceneMetadata(root).episodes() if r.placement.seed is not None]
+        placements = [r.placement for r in SceneMetadata(root).episodes() if r.placement is not None]
+        seeds = [p.seed for p in placements if p.seed is not None]
         repeated = sum(seed in seen for seed in seeds)
         if repeated:
             warnings.append(

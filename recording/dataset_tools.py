@@ -5,7 +5,9 @@
 
 ``validate`` re-simulates every episode from its scene and actions and checks that ``observation.state`` is the
 robot's joints, that each camera's video covers each episode, that fps, features, robot type and task agree with
-the recording's metadata, and that every episode has its scene. It prints each problem with what to do about it.
+the recording's metadata, that every episode has its scene, and that an end-effector dataset's ``ee.*`` features
+are the forward kinematics of its kept joints (``so101.recording.convert_ee_check``). It prints each problem with
+what to do about it.
 Datasets of ``lerobot-record`` with the ``so101_sim`` robot plugin have no workbench metadata: ``validate`` checks
 what LeRobot's files allow and says what it could not check (``unchecked``).
 """
@@ -20,9 +22,10 @@ import numpy as np
 from so101.command import run_command
 from so101.kinematics.units import JOINT_FEATURE_NAMES
 from so101.recording.content_hashes import HASHES_FILE
+from so101.recording.convert_ee_check import check_ee_features
 from so101.recording.dataset_checks import check_content, read_info
 from so101.recording.dataset_writer import ROBOT_TYPES, DatasetRef, dataset_features, feature_mismatches
-from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
+from so101.recording.scene_metadata import SCENELESS_SOURCES, EpisodeRecord, SceneMetadata
 from so101.recording.video_checks import check_videos
 from so101.sim.scene import CameraConfig
 
@@ -113,6 +116,7 @@ def validate(root: Path, repo_id: str = "local/so101_pickplace", resimulate: boo
     records = metadata.episodes() if metadata.exists() else []
 
     problems += _check_features(meta_info, sessions)
+    problems += check_ee_features(root)
     if _sceneless(sessions):
         sessions = []  # imported episodes have no scene to check or re-simulate: unchecked() says so
     problems += _check_episodes(root, meta, records, sessions)
@@ -120,10 +124,6 @@ def validate(root: Path, repo_id: str = "local/so101_pickplace", resimulate: boo
     if sessions and resimulate and not any("scene" in p for p in problems):
         problems += _check_states(root, records)
     return problems
-
-
-SCENELESS_SOURCES = ("import-hdf5", "deploy")
-"""Session sources whose episodes have no simulator scene (``so101 dataset import-hdf5``, ``so101 deploy``)."""
 
 
 def _sceneless(sessions: list[dict]) -> bool:
@@ -313,7 +313,8 @@ def _check_states(root: Path, records: list[EpisodeRecord]) -> list[str]:
     problems = []
     # An end-effector dataset re-simulates from its kept joint targets: exact, as recorded; that its ee.* actions
     # reach the same joints is what convert-ee's verification (meta/so101/convert_ee.json) measured.
-    episodes = load_episodes(root, [record.episode_index for record in records], joint_actions=True)
+    simulated = [record.episode_index for record in records if record.placement is not None]
+    episodes = load_episodes(root, simulated, joint_actions=True)
     sims = {}
     for episode in episodes:
         session = episode.record.session

@@ -195,7 +195,8 @@ class DatasetWriter:
         self.metadata = SceneMetadata(root)
         # The dataset's name, which LeRobot's files do not keep (export-hdf5 names its source by it).
         session = {**session, "repo_id": dataset.repo_id}
-        self._used_seeds = {r.placement.seed for r in self.metadata.episodes() if r.placement.seed is not None}
+        placements = [r.placement for r in self.metadata.episodes() if r.placement is not None]
+        self._used_seeds = {p.seed for p in placements if p.seed is not None}
         self.session = session
         self.session_index = session_index
         self.task = task
@@ -348,12 +349,13 @@ class DatasetWriter:
         record = EpisodeRecord(index, self.session_index, placement, outcome, frames, phases).to_json()
         return self._commit(lambda scenes: scenes.append_episode_line(record))
 
-    def save_sceneless_episode(self) -> int:
-        """Write the episode in progress without a scene line (episodes that did not happen in the simulator:
-        imports, the real arm), in one durable commit; returns its episode index."""
+    def save_sceneless_episode(self, outcome: str) -> int:
+        """Write the episode in progress with a line of ``episodes.jsonl`` that has no scene (an episode that did
+        not happen in the simulator: an import, the real arm), in one durable commit; returns its episode index."""
         if self._frames == 0:
             raise ValueError("an episode needs at least one frame")
-        return self._commit(lambda scenes: None)
+        record = EpisodeRecord(self.num_episodes, self.session_index, None, outcome, self._frames, {}).to_json()
+        return self._commit(lambda scenes: scenes.append_episode_line(record))
 
     def _commit(self, write_scene: Callable[[SceneMetadata], None]) -> int:
         index = self.num_episodes

@@ -177,7 +177,7 @@ def import_hdf5(cfg: ImportConfig) -> ImportSummary:
             for episode in checked:
                 for state, action, images in _frames(episode, units[episode.source.name], limits):
                     writer.add_frame(state, action, images)
-                writer.save_sceneless_episode()
+                writer.save_sceneless_episode("imported")
                 frames += episode.frames
         except BaseException:
             with contextlib.suppress(Exception):  # the error that stopped the import is the one to report
@@ -244,6 +244,7 @@ def _session(
         "workbench_version": workbench_version(),
         "lerobot_version": getattr(lerobot, "__version__", "unknown"),
         "source": "import-hdf5",
+        "repo_id": cfg.dataset.repo_id,
         "source_config": {"files": [str(path) for path in files], "units": units, "cameras": dict(cfg.cameras)},
         "fps": fps,
         "cameras": [{"name": c.name, "width": c.width, "height": c.height} for c in cameras],

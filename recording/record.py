@@ -198,6 +198,7 @@ def prepare_session(
         render_profile=cfg.cameras.render_profile,
         task=cfg.dataset.task,
     )
+    session["repo_id"] = cfg.dataset.repo_id
     extra_features = environment_state_feature() if cfg.environment_state else None
     if extra_features:
         session["extra_features"] = {key: {**f, "shape": list(f["shape"])} for key, f in extra_features.items()}

@@ -29,7 +29,7 @@ from so101.command import run_command
 from so101.errors import ConfigError, DatasetError
 from so101.kinematics.ee_features import EELayout
 from so101.recording.dataset_writer import DatasetRef
-from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata, model_files
+from so101.recording.scene_metadata import SCENELESS_SOURCES, EpisodeRecord, SceneMetadata, model_files
 from so101.sim.options import CameraOptions
 
 if TYPE_CHECKING:
@@ -85,8 +85,8 @@ class EpisodeData:
 
 
 def load_episodes(root: Path, episodes: list[int] | None = None, joint_actions: bool = False) -> list[EpisodeData]:
-    """Actions, states and scenes of ``episodes`` (all when None), read from the dataset's parquet files;
-    ``joint_actions`` takes an end-effector dataset's kept joint targets (``joints.action``) as the actions."""
+    """Actions, states and scenes of ``episodes`` (all that have a scene when None), read from the dataset's parquet
+    files; ``joint_actions`` takes an end-effector dataset's kept joint targets (``joints.action``) as the actions."""
     import pandas as pd
 
     metadata = SceneMetadata(root)
@@ -107,12 +107,18 @@ def load_episodes(root: Path, episodes: list[int] | None = None, joint_actions: 
     frame = pd.concat([pd.read_parquet(path, columns=columns) for path in files], ignore_index=True)
     lengths = {int(index): int(count) for index, count in frame.groupby("episode_index").size().items()}
     records = {record.episode_index: record for record in metadata.episodes()}
-    _check_scenes_match(metadata, records, lengths)
     sessions = metadata.sessions()
-    wanted = sorted(records) if episodes is None else episodes
+    if sessions and all(session.get("source") in SCENELESS_SOURCES for session in sessions):
+        raise DatasetError(_sceneless_message(root, sorted(lengths), sessions))
+    _check_scenes_match(metadata, records, lengths)
+    # All: those with a scene (a merge may hold deployed or imported episodes beside recorded ones).
+    wanted = sorted(i for i in records if records[i].placement is not None) if episodes is None else episodes
     missing = [index for index in wanted if index not in records]
     if missing:
         raise DatasetError(f"{root} has no episode(s) {missing}; choose --episode from 0..{len(records) - 1}")
+    sceneless = [index for index in wanted if records[index].placement is None]
+    if sceneless:
+        raise DatasetError(_sceneless_message(root, sceneless, [sessions[records[i].session] for i in sceneless]))
     out = []
     for index in wanted:
         rows = frame[frame["episode_index"] == index].sort_values("frame_index")
@@ -139,6 +145,17 @@ def ee_layout(root: Path) -> tuple[EELayout | None, str]:
     layout = EELayout.from_names(features.get("action", {}).get("names") or [], tcp)
     kept_joints = "joints.observation.state"
     return layout, kept_joints if kept_joints in features else "observation.state"
+def _sceneless_message(root: Path, episodes: list[int], sessions: list[dict]) -> str:
+    """Why ``episodes`` cannot be replayed: they have no scene, because of where they came from."""
+    sources = sorted({str(session.get("source")) for session in sessions})
+    how = {"deploy": "deployed on the real arm (so101 deploy)", "import-hdf5": "imported from HDF5 (import-hdf5)"}
+    return (
+        f"{root}: episodes {episodes} have no simulator scene to replay: they were "
+        f"{' or '.join(how.get(source, source) for source in sources)}. so101 replay re-simulates only episodes "
+        "recorded in the simulator (so101 record); look at these with lerobot-dataset-viz"
+    )
+
+
 def _check_scenes_match(metadata: SceneMetadata, records: dict[int, EpisodeRecord], lengths: dict[int, int]) -> None:
     """The scene file describes exactly the dataset's episodes, frame for frame; else replaying would put an
     episode's actions in another episode's scene."""

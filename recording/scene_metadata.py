@@ -5,10 +5,12 @@ Two files under ``<root>/meta/so101/`` (LeRobot ignores them; they travel with t
 * ``recording.json``: ``{"format": 1, "sessions": [...]}``, one entry per recording session (a ``record`` run;
   ``--resume`` and ``dataset merge`` add more): model files and their SHA-256, scene, randomization and
   task-signal configs, action source and its config, fps, cameras, render profile, task string, workbench and
-  LeRobot versions, start time.
+  LeRobot versions, start time, the dataset's ``repo_id``.
 * ``episodes.jsonl``: one JSON object per saved episode, in episode order: ``episode_index``, ``session`` (index
   into ``sessions``), ``placement`` (seed, brick pose, bowl position: ``so101.sim.randomization.ScenePlacement``),
-  ``outcome`` (``success``, ``timeout`` or ``saved`` by the user), ``frames`` and the phases reached.
+  ``outcome`` (``success``, ``timeout`` or ``saved`` by the user), ``frames`` and the phases reached. Episodes that
+  did not happen in the simulator (``SCENELESS_SOURCES``: deployed on the real arm, imported from HDF5) have a line
+  too, with ``placement`` null and their own outcome (``deployed``, ``stopped: <reason>``, ``imported``).
 
 Lengths in metres, angles in radians, like ``ScenePlacement``.
 """
@@ -32,6 +34,8 @@ FORMAT_VERSION = 1
 META_DIR = Path("meta") / "so101"
 RECORDING_FILE = META_DIR / "recording.json"
 EPISODES_FILE = META_DIR / "episodes.jsonl"
+SCENELESS_SOURCES = ("import-hdf5", "deploy")
+"""Session sources whose episodes have no simulator scene (``so101 dataset import-hdf5``, ``so101 deploy``)."""
 
 
 @dataclass
@@ -40,16 +44,18 @@ class EpisodeRecord:
 
     episode_index: int
     session: int
-    placement: ScenePlacement
+    placement: ScenePlacement | None
+    """The scene the episode started from; None for an episode that did not happen in the simulator."""
     outcome: str
-    """``success`` (the task signals said so), ``timeout`` (kept with ``--keep_failed``) or ``saved`` (by the user)."""
+    """``success`` (the task signals said so), ``timeout`` (kept with ``--keep_failed``) or ``saved`` (by the user);
+    ``deployed``, ``stopped: <reason>`` (``so101 deploy``) or ``imported`` (``import-hdf5``) without a scene."""
     frames: int
     phases: dict[str, bool]
     """Phases reached: ``grasped``, ``lifted``, ``released_over_bowl``, ``success``."""
 
     def to_json(self) -> str:
         payload = dataclasses.asdict(self)
-        payload["placement"] = json.loads(self.placement.to_json())
+        payload["placement"] = json.loads(self.placement.to_json()) if self.placement is not None else None
         return json.dumps(payload, sort_keys=True)
 
     @classmethod
@@ -59,7 +65,7 @@ class EpisodeRecord:
             return cls(
                 episode_index=int(payload["episode_index"]),
                 session=int(payload["session"]),
-                placement=ScenePlacement.from_dict(payload["placement"]),
+                placement=ScenePlacement.from_dict(payload["placement"]) if payload["placement"] is not None else None,
                 outcome=str(payload["outcome"]),
                 frames=int(payload["frames"]),
                 phases={str(k): bool(v) for k, v in payload.get("phases", {}).items()},

@@ -179,7 +179,10 @@ def run_command(
         argv: the arguments after the subcommand; default ``sys.argv[1:]``.
         positional: the option that a bare argument fills (``so101 eval PATH`` fills ``path``).
     """
+    from so101.lerobot_compat import quiet_torchvision_video_warning
+
     argv = list(sys.argv[1:] if argv is None else argv)
+    quiet_torchvision_video_warning()
     try:
         with console_logging():
             cfg = parse(config_class, argv, command, positional)

@@ -95,6 +95,28 @@ def patch_draccus() -> None:
     docstring._so101_patched = True
 
 
+# ------------------------------------------------------------------------------------------ video decoder
+
+
+TORCHVISION_VIDEO_WARNING = "The video decoding and encoding capabilities of torchvision are deprecated"
+"""The start of the warning torchvision >= 0.22 gives on every use of its video reader."""
+
+
+def quiet_torchvision_video_warning() -> None:
+    """Hide torchvision's deprecation warning of its video reader, and only that warning (idempotent).
+
+    LeRobot 0.4.4 decodes dataset videos with torchcodec when it is importable, else through torchvision's
+    ``VideoReader`` (``decode_video_frames_torchvision``), which warns on every dataset opened. The warning is
+    addressed to LeRobot (it moved to torchcodec after 0.4.4), and a user can do nothing about it but install
+    torchcodec where it exists; other warnings, torchvision's included, stay as they are.
+    """
+    import warnings
+
+    warnings.filterwarnings(
+        "ignore", message=TORCHVISION_VIDEO_WARNING, category=UserWarning, module=r"torchvision\.io\."
+    )
+
+
 # ------------------------------------------------------------------------------------------ video encoder
 
 

@@ -20,7 +20,6 @@ the ``so101 deploy`` command that uses them.
 from __future__ import annotations
 
 import shlex
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,8 +40,9 @@ class EmulateConfig:
     device: Device | None = None
     """The device to emulate, the first word after ``emulate``: ``leader`` or ``follower`` (SO-101 arms)."""
     id: str | None = None
-    """Name of the emulated arm; its calibration file is ``<calibration_dir>/<id>.json``; default:
-    ``emulated_leader`` or ``emulated_follower``."""
+    """Name of the emulated arm; its calibration file is ``<calibration_dir>/<id>.json``; default: one per
+    instance, from its pseudo-terminal (``emulated_follower_pts5`` on ``/dev/pts/5``), so that two emulators on one
+    machine share no calibration file or pose feed."""
     calibration_dir: Path | None = None
     """Where to write the calibration file; default: LeRobot's place, ``$HF_LEROBOT_CALIBRATION/teleoperators/
     so_leader`` or ``.../robots/so_follower``. An existing file of another arm is never replaced."""
@@ -50,8 +50,8 @@ class EmulateConfig:
     """Leader: how the joints move: ``wave`` (every joint on its own slow sine), ``sweep`` (one joint after the
     other through a wide swing) or ``still`` (held at the middle of every range)."""
     pose_feed: Path | None = None
-    """Follower: the file its servo positions are published to for the simulated cameras; default: in the
-    temporary folder."""
+    """Follower: the file its servo positions are published to for the simulated cameras; default:
+    ``so101_<id>.pose`` in the temporary folder."""
     camera_width: int = 640
     """Follower: image width (pixels) of the suggested simulated cameras."""
     camera_height: int = 480
@@ -72,8 +72,6 @@ class EmulateConfig:
             raise ConfigError("duration_s", self.duration_s, "must be positive")
         if self.camera_width < 16 or self.camera_height < 16:
             raise ValueError("--camera_width and --camera_height must be at least 16")
-        if self.id is None:
-            self.id = f"emulated_{self.device}"
 
 
 def teleop_command(port: str, arm_id: str, calibration_dir: Path | None) -> str:
@@ -115,10 +113,9 @@ def emulate_follower(cfg: EmulateConfig) -> int:
     from so101.teleop.feetech import calibration
     from so101.teleop.feetech.follower_rig import FollowerRig
 
-    arm_id = str(cfg.id)
-    path = calibration.calibration_path(calibration.FOLLOWER, arm_id, cfg.calibration_dir)
-    feed = cfg.pose_feed or Path(tempfile.gettempdir()) / f"so101_{arm_id}.pose"
-    with FollowerRig(path.parent, arm_id, feed, START_POSE) as rig:
+    folder = calibration.calibration_path(calibration.FOLLOWER, cfg.id or "", cfg.calibration_dir).parent
+    with FollowerRig(folder, cfg.id, cfg.pose_feed, START_POSE) as rig:
+        arm_id, path, feed = rig.arm_id, rig.calibration_path, rig.pose_feed
         cameras = sim_cameras(feed, cfg.camera_width, cfg.camera_height, cfg.seed)
         print(f"emulated SO-101 follower arm {arm_id!r} on {rig.port}", flush=True)
         print(f"calibration file: {path}", flush=True)
@@ -138,13 +135,13 @@ def emulate(cfg: EmulateConfig) -> int:
     if cfg.device == "follower":
         return emulate_follower(cfg)
     from so101.teleop.feetech import calibration
-    from so101.teleop.feetech.emulated_arm import prepare
+    from so101.teleop.feetech.emulated_arm import instance_id, prepare
     from so101.teleop.feetech.emulator import FeetechBusEmulator
     from so101.teleop.feetech.trajectories import scripted_motion
 
-    arm_id = str(cfg.id)
-    path = calibration.calibration_path(calibration.LEADER, arm_id, cfg.calibration_dir)
     with FeetechBusEmulator() as emulator:
+        arm_id = cfg.id or instance_id("leader", emulator.port)
+        path = calibration.calibration_path(calibration.LEADER, arm_id, cfg.calibration_dir)
         prepare(emulator, path.parent, arm_id)
         emulator.play(scripted_motion(cfg.trajectory, cfg.speed))
         print(f"emulated SO-101 leader arm {arm_id!r} on {emulator.port}", flush=True)

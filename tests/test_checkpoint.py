@@ -71,3 +71,22 @@ def test_the_spaces_of_a_checkpoint_come_from_its_sidecar_its_dataset_or_its_siz
     assert (read.action_space, read.state_space, read.ee_layout) == ("ee", "ee", EELayout("rotvec"))
     config = act_config(ActPolicyConfig(**TINY, pretrained_backbone=False, device="cpu"), 6, 6, ["wrist_cam"])
     assert sim_requirements(stock, config).action_space == "joint"
+
+
+def test_a_checkpoint_loads_its_weights_quietly(tmp_path, capfd) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    from so101.inference.benchmark import write_untrained_checkpoint
+    from so101.policies.checkpoint import load_policy
+
+    options = ActPolicyConfig(**TINY, pretrained_backbone=False, device="cpu")
+    directory = write_untrained_checkpoint(tmp_path / "pretrained_model", options, (96, 128))
+    capfd.readouterr()
+    loaded = load_policy(directory, device="cpu")
+    out = capfd.readouterr()
+    assert "Loading weights" not in out.out + out.err  # LeRobot's from_pretrained prints it once per load
+    saved = load_file(str(directory / "model.safetensors"))
+    weights = loaded.policy.state_dict()
+    assert saved and all(torch.equal(weights[key], value) for key, value in saved.items())
+    assert not loaded.policy.training

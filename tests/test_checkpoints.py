@@ -14,7 +14,9 @@ import pytest
 
 from so101.policies.safetensors_file import safetensors_problem
 from so101.training.checkpoints import (
+    check_new_run_dir,
     checkpoint_problem,
+    how_to_continue,
     point,
     publish_best,
     resume_checkpoint,
@@ -25,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 # Runs `so101 train` in a child process that SIGKILLs itself: inside the save of step K (weights written, training
 # state not), or after N optimisation steps of this process (between saves); the last resume runs in the test.
+# Mode "int" sends itself SIGINT (Ctrl-C) after N steps instead.
 KILLER = """
 import os, signal, sys
 import lerobot.utils.train_utils as train_utils
@@ -45,7 +48,7 @@ else:
     def dying_update(*args, **kwargs):
         calls.append(1)
         if len(calls) > at:
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getpid(), signal.SIGINT if mode == "int" else signal.SIGKILL)
         return original_update(*args, **kwargs)
     train.update = dying_update
 sys.exit(train.main(sys.argv[3:]))
@@ -115,7 +118,7 @@ def _fake_checkpoint(folder: Path, step: int) -> Path:
 def test_resume_picks_the_newest_complete_checkpoint_and_names_the_others(tmp_path) -> None:
     checkpoints = tmp_path / "checkpoints"
     save_checkpoint_atomic(checkpoints / "000010", lambda folder: _fake_checkpoint(folder, 10))
-    assert _last(tmp_path).name == "000010" and not list((tmp_path / ".staging").iterdir())
+    assert _last(tmp_path).name == "000010" and not (tmp_path / ".staging").exists()  # no empty staging left
     # Published but never linked (killed between the rename and the switch of last): still the one to resume.
     _fake_checkpoint(checkpoints / "000020", 20)
     # A checkpoint an older version left half-written.
@@ -195,3 +198,38 @@ def test_a_full_disk_while_best_is_copied_leaves_best_as_it_was(tmp_path, monkey
     with pytest.raises(DiskFullError, match="copy of checkpoint 000020 for best"):
         publish_best(tmp_path, _fake_checkpoint(tmp_path / "checkpoints" / "000020", 20), {"step": 20})
     assert json.loads((tmp_path / "best" / "eval.json").read_text())["step"] == 10
+
+
+def test_ctrl_c_says_how_to_continue_and_a_run_folder_is_never_started_over(tiny_dataset, tmp_path, capsys) -> None:
+    from so101.training.train import CONFIG_NAME, main
+
+    cache = f"--cache_dir={tmp_path / 'cache'}"
+    # Ctrl-C before the first checkpoint: nothing to resume, so a new folder (or removing this one).
+    early = tmp_path / "early"
+    stopped = _train("int", 2, [f"--dataset.root={tiny_dataset}", f"--output_dir={early}", cache, *TINY])
+    assert stopped.returncode == 130, stopped.stderr
+    assert f"{early} stopped; it has no complete checkpoint to continue from: start again with a new --output_dir, " \
+        f"or remove {early} first" in stopped.stderr
+    config = (early / CONFIG_NAME).read_text()
+    assert main([f"--dataset.root={tiny_dataset}", f"--output_dir={early}", cache, *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "--output_dir must not hold a run unless --resume (it holds so101_train_config.yaml)" in err
+    assert "start again with a new --output_dir" in err and len(err.strip().splitlines()) == 1
+    assert (early / CONFIG_NAME).read_text() == config  # not started over
+    # Ctrl-C after a checkpoint: --resume continues it.
+    late = tmp_path / "late"
+    stopped = _train("int", 6, [f"--dataset.root={tiny_dataset}", f"--output_dir={late}", cache, *TINY])
+    assert stopped.returncode == 130, stopped.stderr
+    expected = f"continue it from checkpoint 000004 with: so101 train --resume true --output_dir {late}"
+    assert expected in stopped.stderr
+
+
+def test_a_folder_holding_a_run_is_refused_with_what_to_do(tmp_path) -> None:
+    from so101.errors import ConfigError
+
+    check_new_run_dir(tmp_path / "new", "cfg.yaml")  # absent or empty: a new run may start there
+    (tmp_path / "wandb_run_id.txt").write_text("abc")
+    with pytest.raises(ConfigError, match=r"it holds wandb_run_id\.txt\); it has no complete checkpoint"):
+        check_new_run_dir(tmp_path, "cfg.yaml")
+    save_checkpoint_atomic(tmp_path / "checkpoints" / "000010", lambda folder: _fake_checkpoint(folder, 10))
+    assert how_to_continue(tmp_path).startswith("continue it from checkpoint 000010 with: so101 train --resume true")

@@ -213,3 +213,29 @@ def test_a_converted_dataset_validates_as_its_recording_did(converted: Path) -> 
 
     # Features compared with the recording's through the kept joints; states re-simulated from the joint targets.
     assert validate(converted, "test/ee") == []
+
+
+def test_units_that_contradict_the_recording_are_refused_and_validate_finds_such_a_conversion(
+    tiny_dataset: Path, tmp_path: Path, capsys
+) -> None:
+    from so101.recording.dataset_tools import validate
+
+    # The workbench recorded degrees (meta/so101/recording.json): -100..100 is refused, naming the fix.
+    assert convert_cli(tiny_dataset, tmp_path / "wrong", "--units=range_m100_100") == 2
+    err = capsys.readouterr().err
+    assert "--units range_m100_100 contradicts" in err and "give --units degrees" in err
+    assert not (tmp_path / "wrong").exists()
+    # What convert-ee wrote before it refused: the degrees converted as -100..100, the metadata carried over.
+    bare = tmp_path / "bare"
+    shutil.copytree(tiny_dataset, bare)
+    (bare / "meta" / "so101" / "recording.json").unlink()
+    assert convert_cli(bare, tmp_path / "wrong", "--units=range_m100_100") == 0
+    shutil.copy(tiny_dataset / "meta" / "so101" / "recording.json", tmp_path / "wrong" / "meta" / "so101")
+    problems = validate(tmp_path / "wrong", "test/ee", resimulate=False)
+    assert len(problems) == 1 and "action: episodes [0, 1, 2, 3] are not the forward kinematics" in problems[0]
+    assert "in degrees" in problems[0] and "without --units" in problems[0]
+
+
+def test_the_report_names_the_real_repo_ids(converted: Path) -> None:
+    report = json.loads((converted / REPORT_FILE).read_text())
+    assert report["source"]["repo_id"] == "test/so101_scripted" and report["repo_id"] == "test/ee"

@@ -11,7 +11,7 @@ import pytest
 
 from so101.errors import So101Error
 from so101.kinematics.units import JOINT_FEATURE_NAMES, JointLimits
-from so101.recording.convert_ee_source import detect_units, joint_feature
+from so101.recording.convert_ee_source import check_units, detect_units, joint_feature, metadata_units
 from so101.sim.paths import ROBOT_XML
 
 LIMITS = JointLimits.from_model(mujoco.MjModel.from_xml_path(str(ROBOT_XML)))
@@ -64,3 +64,29 @@ def test_units_from_metadata_and_the_impossible(tmp_path: Path) -> None:
         detect_units(root, info_with(list(JOINT_FEATURE_NAMES)), ["action"], LIMITS)
     with pytest.raises(So101Error, match="--units"):
         detect_units(tmp_path / "none", info_with(list(JOINT_FEATURE_NAMES)), ["action"], LIMITS)
+
+
+def with_sessions(root: Path, *sessions: dict) -> Path:
+    (root / "meta" / "so101").mkdir(parents=True, exist_ok=True)
+    (root / "meta" / "so101" / "recording.json").write_text(json.dumps({"format": 1, "sessions": list(sessions)}))
+    return root
+
+
+def test_the_metadata_decides_the_units_and_a_contradicting_units_is_refused(tmp_path: Path) -> None:
+    recorded = with_sessions(tmp_path / "rec", {"source": "scripted"}, {"source": "import-hdf5"})
+    # Value ranges that only fit -100..100 do not outvote what the recorder wrote.
+    with_ranges(recorded, [-99, -99, -90, -90, -99, 0], [99, 99, 90, 99, 99, 100])
+    assert detect_units(recorded, info_with(list(JOINT_FEATURE_NAMES)), ["action"], LIMITS).units == "degrees"
+    check_units(recorded, "degrees")
+    with pytest.raises(So101Error, match=r"--units range_m100_100 contradicts.*in degrees.*give --units degrees"):
+        check_units(recorded, "range_m100_100")
+    deployed = with_sessions(tmp_path / "dep", {"source": "deploy", "robot": {"use_degrees": False}})
+    assert metadata_units(deployed).units == "range_m100_100"  # type: ignore[union-attr]
+    with pytest.raises(So101Error, match="--units degrees contradicts"):
+        check_units(deployed, "degrees")
+    assert metadata_units(tmp_path / "none") is None
+    check_units(tmp_path / "none", "range_m100_100")  # no metadata: --units is the only word on it
+    mixed = with_sessions(tmp_path / "mixed", {"source": "scripted"},
+                          {"source": "deploy", "robot": {"use_degrees": False}})
+    with pytest.raises(So101Error, match=r"both degrees and -100\.\.100"):
+        metadata_units(mixed)

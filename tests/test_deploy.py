@@ -129,6 +129,20 @@ def test_a_matching_set_up_passes_preflight_runs_and_records_a_valid_dataset(rig
 
     assert validate(tmp_path / "deployed", "test/deployed") == []
     assert "deployed on the real arm" in unchecked(tmp_path / "deployed")[0]
+    # Each saved episode has its line in meta/so101/episodes.jsonl, without a scene; info counts them.
+    from so101.recording.dataset_tools import info
+    from so101.recording.replay import main as replay_main
+
+    lines = (tmp_path / "deployed" / "meta" / "so101" / "episodes.jsonl").read_text().splitlines()
+    assert [json.loads(line)["outcome"] for line in lines] == ["deployed", "deployed"]
+    assert [json.loads(line)["placement"] for line in lines] == [None, None]
+    summary = info(tmp_path / "deployed")
+    assert "source deploy, 2 episode(s)" in summary and "outcomes   deployed 2" in summary
+    # Replaying them names the cause (no scene: deployed), not an edit of the dataset.
+    capsys.readouterr()
+    assert replay_main(["--dataset.root", str(tmp_path / "deployed"), "--all"]) == 2
+    err = capsys.readouterr().err
+    assert "no simulator scene" in err and "deployed on the real arm" in err and "lerobot-edit-dataset" not in err
 
 
 def swapped(feed: Path) -> str:
@@ -158,6 +172,22 @@ def test_preflight_refuses_naming_the_cause_before_any_motion(case, rig, checkpo
     assert len(err.strip().splitlines()) == 1
     assert released(rig) and np.allclose(rig.positions(), before, atol=0.2)
     assert not (tmp_path / "deployed").exists()
+
+
+def test_a_refusal_names_every_check_with_its_own_fix_and_never_offers_a_given_move_to_start(
+    rig, checkpoint, tmp_path, capsys
+):
+    # Other units refuse before the move: the start pose's line says the move comes next, not to pass the flag.
+    rig.place(START_POSE + np.array([0.0, 40.0, 0.0, 0.0, 0.0, 0.0]))
+    status = deploy(rig, checkpoint, tmp_path, "--robot.use_degrees", "false", "--dataset.task", "Pick.",
+                    "--move_to_start")
+    captured = capsys.readouterr()
+    assert status == 2 and "or pass --move_to_start" not in captured.out + captured.err
+    assert "--move_to_start moves it slowly near" in captured.out
+    err = captured.err
+    assert "refused 2 check(s): (1) task: " in err and "Fix: Give exactly a training task" in err
+    assert "(2) units: " in err and "Fix: Pass --robot.use_degrees true" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "deployed").exists()
 
 
 def test_move_to_start_brings_a_far_arm_to_the_training_start_pose(rig, checkpoint, tmp_path, capsys):

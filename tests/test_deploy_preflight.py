@@ -65,8 +65,14 @@ def test_views_pass_in_another_scene_and_swapped_cameras_are_named(frames) -> No
     assert not swapped.ok
     assert "overhead_cam shows the training's wrist_cam view" in swapped.detail
     assert "wrist_cam shows the training's overhead_cam view" in swapped.detail
+    assert swapped.fix.startswith("Give overhead_cam in --robot.cameras the camera that films the overhead_cam view")
     moved = check_camera_views({**live, "overhead_cam": frames["front_cam"][2]}, reference, min_similarity=0.9)
     assert not moved.ok and "overhead_cam" in moved.detail and "wrist_cam shows" not in moved.detail
+    assert moved.fix == "Put overhead_cam back where it was in training (place and aim)"
+    # With the arm away from its start pose the views differ because of the pose: the fix is the pose, not a swap.
+    away = check_camera_views({"overhead_cam": live["wrist_cam"], "wrist_cam": live["overhead_cam"]}, reference,
+                              arm_at_start=False)
+    assert not away.ok and away.fix.startswith("Bring the arm to the training start pose first")
     assert not check_camera_views(live, {}).ok
 
 
@@ -90,6 +96,10 @@ def test_the_start_pose_must_be_near_a_training_start_state() -> None:
     far = START_POSE + np.array([0.0, 40.0, 0.0, 0.0, 0.0, 0.0])
     result = check_start_pose(far, starts, 15.0)
     assert not result.ok and "largest: shoulder_lift" in result.detail and "--move_to_start" in result.fix
+    # With --move_to_start given the fix never offers it again.
+    assert "or pass --move_to_start" not in check_start_pose(far, starts, 15.0, move_to_start=True).fix
+    assert "does not move the arm in a dry run" in check_start_pose(far, starts, 15.0, True, dry_run=True).fix
+    assert "did not bring it there" in check_start_pose(far, starts, 15.0, True, moved=True).fix
 
 
 def test_inference_time_must_fit_the_control_period_with_the_chunk_settings() -> None:
@@ -107,6 +117,15 @@ def test_a_failed_check_refuses_unless_allowed() -> None:
     assert refused.value.checks == ["task"]
     conclude(results, {"task"})
     assert "ALLOWED" in results[0].line(allowed=True) and "FAIL" in results[0].line()
+    # Every refused check is named with its own fix, in order.
+    far = check_start_pose(START_POSE + 40.0, START_POSE[None], 15.0)
+    two = [check_task("other", [TASK]), far]
+    with pytest.raises(PreflightError) as refused:
+        conclude(two, set())
+    message = str(refused.value)
+    assert message.startswith("preflight refused 2 check(s): (1) task: ")
+    assert f"Fix: {two[0].fix}. (2) start_pose: " in message
+    assert f"Fix: {far.fix}. To run anyway: --allow task,start_pose" in message
 
 
 def test_the_training_reference_reads_tasks_start_states_units_and_frames(tiny_dataset: Path) -> None:

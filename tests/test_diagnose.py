@@ -107,6 +107,54 @@ def test_swapped_cameras_are_named(
     assert "probably swapped" in report
 
 
+def small_recording(root: Path, seed: int) -> Path:
+    """Two 2-second episodes of the scripted expert from scene seeds ``seed`` and ``seed + 1``."""
+    from so101.recording.dataset_writer import DatasetConfig
+    from so101.recording.record import RecordConfig, record
+
+    config = RecordConfig(
+        episodes=2, seed=seed, dataset=DatasetConfig(repo_id="test/small", root=root), keep_failed=True,
+        episode_time_s=2.0, cameras=CameraOptions(width=64, height=48),
+    )  # fmt: skip
+    assert record(config).total_episodes == 2
+    return root
+
+
+def test_small_recordings_of_one_task_differ_by_their_scenes_without_a_flag_and_a_real_shift_is_flagged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Seeds 4-5 and 8-9: the brick's yaw sets wrist_roll, and the two pairs' means lie 3 spreads of the frames apart
+    # (flagged when the frames were counted as samples); with two episodes a side that is well within the interval.
+    first, second = small_recording(tmp_path / "first", 4), small_recording(tmp_path / "second", 8)
+    status, out, _report = run(first, second, tmp_path / "same", capsys)
+    assert status == 0 and "FLAG" not in out, out
+    # The second recording again on a gripper calibrated 30 units off: flagged from two episodes.
+    exported = tmp_path / "hdf5"
+    assert export_main(["--dataset.root", str(second), "--output", str(exported)]) == 0
+
+    def gripper_off(file: h5py.File) -> None:
+        for key in ("action", "observations/qpos"):
+            file[key][:, 5] = file[key][:, 5] + 30.0
+
+    shifted = altered_copy(exported, tmp_path / "shifted", gripper_off)
+    status, out, _report = run(first, shifted, tmp_path / "shifted_report", capsys)
+    assert status == 1
+    assert "FLAG state distribution [gripper]" in out and "FLAG action distribution [gripper]" in out, out
+    assert "over 2 and 2 episodes" in out
+
+
+def test_the_interval_of_a_shift_narrows_with_episodes() -> None:
+    from so101.inference.diagnose import shift_interval
+
+    rng = np.random.default_rng(1)
+    means = rng.normal(0.0, 10.0, (200, 6))
+    _, few = shift_interval(means[:2], means[2:4])
+    _, many = shift_interval(means[:100], means[100:])
+    assert np.all(many < 3.5) and np.all(few > many)  # 1.97 * 10 * sqrt(2 / 100) = 2.8 for 100 a side
+    _, single = shift_interval(means[:1], means[1:2])
+    assert np.all(np.isinf(single))  # one episode a side: nothing is known of the spread between episodes
+
+
 def summary(actions: np.ndarray, episode_ends: list[int], **fields) -> DatasetSummary:
     image = np.linspace(0, 255, 32 * 32 * 3).reshape(32, 32, 3)
     values = {"fps": 30, "tasks": ["pick"], "mean_images": {"overhead_cam": image}, **fields}

@@ -50,9 +50,10 @@ def test_teleop_runs_on_the_printed_port_and_the_joints_move(tmp_path, capsys):
     try:
         port = next(line.split(" on ")[1] for line in lines if line.startswith("emulated SO-101 leader arm"))
         suggested = shlex.split(next(line for line in lines if line.startswith("try:"))[len("try:") :])
+        arm_id = "emulated_leader_" + port.removeprefix("/dev/").replace("/", "")  # its own, from its port
         assert suggested == ["so101", "teleop", "--teleop", "leader", "--leader.port", port,
-                             "--leader.id", "emulated_leader", "--leader.calibration_dir", str(tmp_path)]  # fmt: skip
-        assert json.loads((tmp_path / "emulated_leader.json").read_text())["gripper"]["id"] == 6
+                             "--leader.id", arm_id, "--leader.calibration_dir", str(tmp_path)]  # fmt: skip
+        assert json.loads((tmp_path / f"{arm_id}.json").read_text())["gripper"]["id"] == 6
         # The suggested command, run in this process through LeRobot's so101_leader over the pseudo-terminal.
         assert teleop_main([*suggested[2:], "--headless", "--check", "--duration_s", "1.6"]) == 0
     finally:
@@ -106,3 +107,23 @@ def test_usage_errors_name_the_fix(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("so101 emulate: ") and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_two_followers_on_one_machine_share_no_calibration_file_or_pose_feed(tmp_path):
+    running = [start_emulator("follower", "--calibration_dir", str(tmp_path), "--duration_s", "60") for _ in range(2)]
+    try:
+        found = []
+        for _process, lines in running:
+            port = next(line.split(" on ")[1] for line in lines if line.startswith("emulated SO-101 follower arm"))
+            calibration = next(line.split(": ", 1)[1] for line in lines if line.startswith("calibration file:"))
+            feed = next(line.split(": ", 1)[1] for line in lines if line.startswith("pose feed:"))
+            found.append((port, calibration, feed))
+            arm_id = "emulated_follower_" + port.removeprefix("/dev/").replace("/", "")
+            assert calibration == str(tmp_path / f"{arm_id}.json") and feed.endswith(f"so101_{arm_id}.pose")
+            assert Path(calibration).is_file()
+        for column in zip(*found, strict=True):
+            assert len(set(column)) == 2, found
+    finally:
+        for process, _lines in running:
+            process.send_signal(signal.SIGINT)
+            process.communicate(timeout=20)

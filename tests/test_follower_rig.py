@@ -87,8 +87,9 @@ def test_so101_emulate_follower_serves_lerobots_follower_from_its_own_process(tm
             lines.append(line.rstrip("\n"))
         suggested = shlex.split(next(line for line in lines if line.startswith("try:"))[len("try:") :])
         port = suggested[suggested.index("--robot.port") + 1]
-        assert suggested[suggested.index("--robot.id") + 1] == "emulated_follower"
-        assert (tmp_path / "emulated_follower.json").is_file()
+        arm_id = "emulated_follower_" + port.removeprefix("/dev/").replace("/", "")  # its own, from its port
+        assert suggested[suggested.index("--robot.id") + 1] == arm_id
+        assert (tmp_path / f"{arm_id}.json").is_file()
         from so101.command import parse
         from so101.inference.deploy import DeployConfig
 

@@ -55,12 +55,18 @@ def test_export_then_import_gives_the_same_joints_actions_and_frames(
                 assert difference < FRAME_TOLERANCE, (camera, t, difference)
     session = json.loads((root / "meta/so101/recording.json").read_text())["sessions"][0]
     assert session["source"] == "import-hdf5" and session["fps"] == 30
-    assert not (root / "meta/so101/episodes.jsonl").exists()
+    lines = (root / "meta/so101/episodes.jsonl").read_text().splitlines()
+    assert [(json.loads(line)["outcome"], json.loads(line)["placement"]) for line in lines] == [("imported", None)] * 2
     assert check_imported(root, "test/again") == []
     # so101 dataset validate passes it too, saying what it could not check.
     capsys.readouterr()
     assert validate_main(["--dataset.root", str(root), "--dataset.repo_id", "test/again"]) == 0
     assert "imported (import-hdf5)" in capsys.readouterr().out
+    from so101.recording.replay import main as replay_main
+
+    assert replay_main(["--dataset.root", str(root), "--episode", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "episodes [0, 1] have no simulator scene" in err and "imported from HDF5" in err
 
 
 def test_a_leisaac_file_imports_in_dataset_units(tmp_path: Path) -> None:

@@ -253,3 +253,20 @@ def test_lerobots_rollout_reads_the_tasks_of_async_workers() -> None:
     # LeRobot's own code: gymnasium 1's wrappers hide the env's attributes from hasattr, so no task is found.
     assert utils.add_envs_task(sync_env, dict(observation))["task"] == ["", ""]
     sync_env.close()
+
+
+def test_torchvisions_video_deprecation_warning_alone_is_quieted() -> None:
+    import warnings
+
+    from torchvision.io._video_deprecation_warning import _raise_video_deprecation_warning
+
+    from so101.lerobot_compat import quiet_torchvision_video_warning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _raise_video_deprecation_warning()  # what LeRobot's torchvision decoder triggers on opening a video
+        assert len(caught) == 1 and "torchvision are deprecated" in str(caught[0].message)
+        quiet_torchvision_video_warning()
+        _raise_video_deprecation_warning()
+        warnings.warn("another warning", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in caught[1:]] == ["another warning"]

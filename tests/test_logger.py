@@ -9,12 +9,13 @@ import pytest
 from so101.training.logger import TrainLogger, WandbConfig
 
 
-def test_offline_wandb_run_lands_in_the_run_folder_and_keeps_its_id(tmp_path: Path) -> None:
+def test_offline_wandb_run_lands_in_the_run_folder_and_keeps_its_id(tmp_path: Path, capfd) -> None:
     offline = WandbConfig(mode="offline")
     logger = TrainLogger(tmp_path, total_steps=4, start_step=0, wandb_config=offline, config={"a": 1})
     logger.step(2, loss=0.5)
     logger.log({"train/loss": 0.5}, step=2)
     logger.close()
+    assert "resume" not in capfd.readouterr().err  # a fresh run asks wandb for no resume (it warned offline)
     run_id = (tmp_path / "wandb_run_id.txt").read_text().strip()
     assert any(run_id in path.name for path in (tmp_path / "wandb").glob("offline-run-*"))
     resumed = TrainLogger(tmp_path, total_steps=4, start_step=2, wandb_config=WandbConfig(mode="offline"), config={})

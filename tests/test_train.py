@@ -56,6 +56,7 @@ def test_train_evaluate_load_and_resume(recorded, tmp_path, capsys) -> None:
     assert [e["step"] for e in history["evaluations"]] == [12, 24]
     assert history["seeds"] == [100000, 100001]  # the selection seeds; so101 eval defaults to the test seeds
     assert (run / "eval_curve.png").is_file() and (run / "best" / "pretrained_model" / "model.safetensors").is_file()
+    assert not (run / ".staging").exists()  # a finished run leaves no empty staging folder
     assert json.loads((run / "best" / "eval.json").read_text())["step"] == history["best_step"]
 
     # LeRobot's own loader takes the checkpoint as it is.

@@ -12,7 +12,7 @@ from monado import monado  # noqa: F401  (fixture)
 from so101.teleop.vr.actions import ControllerActions
 from so101.teleop.vr.runtime_info import runtime_info
 from so101.teleop.vr.session import XrSession
-from so101.teleop.vr.vr_cmd import main
+from so101.teleop.vr.vr_cmd import main, rendered_rate
 
 HEADLESS = ["--vr.graphics", "egl", "--vr.mirror", "false", "--vr.render_profile", "fast"]
 
@@ -77,7 +77,8 @@ def test_vr_check_reports_a_ready_headset(monado: object, capsys: pytest.Capture
     assert main(["--check", *HEADLESS]) == 0
     out = capsys.readouterr().out
     for expected in ("runtime: Monado", "system: Monado: Simulated HMD", "recommended 320x240 per eye",
-                     "refresh rate: 20.0 Hz", "graphics: egl", "khr/simple_controller", "verdict: ready"):  # fmt: skip
+                     "refresh rate: 20.0 Hz", "(render profile ", "graphics: egl", "khr/simple_controller",
+                     "verdict: ready"):  # fmt: skip
         assert expected in out, out
 
 
@@ -132,3 +133,8 @@ def test_record_without_a_runtime_says_so_before_writing_anything(
     err = capsys.readouterr().err.strip()
     assert err.startswith("so101 record: XR_RUNTIME_JSON=") and "\n" not in err
     assert not (tmp_path / "data").exists()
+
+
+def test_the_rendered_rate_never_exceeds_the_display_rate() -> None:
+    assert rendered_rate(63, 3.0, 20.0) == 20.0  # 21 frames/s counted over a window's edges: 20 of 20
+    assert rendered_rate(30, 3.0, 20.0) == 10.0 and rendered_rate(0, 0.0, 20.0) == 0.0

@@ -5,12 +5,13 @@ A checkpoint is written whole into ``RUN/.staging/NNNNNN``, every file and folde
 ``RUN/checkpoints/NNNNNN`` (one rename on one filesystem: it appears complete or not at all). ``checkpoints/last``
 stays LeRobot's relative symlink (what ``lerobot-train --resume`` and ``--policy.path`` follow); it is switched by
 making the new link under a temporary name and renaming it over the old one, which is atomic too. ``best`` is a
-symlink switched the same way, to a copy in ``RUN/.best/NNNNNN``. Staging leftovers of a killed run are removed
-when the run is resumed.
+symlink switched the same way, to a copy in ``RUN/.best/NNNNNN``. The staging folder is removed once empty (a
+finished run has none); staging leftovers of a killed run are removed when the run is resumed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -18,9 +19,10 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from so101.errors import DiskFullError
+from so101.errors import ConfigError, DiskFullError
 from so101.policies.safetensors_file import safetensors_problem
 from so101.recording.atomic_file import fsync_dir, fsync_tree
+from so101.training.logger import RUN_ID_FILE
 
 STAGING_DIR = ".staging"
 """Folder of the run where checkpoints are written before they are published."""
@@ -45,6 +47,8 @@ def publish(staging: Path, final: Path) -> None:
     fsync_dir(final.parent)
     fsync_dir(staging.parent)
     shutil.rmtree(old, ignore_errors=True)
+    with contextlib.suppress(OSError):  # only when empty: another staged checkpoint may be in there
+        staging.parent.rmdir()
 
 
 def point(link: Path, target: Path) -> None:
@@ -155,6 +159,46 @@ def checkpoint_problem(checkpoint_dir: Path) -> str | None:
     return None
 
 
+def newest_complete(run_dir: Path) -> Path | None:
+    """The newest checkpoint of ``run_dir`` that can be resumed from, or None; looks only, changes nothing."""
+    return next((c for c in _candidates(run_dir) if checkpoint_problem(c) is None), None)
+
+
+def how_to_continue(run_dir: Path) -> str:
+    """What to do with the folder of a stopped run: ``--resume`` from its newest complete checkpoint, else start
+    again in a new folder (nothing can be continued)."""
+    checkpoint = newest_complete(run_dir)
+    if checkpoint is not None:
+        return (f"continue it from checkpoint {checkpoint.name} with: so101 train --resume true --output_dir "
+                f"{run_dir}")
+    return (f"it has no complete checkpoint to continue from: start again with a new --output_dir, or remove "
+            f"{run_dir} first")
+
+
+def check_new_run_dir(run_dir: Path, config_name: str) -> None:
+    """A run that does not resume starts in a folder holding no run (its config ``config_name``, checkpoints,
+    staging or wandb id): over one it would overwrite the config and continue its wandb run.
+
+    Raises:
+        ConfigError: the folder holds a run; the message says how to continue it or where to start instead.
+    """
+    held = [name for name in (config_name, "checkpoints", STAGING_DIR, RUN_ID_FILE) if (run_dir / name).exists()]
+    if held:
+        raise ConfigError(
+            "output_dir", str(run_dir),
+            f"must not hold a run unless --resume (it holds {', '.join(held)}); {how_to_continue(run_dir)}",
+        )  # fmt: skip
+
+
+def _candidates(run_dir: Path) -> list[Path]:
+    """The run's ``checkpoints/NNNNNN`` folders, newest first."""
+    checkpoints = run_dir / "checkpoints"
+    if not checkpoints.is_dir():
+        return []
+    found = (p for p in checkpoints.iterdir() if p.name.isdigit() and p.is_dir() and not p.is_symlink())
+    return sorted(found, key=lambda p: int(p.name), reverse=True)
+
+
 def resume_checkpoint(run_dir: Path, log: Callable[[str], None] = print) -> Path:
     """The checkpoint to resume ``run_dir`` from: the newest complete one, with ``checkpoints/last`` pointing at
     it; staging leftovers of a killed run are removed.
@@ -167,13 +211,8 @@ def resume_checkpoint(run_dir: Path, log: Callable[[str], None] = print) -> Path
         log(f"removing {staging}: checkpoints a killed run had not finished writing")
         shutil.rmtree(staging)
     checkpoints = run_dir / "checkpoints"
-    candidates = sorted(
-        (p for p in checkpoints.iterdir() if p.name.isdigit() and p.is_dir() and not p.is_symlink()),
-        key=lambda p: int(p.name),
-        reverse=True,
-    ) if checkpoints.is_dir() else []
     skipped = []
-    for candidate in candidates:
+    for candidate in _candidates(run_dir):
         problem = checkpoint_problem(candidate)
         if problem is None:
             for name, why in skipped:

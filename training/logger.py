@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+RUN_ID_FILE = "wandb_run_id.txt"
+"""The run folder's file holding its wandb run id (``--resume`` continues the same wandb run)."""
+
 
 @dataclass
 class WandbConfig:
@@ -50,6 +53,9 @@ class TrainLogger:
         if enabled and wandb_config.mode != "disabled":
             import wandb
 
+            # Only a resumed run (its id file exists) resumes, and only online: wandb ignores resume offline, and
+            # says so on every run it is given.
+            resuming = (Path(run_dir) / RUN_ID_FILE).is_file() and wandb_config.mode == "online"
             self._wandb = wandb.init(
                 project=wandb_config.project,
                 entity=wandb_config.entity,
@@ -57,7 +63,7 @@ class TrainLogger:
                 dir=str(run_dir),
                 mode=wandb_config.mode,
                 config=config,
-                resume="allow",
+                resume="allow" if resuming else None,
                 id=_run_id(run_dir),
             )
 
@@ -83,7 +89,7 @@ class TrainLogger:
 
 def _run_id(run_dir: Path) -> str:
     """A stable wandb id per run folder, so that ``--resume`` continues the same wandb run."""
-    path = Path(run_dir) / "wandb_run_id.txt"
+    path = Path(run_dir) / RUN_ID_FILE
     if path.is_file():
         return path.read_text().strip()
     import wandb

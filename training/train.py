@@ -33,7 +33,7 @@ from so101.policies.act import ActPolicyConfig
 from so101.recording.atomic_file import write_atomic
 from so101.recording.dataset_writer import DatasetRef
 from so101.training.augmentation import AugmentOptions, make_image_transform
-from so101.training.checkpoints import resume_checkpoint, save_checkpoint_atomic
+from so101.training.checkpoints import check_new_run_dir, how_to_continue, resume_checkpoint, save_checkpoint_atomic
 from so101.training.in_loop_eval import InLoopEvalConfig
 from so101.training.logger import WandbConfig
 from so101.training.processes import main_process_run_dir, make_accelerator, processes_on_this_machine
@@ -230,10 +230,8 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
 
     meta = cfg.dataset.metadata()
     run_dir = Path(cfg.output_dir or f"outputs/train/act_{datetime.now():%Y%m%d_%H%M%S}")
-    if not cfg.resume and (run_dir / "checkpoints").exists():
-        raise FileExistsError(
-            f"{run_dir} already holds a run; continue it with --resume true, or give another --output_dir"
-        )
+    if not cfg.resume:
+        check_new_run_dir(run_dir, CONFIG_NAME)
     device = pick_device(cfg.policy.device)
     threads = choose_threads(cfg.torch_threads, processes_on_this_machine())
     apply_threads(threads)
@@ -385,7 +383,14 @@ def main(argv: list[str] | None = None) -> int:
 
     def body(cfg: TrainConfig) -> int:
         # --resume re-reads the run's saved config under the same flags, so the body needs the flags themselves.
-        train(resolve_config(cfg, argv))
+        resolved = resolve_config(cfg, argv)
+        try:
+            train(resolved)
+        except KeyboardInterrupt:
+            if resolved.output_dir and Path(resolved.output_dir).is_dir():  # set once the run folder exists
+                print(f"so101 train: {resolved.output_dir} stopped; {how_to_continue(Path(resolved.output_dir))}",
+                      file=sys.stderr)
+            raise
         return 0
 
     return run_command("train", TrainConfig, body, argv)

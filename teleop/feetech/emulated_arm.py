@@ -66,6 +66,13 @@ def store_calibration(emulator: FeetechBusEmulator) -> None:
         emulator.set_register(servo_id, "Max_Position_Limit", high)
 
 
+def instance_id(device: str, port: str) -> str:
+    """The default id of an emulated ``device`` (``leader``, ``follower``) serving on ``port``: unique among the
+    emulators running on a machine (each has its own pseudo-terminal), so two never share a calibration file or a
+    pose feed; ``/dev/pts/5`` gives ``emulated_follower_pts5``."""
+    return f"emulated_{device}_" + "".join(ch for ch in port.removeprefix("/dev/") if ch.isalnum())
+
+
 def prepare(emulator: FeetechBusEmulator, calibration_dir: Path, arm_id: str) -> Path:
     """Calibrate the emulated arm and write its matching calibration file; returns the file's path."""
     store_calibration(emulator)

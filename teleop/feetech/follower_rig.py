@@ -9,13 +9,14 @@ cameras (``--robot.cameras`` of type ``so101_sim``, ``so101.sim.lerobot_camera``
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from so101.sim.pose_feed import PoseFeedWriter
-from so101.teleop.feetech.emulated_arm import prepare
+from so101.teleop.feetech.emulated_arm import instance_id, prepare
 from so101.teleop.feetech.emulator import FeetechBusEmulator
 
 
@@ -24,16 +25,21 @@ class FollowerRig:
 
     Args:
         calibration_dir: folder of the follower's calibration file (``<id>.json`` is written there).
-        arm_id: the follower's id (``--robot.id``).
-        pose_feed: the file the servo positions are published to, for the simulated cameras.
+        arm_id: the follower's id (``--robot.id``); None: one of its own, from its pseudo-terminal
+            (``emulated_arm.instance_id``).
+        pose_feed: the file the servo positions are published to, for the simulated cameras; None:
+            ``so101_<id>.pose`` in the temporary folder.
         pose: where the arm rests at the start, LeRobot's SO-101 units (degrees, gripper 0..100).
     """
 
-    def __init__(self, calibration_dir: Path, arm_id: str, pose_feed: Path, pose: Sequence[float]) -> None:
+    def __init__(
+        self, calibration_dir: Path, arm_id: str | None, pose_feed: Path | None, pose: Sequence[float]
+    ) -> None:
         self.emulator = FeetechBusEmulator()
-        self.calibration_path = prepare(self.emulator, Path(calibration_dir), arm_id)
+        self.arm_id = arm_id or instance_id("follower", self.emulator.port)
+        self.calibration_path = prepare(self.emulator, Path(calibration_dir), self.arm_id)
         self.place(pose)
-        self.pose_feed = Path(pose_feed)
+        self.pose_feed = Path(pose_feed or Path(tempfile.gettempdir()) / f"so101_{self.arm_id}.pose")
         self._writer = PoseFeedWriter(self.pose_feed, self.emulator.positions)
 
     @property

@@ -43,6 +43,13 @@ class VRCommandConfig:
             raise ConfigError("episode_time_s", self.episode_time_s, "must be positive")
 
 
+def rendered_rate(frames: int, seconds: float, display_hz: float) -> float:
+    """Frames rendered per second over ``seconds``, at most the display's rate: a frame waits for its display
+    slot, so a count over a window that starts and ends between frames can exceed it (21 of 20 frames/s) by the
+    window's edges only."""
+    return min(frames / seconds, display_hz) if seconds > 0 else 0.0
+
+
 def check(cfg: VRCommandConfig) -> int:
     """Body of ``so101 vr --check``: prints the report; 0 when the headset is ready for recording, else 1."""
     from so101.sim.simulator import So101Sim
@@ -68,11 +75,12 @@ def check(cfg: VRCommandConfig) -> int:
             headset.view.draw_wait()
             headset.sample()  # syncing the actions makes the runtime bind an interaction profile
         rendered = headset.view.rendered - frames_before
-        rate = rendered / (time.perf_counter() - start)
         display_hz = info.refresh_rate_hz or 1.0 / headset.session.display_period_s
+        rate = rendered_rate(rendered, time.perf_counter() - start, display_hz)
         source = "reported" if info.refresh_rate_hz else "from the predicted display period"
         cpu = np.median(headset.view.render_ms[-rendered:]) if rendered else float("nan")
-        print(f"refresh rate: {display_hz:.1f} Hz ({source}); rendered {rate:.1f} frames/s, {cpu:.1f} ms CPU each")
+        print(f"refresh rate: {display_hz:.1f} Hz ({source}); rendered {rate:.1f} frames/s, {cpu:.1f} ms CPU each "
+              f"(render profile {cfg.vr.render_profile})")
         binding = {"egl": "XR_MNDX_egl_enable (EGL)", "glx": "XR_KHR_opengl_enable (GLX/Xlib)",
                    "wgl": "XR_KHR_opengl_enable (WGL)"}[info.graphics]  # fmt: skip
         mirror = "mirror window" if headset.session.gl is not None and headset.session.gl.window else "no mirror"
