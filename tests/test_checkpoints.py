@@ -195,3 +195,26 @@ def test_a_full_disk_while_best_is_copied_leaves_best_as_it_was(tmp_path, monkey
     with pytest.raises(DiskFullError, match="copy of checkpoint 000020 for best"):
         publish_best(tmp_path, _fake_checkpoint(tmp_path / "checkpoints" / "000020", 20), {"step": 20})
     assert json.loads((tmp_path / "best" / "eval.json").read_text())["step"] == 10
+
+
+def test_a_disk_that_fills_up_inside_safetensors_ends_in_one_error_without_a_partial(small_disk) -> None:
+    """LeRobot writes weights with safetensors, whose ``SafetensorError`` carries the ENOSPC as text."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from so101.errors import DiskFullError
+
+    run = small_disk / "run"
+    save_checkpoint_atomic(run / "checkpoints" / "000010", lambda folder: _fake_checkpoint(folder, 10))
+
+    def too_big(folder: Path) -> None:
+        _fake_checkpoint(folder, 20)  # 24 MB of weights on a 16 MB disk
+        save_file({"w": np.zeros(6_000_000, dtype=np.float32)}, str(folder / "pretrained_model" / "model.safetensors"))
+
+    said = r"is full: checkpoint 000020 could not be written \(.* free; a checkpoint needs about .*; checkpoints/"
+    with pytest.raises(DiskFullError, match=said + r"last still points at the complete 000010\)") as caught:
+        save_checkpoint_atomic(run / "checkpoints" / "000020", too_big)
+    assert type(caught.value.__cause__).__name__ == "SafetensorError"
+    assert caught.value.path == run and caught.value.need > 0 and caught.value.free is not None
+    assert _last(run).name == "000010" and not (run / "checkpoints" / "000020").exists()
+    assert list((run / ".staging").iterdir()) == []
