@@ -194,9 +194,11 @@ def _write_video(
 
 
 def _export(cfg: ExportConfig) -> int:
+    from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
+
     root = cfg.dataset.existing_root()
     output = Path(str(cfg.output))
-    meta = cfg.dataset.metadata()
+    meta = LeRobotDatasetMetadata(cfg.dataset.repo_id, root=root)
     need = export_bytes(meta, cfg.episodes)
     if output.exists():
         with DatasetLock(output, "dataset export-hdf5", "--output", create_parent=False):
