@@ -30,6 +30,7 @@ from so101.command import run_command
 from so101.errors import DatasetError
 from so101.kinematics.ee_features import EELayout, RotationEncoding
 from so101.recording.dataset_writer import DatasetRef
+from so101.recording.disk_space import tree_bytes
 from so101.recording.scene_metadata import META_DIR
 from so101.recording.staged_output import StagedOutput
 
@@ -143,7 +144,8 @@ def convert(cfg: ConvertEEConfig) -> ConversionResult:
         "model": str(path),
     }
     # Written beside dst and renamed into place when complete: a killed conversion leaves no dataset at dst.
-    output = StagedOutput(dst, "convert-ee", "--dst.root")
+    # The videos are copied, the frames rewritten a few columns wider: the source's size.
+    output = StagedOutput(dst, "convert-ee", "--dst.root", need=tree_bytes(src))
     with output as temporary:
         rewriter = DatasetRewriter(src, temporary, cfg.dst.repo_id, new_features, JOINTS_PREFIX)
         frames, episodes = rewriter.run(convert_episode, [STATE_KEY] if _has_joint_state(info, src) else [])

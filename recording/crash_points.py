@@ -21,6 +21,8 @@ POINTS = (
     "saved",  # the progress line reported the episode saved
     "finalize",  # the session is ending
     "derived:staged",  # a derived dataset (merge, import, convert...) is complete in its staging folder, not yet moved
+    "derived:moved",  # one file of an export into an existing folder was moved in, the others not yet
+    "derived:exchanged",  # delete-episodes in place: the new dataset took the original's place, not yet the backup's
 )
 
 _reached: Counter[str] = Counter()

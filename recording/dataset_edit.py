@@ -5,28 +5,30 @@
 
 LeRobot (``lerobot.datasets.dataset_tools.delete_episodes``, as ``lerobot-edit-dataset`` runs it) writes the new
 dataset; the scene of every kept episode follows it to its new index in ``meta/so101/episodes.jsonl``, so that
-``replay`` and ``validate`` re-simulate the right scene. Without ``--output`` the original folder is moved to
-``<root>.backup-<time>`` and the new dataset takes its place; nothing is modified in place.
+``replay`` and ``validate`` re-simulate the right scene. Without ``--output`` the new dataset takes the original's
+place in one atomic step and the original is kept as ``<root>.backup-<time>`` (``so101.recording.dataset_replace``);
+nothing is modified in place. Either way, a kill leaves the original or the complete result, never a partial one.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from so101.command import run_command
 from so101.errors import ConfigError, DatasetError
-from so101.recording.atomic_file import fsync_dir
 from so101.recording.content_hashes import write_all
 from so101.recording.dataset_checks import check_openable
 from so101.recording.dataset_lock import DatasetLock
+from so101.recording.dataset_replace import InPlaceReplacement
 from so101.recording.dataset_writer import DatasetRef
+from so101.recording.disk_space import filled_up, filled_up_error, tree_bytes
 from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
 from so101.recording.staged_output import StagedOutput
 from so101.recording.video_checks import check_videos
+
+COMMAND = "dataset delete-episodes"
 
 
 @dataclass
@@ -83,43 +85,43 @@ def delete_episodes(root: Path, repo_id: str, episodes: list[int], output: Path)
 
 def _delete(cfg: DeleteConfig) -> int:
     root = cfg.dataset.resolved_root()
-    # The dataset is replaced (or, with --output, read while the new folder is written): no one else may write
-    # either meanwhile.
-    with DatasetLock(root, "dataset delete-episodes", create_parent=False):
-        if cfg.output is None:
+    if cfg.output is None:
+        # The dataset is replaced: no one else may write it meanwhile.
+        fix = "copy the dataset to a writable disk, or write the result elsewhere with --output NEW_FOLDER"
+        with DatasetLock(root, COMMAND, create_parent=False, fix=fix):
             return _replace(cfg, root)
+    # Read while the new folder is written: no one may write it meanwhile (a read-only one, no one can).
+    with DatasetLock(root, COMMAND, create_parent=False, reading=True):
         return _write_output(cfg, root, cfg.output)
 
 
 def _write_output(cfg: DeleteConfig, root: Path, output: Path) -> int:
-    staged = StagedOutput(output, "dataset delete-episodes", "--output")
+    staged = StagedOutput(output, COMMAND, "--output")
     with staged as staging:
         kept = delete_episodes(root, cfg.dataset.repo_id, cfg.episodes, staging)
         staged.commit()
-    print(
-        f"dataset delete-episodes: {output} holds {kept} episode(s), renumbered 0..{kept - 1}; {root} is unchanged"
-    )
+    print(f"{COMMAND}: {output} holds {kept} episode(s), renumbered 0..{kept - 1}; {root} is unchanged")
     return 0
 
 
 def _replace(cfg: DeleteConfig, root: Path) -> int:
-    staged = root.with_name(f".{root.name}.so101-edit")
-    if staged.exists():
-        # This command holds the dataset's lock: whoever left it is dead.
-        shutil.rmtree(staged)
-        print(f"dataset delete-episodes: removed {staged}, the unfinished output of a run that was killed")
-    kept = delete_episodes(root, cfg.dataset.repo_id, cfg.episodes, staged)
-    backup = root.with_name(f"{root.name}.backup-{time.strftime('%Y%m%d-%H%M%S')}")
-    os.rename(root, backup)
-    os.rename(staged, root)
-    fsync_dir(root.parent)
-    print(
-        f"dataset delete-episodes: {root} holds {kept} episode(s), renumbered 0..{kept - 1}; the original is in "
-        f"{backup}"
-    )
+    replacement = InPlaceReplacement(root, COMMAND)
+    request = f"--episodes {sorted(set(cfg.episodes))}"
+    if replacement.recover() == request:
+        return 0  # the same command, killed once its result was complete: recover finished it and said so
+    try:
+        kept = delete_episodes(root, cfg.dataset.repo_id, cfg.episodes, replacement.staging)
+    except Exception as error:
+        written = tree_bytes(replacement.staging)
+        shutil.rmtree(replacement.staging, ignore_errors=True)
+        if filled_up(error, root.parent):
+            raise filled_up_error(COMMAND, root.parent, "--output", "the new dataset", None, written) from error
+        raise
+    backup = replacement.replace(request)
+    print(f"{COMMAND}: {root} holds {kept} episode(s), renumbered 0..{kept - 1}; the original is in {backup}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``so101 dataset delete-episodes``."""
-    return run_command("dataset delete-episodes", DeleteConfig, _delete, argv)
+    return run_command(COMMAND, DeleteConfig, _delete, argv)

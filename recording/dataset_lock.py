@@ -25,6 +25,7 @@ from pathlib import Path
 from types import TracebackType
 
 from so101.errors import So101Error
+from so101.recording.dataset_place import check_writable_place, existing_ancestor, symlink_loop, unwritable
 
 LOCK_SUFFIX = ".so101-lock"
 HOLDER_WAIT_S = 1.0
@@ -51,14 +52,26 @@ class DatasetLock:
         flag: the option that named the folder, for that message (``--dataset.root``, ``--output.root``).
         create_parent: create the folder the dataset goes in (a new dataset's); False for an existing dataset,
             whose missing parent means there is nothing to lock (the command then says the dataset is missing).
+        reading: the holder only reads the dataset (the source of ``delete-episodes --output``): a dataset on a
+            read-only place is read without a lock, since no one can write it either.
+        fix: the advice for a dataset that cannot be written, when the command has a better one than the generic
+            (``so101.recording.dataset_place``).
+
+    Before locking, the place is checked (``so101.recording.dataset_place``): a symlink loop or a place that cannot
+    be written is refused in one line, before the command does any work.
     """
 
-    def __init__(self, root: Path, command: str, flag: str = "--dataset.root", create_parent: bool = True) -> None:
+    def __init__(
+        self, root: Path, command: str, flag: str = "--dataset.root", create_parent: bool = True,
+        reading: bool = False, fix: str | None = None,
+    ) -> None:  # fmt: skip
         self.root = Path(root)
         self.path = lock_path(root)
         self.command = command
         self.flag = flag
         self.create_parent = create_parent
+        self.reading = reading
+        self.fix = fix
         self._fd: int | None = None
 
     @property
@@ -70,9 +83,15 @@ class DatasetLock:
 
         Raises:
             DatasetBusy: a live process holds it (the message names its PID and command).
+            DatasetError: the place is a symlink loop, or cannot be written (``so101.recording.dataset_place``).
         """
         if self._fd is not None:
             return self
+        if self.reading and symlink_loop(self.root) is None:
+            if unwritable(existing_ancestor(self.path.parent)) is not None:
+                return self
+        else:
+            check_writable_place(self.root, self.flag, existing=not self.create_parent, fix=self.fix)
         if not self.path.parent.is_dir():
             if not self.create_parent:
                 return self

@@ -20,6 +20,7 @@ from so101.recording.content_hashes import write_all
 from so101.recording.dataset_checks import check_openable
 from so101.recording.dataset_tools import validate
 from so101.recording.dataset_writer import DatasetRef
+from so101.recording.disk_space import tree_bytes
 from so101.recording.scene_metadata import EpisodeRecord, SceneMetadata
 from so101.recording.staged_output import StagedOutput
 from so101.recording.video_checks import check_videos
@@ -130,8 +131,10 @@ def merge(roots: list[Path], output_root: Path, output_repo_id: str) -> tuple[in
 
 def _merge(cfg: MergeConfig) -> int:
     root = cfg.output.resolved_root()
-    # Written beside the output and moved into place whole: a killed merge leaves no half-merged dataset.
-    output = StagedOutput(root, "dataset merge", "--output.root")
+    # Written beside the output and moved into place whole: a killed merge leaves no half-merged dataset. LeRobot
+    # copies the sources' files: the output takes their size.
+    need = sum(tree_bytes(Path(source)) for source in cfg.roots)
+    output = StagedOutput(root, "dataset merge", "--output.root", need=need)
     with output as staging:
         count, warnings = merge(list(cfg.roots), staging, cfg.output.repo_id)
         output.commit()

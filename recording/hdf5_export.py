@@ -24,13 +24,17 @@ anything is written. ``so101 dataset import-hdf5`` drops the padded frames again
 
 Joint values are written in the dataset's units, untouched. Videos are decoded with LeRobot's own decoder
 (``decode_video_frames``, its default backend), a few frames at a time, and episodes are written one after the
-other, so memory does not grow with the episode or the dataset. Each file appears only when complete (it is
-written under a temporary name first); a new ``--output`` folder appears only with every file in it
-(``so101.recording.staged_output``).
+other, so memory does not grow with the episode or the dataset. A new ``--output`` folder appears only with every
+file in it (``so101.recording.staged_output``); into an existing folder, the files are written into its hidden
+``.so101-export-staging`` folder and moved in once all are complete, so a killed export leaves none of them (or, if
+killed while moving them in, the rerun completes the move). Files already there are never overwritten. The files'
+size is known beforehand (images are stored uncompressed): a disk without room refuses the export before it starts.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,14 +44,17 @@ import numpy as np
 from so101.command import run_command
 from so101.errors import ConfigError, DatasetError
 from so101.kinematics.units import JOINT_FEATURE_NAMES
+from so101.recording.atomic_file import fsync_dir, fsync_tree, write_atomic
+from so101.recording.crash_points import crash_point
 from so101.recording.dataset_lock import DatasetLock
 from so101.recording.dataset_writer import DEFAULT_REPO_ID, DatasetRef
+from so101.recording.disk_space import check_room, filled_up, filled_up_error, tree_bytes
 from so101.recording.scene_metadata import SceneMetadata, recorded_repo_id
 from so101.recording.staged_output import StagedOutput
 
 if TYPE_CHECKING:
     import h5py
-    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset, LeRobotDatasetMetadata
 
 UNITS = "degrees"
 """Value of the ``units`` attribute: LeRobot's SO-101 units (body joints in degrees, gripper 0..100)."""
@@ -55,6 +62,10 @@ UNITS_DESCRIPTION = "body joints in degrees (zero mid-range, so101_new_calib); g
 DECODE_FRAMES = 32
 """Frames decoded per call: bounds memory to a few dozen frames per camera whatever the episode's length."""
 IMAGE_PREFIX = "observation.images."
+EXPORT_STAGING = ".so101-export-staging"
+"""Folder inside an existing ``--output`` where files are written before they are moved in."""
+MOVING = "moving"
+"""File of the staging folder listing its complete files while they are moved in (a rerun completes the move)."""
 
 
 @dataclass
@@ -250,19 +261,20 @@ def _write_video(
 
 
 def _export(cfg: ExportConfig) -> int:
+    from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
+
     root = cfg.dataset.existing_root()
     name = dataset_name(cfg.dataset)
     output = Path(str(cfg.output))
+    meta = LeRobotDatasetMetadata(cfg.dataset.repo_id, root=root)
+    need = export_bytes(meta, cfg.episodes)
     if output.exists():
-        # Files added to an existing folder appear one by one, each complete (written under a temporary name).
-        with DatasetLock(output, "dataset export-hdf5", "--output"):
-            for partial in sorted(output.glob("episode_*.hdf5.partial")):
-                partial.unlink()  # the lock was free: the export that wrote it is dead
-                print(f"dataset export-hdf5: removed {partial}, the unfinished file of an export that was killed")
-            paths = export_hdf5(root, output, name, cfg.episodes, cfg.pad_to)
+        with DatasetLock(output, "dataset export-hdf5", "--output", create_parent=False):
+            chosen = cfg.episodes if cfg.episodes is not None else list(range(meta.total_episodes))
+            paths = _export_into(root, output, name, chosen, need, cfg.pad_to)
     else:
         # A new folder appears whole: a killed export leaves no folder of some of the episodes.
-        staged = StagedOutput(output, "dataset export-hdf5", "--output")
+        staged = StagedOutput(output, "dataset export-hdf5", "--output", need=need)
         with staged as staging:
             paths = export_hdf5(root, staging, name, cfg.episodes, cfg.pad_to)
             staged.commit()
@@ -271,6 +283,71 @@ def _export(cfg: ExportConfig) -> int:
         f"dataset export-hdf5: {len(paths)} episode(s) of {root} written to {cfg.output} (ACT/ALOHA layout{padding})"
     )
     return 0
+
+
+def export_bytes(meta: LeRobotDatasetMetadata, episodes: list[int] | None) -> int:
+    """Bytes the HDF5 files of ``episodes`` (default: all) take at least: their images are stored uncompressed."""
+    lengths = list(meta.episodes["length"])
+    frames = sum(lengths) if episodes is None else sum(lengths[i] for i in episodes if 0 <= i < len(lengths))
+    pixels = sum(int(np.prod(meta.features[key]["shape"])) for key in meta.video_keys)
+    return frames * (pixels + 3 * 6 * 4)
+
+
+def _export_into(
+    root: Path, output: Path, repo_id: str | None, episodes: list[int], need: int, pad_to: int | None = None
+) -> list[Path]:
+    """Export ``episodes`` into the existing folder ``output`` (its lock held): the files are written into
+    ``<output>/.so101-export-staging`` and moved in once all are complete. A killed run's files are removed; when it
+    was killed while moving them in, the move is completed (and, were they the files asked for, that is all)."""
+    staging = output / EXPORT_STAGING
+    for partial in sorted(output.glob("episode_*.hdf5.partial")):
+        partial.unlink()  # left by an older version, which wrote in place; the lock was free: its writer is dead
+        print(f"dataset export-hdf5: removed {partial}, the unfinished file of an export that was killed")
+    wanted = [episode_file(output, index) for index in episodes]
+    completed = _recover(staging, output)
+    if completed and sorted(completed) == sorted(path.name for path in wanted):
+        return wanted
+    existing = [path for path in wanted if path.exists()]
+    if existing:
+        raise FileExistsError(f"{existing[0]} exists already; choose another --output or remove the old files")
+    check_room(output, "--output", need, "the HDF5 files")
+    try:
+        written = export_hdf5(root, staging, repo_id, episodes, pad_to)
+    except Exception as error:
+        size = tree_bytes(staging)
+        shutil.rmtree(staging, ignore_errors=True)
+        if filled_up(error, output):
+            raise filled_up_error("dataset export-hdf5", output, "--output", "the HDF5 files", need, size) from error
+        raise
+    fsync_tree(staging)
+    crash_point("derived:staged")
+    write_atomic(staging / MOVING, "\n".join(path.name for path in written))
+    for path in written:
+        os.rename(path, output / path.name)
+        crash_point("derived:moved")
+    fsync_dir(output)
+    shutil.rmtree(staging)
+    return wanted
+
+
+def _recover(staging: Path, output: Path) -> list[str]:
+    """Clean up after an export into ``output`` that was killed (its lock was free); returns the files it had
+    completed and that are now moved in (when it was killed while moving them), else []."""
+    if not staging.exists():
+        return []
+    moving = staging / MOVING
+    if not moving.is_file():
+        shutil.rmtree(staging)
+        print(f"dataset export-hdf5: removed {staging}, the unfinished files of an export that was killed")
+        return []
+    names = moving.read_text().split()
+    for name in names:
+        if (staging / name).exists() and not (output / name).exists():
+            os.rename(staging / name, output / name)
+    fsync_dir(output)
+    shutil.rmtree(staging)
+    print(f"dataset export-hdf5: moved in {len(names)} complete file(s) of an export killed while moving them: {names}")
+    return names
 
 
 def main(argv: list[str] | None = None) -> int:

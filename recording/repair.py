@@ -20,6 +20,7 @@ file's episodes are reported lost.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -31,7 +32,7 @@ import numpy as np
 
 from so101.command import run_command
 from so101.errors import DatasetError
-from so101.lerobot_compat import correct_image_stats, use_lossless_encoder
+from so101.lerobot_compat import DatasetInternals, correct_image_stats, use_lossless_encoder
 from so101.recording.content_hashes import mismatches, write_all
 from so101.recording.dataset_checks import read_info
 from so101.recording.dataset_writer import DatasetConfig, DatasetRef
@@ -273,10 +274,19 @@ def repair(root: Path, output: Path, repo_id: str) -> tuple[list[int], dict[int,
                 kept.append(episode)
             else:
                 dropped[episode] = reason
-    finally:
+    except BaseException:
+        # Nothing of a failed repair is kept; its writers must not write again (a full disk fails them in finalize
+        # and in __del__).
+        DatasetInternals(dataset).abandon_writers()
+        with contextlib.suppress(Exception):  # the error that stopped the repair is the one to report
+            dataset.finalize()
         for reader in readers.values():
             reader.close()
-        dataset.finalize()
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    for reader in readers.values():
+        reader.close()
+    dataset.finalize()
     if not kept:
         shutil.rmtree(partial, ignore_errors=True)
         return kept, dropped, found.lost

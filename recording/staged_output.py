@@ -7,6 +7,11 @@ output's lock (``so101.recording.dataset_lock``), fsync it, and rename it to ``<
 rename is atomic). A kill at any instant leaves no output folder, never a partial dataset that validates; the
 staging folder it leaves is recognised as a dead run's leftovers because its lock can be taken, removed by the next
 run, and reported.
+
+A full disk is met the same way wherever it strikes (LeRobot's parquet writer, a video encoder, h5py, a copy): the
+staging folder is removed and the command ends with one line (``DiskFullError``) saying what the output needs, what
+is free and where. A command that knows its output's size beforehand (``need``) is refused before any work when it
+cannot fit.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from types import TracebackType
 from so101.recording.atomic_file import fsync_dir, fsync_tree
 from so101.recording.crash_points import crash_point
 from so101.recording.dataset_lock import DatasetLock
+from so101.recording.disk_space import check_room, filled_up, filled_up_error, tree_bytes
 
 STAGING_SUFFIX = ".so101-staging"
 
@@ -37,13 +43,16 @@ class StagedOutput:
         output: the dataset folder to create; it must not exist.
         command: the command, for its messages and the lock (``"dataset merge"``).
         flag: the option that named ``output`` (``--output.root``), for messages.
+        need: bytes the output will take at least, when the command can tell beforehand: less free space refuses
+            the command before any work. None: only a disk that fills up on the way is reported.
     """
 
-    def __init__(self, output: Path, command: str, flag: str) -> None:
+    def __init__(self, output: Path, command: str, flag: str, need: int | None = None) -> None:
         self.output = Path(output)
         self.staging = staging_dir(self.output)
         self.command = command
         self.flag = flag
+        self.need = need
         self.lock = DatasetLock(self.output, command, flag)
         self.committed = False
 
@@ -57,6 +66,8 @@ class StagedOutput:
             if self.output.exists():
                 raise FileExistsError(f"{self.flag} {self.output} exists already; choose a new folder")
             self.output.parent.mkdir(parents=True, exist_ok=True)
+            if self.need is not None:
+                check_room(self.output, self.flag, self.need, "the new dataset")
         except BaseException:
             self.lock.release()
             raise
@@ -74,7 +85,13 @@ class StagedOutput:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         try:
-            if not self.committed:
-                shutil.rmtree(self.staging, ignore_errors=True)
+            if self.committed:
+                return
+            full = error is not None and filled_up(error, self.output.parent)
+            written = tree_bytes(self.staging) if full else 0
+            shutil.rmtree(self.staging, ignore_errors=True)
+            if full:
+                place = self.output.parent
+                raise filled_up_error(self.command, place, self.flag, "the new dataset", self.need, written) from error
         finally:
             self.lock.release()

@@ -233,3 +233,26 @@ def test_a_folder_holding_a_run_is_refused_with_what_to_do(tmp_path) -> None:
         check_new_run_dir(tmp_path, "cfg.yaml")
     save_checkpoint_atomic(tmp_path / "checkpoints" / "000010", lambda folder: _fake_checkpoint(folder, 10))
     assert how_to_continue(tmp_path).startswith("continue it from checkpoint 000010 with: so101 train --resume true")
+
+
+def test_a_disk_that_fills_up_inside_safetensors_ends_in_one_error_without_a_partial(small_disk) -> None:
+    """LeRobot writes weights with safetensors, whose ``SafetensorError`` carries the ENOSPC as text."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from so101.errors import DiskFullError
+
+    run = small_disk / "run"
+    save_checkpoint_atomic(run / "checkpoints" / "000010", lambda folder: _fake_checkpoint(folder, 10))
+
+    def too_big(folder: Path) -> None:
+        _fake_checkpoint(folder, 20)  # 24 MB of weights on a 16 MB disk
+        save_file({"w": np.zeros(6_000_000, dtype=np.float32)}, str(folder / "pretrained_model" / "model.safetensors"))
+
+    said = r"is full: checkpoint 000020 could not be written \(.* free; a checkpoint needs about .*; checkpoints/"
+    with pytest.raises(DiskFullError, match=said + r"last still points at the complete 000010\)") as caught:
+        save_checkpoint_atomic(run / "checkpoints" / "000020", too_big)
+    assert type(caught.value.__cause__).__name__ == "SafetensorError"
+    assert caught.value.path == run and caught.value.need > 0 and caught.value.free is not None
+    assert _last(run).name == "000010" and not (run / "checkpoints" / "000020").exists()
+    assert list((run / ".staging").iterdir()) == []

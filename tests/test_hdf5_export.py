@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -11,6 +14,7 @@ import pytest
 from so101.errors import So101Error
 from so101.recording.hdf5_export import export_hdf5, joint_velocity, main
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY_REPO_ID = "test/so101_scripted"
 """The repo id of the `tiny_dataset` fixture (its folder is what matters)."""
 
@@ -111,3 +115,45 @@ def test_pad_to_shorter_than_an_episode_is_refused_before_writing(tiny_dataset: 
     with pytest.raises(So101Error, match=refusal):
         export_hdf5(tiny_dataset, tmp_path / "short", TINY_REPO_ID, [0, 1], pad_to=30)
     assert not (tmp_path / "short").exists()
+
+
+def _export_killed(tiny_dataset: Path, output: Path, crash_at: str) -> subprocess.CompletedProcess:
+    argv = ["dataset", "export-hdf5", "--dataset.root", str(tiny_dataset), "--output", str(output)]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1", "SO101_CRASH_AT": crash_at}
+    return subprocess.run(
+        [sys.executable, "-m", "so101", *argv], capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=600
+    )
+
+
+def test_into_an_existing_folder_a_killed_export_leaves_no_file_and_the_rerun_writes_all(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "hdf5"
+    output.mkdir()
+    (output / "notes.txt").write_text("the user's")
+    killed = _export_killed(tiny_dataset, output, "derived:staged:1")
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    # Every file complete in the staging folder, none moved in: nothing to take for a finished export.
+    assert sorted(p.name for p in output.iterdir()) == [".so101-export-staging", "notes.txt"]
+    rerun = _export_killed(tiny_dataset, output, "")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert f"removed {output / '.so101-export-staging'}, the unfinished files of an export" in rerun.stdout
+    assert sorted(p.name for p in output.iterdir()) == [*[f"episode_{i}.hdf5" for i in range(4)], "notes.txt"]
+
+
+def test_an_export_killed_while_moving_its_files_in_is_completed_by_the_rerun(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "hdf5"
+    output.mkdir()
+    killed = _export_killed(tiny_dataset, output, "derived:moved:1")
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    assert len(list(output.glob("episode_*.hdf5"))) == 1
+    rerun = _export_killed(tiny_dataset, output, "")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "moved in 4 complete file(s) of an export killed while moving them" in rerun.stdout
+    files = sorted(output.iterdir())
+    assert [p.name for p in files] == [f"episode_{i}.hdf5" for i in range(4)]
+    for index, path in enumerate(files):
+        with h5py.File(path) as file:
+            assert file.attrs["episode_index"] == index and file["action"].shape == (40, 6)

@@ -5,6 +5,7 @@ no output folder is left, and the rerun removes the dead run's staging folder, s
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +114,54 @@ def test_a_derived_dataset_killed_before_it_is_in_place_leaves_no_output(
     assert LeRobotDataset("test/out", root=out).meta.total_episodes == expected
     if command != "convert-ee":  # validate checks joint-space datasets
         assert validate(out, "test/out", resimulate=False) == []
+
+
+KNOWN_SIZE = {"merge", "convert-ee", "export-hdf5"}
+"""Commands that know their output's size beforehand: a disk without room refuses them before any work."""
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_full_disk_ends_a_derived_dataset_in_one_line_leaving_nothing(
+    command: str, tiny_dataset: Path, small_disk: Path, request: pytest.FixtureRequest
+) -> None:
+    from test_disk_space import fill
+
+    hdf5 = request.getfixturevalue("hdf5_files") if command == "import-hdf5" else None
+    src, out = tiny_dataset, small_disk / "out"
+    if command == "delete-episodes":  # in place: the dataset itself is on the full disk
+        src, out = small_disk / "tiny", None
+        shutil.copytree(tiny_dataset, src)
+    argv = [arg.format(src=src, out=out, hdf5=hdf5) for arg in COMMANDS[command]]
+    if out is None:
+        argv = argv[: argv.index("--output")]
+    fill(small_disk, leave=64 * 1024)
+    full = so101(argv)
+    assert full.returncode == 2, full.stdout + full.stderr
+    assert "Traceback" not in full.stderr
+    line = full.stderr.strip().splitlines()[-1]
+    assert line.startswith("so101 ") and f"{command}: " in line and "on another disk" in line, line
+    if command in KNOWN_SIZE:
+        assert f"{out}: its disk has" in line and "kB free" in line and "needs about" in line, line
+    else:
+        assert f"the disk holding {small_disk} is full" in line and "needs more than the" in line, line
+        assert "is free; what was written is removed" in line, line
+    # Nothing half-written: no output, no staging folder, no lock; an edited dataset is the original.
+    expected = ["filler", "tiny"] if command == "delete-episodes" else ["filler"]
+    assert sorted(p.name for p in small_disk.iterdir()) == expected
+    if command == "delete-episodes":
+        from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+        assert LeRobotDataset("test/out", root=src).meta.total_episodes == 4
+
+
+def test_an_import_killed_after_its_first_episode_leaves_no_dataset(hdf5_files: Path, tmp_path: Path) -> None:
+    """Mid-way, not at the commit: killed once the first of 2 episodes is saved into the staging folder."""
+    out = tmp_path / "out"
+    argv = [arg.format(hdf5=hdf5_files, out=out) for arg in COMMANDS["import-hdf5"]]
+    killed = so101(argv, "save:committed:1")
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    assert not out.exists() and (staging_dir(out) / "meta" / "info.json").is_file()
+    rerun = so101(argv)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert f"removed {staging_dir(out)}, the unfinished output of a run that was killed" in rerun.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

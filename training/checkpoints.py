@@ -12,7 +12,6 @@ finished run has none); staging leftovers of a killed run are removed when the r
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import shutil
@@ -22,6 +21,7 @@ from pathlib import Path
 from so101.errors import ConfigError, DiskFullError
 from so101.policies.safetensors_file import safetensors_problem
 from so101.recording.atomic_file import fsync_dir, fsync_tree
+from so101.recording.disk_space import filled_up, free_bytes, mb, tree_bytes
 from so101.training.logger import RUN_ID_FILE
 
 STAGING_DIR = ".staging"
@@ -81,31 +81,33 @@ def save_checkpoint_atomic(checkpoint_dir: Path, write: Callable[[Path], None]) 
         staging.mkdir(parents=True)
         write(staging)
         publish(staging, checkpoint_dir)
-    except OSError as err:
-        if err.errno != errno.ENOSPC:
+        point(checkpoint_dir.parent / LAST_LINK, checkpoint_dir)
+    except Exception as err:
+        # LeRobot's writers report ENOSPC their own way (safetensors' SafetensorError, torch's "file write failed").
+        if not filled_up(err, run_dir):
             raise
-        shutil.rmtree(staging, ignore_errors=True)
-        message = _disk_full_message(run_dir, f"checkpoint {checkpoint_dir.name}")
-        raise DiskFullError(message, path=run_dir, free=shutil.disk_usage(run_dir).free) from err
-    point(checkpoint_dir.parent / LAST_LINK, checkpoint_dir)
+        raise _disk_full(run_dir, f"checkpoint {checkpoint_dir.name}", staging) from err
 
 
-def _disk_full_message(run_dir: Path, what: str) -> str:
+def _disk_full(run_dir: Path, what: str, staging: Path) -> DiskFullError:
+    """The one-line error of a full disk that stopped writing ``what`` into ``staging``, which is removed here."""
+    written = tree_bytes(staging)
+    shutil.rmtree(staging, ignore_errors=True)
     last = run_dir / "checkpoints" / LAST_LINK
     previous = last.resolve() if last.is_symlink() else None
-    free_mb = shutil.disk_usage(run_dir).free / 1e6
+    free = free_bytes(run_dir)
     if previous is None or not previous.is_dir():
-        kept = "no earlier checkpoint was saved"
+        need = written
+        kept = f"it needs more than the {mb(written)} written; no earlier checkpoint was saved"
     else:
-        size_mb = sum(f.stat().st_size for f in previous.rglob("*") if f.is_file()) / 1e6
-        kept = (
-            f"a checkpoint takes about {size_mb:.0f} MB; checkpoints/last still points at the complete "
-            f"{previous.name}"
-        )
-    return (
-        f"the disk of {run_dir} is full: {what} could not be written ({free_mb:.0f} MB free; {kept}); "
-        f"free space (older checkpoints/NNNNNN folders can go) and continue with so101 train --resume --output_dir "
-        f"{run_dir}"
+        need = tree_bytes(previous)
+        kept = f"a checkpoint needs about {mb(need)}; checkpoints/last still points at the complete {previous.name}"
+    return DiskFullError(
+        f"the disk of {run_dir} is full: {what} could not be written ({mb(free)} free; {kept}); free space (older "
+        f"checkpoints/NNNNNN folders can go) and continue with so101 train --resume --output_dir {run_dir}",
+        path=run_dir,
+        need=need,
+        free=free,
     )
 
 
@@ -127,14 +129,11 @@ def publish_best(run_dir: Path, checkpoint_dir: Path, eval_record: dict) -> None
         shutil.copytree(checkpoint_dir / "pretrained_model", staging / "pretrained_model")
         (staging / "eval.json").write_text(json.dumps(eval_record, indent=2))
         publish(staging, final)
-    except OSError as err:
-        if err.errno != errno.ENOSPC:
+        point(run_dir / BEST_LINK, final)
+    except Exception as err:
+        if not filled_up(err, run_dir):
             raise
-        shutil.rmtree(staging, ignore_errors=True)
-        what = f"the copy of checkpoint {checkpoint_dir.name} for best"
-        message = _disk_full_message(run_dir, what)
-        raise DiskFullError(message, path=run_dir, free=shutil.disk_usage(run_dir).free) from err
-    point(run_dir / BEST_LINK, final)
+        raise _disk_full(run_dir, f"the copy of checkpoint {checkpoint_dir.name} for best", staging) from err
     for other in store.iterdir():
         if other != final:
             shutil.rmtree(other, ignore_errors=True)
