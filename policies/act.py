@@ -83,9 +83,10 @@ class ActPolicyConfig:
     """torchvision ResNet that encodes each camera image."""
     pretrained_backbone: bool = True
     """Start the backbone from ImageNet weights when they are in the torch hub cache (else from scratch, warned)."""
-    calibrate_backbone: bool = True
+    calibrate_backbone: bool = False
     """When the backbone starts from random weights, set its frozen batch norms' statistics from the first training
-    batch (``so101.policies.backbone_calibration``); false keeps LeRobot's identity statistics."""
+    batch (``so101.policies.backbone_calibration``); false keeps LeRobot's identity statistics. Its effect on
+    learning is not measured yet (docs/results/learning-study.md)."""
     device: str | None = None
     """``cuda``, ``cpu`` or ``mps``; None picks the best available."""
 

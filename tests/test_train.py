@@ -37,7 +37,7 @@ def test_train_evaluate_load_and_resume(recorded, tmp_path, capsys) -> None:
     run = tmp_path / "run"
     flags = [f"--dataset.root={recorded}", f"--output_dir={run}", f"--cache_dir={tmp_path / 'cache'}", *TINY_FLAGS]
     code = main([*flags, "--steps=24", "--save_freq=12", "--eval_freq=12", "--eval.episodes=2", "--eval.workers=1",
-                 "--eval.episode_time_s=1", "--augment.shift=0.05"])
+                 "--eval.episode_time_s=1", "--augment.shift=0.05", "--policy.calibrate_backbone=true"])
     assert code == 0
     for step in ("000012", "000024"):
         pretrained = run / "checkpoints" / step / "pretrained_model"

@@ -63,6 +63,7 @@ CPU_ACT = [
     "--policy.n_action_steps=30",
     "--policy.image_height=96",
     "--policy.image_width=128",
+    "--policy.calibrate_backbone=true",
     "--augment.shift=0.05",
     "--optimizer.lr=3e-4",
     "--optimizer.scheduler=cosine",
