@@ -24,6 +24,7 @@ import numpy as np
 
 from so101.command import run_command
 from so101.errors import DatasetError
+from so101.recording.content_hashes import write_all
 from so101.recording.dataset_checks import check_openable
 from so101.recording.dataset_lock import DatasetLock
 from so101.recording.dataset_writer import DatasetRef
@@ -128,6 +129,8 @@ def _restore(cfg: RestoreConfig) -> int:
     with DatasetLock(root, "dataset restore-scenes", create_parent=False):
         sessions, records = restore_scenes(root, originals)
         SceneMetadata(root).write_all(sessions, records)
+        # The files as they are now become the ones bit rot is checked against (LeRobot's tool wrote them anew).
+        write_all(root)
     print(
         f"dataset restore-scenes: {len(records)} episode(s) of {root} have their scenes again, from "
         f"{', '.join(map(str, originals))}; check with so101 dataset validate --dataset.root {root}"

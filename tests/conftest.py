@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,10 @@ from so101.sim.options import CameraOptions
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "disabled")
+# A shell starts background jobs with SIGINT ignored, and an ignored signal stays ignored in every child: the tests
+# that press Ctrl-C in a child process would then see it ignored. Handled here, children get the default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 TINY_REPO_ID = "test/so101_scripted"
 
