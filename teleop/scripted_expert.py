@@ -83,7 +83,7 @@ class ExpertConfig:
     """Gripper yaw (rad, base frame) in the middle of the grasps the expert takes. The brick looks the same turned
     by half a turn, so it has two grasps; the one within a quarter turn of this yaw is taken (the other where the
     arm cannot reach it). The choice then depends on the brick's orientation alone, one boundary everywhere for a
-    policy to learn; 2.0 keeps the wrist roll within about +-100 deg over the brick's region."""
+    policy to learn; 2.0 keeps the wrist roll within +-108 deg (measured) over the brick's region."""
     jaw_offset: float = 0.030
     """Distance from the site to the brick's centre along the site's z (jaw-closing) axis: the middle of the
     window that grasps (0.017-0.042 m measured: nearer, the fixed jaw lands on the brick; the moving jaw opens
