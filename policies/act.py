@@ -87,6 +87,12 @@ class ActPolicyConfig:
     """When the backbone starts from random weights, set its frozen batch norms' statistics from the first training
     batch (``so101.policies.backbone_calibration``); false keeps LeRobot's identity statistics. Its effect on
     learning is not measured yet (docs/results/learning-study.md)."""
+    backbone_weights: str | None = None
+    """Start the backbone from this file of ``so101 pretrain-encoder`` (made at the same image size) instead of
+    ImageNet's or random weights (``so101.policies.pretrained_backbone``)."""
+    freeze_backbone: bool = False
+    """Keep the backbone's weights fixed in training (with ``backbone_weights``): each step costs its forward pass
+    only, and what it learned of the scene stays."""
     device: str | None = None
     """``cuda``, ``cpu`` or ``mps``; None picks the best available."""
 
@@ -100,6 +106,9 @@ class ActPolicyConfig:
         if not self.use_images and not self.environment_state:
             raise ConfigError(("policy.use_images", "policy.environment_state"), (False, False),
                               "cannot both be false: ACT observes images, the environment state or both", "false")
+        if self.freeze_backbone and not self.backbone_weights:
+            raise ConfigError("policy.freeze_backbone", True, "needs --policy.backbone_weights (a frozen random or "
+                              "ImageNet backbone has not learned this scene)", "false")
         unknown = [name for name in self.cameras if name not in ROBOT_CAMERA_NAMES]
         if unknown:
             raise ValueError(f"unknown camera(s) {unknown}; choose from {', '.join(ROBOT_CAMERA_NAMES)}")
@@ -190,7 +199,7 @@ def act_config(
     from lerobot.policies.act.configuration_act import ACTConfig
 
     weights = None
-    if options.pretrained_backbone and cameras:
+    if options.pretrained_backbone and cameras and not options.backbone_weights:
         weights = backbone_weights_on_disk(options.vision_backbone)
         if weights is None:
             # Logged, not warnings.warn (which adds the source line of this call): the command layer shows it as

@@ -45,6 +45,7 @@ COMMANDS: Table = {
         "restore-scenes": Command("so101.recording.scene_restore:main", "the scenes lerobot-edit-dataset leaves out"),
     },
     "convert-ee": Command("so101.recording.convert_ee:main", "convert a joint-space dataset to end-effector space, verified"),
+    "pretrain-encoder": Command("so101.training.encoder_pretraining:main", "teach ACT's image backbone where the brick and bowl are (sim)"),
     "train": Command("so101.training.train:main", "train ACT on a dataset, evaluating success in the sim as it learns"),
     "eval": Command("so101.inference.evaluate_cmd:main", "evaluate a checkpoint or every checkpoint of a run in the sim"),
     "diagnose": Command("so101.inference.diagnose:main", "compare training data with deployment/eval recordings: report"),

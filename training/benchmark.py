@@ -81,6 +81,7 @@ def bench_train(cfg: TrainBenchConfig) -> int:
     from lerobot.policies.factory import make_policy
 
     from so101.policies.act import make_act_config, make_processors, pick_device, policy_stats, select_cameras
+    from so101.policies.pretrained_backbone import start_backbone
     from so101.sim.machine import machine_line
     from so101.training.augmentation import make_image_transform
     from so101.training.cached_dataset import CachedActDataset, to_policy_batch
@@ -104,6 +105,8 @@ def bench_train(cfg: TrainBenchConfig) -> int:
     policy_config = make_act_config(cfg.policy, meta, list(cameras))
     policy_config.device = accelerator.device.type
     policy = make_policy(policy_config, ds_meta=meta)
+    if cameras:
+        start_backbone(policy, cfg.policy.backbone_weights, cfg.policy.freeze_backbone, (height, width))
     preprocessor, _ = make_processors(policy.config, policy_stats(meta, policy.config))
     optimizer = AdamWConfig(lr=1e-5, weight_decay=1e-4).build(policy.get_optim_params())
     dataset = CachedActDataset(meta, cache, policy.config.chunk_size, make_image_transform(cfg.augment))
@@ -147,7 +150,8 @@ def bench_train(cfg: TrainBenchConfig) -> int:
     print(f"  for {SEEDS_DATASET_FRAMES:,} frames      {format_bytes(SEEDS_DATASET_FRAMES * per_frame)} "
           f"(raw 640x480 float32 would be {format_bytes(SEEDS_DATASET_FRAMES * len(cameras) * 3 * 480 * 640 * 4)})")
     print(f"  threads               {threads} torch thread(s) ({load} of {usable_cores()} cores busy at the start), "
-          f"{cfg.num_workers} loader workers, augmentation {'on' if cfg.augment.enabled else 'off'}")
+          f"{cfg.num_workers} loader workers, augmentation {'on' if cfg.augment.enabled else 'off'}, backbone "
+          f"{'frozen' if cfg.policy.freeze_backbone else 'trained'}")
     print(f"  step (batch {cfg.batch_size}, {accelerator.device}): {1000 * total / cfg.steps:.1f} ms = "
           f"{cfg.steps / total:.2f} steps/s; data {1000 * data_s / cfg.steps:.1f} ms ({data_s / total:.1%}) "
           f"+ update {1000 * update_s / cfg.steps:.1f} ms ({update_s / total:.1%})   "

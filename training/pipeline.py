@@ -4,6 +4,8 @@
 
 1. record ``--episodes`` demonstrations of the scripted expert (``so101 record``);
 2. replay the first one to a video (``so101 replay``), which also proves the recording re-simulates;
+   with ``--encoder_steps`` > 0, pretrain the policy's image backbone on labelled random scenes posed like the
+   demonstrations (``so101 pretrain-encoder``) and train ACT on it, frozen;
 3. train ACT for ``--steps`` with in-loop evaluation on the selection seeds (``so101 train``);
 4. evaluate the best checkpoint on ``--final_episodes`` test scenes, with a video (``so101 eval``): the test seeds,
    disjoint from the selection seeds on which in-loop evaluation chose it (``so101.inference.seeds``); with ``--grid N``
@@ -50,9 +52,10 @@ SMALL_ACT = [
     "--policy.image_width=128",
     "--optimizer.lr=1e-4",
 ]
-# The learning study's CPU recipe so far (docs/results/learning-study.md): ACT with a 256-wide transformer on 96x128
-# images and no variational objective, random shifts, a cosine schedule from 3e-4; whole 30-action chunks executed
-# (the privileged arm's best: 92% on 100 test scenes against 81% with 10 of 30).
+# The learning study's CPU recipe (docs/results/learning-study.md): ACT with a 256-wide transformer on 96x128 images
+# and no variational objective, a cosine schedule from 3e-4, whole 30-action chunks executed. With the preset's
+# pretrained, frozen backbone no image is shifted: a shift moves the fixed overhead view's brick by centimetres.
+# Without one (--encoder_steps 0) the backbone starts from random weights with calibrated batch norms.
 CPU_ACT = [
     "--policy.dim_model=256",
     "--policy.n_heads=8",
@@ -64,10 +67,9 @@ CPU_ACT = [
     "--policy.image_height=96",
     "--policy.image_width=128",
     "--policy.calibrate_backbone=true",
-    "--augment.shift=0.05",
     "--optimizer.lr=3e-4",
     "--optimizer.scheduler=cosine",
-    "--optimizer.warmup_steps=500",
+    "--optimizer.warmup_steps=300",
     "--optimizer.min_lr=1e-5",
 ]
 
@@ -85,6 +87,10 @@ class Preset:
     eval_episodes: int
     final_episodes: int
     grid: int
+    encoder_steps: int
+    """Steps of ``so101 pretrain-encoder`` (0: none, ACT's backbone learns from its action loss alone)."""
+    encoder_scenes: int
+    """Labelled random scenes it trains on."""
     policy: tuple[str, ...]
     summary: str
     """What its success means, for the report."""
@@ -93,19 +99,20 @@ class Preset:
 PRESETS = {
     "demo": Preset(
         episodes=10, width=320, height=240, steps=300, batch_size=8, eval_freq=150, eval_episodes=6,
-        final_episodes=6, grid=0, policy=tuple(SMALL_ACT),
+        final_episodes=6, grid=0, encoder_steps=0, encoder_scenes=0, policy=tuple(SMALL_ACT),
         summary="a few minutes that show every stage working; this short training does not make a working policy, "
         "so expect a success rate near 0% (docs/results/learning-study.md says where learning stands)",
     ),
     "cpu": Preset(
-        episodes=200, width=128, height=96, steps=12_000, batch_size=16, eval_freq=3000, eval_episodes=20,
-        final_episodes=100, grid=7, policy=tuple(CPU_ACT),
-        summary="the learning study's CPU recipe so far (docs/results/learning-study.md); its final success rate on "
-        "100 test scenes estimates what the recipe learns, which is not yet a working policy",
+        episodes=200, width=128, height=96, steps=5000, batch_size=32, eval_freq=1000, eval_episodes=20,
+        final_episodes=100, grid=7, encoder_steps=1500, encoder_scenes=20_000, policy=tuple(CPU_ACT),
+        summary="the learning study's CPU recipe (docs/results/learning-study.md, part 3: 96% of 100 test scenes on "
+        "2 cores in about 90 minutes); its final success rate on 100 test scenes estimates what the recipe learns, "
+        "with the interval that many scenes allow",
     ),
     "gpu": Preset(
         episodes=200, width=640, height=480, steps=50_000, batch_size=8, eval_freq=5000, eval_episodes=30,
-        final_episodes=100, grid=7, policy=(),
+        final_episodes=100, grid=7, encoder_steps=0, encoder_scenes=0, policy=(),
         summary="LeRobot's default ACT at 228x304 on full-size frames, sized for a GPU",
     ),
 }
@@ -137,7 +144,7 @@ class PipelineConfig:
     """Folder for everything the pipeline writes (dataset/, train/, eval/, report.md); must not hold a dataset yet."""
     preset: Literal["demo", "cpu", "gpu"] = "demo"
     """``demo`` (minutes: every stage, no working policy), ``cpu`` (the learning study's recipe for a CPU, about
-    two hours on 2 cores) or ``gpu`` (LeRobot's default ACT size)."""
+    90 minutes on 2 cores) or ``gpu`` (LeRobot's default ACT size)."""
     episodes: int | None = None
     """Scripted demonstrations to record."""
     cameras: PipelineCameras = field(default_factory=PipelineCameras)
@@ -154,6 +161,11 @@ class PipelineConfig:
     """Episodes of the final evaluation of the best checkpoint (test seeds); 100 pin a rate to about +-9 points."""
     grid: int | None = None
     """Size of the final grid evaluation (``so101 eval --grid.size``); 0: none."""
+    encoder_steps: int | None = None
+    """Steps of pretraining the policy's image backbone (``so101 pretrain-encoder``), which ACT then keeps frozen;
+    0: none."""
+    encoder_scenes: int | None = None
+    """Labelled random scenes the backbone pretrains on (with ``--encoder_steps``)."""
     policy_preset: Literal["small", "cpu", "default"] | None = None
     """ACT's configuration: ``small`` (minutes on a CPU), ``cpu`` (the study's recipe) or ``default`` (LeRobot's ACT
     at 228x304); default: the preset's."""
@@ -166,11 +178,13 @@ class PipelineConfig:
         if self.policy_preset not in (None, "small", "cpu", "default"):
             raise ConfigError("policy_preset", self.policy_preset, "must be small, cpu or default")
         preset = PRESETS[self.preset]
-        for name in ("episodes", "steps", "batch_size", "eval_freq", "eval_episodes", "final_episodes", "grid"):
+        for name in ("episodes", "steps", "batch_size", "eval_freq", "eval_episodes", "final_episodes", "grid",
+                     "encoder_steps", "encoder_scenes"):
             if getattr(self, name) is None:
                 setattr(self, name, getattr(preset, name))
-            if getattr(self, name) < (0 if name == "grid" else 1):
-                raise ConfigError(name, getattr(self, name), f"must be at least {0 if name == 'grid' else 1}")
+            least = 0 if name in ("grid", "encoder_steps", "encoder_scenes") else 1
+            if getattr(self, name) < least:
+                raise ConfigError(name, getattr(self, name), f"must be at least {least}")
         if self.cameras.width is None:
             self.cameras.width = preset.width
         if self.cameras.height is None:
@@ -183,6 +197,18 @@ class PipelineConfig:
         if self.policy_preset is None:
             return list(PRESETS[self.preset].policy)
         return {"small": SMALL_ACT, "cpu": CPU_ACT, "default": []}[self.policy_preset]
+
+    @property
+    def policy_image_size(self) -> tuple[int, int]:
+        """(height, width) the policy sees: its flags' or ACT's default."""
+        from so101.policies.act import ActPolicyConfig
+
+        size = {"height": ActPolicyConfig.image_height, "width": ActPolicyConfig.image_width}
+        for arg in self.policy_args:
+            for name in size:
+                if arg.startswith(f"--policy.image_{name}="):
+                    size[name] = int(arg.split("=", 1)[1])
+        return size["height"], size["width"]
 
 
 def _stage(name: str, command: list[str], main: Callable[[list[str]], int], timings: Timings) -> None:
@@ -201,7 +227,7 @@ def run_pipeline(cfg: PipelineConfig) -> int:
     """Record, replay, train, evaluate and report; returns the exit status."""
     from so101.inference import evaluate_cmd
     from so101.recording import record, replay
-    from so101.training import train
+    from so101.training import encoder_pretraining, train
 
     out = cfg.output
     dataset, run, final = out / "dataset", out / "train", out / "eval"
@@ -220,6 +246,15 @@ def run_pipeline(cfg: PipelineConfig) -> int:
                       f"--cameras.width={cameras.width}", f"--cameras.height={cameras.height}"],
            replay.main, timings)  # fmt: skip
     policy_args = cfg.policy_args
+    if cfg.encoder_steps:
+        encoder = out / "encoder.safetensors"
+        height, width = cfg.policy_image_size
+        _stage("pretrain-encoder", ["pretrain-encoder", f"--dataset.root={dataset}", f"--output={encoder}",
+                                    f"--cameras=[{','.join(cameras.names)}]", f"--image_height={height}",
+                                    f"--image_width={width}", f"--steps={cfg.encoder_steps}",
+                                    f"--scenes={cfg.encoder_scenes}"],
+               encoder_pretraining.main, timings)  # fmt: skip
+        policy_args = [*policy_args, f"--policy.backbone_weights={encoder}", "--policy.freeze_backbone=true"]
     _stage("train", ["train", f"--dataset.root={dataset}", f"--output_dir={run}", f"--steps={cfg.steps}",
                      f"--batch_size={cfg.batch_size}", f"--eval_freq={cfg.eval_freq}", f"--save_freq={cfg.eval_freq}",
                      f"--eval.episodes={cfg.eval_episodes}", f"--log_freq={max(1, cfg.steps // 20)}", *policy_args],

@@ -223,6 +223,7 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
 
     from so101.policies.act import make_act_config, make_processors, pick_device, policy_stats, select_cameras
     from so101.policies.backbone_calibration import calibrate_act_backbone
+    from so101.policies.pretrained_backbone import start_backbone
     from so101.training.cached_dataset import CachedActDataset, to_policy_batch
     from so101.training.frame_cache import load_or_build
     from so101.training.in_loop_eval import InLoopEvaluator
@@ -266,6 +267,9 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
     if cfg.resume:
         policy_config.pretrained_path = last_checkpoint / "pretrained_model"
     policy = make_policy(policy_config, ds_meta=meta)
+    if cameras:
+        start_backbone(policy, cfg.policy.backbone_weights, cfg.policy.freeze_backbone, (height, width),
+                       load=not cfg.resume, log=say)
     preprocessor, postprocessor = make_processors(policy.config, policy_stats(meta, policy.config))
     lerobot_cfg = lerobot_train_config(cfg, policy.config, run_dir)
     optimizer, scheduler = make_optimizer_and_scheduler(lerobot_cfg, policy)
@@ -289,19 +293,16 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
     )
     policy, optimizer, loader, scheduler = accelerator.prepare(policy, optimizer, loader, scheduler)
     batches = cycle(loader)
-    random_backbone = cameras and policy_config.pretrained_backbone_weights is None
+    random_backbone = cameras and policy_config.pretrained_backbone_weights is None and not cfg.policy.backbone_weights
     if random_backbone and cfg.policy.calibrate_backbone and not cfg.resume:
         first = preprocessor(to_policy_batch(next(batches), accelerator.device))
         norms = calibrate_act_backbone(accelerator.unwrap_model(policy), first)
         say(f"backbone from random weights: {norms} frozen batch norms set from the first batch's images")
     params = sum(p.numel() for p in policy.parameters())
-    say(
-        f"run {run_dir}: {meta.total_episodes} episodes, {meta.total_frames} frames, cameras {list(cameras)} at "
-        f"{height}x{width}, {params / 1e6:.1f} M parameters, device {accelerator.device} "
-        f"({threads} torch thread(s)), "
+    say(f"run {run_dir}: {meta.total_episodes} episodes, {meta.total_frames} frames, cameras {list(cameras)} at "
+        f"{height}x{width}, {params / 1e6:.1f} M parameters, device {accelerator.device} ({threads} torch thread(s)), "
         f"effective batch {cfg.batch_size} x {accelerator.num_processes} process(es) = "
-        f"{cfg.batch_size * accelerator.num_processes}"
-    )
+        f"{cfg.batch_size * accelerator.num_processes}")
 
     evaluator = InLoopEvaluator(run_dir, cfg.eval) if cfg.eval_freq > 0 and main_process else None
     logger = TrainLogger(run_dir, cfg.steps, step, cfg.wandb, asdict(cfg), enabled=main_process)
@@ -320,19 +321,16 @@ def train(cfg: TrainConfig) -> EvalSummary | None:
             lr = optimizer.param_groups[0]["lr"]
             logger.step(loss=loss_value, lr=lr)
             if step % cfg.log_freq == 0 or step == cfg.steps:
-                logger.log(
-                    {
-                        "train/loss": loss_value,
-                        **{f"train/{k}": float(v) for k, v in terms.items()},
-                        "train/lr": lr,
-                        "train/grad_norm": grad_norm,
-                        "train/steps_per_s": timer.steps_per_s,
-                        "train/data_s": timer.data_s / timer.steps,
-                        "train/update_s": timer.update_s / timer.steps,
-                        "train/data_share": timer.data_share,
-                    },
-                    step,
-                )
+                logger.log({
+                    "train/loss": loss_value,
+                    **{f"train/{k}": float(v) for k, v in terms.items()},
+                    "train/lr": lr,
+                    "train/grad_norm": grad_norm,
+                    "train/steps_per_s": timer.steps_per_s,
+                    "train/data_s": timer.data_s / timer.steps,
+                    "train/update_s": timer.update_s / timer.steps,
+                    "train/data_share": timer.data_share,
+                }, step)  # fmt: skip
                 timer.reset()
             is_eval = evaluator is not None and (step % cfg.eval_freq == 0 or step == cfg.steps)
             if step % cfg.save_freq == 0 or step == cfg.steps or (cfg.eval_freq > 0 and step % cfg.eval_freq == 0):
