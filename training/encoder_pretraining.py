@@ -31,7 +31,14 @@ import numpy as np
 from so101.command import run_command
 from so101.errors import ConfigError, DatasetError
 from so101.sim.scene import ROBOT_CAMERA_NAMES, CameraConfig
-from so101.training.encoder_scenes import ENCODER_SEEDS, LabelledScenes, label_names, label_scales, render_scenes
+from so101.training.encoder_scenes import (
+    ENCODER_SEEDS,
+    FIXED_CAMERAS,
+    LabelledScenes,
+    label_names,
+    label_scales,
+    render_scenes,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -165,7 +172,7 @@ def held_out_error(model: torch.nn.Module, scenes: LabelledScenes, cfg: EncoderP
                       for i in range(0, len(scenes), 256)]
             predictions[camera] = np.concatenate(chunks)
     model.train()
-    fixed = next((c for c in cfg.cameras if label_names(c)[0] == "brick.x"), None)
+    fixed = next((c for c in cfg.cameras if c in FIXED_CAMERAS), None)
     brick_mm = yaw_deg = bowl_mm = None
     if fixed is not None:
         error = (predictions[fixed] - scenes.labels[fixed]) * half
@@ -175,7 +182,7 @@ def held_out_error(model: torch.nn.Module, scenes: LabelledScenes, cfg: EncoderP
         angle = np.arctan2(pred[:, 3], pred[:, 2]) - np.arctan2(true[:, 3], true[:, 2])
         yaw_deg = float(np.median(np.abs(np.angle(np.exp(1j * angle)))) / 2 * 180 / math.pi)
     wrist_px = None
-    moving = [c for c in cfg.cameras if label_names(c)[0] == "brick.u"]
+    moving = [c for c in cfg.cameras if c not in FIXED_CAMERAS]
     if moving:
         camera = moving[0]
         visible = scenes.masks[camera][:, 0] > 0
@@ -271,4 +278,7 @@ def pretrain(cfg: EncoderPretrainConfig) -> HeldOutError:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_command("pretrain-encoder", EncoderPretrainConfig, lambda cfg: pretrain(cfg) and None, argv)
+    def body(cfg: EncoderPretrainConfig) -> None:
+        pretrain(cfg)
+
+    return run_command("pretrain-encoder", EncoderPretrainConfig, body, argv)
